@@ -1,0 +1,326 @@
+//! `homeroom plugins` and `homeroom plugin ...`: the gallery listing, running
+//! a connector locally against a real or mock endpoint, and signing packages.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use ed25519_dalek::SigningKey;
+
+use super::Cli;
+use crate::capabilities::http::{ConnectionClient, HttpLimits};
+use crate::gallery::grant::grant;
+use crate::gallery::package::sign_dir;
+use crate::gallery::{Gallery, Package};
+use crate::runtime::bindings::types::{Entity, EntityKind};
+use crate::runtime::{ConnectorSession, Limits, Runtime, SessionOptions};
+use crate::secret::Secret;
+
+#[derive(Subcommand)]
+pub enum PluginCommand {
+    /// Run a connector: test the connection and list schools, or read one kind.
+    Run {
+        /// A gallery id (`oneroster`, `lumen-touch`) or a package folder.
+        package: String,
+        /// A non-secret setting, KEY=VALUE (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// A secret setting, KEY=VALUE or KEY=env:VARIABLE (repeatable).
+        #[arg(long = "secret", value_name = "KEY=VALUE")]
+        secrets: Vec<String>,
+        /// Read every page of this entity kind (org, user, class, ...).
+        #[arg(long)]
+        read: Option<String>,
+        /// With --read: only what changed since this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// The folder a file connector reads.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print at most this many records (all are still read and counted).
+        #[arg(long, default_value_t = 20)]
+        show: usize,
+    },
+    /// Create a signing key pair for publishing packages.
+    Keygen {
+        /// Where to write the secret key (hex); the public key is printed.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a package folder with a key made by `keygen`.
+    Sign {
+        package: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+    },
+}
+
+pub fn load_gallery(cli: &Cli) -> anyhow::Result<Gallery> {
+    let mut gallery = Gallery::builtin().context("the built-in plugins could not be loaded")?;
+    if let Some(dir) = &cli.plugins_dir {
+        let trusted = trusted_keys()?;
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the plugins folder {}", dir.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.join("manifest.toml").exists() {
+                continue;
+            }
+            let check = if cli.allow_unsigned {
+                None
+            } else {
+                Some(trusted.as_slice())
+            };
+            let package = Package::from_dir(&path, check)?;
+            gallery.add(package)?;
+        }
+    }
+    Ok(gallery)
+}
+
+/// Vendor keys the operator trusts: hex public keys, one per line, in the
+/// file named by HOMEROOM_TRUSTED_KEYS.
+fn trusted_keys() -> anyhow::Result<Vec<ed25519_dalek::VerifyingKey>> {
+    let Ok(path) = std::env::var("HOMEROOM_TRUSTED_KEYS") else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read trusted keys file {path}"))?;
+    let mut keys = Vec::new();
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let bytes: [u8; 32] = hex::decode(line)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .with_context(|| format!("{path}: `{line}` is not a hex Ed25519 public key"))?;
+        keys.push(ed25519_dalek::VerifyingKey::from_bytes(&bytes)?);
+    }
+    Ok(keys)
+}
+
+pub fn list(gallery: &Gallery, json: bool) -> anyhow::Result<()> {
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        id: &'a str,
+        name: &'a str,
+        vendor: &'a str,
+        version: &'a str,
+        kind: &'a str,
+        plugin: &'a str,
+    }
+    let mut rows = Vec::new();
+    for p in gallery.packages() {
+        let m = &p.manifest;
+        rows.push(Row {
+            id: &m.id,
+            name: &m.name,
+            vendor: &m.vendor,
+            version: &m.version,
+            kind: m.kind.label(),
+            plugin: &m.id,
+        });
+        for l in &m.listings {
+            rows.push(Row {
+                id: &l.id,
+                name: &l.name,
+                vendor: l.vendor.as_deref().unwrap_or(&m.vendor),
+                version: &m.version,
+                kind: m.kind.label(),
+                plugin: &m.id,
+            });
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<22} {:<34} {:<9} {:<15} {}",
+        "ID", "NAME", "VERSION", "KIND", "PLUGIN"
+    );
+    for r in rows {
+        println!(
+            "{:<22} {:<34} {:<9} {:<15} {}",
+            r.id, r.name, r.version, r.kind, r.plugin
+        );
+    }
+    Ok(())
+}
+
+fn pairs(items: &[String], what: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        let Some((k, v)) = item.split_once('=') else {
+            bail!("{what} `{item}` must be KEY=VALUE");
+        };
+        map.insert(k.trim().to_string(), v.to_string());
+    }
+    Ok(map)
+}
+
+pub async fn run(cmd: PluginCommand, gallery: Gallery, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        PluginCommand::Keygen { out } => {
+            let key = SigningKey::generate(&mut rand::rngs::OsRng);
+            std::fs::write(&out, hex::encode(key.to_bytes()))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{}", hex::encode(key.verifying_key().to_bytes()));
+            eprintln!(
+                "secret key written to {}; the line above is the public key operators trust",
+                out.display()
+            );
+            Ok(())
+        }
+        PluginCommand::Sign { package, key } => {
+            let text = std::fs::read_to_string(&key)
+                .with_context(|| format!("cannot read {}", key.display()))?;
+            let bytes: [u8; 32] = hex::decode(text.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .context("the key file does not hold a hex Ed25519 secret key")?;
+            sign_dir(&package, &SigningKey::from_bytes(&bytes))?;
+            println!("signed {}", package.display());
+            Ok(())
+        }
+        PluginCommand::Run {
+            package,
+            settings,
+            secrets,
+            read,
+            since,
+            dir,
+            show,
+        } => {
+            let package = match gallery.get(&package) {
+                Ok(p) => p.clone(),
+                Err(_) if std::path::Path::new(&package).is_dir() => {
+                    Arc::new(Package::from_dir(std::path::Path::new(&package), None)?)
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let mut settings = pairs(&settings, "--set")?;
+            // A listing's defaults apply under what the user set.
+            if let Some(listing) = package
+                .manifest
+                .listings
+                .iter()
+                .find(|l| l.id == package.id())
+            {
+                for (k, v) in &listing.defaults {
+                    settings.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            let mut secret_map = BTreeMap::new();
+            for (k, v) in pairs(&secrets, "--secret")? {
+                let value = match v.strip_prefix("env:") {
+                    Some(var) => std::env::var(var).with_context(|| {
+                        format!("--secret {k}: environment variable {var} is not set")
+                    })?,
+                    None => v,
+                };
+                secret_map.insert(k, Secret::new(value));
+            }
+            let granted = grant(
+                &package.manifest,
+                &settings,
+                &secret_map,
+                HttpLimits::default(),
+            )?;
+            let http = match granted.connection {
+                Some(c) => Some(Arc::new(ConnectionClient::new(c)?)),
+                None => None,
+            };
+            let runtime = Runtime::new(Limits::default()).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            let loaded = runtime.load(&package)?;
+            let options = SessionOptions {
+                settings: granted.settings,
+                http,
+                drop_dir: dir,
+                ..Default::default()
+            };
+            let mut session = ConnectorSession::start(&runtime, loaded, options).await?;
+            match read {
+                None => {
+                    let message = session.test_connection().await?;
+                    let schools = session.list_schools().await?;
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::json!({"connection": message, "schools": schools})
+                        );
+                    } else {
+                        println!("{message}");
+                        println!("{} schools:", schools.len());
+                        for s in schools {
+                            println!("  {:<20} {}", s.source_id, s.name);
+                        }
+                    }
+                }
+                Some(kind) => {
+                    let kind = EntityKind::from_cli(&kind)?;
+                    let bar = progress_bar(json);
+                    let mut shown = 0usize;
+                    let count = session
+                        .read_all(kind, since.as_deref(), |page| {
+                            if let Some(total) = page.total {
+                                bar.set_length(total);
+                            }
+                            bar.inc(page.entities.len() as u64);
+                            for e in page.entities {
+                                if shown < show {
+                                    print_entity(&e, json);
+                                    shown += 1;
+                                }
+                            }
+                            Ok::<(), std::convert::Infallible>(())
+                        })
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    bar.finish_and_clear();
+                    if json {
+                        eprintln!("{count} records read");
+                    } else {
+                        println!("{count} {} records read", kind.cli_name());
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn progress_bar(json: bool) -> indicatif::ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {pos}/{len} records {per_sec} {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn print_entity(e: &Entity, json: bool) {
+    if json {
+        if let Ok(line) = serde_json::to_string(e) {
+            println!("{line}");
+        }
+        return;
+    }
+    let attrs: Vec<String> = e
+        .attributes
+        .iter()
+        .take(6)
+        .map(|a| format!("{}={}", a.name, crate::model::display_value(&a.value)))
+        .collect();
+    println!("{:<24} {:?} {}", e.source_id, e.status, attrs.join(" "));
+}

@@ -1,0 +1,376 @@
+//! The engine commands: configuration as code, import, runs, approval,
+//! duplicates. Printing only; the work is `pipeline::Engine`'s.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+
+use crate::config::DistrictConfig;
+use crate::pipeline::{ActionRef, Engine, ImportOptions, Mode};
+use crate::store::sync::CommitOutcome;
+use crate::store::{Resolution, Run};
+
+#[derive(Subcommand)]
+pub enum SyncCommand {
+    /// Apply a district's configuration file (organization and sources).
+    Apply { file: PathBuf },
+    /// Print the organization's configuration as a file `apply` takes back.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// The configured sources: id, plugin, state, last run.
+    Sources,
+    /// Import from a source and print the run report.
+    Import {
+        source: String,
+        /// Everything the source has (the default).
+        #[arg(long, conflicts_with = "quick")]
+        full: bool,
+        /// Only what changed since the last committed run.
+        #[arg(long)]
+        quick: bool,
+        /// Commit without approval unless a hold threshold is passed.
+        #[arg(long)]
+        auto_commit: bool,
+    },
+    /// Runs, newest first.
+    Runs {
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// One run's report; with --actions, its change set.
+    Run {
+        id: String,
+        #[arg(long)]
+        actions: bool,
+    },
+    /// Approve a held run, leaving out actions by number or KIND:ACTION:RECORD_ID.
+    Approve {
+        id: String,
+        #[arg(long = "exclude", value_name = "ACTION")]
+        exclude: Vec<String>,
+    },
+    /// Discard a held run: nothing of it is applied.
+    Discard { id: String },
+    /// The duplicates queue.
+    Duplicates,
+    /// Resolve a duplicate pair.
+    Resolve {
+        id: String,
+        /// delete (archive the secondary), ignore (keep both), keep (the secondary as new).
+        #[arg(long)]
+        action: String,
+        /// Make the listed secondary the primary.
+        #[arg(long)]
+        swap: bool,
+        /// Copy these fields from the secondary to the primary.
+        #[arg(long = "copy", value_name = "FIELD")]
+        copy: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    Export,
+}
+
+pub async fn run(
+    cmd: SyncCommand,
+    engine: Engine,
+    org: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    if let SyncCommand::Apply { file } = &cmd {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let config = DistrictConfig::parse(&text)?;
+        engine.apply_config(&config).await?;
+        println!(
+            "applied {}: organization `{}`, {} sources",
+            file.display(),
+            config.organization.id,
+            config.sources.len()
+        );
+        return Ok(());
+    }
+    let org = resolve_org(&engine, org).await?;
+    match cmd {
+        SyncCommand::Apply { .. } => {}
+        SyncCommand::Config(ConfigCommand::Export) => {
+            print!("{}", engine.export_config(&org).await?.to_toml());
+        }
+        SyncCommand::Sources => {
+            let sources = engine.store.sources(&org).await?;
+            let mut rows = Vec::new();
+            for s in sources {
+                let last = engine
+                    .store
+                    .runs(&org, Some(&s.config.id), 1)
+                    .await?
+                    .into_iter()
+                    .next();
+                rows.push(serde_json::json!({
+                    "id": s.config.id, "plugin": s.config.plugin, "enabled": s.enabled,
+                    "last_run": last.as_ref().map(|r| &r.id), "last_status": last.as_ref().map(|r| r.status.as_str()),
+                    "last_started": last.as_ref().map(|r| &r.started_at),
+                }));
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<16} {:<20} {:<9} {}",
+                    "SOURCE", "PLUGIN", "STATE", "LAST RUN"
+                );
+                for r in rows {
+                    println!(
+                        "{:<16} {:<20} {:<9} {} {}",
+                        r["id"].as_str().unwrap_or(""),
+                        r["plugin"].as_str().unwrap_or(""),
+                        if r["enabled"] == true {
+                            "enabled"
+                        } else {
+                            "disabled"
+                        },
+                        r["last_status"].as_str().unwrap_or("never"),
+                        r["last_started"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
+        SyncCommand::Import {
+            source,
+            full: _,
+            quick,
+            auto_commit,
+        } => {
+            let bar = progress_bar(json);
+            let sink_bar = bar.clone();
+            let opts = ImportOptions {
+                mode: if quick { Mode::Quick } else { Mode::Full },
+                trigger: "manual".into(),
+                by: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
+                auto_commit: auto_commit.then_some(true),
+                progress: Some(Arc::new(move |done, total| {
+                    if let Some(t) = total {
+                        sink_bar.set_length(t);
+                    }
+                    sink_bar.set_position(done);
+                })),
+            };
+            let run = engine.import(&org, &source, opts).await?;
+            bar.finish_and_clear();
+            print_run(&run, json)?;
+            if run.status == crate::store::RunStatus::Failed {
+                bail!("run {} failed", run.id);
+            }
+        }
+        SyncCommand::Runs { source, limit } => {
+            let runs = engine.store.runs(&org, source.as_deref(), limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&runs)?);
+            } else {
+                println!(
+                    "{:<36} {:<12} {:<6} {:<18} {:>6} {}",
+                    "RUN", "SOURCE", "MODE", "STATUS", "CHANGES", "STARTED"
+                );
+                for r in runs {
+                    println!(
+                        "{:<36} {:<12} {:<6} {:<18} {:>6} {}",
+                        r.id,
+                        r.source_id,
+                        r.mode,
+                        r.status.as_str(),
+                        r.report.changes(),
+                        r.started_at
+                    );
+                }
+            }
+        }
+        SyncCommand::Run { id, actions } => {
+            let run = engine.store.run(&id).await?;
+            print_run(&run, json)?;
+            if actions {
+                let changes = engine.store.changes(&id, None, None, 0, 100_000).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&changes)?);
+                } else {
+                    for c in changes {
+                        let mark = if c.excluded { " (excluded)" } else { "" };
+                        println!(
+                            "{:>6} {:<12} {:<7} {}{}",
+                            c.seq, c.kind, c.action, c.source_record_id, mark
+                        );
+                    }
+                }
+            }
+        }
+        SyncCommand::Approve { id, exclude } => {
+            let exclude: Vec<ActionRef> = exclude
+                .iter()
+                .map(|e| e.parse())
+                .collect::<Result<_, String>>()
+                .map_err(anyhow::Error::msg)?;
+            let (run, outcome) = engine.approve(&id, &exclude).await?;
+            match outcome {
+                CommitOutcome::Applied { applied, excluded } => println!(
+                    "run {} committed: {applied} changes applied, {excluded} left out",
+                    run.id
+                ),
+                CommitOutcome::AlreadyCommitted => println!(
+                    "run {} was already committed; nothing was applied again",
+                    run.id
+                ),
+            }
+        }
+        SyncCommand::Discard { id } => {
+            let run = engine.discard(&id).await?;
+            println!("run {} discarded: nothing of it was applied", run.id);
+        }
+        SyncCommand::Duplicates => {
+            let dups = engine.store.duplicates(&org, true).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&dups)?);
+            } else if dups.is_empty() {
+                println!("no duplicates waiting");
+            } else {
+                for d in dups {
+                    let name = |e: &crate::store::EntityRow| {
+                        ["givenName", "familyName", "email"]
+                            .iter()
+                            .filter_map(|a| {
+                                e.data
+                                    .get(*a)
+                                    .and_then(|c| c.get("v"))
+                                    .and_then(|v| v.as_str())
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    };
+                    println!(
+                        "{}  {} by {}\n    primary   {}  {}\n    secondary {}  {}",
+                        d.id,
+                        d.kind,
+                        d.domain,
+                        d.primary.id,
+                        name(&d.primary),
+                        d.secondary.id,
+                        name(&d.secondary)
+                    );
+                }
+            }
+        }
+        SyncCommand::Resolve {
+            id,
+            action,
+            swap,
+            copy,
+        } => {
+            let resolution = match action.as_str() {
+                "delete" => Resolution::Delete,
+                "ignore" => Resolution::Ignore,
+                "keep" | "keep-as-new" => Resolution::KeepAsNew,
+                other => bail!("`{other}` is not a resolution: use delete, ignore or keep"),
+            };
+            let d = engine
+                .store
+                .resolve_duplicate(&org, &id, swap, &copy, resolution, "cli")
+                .await?;
+            println!("duplicate {} resolved: {}", d.id, d.status);
+        }
+    }
+    Ok(())
+}
+
+/// The organization to work on: the one named, or the only one there is.
+async fn resolve_org(engine: &Engine, org: Option<String>) -> anyhow::Result<String> {
+    if let Some(org) = org {
+        return Ok(org);
+    }
+    let orgs = engine.store.organizations().await?;
+    match orgs.as_slice() {
+        [(id, _)] => Ok(id.clone()),
+        [] => bail!("no organization yet: `homeroom apply district.toml` creates one"),
+        many => bail!(
+            "there are several organizations ({}): choose one with --org",
+            many.iter()
+                .map(|(id, _)| id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn progress_bar(json: bool) -> indicatif::ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {bar:30} {pos}/{len} records · {per_sec} · {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+pub fn print_run(run: &Run, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(run)?);
+        return Ok(());
+    }
+    println!(
+        "run {}  {}  {} ({}, started by {})",
+        run.id,
+        run.status.as_str(),
+        run.source_id,
+        run.mode,
+        run.triggered_by
+    );
+    if let Some(h) = &run.hold_reason {
+        println!(
+            "held: {h}: approve with `homeroom approve {}` or discard it",
+            run.id
+        );
+    }
+    if let Some(f) = &run.report.failure {
+        println!("failed: {f}");
+    }
+    println!(
+        "{:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>7}",
+        "KIND", "READ", "SKIPPED", "ADD", "UPDATE", "DELETE", "UNCHANGED", "ERRORS"
+    );
+    for (kind, c) in &run.report.counts {
+        println!(
+            "{:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>7}",
+            kind, c.read, c.skipped, c.add, c.update, c.delete, c.unchanged, c.errors
+        );
+    }
+    for w in run.report.warnings.iter().take(20) {
+        println!("warning: {} {}: {}", w.kind, w.source_id, w.message);
+    }
+    if run.report.warnings_total > 20 {
+        println!(
+            "... {} warnings in all (`homeroom run {} --json` has them)",
+            run.report.warnings_total, run.id
+        );
+    }
+    for e in run.report.errors.iter().take(20) {
+        println!("error: {} {}: {}", e.kind, e.source_id, e.message);
+    }
+    if run.report.errors_total > 20 {
+        println!("... {} errors in all", run.report.errors_total);
+    }
+    if run.report.duplicates > 0 {
+        println!(
+            "{} possible duplicates queued: `homeroom duplicates`",
+            run.report.duplicates
+        );
+    }
+    Ok(())
+}

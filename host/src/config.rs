@@ -1,0 +1,599 @@
+//! Configuration as code: a district's whole setup (organization, sources with
+//! settings, secrets by environment variable, advanced settings, schools and
+//! attribute mapping, requirements, filters, rules, domains of uniqueness,
+//! master fields, schedule) as one TOML file, applied with `homeroom apply`
+//! and exported with `homeroom config export`. This module owns the shapes
+//! and their validation; it never reads a secret's value into the file.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A district's whole setup.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictConfig {
+    pub organization: Organization,
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlankValues {
+    /// A blank value from the source leaves the stored value as it is.
+    #[default]
+    Ignore,
+    /// A blank value from the source clears the stored value.
+    Replace,
+}
+
+/// One configured source, in the order of the activation wizard.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The source's id within the organization (`sis`, `entra`).
+    pub id: String,
+    /// A gallery id: a plugin or one of its listings (`lumen-touch`).
+    pub plugin: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    /// For file connectors: the host folder the plugin may read (as `/drop`).
+    #[serde(default)]
+    pub folder: Option<String>,
+    /// Secret settings, by the environment variable that holds each value.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    #[serde(default)]
+    pub advanced: Advanced,
+    #[serde(default)]
+    pub schools: SchoolsMapping,
+    #[serde(default)]
+    pub mapping: Vec<AttributeMapping>,
+    #[serde(default)]
+    pub requirements: Vec<Requirement>,
+    #[serde(default)]
+    pub filters: Vec<Filter>,
+    #[serde(default)]
+    pub rules: Vec<RuleRef>,
+    #[serde(default)]
+    pub domains: Vec<Domain>,
+    #[serde(default)]
+    pub master_fields: Vec<MasterField>,
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Delivery Config → Advanced Settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Advanced {
+    /// Bulk: each full run is the whole truth, absence means delete.
+    pub bulk_upload: bool,
+    /// Compare new records against existing ones by domains of uniqueness.
+    pub compare_by_domains: bool,
+    /// Every run waits for an admin's approval.
+    pub preview: bool,
+    /// Commit without approval unless a hold threshold is passed.
+    pub auto_commit: bool,
+    pub hold: HoldThreshold,
+    /// Prefix for every id from this source (avoids merging equal ids of two SISes).
+    pub sis_id_prefix: Option<String>,
+    pub blank_values: BlankValues,
+    /// Keep a class's name as first synced; later renames in the source are ignored.
+    pub ignore_class_name_edits: bool,
+    /// A run whose records failing mapping, requirements or validation pass
+    /// this share fails as a whole and commits nothing.
+    pub max_error_share: f64,
+}
+
+impl Default for Advanced {
+    fn default() -> Self {
+        Advanced {
+            bulk_upload: true,
+            compare_by_domains: true,
+            preview: false,
+            auto_commit: true,
+            hold: HoldThreshold::default(),
+            sis_id_prefix: None,
+            blank_values: BlankValues::Ignore,
+            ignore_class_name_edits: false,
+            max_error_share: 0.05,
+        }
+    }
+}
+
+/// Hold a run whose changes pass these shares of any kind (the defaults are
+/// those of the leading rostering service: more than 75% updated or more than
+/// 10% deleted).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HoldThreshold {
+    pub updated_share: f64,
+    pub deleted_share: f64,
+}
+
+impl Default for HoldThreshold {
+    fn default() -> Self {
+        HoldThreshold {
+            updated_share: 0.75,
+            deleted_share: 0.10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchoolsMapping {
+    /// all: every school; selected: only `selected`.
+    pub mode: SchoolsMode,
+    /// Source school ids that go on (mode = selected).
+    pub selected: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchoolsMode {
+    #[default]
+    All,
+    Selected,
+}
+
+/// One target attribute computed from the source record. (No
+/// `deny_unknown_fields` here: serde cannot combine it with `flatten`; the
+/// transform's own fields are still checked.)
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttributeMapping {
+    /// Entity kind (`user`, `class`, ...).
+    pub kind: String,
+    pub target: String,
+    #[serde(flatten)]
+    pub transform: Transform,
+    /// Post-processing applied in order: lower, upper, trim.
+    #[serde(default)]
+    pub then: Vec<PostOp>,
+}
+
+/// The built-in transformation functions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "fn", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Transform {
+    Copy {
+        from: String,
+    },
+    Constant {
+        value: String,
+    },
+    /// The source attribute, or `value` when it is blank.
+    Default {
+        from: String,
+        value: String,
+    },
+    Concat {
+        from: Vec<String>,
+        #[serde(default)]
+        separator: String,
+    },
+    /// `{givenName}.{familyName}@district.org`
+    Template {
+        template: String,
+    },
+    Lower {
+        from: String,
+    },
+    Upper {
+        from: String,
+    },
+    Trim {
+        from: String,
+    },
+    RegexReplace {
+        from: String,
+        pattern: String,
+        replacement: String,
+    },
+    ValueMap {
+        from: String,
+        map: BTreeMap<String, String>,
+        #[serde(default)]
+        default: Option<String>,
+    },
+    /// Reformat a date from one chrono format to another.
+    DateFormat {
+        from: String,
+        input: String,
+        output: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PostOp {
+    Lower,
+    Upper,
+    Trim,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequirementAction {
+    /// Keep the record and warn.
+    Report,
+    /// Leave the record out and report it.
+    Skip,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    /// A filter kind (student, teacher, contact, admin, course, class, calendar) or an entity kind.
+    pub kind: String,
+    pub attribute: String,
+    pub action: RequirementAction,
+}
+
+/// A filter rule for one kind: records that do not pass are left out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Filter {
+    pub kind: String,
+    #[serde(flatten)]
+    pub rule: FilterRule,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "template", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum FilterRule {
+    ActiveOnly,
+    HasEmail,
+    GradeRange {
+        min: String,
+        max: String,
+    },
+    SchoolInList {
+        schools: Vec<String>,
+    },
+    /// Custom conditions, all or any of which must hold.
+    Custom {
+        #[serde(default)]
+        all: Vec<Condition>,
+        #[serde(default)]
+        any: Vec<Condition>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub attribute: String,
+    pub op: Op,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    Equals,
+    NotEquals,
+    Contains,
+    In,
+    Matches,
+    Greater,
+    Less,
+    IsEmpty,
+    IsNotEmpty,
+}
+
+/// A district's own rule component attached to this source.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleRef {
+    pub plugin: String,
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DomainMode {
+    /// A match merges the records without asking.
+    Unattended,
+    /// A match goes to the duplicates queue for an admin.
+    Manual,
+}
+
+/// A domain of uniqueness: attributes whose equal values mean the same
+/// entity. Listed in priority order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    pub kind: String,
+    pub attributes: Vec<String>,
+    pub mode: DomainMode,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MasterField {
+    pub kind: String,
+    pub attribute: String,
+    /// The source id whose value wins.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub every: Every,
+    /// HH:MM, in the host's time zone.
+    #[serde(default)]
+    pub at: Option<String>,
+    #[serde(default)]
+    pub weekday: Option<String>,
+    /// YYYY-MM-DD after which the schedule stops.
+    #[serde(default)]
+    pub expires: Option<String>,
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Every {
+    Hour,
+    Day,
+    Week,
+}
+
+/// Reference attributes that must never have a master: they describe
+/// relations that only the source that owns them can state.
+pub const NEVER_MASTER: &[(&str, &str)] = &[
+    ("enrollment", "user"),
+    ("enrollment", "class"),
+    ("enrollment", "school"),
+    ("class", "course"),
+    ("class", "school"),
+    ("class", "terms"),
+    ("user", "orgs"),
+    ("user", "agents"),
+    ("user", "primaryOrg"),
+    ("course", "org"),
+    ("academic-session", "parent"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the configuration file cannot be read: {0}")]
+    Parse(String),
+    #[error("source `{source_id}`: {message}")]
+    Invalid { source_id: String, message: String },
+}
+
+/// The kinds a filter, requirement or domain may name: entity kinds, and the
+/// role-based kinds admins know (student, teacher, contact, admin, calendar).
+pub const FILTER_KINDS: &[&str] = &[
+    "student",
+    "teacher",
+    "contact",
+    "admin",
+    "course",
+    "class",
+    "calendar",
+    "org",
+    "user",
+    "academic-session",
+    "enrollment",
+    "demographics",
+    "category",
+    "line-item",
+    "result",
+];
+
+impl DistrictConfig {
+    pub fn parse(text: &str) -> Result<DistrictConfig, ConfigError> {
+        let config: DistrictConfig =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        for s in &config.sources {
+            s.validate()?;
+        }
+        Ok(config)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+impl SourceConfig {
+    pub fn new(id: &str, plugin: &str) -> SourceConfig {
+        SourceConfig {
+            id: id.to_string(),
+            plugin: plugin.to_string(),
+            name: None,
+            settings: BTreeMap::new(),
+            folder: None,
+            secrets: BTreeMap::new(),
+            advanced: Advanced::default(),
+            schools: SchoolsMapping::default(),
+            mapping: Vec::new(),
+            requirements: Vec::new(),
+            filters: Vec::new(),
+            rules: Vec::new(),
+            domains: Vec::new(),
+            master_fields: Vec::new(),
+            schedule: None,
+            enabled: true,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            source_id: self.id.clone(),
+            message,
+        };
+        let slug = !self.id.is_empty()
+            && self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !slug {
+            return Err(invalid(
+                "the id must be lowercase letters, digits, - or _".into(),
+            ));
+        }
+        for kind in self
+            .requirements
+            .iter()
+            .map(|r| &r.kind)
+            .chain(self.filters.iter().map(|f| &f.kind))
+            .chain(self.domains.iter().map(|d| &d.kind))
+            .chain(self.master_fields.iter().map(|m| &m.kind))
+            .chain(self.mapping.iter().map(|m| &m.kind))
+        {
+            if !FILTER_KINDS.contains(&kind.as_str()) {
+                return Err(invalid(format!(
+                    "`{kind}` is not a kind; use one of {}",
+                    FILTER_KINDS.join(", ")
+                )));
+            }
+        }
+        for m in &self.master_fields {
+            let kind = crate::pipeline::record::entity_kind_of(&m.kind);
+            if NEVER_MASTER
+                .iter()
+                .any(|(k, a)| *k == kind && *a == m.attribute)
+            {
+                return Err(invalid(format!(
+                    "`{}.{}` is a reference that only the source that states it may set; it cannot have a master field. Remove it from master_fields",
+                    m.kind, m.attribute
+                )));
+            }
+        }
+        for d in &self.domains {
+            if d.attributes.is_empty() {
+                return Err(invalid(format!(
+                    "a domain of uniqueness for {} names no attribute",
+                    d.kind
+                )));
+            }
+        }
+        for m in &self.mapping {
+            if let Transform::RegexReplace { pattern, .. } = &m.transform {
+                regex::Regex::new(pattern).map_err(|e| {
+                    invalid(format!(
+                        "mapping of {}.{}: bad pattern: {e}",
+                        m.kind, m.target
+                    ))
+                })?;
+            }
+        }
+        let h = &self.advanced.hold;
+        if !(0.0..=1.0).contains(&h.updated_share) || !(0.0..=1.0).contains(&h.deleted_share) {
+            return Err(invalid("hold thresholds are shares between 0 and 1".into()));
+        }
+        Ok(())
+    }
+
+    /// Domains of uniqueness for a kind, in priority order; people get first
+    /// name + last name + email (unattended) when none is configured.
+    pub fn domains_for(&self, kind: &str) -> Vec<Domain> {
+        if !self.advanced.compare_by_domains {
+            return Vec::new();
+        }
+        let configured: Vec<Domain> = self
+            .domains
+            .iter()
+            .filter(|d| crate::pipeline::record::entity_kind_of(&d.kind) == kind)
+            .cloned()
+            .collect();
+        if configured.is_empty() && kind == "user" {
+            return vec![Domain {
+                kind: "user".into(),
+                attributes: vec!["givenName".into(), "familyName".into(), "email".into()],
+                mode: DomainMode::Unattended,
+            }];
+        }
+        configured
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+[organization]
+id = "springfield"
+name = "Springfield Public Schools"
+
+[[source]]
+id = "sis"
+plugin = "oneroster-csv"
+settings = { path = "sample" }
+advanced = { preview = true, sis_id_prefix = "sis" }
+schools = { mode = "selected", selected = ["s1"] }
+
+[[source.mapping]]
+kind = "user"
+target = "email"
+fn = "template"
+template = "{givenName}.{familyName}@springfield.org"
+then = ["lower"]
+
+[[source.filters]]
+kind = "student"
+template = "grade-range"
+min = "KG"
+max = "05"
+
+[[source.domains]]
+kind = "student"
+attributes = ["givenName", "familyName", "birthDate"]
+mode = "manual"
+
+[[source.master_fields]]
+kind = "user"
+attribute = "email"
+source = "entra"
+"#;
+
+    #[test]
+    fn round_trips_through_toml() {
+        let c = DistrictConfig::parse(SAMPLE).unwrap();
+        assert_eq!(c.sources[0].advanced.hold.deleted_share, 0.10);
+        let again = DistrictConfig::parse(&c.to_toml()).unwrap();
+        assert_eq!(c, again);
+    }
+
+    #[test]
+    fn refuses_a_master_on_a_roster_reference() {
+        let bad = SAMPLE
+            .replace(
+                "attribute = \"email\"\nsource",
+                "attribute = \"class\"\nsource",
+            )
+            .replace(
+                "kind = \"user\"\nattribute = \"class\"",
+                "kind = \"enrollment\"\nattribute = \"class\"",
+            );
+        let err = DistrictConfig::parse(&bad).unwrap_err().to_string();
+        assert!(err.contains("cannot have a master field"), "{err}");
+    }
+}

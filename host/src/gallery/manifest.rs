@@ -1,0 +1,267 @@
+//! A plugin's manifest (`manifest.toml` beside its component): who made it,
+//! what world version it speaks, what it syncs, its settings (and which are
+//! secrets), how it authenticates and which hosts it may reach.
+
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::bindings::WORLD_VERSION;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    Connector,
+    FilterRule,
+    TransformRule,
+}
+
+impl PluginKind {
+    pub fn is_rule(self) -> bool {
+        !matches!(self, PluginKind::Connector)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PluginKind::Connector => "connector",
+            PluginKind::FilterRule => "filter-rule",
+            PluginKind::TransformRule => "transform-rule",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    Import,
+    Export,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntitySupport {
+    pub kind: String,
+    pub directions: Vec<Direction>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthKind {
+    None,
+    Basic,
+    ApiKey,
+    Bearer,
+    Oauth2ClientCredentials,
+    Oauth2Password,
+    Oauth1,
+}
+
+impl AuthKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthKind::None => "none",
+            AuthKind::Basic => "basic",
+            AuthKind::ApiKey => "api-key",
+            AuthKind::Bearer => "bearer",
+            AuthKind::Oauth2ClientCredentials => "oauth2-client-credentials",
+            AuthKind::Oauth2Password => "oauth2-password",
+            AuthKind::Oauth1 => "oauth1",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SettingType {
+    #[default]
+    Text,
+    Url,
+    Number,
+    Choice,
+    Boolean,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingSpec {
+    pub name: String,
+    pub label: String,
+    #[serde(default, rename = "type")]
+    pub kind: SettingType,
+    /// A secret is held by the host only: never shown to the plugin, never
+    /// returned by the API, never logged.
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub choices: Vec<String>,
+    #[serde(default)]
+    pub help: Option<String>,
+}
+
+/// A gallery entry: the same component listed under its own name and
+/// defaults (say "Lumen Touch", a OneRoster 1.1 SIS).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listing {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    #[serde(default)]
+    pub vendor: Option<String>,
+    #[serde(default)]
+    pub defaults: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub id: String,
+    pub name: String,
+    pub vendor: String,
+    pub version: String,
+    pub kind: PluginKind,
+    /// The `homeroom:plugin` WIT version the component was built against.
+    pub world_version: String,
+    pub description: String,
+    #[serde(default)]
+    pub entities: Vec<EntitySupport>,
+    #[serde(default)]
+    pub settings: Vec<SettingSpec>,
+    /// The auth kinds the connector supports; the first is the default, the
+    /// setting `auth` picks another.
+    #[serde(default)]
+    pub auth: Vec<AuthKind>,
+    /// Hosts the plugin may reach: literal (`api.clever.com`) or the host of a
+    /// URL setting (`{service_url}`).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Whether the connector reads a file-drop folder.
+    #[serde(default)]
+    pub files: bool,
+    #[serde(default)]
+    pub listings: Vec<Listing>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("the plugin manifest cannot be read: {0}")]
+    Parse(String),
+    #[error(
+        "plugin `{id}` was built for homeroom:plugin@{found}, which this host does not support (it supports {supported}): ask the vendor for a build against {supported}"
+    )]
+    UnsupportedWorld {
+        id: String,
+        found: String,
+        supported: &'static str,
+    },
+    #[error("plugin manifest is invalid: {0}")]
+    Invalid(String),
+}
+
+impl Manifest {
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    fn validate(&self) -> Result<(), ManifestError> {
+        let slug = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
+        if !slug(&self.id) {
+            return Err(ManifestError::Invalid(format!(
+                "id `{}` must be 1-64 lowercase letters, digits or dashes",
+                self.id
+            )));
+        }
+        if self.world_version != WORLD_VERSION {
+            return Err(ManifestError::UnsupportedWorld {
+                id: self.id.clone(),
+                found: self.world_version.clone(),
+                supported: WORLD_VERSION,
+            });
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for s in &self.settings {
+            if !names.insert(s.name.as_str()) {
+                return Err(ManifestError::Invalid(format!(
+                    "setting `{}` is declared twice",
+                    s.name
+                )));
+            }
+        }
+        for l in &self.listings {
+            if !slug(&l.id) {
+                return Err(ManifestError::Invalid(format!(
+                    "listing id `{}` must be lowercase letters, digits or dashes",
+                    l.id
+                )));
+            }
+        }
+        for host in &self.allowed_hosts {
+            if let Some(name) = host.strip_prefix('{').and_then(|h| h.strip_suffix('}')) {
+                if !names.contains(name) {
+                    return Err(ManifestError::Invalid(format!(
+                        "allowed host `{host}` names a setting that is not declared"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn setting(&self, name: &str) -> Option<&SettingSpec> {
+        self.settings.iter().find(|s| s.name == name)
+    }
+
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.setting(name).is_some_and(|s| s.secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+id = "demo"
+name = "Demo"
+vendor = "Homeroom"
+version = "0.1.0"
+kind = "connector"
+world_version = "0.1.0"
+description = "d"
+allowed_hosts = ["{service_url}"]
+[[settings]]
+name = "service_url"
+label = "Service URL"
+type = "url"
+required = true
+"#;
+
+    #[test]
+    fn parses_and_refuses_other_world_versions() {
+        let m = Manifest::parse(MINIMAL).unwrap();
+        assert_eq!(m.kind, PluginKind::Connector);
+        let err = Manifest::parse(
+            &MINIMAL.replace("world_version = \"0.1.0\"", "world_version = \"9.0.0\""),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("homeroom:plugin@9.0.0"), "{err}");
+        assert!(err.contains("supports 0.1.0"), "{err}");
+    }
+
+    #[test]
+    fn refuses_hosts_naming_unknown_settings() {
+        let err = Manifest::parse(&MINIMAL.replace("{service_url}", "{nope}")).unwrap_err();
+        assert!(err.to_string().contains("{nope}"));
+    }
+}

@@ -1,0 +1,22 @@
+//! The `homeroom` binary: logging set-up and the command line.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HOMEROOM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,homeroom_host=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = homeroom_host::cli::Cli::parse();
+    match homeroom_host::cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The host's working form of a record between the plugin boundary and the
+//! store: attributes as JSON values in a sorted map, so the content hash is
+//! stable and an unchanged record costs one hash compare.
+//!
+//! Values: text, date and date-time as strings; numbers; booleans; a list of
+//! texts as an array of strings; a reference as `{"kind": ..., "id": ...}`;
+//! a list of references as an array of those.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value as Json, json};
+use sha2::{Digest, Sha256};
+
+use crate::runtime::bindings::types::{Attribute, Entity, EntityKind, Reference, Status, Value};
+
+pub type Attrs = BTreeMap<String, Json>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub kind: EntityKind,
+    pub source_id: String,
+    pub deleted: bool,
+    pub modified: Option<String>,
+    pub attrs: Attrs,
+}
+
+fn value_to_json(v: &Value) -> Json {
+    let reference = |r: &Reference| json!({"kind": r.kind.cli_name(), "id": r.source_id});
+    match v {
+        Value::Null => Json::Null,
+        Value::Text(s) | Value::Date(s) | Value::DateTime(s) => Json::String(s.clone()),
+        Value::Integer(i) => json!(i),
+        Value::Number(n) => json!(n),
+        Value::Boolean(b) => json!(b),
+        Value::Texts(t) => json!(t),
+        Value::Reference(r) => reference(r),
+        Value::References(rs) => Json::Array(rs.iter().map(reference).collect()),
+    }
+}
+
+fn json_reference(j: &Json) -> Option<Reference> {
+    let obj = j.as_object()?;
+    if obj.len() != 2 {
+        return None;
+    }
+    let kind = EntityKind::from_cli(obj.get("kind")?.as_str()?).ok()?;
+    let id = obj.get("id")?.as_str()?.to_string();
+    Some(Reference {
+        kind,
+        source_id: id,
+    })
+}
+
+fn json_to_value(j: &Json) -> Value {
+    match j {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Boolean(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Number(n.as_f64().unwrap_or(0.0)),
+        },
+        Json::String(s) => Value::Text(s.clone()),
+        Json::Array(items) => {
+            if !items.is_empty() && items.iter().all(|i| json_reference(i).is_some()) {
+                Value::References(items.iter().filter_map(json_reference).collect())
+            } else {
+                Value::Texts(items.iter().map(json_text).collect())
+            }
+        }
+        Json::Object(_) => match json_reference(j) {
+            Some(r) => Value::Reference(r),
+            None => Value::Text(j.to_string()),
+        },
+    }
+}
+
+/// A JSON value as plain text (for templates, conditions and keys).
+pub fn json_text(j: &Json) -> String {
+    match j {
+        Json::Null => String::new(),
+        Json::String(s) => s.clone(),
+        Json::Array(items) => items.iter().map(json_text).collect::<Vec<_>>().join(","),
+        Json::Object(o) => match (o.get("kind"), o.get("id")) {
+            (Some(_), Some(Json::String(id))) => id.clone(),
+            _ => j.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// True for null, empty strings and empty lists.
+pub fn is_blank(j: &Json) -> bool {
+    match j {
+        Json::Null => true,
+        Json::String(s) => s.trim().is_empty(),
+        Json::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+impl Record {
+    pub fn from_entity(e: Entity) -> Record {
+        Record {
+            kind: e.kind,
+            deleted: e.status == Status::ToBeDeleted,
+            modified: e.date_last_modified,
+            attrs: e
+                .attributes
+                .iter()
+                .map(|a| (a.name.clone(), value_to_json(&a.value)))
+                .collect(),
+            source_id: e.source_id,
+        }
+    }
+
+    pub fn to_entity(&self) -> Entity {
+        Entity {
+            kind: self.kind,
+            source_id: self.source_id.clone(),
+            status: if self.deleted {
+                Status::ToBeDeleted
+            } else {
+                Status::Active
+            },
+            date_last_modified: self.modified.clone(),
+            attributes: self
+                .attrs
+                .iter()
+                .map(|(k, v)| Attribute {
+                    name: k.clone(),
+                    value: json_to_value(v),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.attrs.get(name).filter(|v| !is_blank(v)).map(json_text)
+    }
+
+    /// The role a user record states (1.1 `role`, or the first of 1.2 `roles`).
+    pub fn role(&self) -> Option<String> {
+        self.text("role").map(|r| r.to_ascii_lowercase())
+    }
+
+    /// Content hash of what the source said (attributes and deletion).
+    pub fn hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(if self.deleted { b"d" } else { b"a" });
+        h.update(serde_json::to_vec(&self.attrs).unwrap_or_default());
+        hex::encode(&h.finalize()[..16])
+    }
+
+    /// Every reference the record holds, as (attribute, reference).
+    pub fn references(&self) -> Vec<(String, EntityKind, String)> {
+        let mut out = Vec::new();
+        for (name, v) in &self.attrs {
+            match v {
+                Json::Array(items) => {
+                    for i in items {
+                        if let Some(r) = json_reference(i) {
+                            out.push((name.clone(), r.kind, r.source_id));
+                        }
+                    }
+                }
+                other => {
+                    if let Some(r) = json_reference(other) {
+                        out.push((name.clone(), r.kind, r.source_id));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Rewrite every id (own and referenced) with `f`.
+    pub fn map_ids(&mut self, f: impl Fn(&str) -> String) {
+        self.source_id = f(&self.source_id);
+        fn walk(v: &mut Json, f: &dyn Fn(&str) -> String) {
+            match v {
+                Json::Array(items) => items.iter_mut().for_each(|i| walk(i, f)),
+                Json::Object(o) if o.len() == 2 && o.contains_key("kind") => {
+                    if let Some(Json::String(id)) = o.get_mut("id") {
+                        *id = f(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for v in self.attrs.values_mut() {
+            walk(v, &f);
+        }
+    }
+}
+
+/// The entity kind a filter kind names (`student` → `user`, `calendar` → `academic-session`).
+pub fn entity_kind_of(filter_kind: &str) -> &str {
+    match filter_kind {
+        "student" | "teacher" | "contact" | "admin" => "user",
+        "calendar" => "academic-session",
+        other => other,
+    }
+}
+
+/// Whether a record is of a filter kind: role-based kinds look at the role.
+pub fn is_of_kind(record: &Record, filter_kind: &str) -> bool {
+    if record.kind.cli_name() != entity_kind_of(filter_kind) {
+        return false;
+    }
+    let role = record.role().unwrap_or_default();
+    match filter_kind {
+        "student" => role == "student",
+        "teacher" => role == "teacher" || role == "aide",
+        "contact" => matches!(role.as_str(), "parent" | "guardian" | "relative"),
+        "admin" => matches!(
+            role.as_str(),
+            "administrator"
+                | "districtadministrator"
+                | "siteadministrator"
+                | "proctor"
+                | "systemadministrator"
+        ),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_round_trip_and_stable_hash() {
+        let e = Entity {
+            kind: EntityKind::Enrollment,
+            source_id: "e1".into(),
+            status: Status::Active,
+            date_last_modified: None,
+            attributes: vec![
+                Attribute {
+                    name: "user".into(),
+                    value: Value::Reference(Reference {
+                        kind: EntityKind::User,
+                        source_id: "u1".into(),
+                    }),
+                },
+                Attribute {
+                    name: "role".into(),
+                    value: Value::Text("student".into()),
+                },
+                Attribute {
+                    name: "grades".into(),
+                    value: Value::Texts(vec!["09".into()]),
+                },
+            ],
+        };
+        let r = Record::from_entity(e.clone());
+        let back = Record::from_entity(r.to_entity());
+        assert_eq!(r, back);
+        assert_eq!(r.hash(), back.hash());
+        assert_eq!(
+            r.references(),
+            vec![("user".to_string(), EntityKind::User, "u1".to_string())]
+        );
+        let mut p = r.clone();
+        p.map_ids(|id| format!("sis-{id}"));
+        assert_eq!(p.source_id, "sis-e1");
+        assert_eq!(p.references()[0].2, "sis-u1");
+        assert_ne!(p.hash(), r.hash());
+    }
+}

@@ -1,0 +1,84 @@
+//! What a run reports: counts per kind and action, warnings and errors with
+//! the records they concern, timings. Kept with the run in the store.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Issues kept per run; past this only the count grows.
+const KEEP_ISSUES: usize = 1_000;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct KindCounts {
+    pub read: u64,
+    /// Left out by schools mapping, requirements, filters or rules.
+    pub skipped: u64,
+    pub add: u64,
+    pub update: u64,
+    pub delete: u64,
+    pub unchanged: u64,
+    pub errors: u64,
+    /// Active records of this kind from this source before the run.
+    pub existing: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Issue {
+    pub kind: String,
+    pub source_id: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunReport {
+    pub counts: BTreeMap<String, KindCounts>,
+    pub warnings: Vec<Issue>,
+    pub warnings_total: u64,
+    pub errors: Vec<Issue>,
+    pub errors_total: u64,
+    /// Seconds per phase (read, reconcile, commit).
+    pub timings: BTreeMap<String, f64>,
+    /// Why the run failed, when it did.
+    pub failure: Option<String>,
+    /// Why the run is held, when it is.
+    pub hold: Option<String>,
+    pub duplicates: u64,
+}
+
+impl RunReport {
+    pub fn kind(&mut self, kind: &str) -> &mut KindCounts {
+        self.counts.entry(kind.to_string()).or_default()
+    }
+
+    pub fn warn(&mut self, kind: &str, source_id: &str, message: impl Into<String>) {
+        self.warnings_total += 1;
+        if self.warnings.len() < KEEP_ISSUES {
+            self.warnings.push(Issue {
+                kind: kind.into(),
+                source_id: source_id.into(),
+                message: message.into(),
+            });
+        }
+    }
+
+    pub fn error(&mut self, kind: &str, source_id: &str, message: impl Into<String>) {
+        self.errors_total += 1;
+        self.kind(kind).errors += 1;
+        if self.errors.len() < KEEP_ISSUES {
+            self.errors.push(Issue {
+                kind: kind.into(),
+                source_id: source_id.into(),
+                message: message.into(),
+            });
+        }
+    }
+
+    pub fn total(&self, f: impl Fn(&KindCounts) -> u64) -> u64 {
+        self.counts.values().map(f).sum()
+    }
+
+    /// Total visible changes.
+    pub fn changes(&self) -> u64 {
+        self.total(|c| c.add + c.update + c.delete)
+    }
+}

@@ -1,0 +1,186 @@
+//! Master fields: how one source's record is merged into an entity that
+//! several sources may feed. An entity's data keeps, per attribute, the value
+//! and the source that supplied it (`{"v": value, "s": source}`).
+//!
+//! Who wins an attribute: the master source named for it, when it has a
+//! value; without a master, the source that supplied it first keeps it while
+//! it has a value (so two sources never flip a value back and forth run after
+//! run); any source fills a blank.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::config::BlankValues;
+use crate::pipeline::record::{Attrs, is_blank};
+
+/// (entity kind, attribute) → the source id whose value wins.
+pub type Masters = HashMap<(String, String), String>;
+
+pub struct MergeRules<'a> {
+    pub kind: &'a str,
+    pub source: &'a str,
+    pub masters: &'a Masters,
+    pub blanks: BlankValues,
+    /// Keep a class's title as first synced.
+    pub ignore_class_name_edits: bool,
+}
+
+/// Merge `record` from `rules.source` into `current` (none for a new entity).
+pub fn merge(
+    current: Option<&Map<String, Json>>,
+    record: &Attrs,
+    rules: &MergeRules<'_>,
+) -> Map<String, Json> {
+    let mut out = current.cloned().unwrap_or_default();
+    let owner = |cell: &Json| cell.get("s").and_then(Json::as_str).map(str::to_string);
+    let value_blank = |cell: &Json| cell.get("v").is_none_or(is_blank);
+    for (attr, value) in record {
+        let cell = out.get(attr);
+        let master = rules.masters.get(&(rules.kind.to_string(), attr.clone()));
+        if rules.ignore_class_name_edits
+            && rules.kind == "class"
+            && attr == "title"
+            && cell.is_some_and(|c| !value_blank(c))
+        {
+            continue;
+        }
+        if is_blank(value) {
+            let ours = cell.and_then(owner).as_deref() == Some(rules.source);
+            if ours && rules.blanks == BlankValues::Replace {
+                out.remove(attr);
+            }
+            continue;
+        }
+        let may_write = match (cell, master) {
+            (None, _) => true,
+            (Some(c), _) if value_blank(c) => true,
+            (Some(_), Some(m)) if m == rules.source => true,
+            (Some(c), Some(m)) => owner(c).as_deref() != Some(m.as_str()),
+            (Some(c), None) => owner(c).as_deref() == Some(rules.source),
+        };
+        if may_write {
+            out.insert(attr.clone(), json!({"v": value, "s": rules.source}));
+        }
+    }
+    // What this source supplied before and no longer sends.
+    if rules.blanks == BlankValues::Replace {
+        out.retain(|attr, cell| {
+            record.contains_key(attr) || owner(cell).as_deref() != Some(rules.source)
+        });
+    }
+    out
+}
+
+/// Attribute → [old, new] for every attribute whose value changed.
+pub fn diff(before: Option<&Map<String, Json>>, after: &Map<String, Json>) -> Map<String, Json> {
+    let empty = Map::new();
+    let before = before.unwrap_or(&empty);
+    let mut d = Map::new();
+    for (attr, cell) in after {
+        let old = before
+            .get(attr)
+            .and_then(|c| c.get("v"))
+            .cloned()
+            .unwrap_or(Json::Null);
+        let new = cell.get("v").cloned().unwrap_or(Json::Null);
+        if old != new {
+            d.insert(attr.clone(), json!([old, new]));
+        }
+    }
+    for (attr, cell) in before {
+        if !after.contains_key(attr) {
+            d.insert(
+                attr.clone(),
+                json!([cell.get("v").cloned().unwrap_or(Json::Null), Json::Null]),
+            );
+        }
+    }
+    d
+}
+
+/// The plain attribute values of entity data (without provenance).
+pub fn values(data: &Map<String, Json>) -> Map<String, Json> {
+    data.iter()
+        .map(|(k, c)| (k.clone(), c.get("v").cloned().unwrap_or(Json::Null)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(pairs: &[(&str, &str)]) -> Attrs {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect()
+    }
+
+    #[test]
+    fn master_source_wins_and_others_fill_blanks() {
+        let mut masters = Masters::new();
+        masters.insert(("user".into(), "email".into()), "entra".into());
+        let sis = MergeRules {
+            kind: "user",
+            source: "sis",
+            masters: &masters,
+            blanks: BlankValues::Ignore,
+            ignore_class_name_edits: false,
+        };
+        let entra = MergeRules {
+            source: "entra",
+            ..sis
+        };
+        let e = merge(
+            None,
+            &attrs(&[("givenName", "Ada"), ("email", "ada@sis.org")]),
+            &sis,
+        );
+        let e = merge(
+            Some(&e),
+            &attrs(&[("email", "ada@district.org"), ("phone", "555")]),
+            &entra,
+        );
+        assert_eq!(e["email"]["v"], "ada@district.org");
+        assert_eq!(e["email"]["s"], "entra");
+        assert_eq!(e["phone"]["v"], "555", "a blank is filled by any source");
+        // The SIS cannot take the email back while the master has one.
+        let e2 = merge(Some(&e), &attrs(&[("email", "other@sis.org")]), &sis);
+        assert_eq!(e2["email"]["v"], "ada@district.org");
+        assert!(diff(Some(&e), &e2).is_empty());
+        // Without a master the first source keeps its value.
+        let e3 = merge(Some(&e), &attrs(&[("givenName", "Augusta")]), &entra);
+        assert_eq!(e3["givenName"]["v"], "Ada");
+    }
+
+    #[test]
+    fn blank_values_ignore_or_replace() {
+        let masters = Masters::new();
+        let keep = MergeRules {
+            kind: "user",
+            source: "sis",
+            masters: &masters,
+            blanks: BlankValues::Ignore,
+            ignore_class_name_edits: false,
+        };
+        let e = merge(
+            None,
+            &attrs(&[("middleName", "B"), ("givenName", "Ada")]),
+            &keep,
+        );
+        let kept = merge(
+            Some(&e),
+            &attrs(&[("givenName", "Ada"), ("middleName", "")]),
+            &keep,
+        );
+        assert_eq!(kept["middleName"]["v"], "B");
+        let replace = MergeRules {
+            blanks: BlankValues::Replace,
+            ..keep
+        };
+        let cleared = merge(Some(&e), &attrs(&[("givenName", "Ada")]), &replace);
+        assert!(!cleared.contains_key("middleName"));
+        assert_eq!(diff(Some(&e), &cleared)["middleName"], json!(["B", null]));
+    }
+}

@@ -1,0 +1,187 @@
+//! A connector instance for one run: test the connection, list schools, read
+//! pages, apply changes. Every page is checked at the boundary before the
+//! pipeline sees it.
+
+use std::sync::Arc;
+
+use super::bindings::connector::Connector;
+use super::bindings::types::{Change, ChangeOutcome, EntityKind, Page, School};
+use super::error::{Failure, PluginCallError};
+use super::state::{Sandbox, SessionOptions, plugin_call};
+use super::{LoadedPlugin, Pre, Runtime, validate};
+
+pub struct ConnectorSession {
+    sandbox: Sandbox,
+    instance: Connector,
+}
+
+impl ConnectorSession {
+    pub async fn start(
+        runtime: &Runtime,
+        plugin: Arc<LoadedPlugin>,
+        options: SessionOptions,
+    ) -> Result<ConnectorSession, PluginCallError> {
+        let Pre::Connector(pre) = &plugin.pre else {
+            return Err(PluginCallError {
+                plugin: plugin.package.id().to_string(),
+                call: "start".into(),
+                failure: Failure::Instantiate("this plugin is a rule, not a connector".into()),
+                recent_log: Vec::new(),
+            });
+        };
+        let pre = pre.clone();
+        let mut sandbox = Sandbox::new(runtime, plugin, options).await?;
+        let instance = plugin_call!(sandbox, "start".to_string(), |store| pre
+            .instantiate_async(store))?;
+        Ok(ConnectorSession { sandbox, instance })
+    }
+
+    pub fn plugin_id(&self) -> &str {
+        self.sandbox.plugin_id()
+    }
+
+    pub async fn test_connection(&mut self) -> Result<String, PluginCallError> {
+        let call = "test-connection".to_string();
+        let api = self.instance.homeroom_plugin_connector_api();
+        let out = plugin_call!(self.sandbox, call.clone(), |store| api
+            .call_test_connection(store))?;
+        out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))
+    }
+
+    pub async fn list_schools(&mut self) -> Result<Vec<School>, PluginCallError> {
+        let call = "list-schools".to_string();
+        let api = self.instance.homeroom_plugin_connector_api();
+        let out = plugin_call!(self.sandbox, call.clone(), |store| api
+            .call_list_schools(store))?;
+        let schools = out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))?;
+        validate::schools(&schools)
+            .map_err(|m| self.sandbox.failed(&call, Failure::InvalidData(m)))?;
+        Ok(schools)
+    }
+
+    /// Read one page of `kind`. `since` asks for a delta.
+    pub async fn read_page(
+        &mut self,
+        kind: EntityKind,
+        since: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<Page, PluginCallError> {
+        let call = format!("read({})", validate::kind_name(kind));
+        let api = self.instance.homeroom_plugin_connector_api();
+        let out = plugin_call!(self.sandbox, call.clone(), |store| api
+            .call_read(store, kind, since, cursor))?;
+        let page = out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))?;
+        validate::page(kind, &page, cursor)
+            .map_err(|m| self.sandbox.failed(&call, Failure::InvalidData(m)))?;
+        Ok(page)
+    }
+
+    /// The next page of a read, or none when the read is over. Refuses a
+    /// cursor that comes back, so a read always ends.
+    pub async fn next_page(
+        &mut self,
+        reader: &mut PageReader,
+    ) -> Result<Option<Page>, PluginCallError> {
+        if reader.done {
+            return Ok(None);
+        }
+        let page = self
+            .read_page(
+                reader.kind,
+                reader.since.as_deref(),
+                reader.cursor.as_deref(),
+            )
+            .await?;
+        match &page.next {
+            None => reader.done = true,
+            Some(next) => {
+                if !reader.seen.insert(next.clone()) {
+                    let call = format!("read({})", validate::kind_name(reader.kind));
+                    return Err(self.sandbox.failed(
+                        &call,
+                        Failure::InvalidData(format!(
+                            "the paging cursor `{}` came back a second time, so the read would never end",
+                            validate::short(next)
+                        )),
+                    ));
+                }
+                reader.cursor = Some(next.clone());
+            }
+        }
+        Ok(Some(page))
+    }
+
+    /// Read every page of `kind`, handing each to `on_page`; stops at the first
+    /// error. Returns the number of records read.
+    pub async fn read_all<E>(
+        &mut self,
+        kind: EntityKind,
+        since: Option<&str>,
+        mut on_page: impl FnMut(Page) -> Result<(), E>,
+    ) -> Result<u64, ReadError<E>> {
+        let mut reader = PageReader::new(kind, since);
+        let mut count = 0u64;
+        while let Some(page) = self
+            .next_page(&mut reader)
+            .await
+            .map_err(ReadError::Plugin)?
+        {
+            count += page.entities.len() as u64;
+            on_page(page).map_err(ReadError::Sink)?;
+        }
+        Ok(count)
+    }
+
+    pub async fn apply(
+        &mut self,
+        changes: &[Change],
+    ) -> Result<Vec<ChangeOutcome>, PluginCallError> {
+        let call = format!("apply({} changes)", changes.len());
+        let api = self.instance.homeroom_plugin_connector_api();
+        let out = plugin_call!(self.sandbox, call.clone(), |store| api
+            .call_apply(store, changes))?;
+        let outcomes =
+            out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))?;
+        if outcomes.len() != changes.len() {
+            return Err(self.sandbox.failed(
+                &call,
+                Failure::InvalidData(format!(
+                    "{} outcomes came back for {} changes",
+                    outcomes.len(),
+                    changes.len()
+                )),
+            ));
+        }
+        Ok(outcomes)
+    }
+}
+
+/// Where a paged read of one kind stands.
+pub struct PageReader {
+    kind: EntityKind,
+    since: Option<String>,
+    cursor: Option<String>,
+    seen: std::collections::HashSet<String>,
+    done: bool,
+}
+
+impl PageReader {
+    pub fn new(kind: EntityKind, since: Option<&str>) -> PageReader {
+        PageReader {
+            kind,
+            since: since.map(str::to_string),
+            cursor: None,
+            seen: Default::default(),
+            done: false,
+        }
+    }
+}
+
+/// Why [`ConnectorSession::read_all`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError<E> {
+    #[error(transparent)]
+    Plugin(PluginCallError),
+    #[error("the host could not take the page")]
+    Sink(E),
+}

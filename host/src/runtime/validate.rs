@@ -1,0 +1,149 @@
+//! Boundary checks on what a plugin returns. A plugin is untrusted: whatever
+//! it hands back is checked here before any other part of the host sees it,
+//! and a violation fails the call with a message naming the record.
+
+use super::bindings::rule::exports::homeroom::plugin::rule_api::Verdict;
+use super::bindings::types::{Entity, EntityKind, Page, School, Value};
+
+/// Records one page may hold.
+pub const MAX_PAGE: usize = 100_000;
+/// Longest source id accepted.
+pub const MAX_ID: usize = 256;
+/// Attributes one record may carry.
+pub const MAX_ATTRIBUTES: usize = 512;
+
+pub fn kind_name(kind: EntityKind) -> &'static str {
+    kind.cli_name()
+}
+
+/// A value shortened for an error message.
+pub fn short(s: &str) -> String {
+    if s.chars().count() <= 80 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(80).collect::<String>())
+    }
+}
+
+fn entity(e: &Entity) -> Result<(), String> {
+    let id = &e.source_id;
+    if id.trim().is_empty() {
+        return Err(format!(
+            "a {} record has an empty source id",
+            kind_name(e.kind)
+        ));
+    }
+    if id.len() > MAX_ID {
+        return Err(format!(
+            "{} record `{}` has a source id of {} bytes (the limit is {MAX_ID})",
+            kind_name(e.kind),
+            short(id),
+            id.len()
+        ));
+    }
+    if e.attributes.len() > MAX_ATTRIBUTES {
+        return Err(format!(
+            "{} record `{}` has {} attributes (the limit is {MAX_ATTRIBUTES})",
+            kind_name(e.kind),
+            short(id),
+            e.attributes.len()
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for a in &e.attributes {
+        if a.name.is_empty() || !names.insert(a.name.as_str()) {
+            return Err(format!(
+                "{} record `{}` has an empty or repeated attribute name `{}`",
+                kind_name(e.kind),
+                short(id),
+                short(&a.name)
+            ));
+        }
+        let bad_time = match &a.value {
+            Value::Date(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err(),
+            Value::DateTime(t) => chrono::DateTime::parse_from_rfc3339(t).is_err(),
+            Value::Number(n) => !n.is_finite(),
+            _ => false,
+        };
+        if bad_time {
+            return Err(format!(
+                "{} record `{}` has an invalid value in `{}`",
+                kind_name(e.kind),
+                short(id),
+                a.name
+            ));
+        }
+    }
+    if let Some(t) = &e.date_last_modified {
+        if chrono::DateTime::parse_from_rfc3339(t).is_err() {
+            return Err(format!(
+                "{} record `{}` has dateLastModified `{}`, which is not an RFC 3339 time",
+                kind_name(e.kind),
+                short(id),
+                short(t)
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn page(kind: EntityKind, page: &Page, cursor: Option<&str>) -> Result<(), String> {
+    if page.entities.len() > MAX_PAGE {
+        return Err(format!(
+            "a page of {} records (the limit is {MAX_PAGE}); return smaller pages",
+            page.entities.len()
+        ));
+    }
+    if page.next.is_some() && page.next.as_deref() == cursor {
+        return Err(
+            "the next-page cursor is the same as this page's, so the read would never end".into(),
+        );
+    }
+    for e in &page.entities {
+        if e.kind != kind {
+            return Err(format!(
+                "a read of {} returned {} record `{}`",
+                kind_name(kind),
+                kind_name(e.kind),
+                short(&e.source_id)
+            ));
+        }
+        entity(e)?;
+    }
+    Ok(())
+}
+
+pub fn schools(schools: &[School]) -> Result<(), String> {
+    for s in schools {
+        if s.source_id.trim().is_empty() {
+            return Err(format!(
+                "school `{}` has an empty source id",
+                short(&s.name)
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn verdicts(batch: &[Entity], verdicts: &[Verdict]) -> Result<(), String> {
+    if verdicts.len() != batch.len() {
+        return Err(format!(
+            "{} verdicts came back for {} records",
+            verdicts.len(),
+            batch.len()
+        ));
+    }
+    for (input, verdict) in batch.iter().zip(verdicts) {
+        if let Verdict::Replace(out) = verdict {
+            if out.kind != input.kind || out.source_id != input.source_id {
+                return Err(format!(
+                    "the rule changed the identity of {} record `{}` (a rule may change attributes, not kind or source id)",
+                    kind_name(input.kind),
+                    short(&input.source_id)
+                ));
+            }
+            entity(out)?;
+        }
+    }
+    Ok(())
+}

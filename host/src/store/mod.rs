@@ -1,0 +1,136 @@
+//! Storage: one schema on SQLite (the embedded default, one file) and on
+//! PostgreSQL (production), through sqlx's `Any` driver. It owns the SQL and
+//! the migrations; callers get typed rows and never write SQL themselves. It
+//! knows nothing of plugins or HTTP.
+
+mod kv;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+
+pub use kv::DbKeyValue;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The embedded default: a SQLite file in the working directory.
+pub const DEFAULT_URL: &str = "sqlite://homeroom.db";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "`{0}` is not a database URL Homeroom understands: use sqlite://FILE or postgres://USER@HOST/DB"
+    )]
+    BadUrl(String),
+    #[error("cannot open the database {url}: {why}")]
+    Connect { url: String, why: String },
+    #[error("the database schema could not be brought up to date: {0}")]
+    Migrate(String),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub backend: Backend,
+}
+
+/// A URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Store {
+    /// Open (creating a SQLite file if needed) and migrate.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::BadUrl(redact_url(url)));
+        };
+        let connect_err = |e: sqlx::Error| StoreError::Connect {
+            url: redact_url(url),
+            why: e.to_string(),
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                // `mode=rwc` creates the file on first start.
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let pool = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query("PRAGMA busy_timeout = 30000")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA synchronous = NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await
+                    .map_err(connect_err)?;
+                // WAL: readers (the UI, exports) never block the writer.
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&pool)
+                    .await
+                    .map_err(connect_err)?;
+                pool
+            }
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(8)
+                .connect(url)
+                .await
+                .map_err(connect_err)?,
+        };
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+mod entities;
+mod runs;
+pub mod sync;
+
+pub use entities::{Duplicate, EntityRow, HistoryRow, Resolution};
+pub use runs::{Run, RunStatus, SourceRow, now};

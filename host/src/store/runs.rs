@@ -1,0 +1,272 @@
+//! Runs, organizations and configured sources: the rows an admin lists and
+//! the history a run leaves.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::config::SourceConfig;
+use crate::pipeline::report::RunReport;
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    /// Waiting because a hold threshold was passed.
+    Held,
+    /// Waiting because the source previews every run.
+    AwaitingApproval,
+    Committed,
+    Discarded,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Held => "held",
+            RunStatus::AwaitingApproval => "awaiting_approval",
+            RunStatus::Committed => "committed",
+            RunStatus::Discarded => "discarded",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<RunStatus, StoreError> {
+        Ok(match s {
+            "running" => RunStatus::Running,
+            "held" => RunStatus::Held,
+            "awaiting_approval" => RunStatus::AwaitingApproval,
+            "committed" => RunStatus::Committed,
+            "discarded" => RunStatus::Discarded,
+            "failed" => RunStatus::Failed,
+            other => return Err(StoreError::Corrupt(format!("unknown run status `{other}`"))),
+        })
+    }
+
+    pub fn is_waiting(self) -> bool {
+        matches!(self, RunStatus::Held | RunStatus::AwaitingApproval)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub id: String,
+    pub org_id: String,
+    pub source_id: String,
+    pub mode: String,
+    pub trigger: String,
+    pub triggered_by: String,
+    pub status: RunStatus,
+    pub hold_reason: Option<String>,
+    pub since: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub committed_at: Option<String>,
+    pub report: RunReport,
+}
+
+const RUN_COLUMNS: &str = "id, org_id, source_id, mode, trigger_kind, triggered_by, status, hold_reason, since, started_at, finished_at, committed_at, report";
+
+fn run_from_row(row: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
+    let report: String = row.try_get("report")?;
+    Ok(Run {
+        id: row.try_get("id")?,
+        org_id: row.try_get("org_id")?,
+        source_id: row.try_get("source_id")?,
+        mode: row.try_get("mode")?,
+        trigger: row.try_get("trigger_kind")?,
+        triggered_by: row.try_get("triggered_by")?,
+        status: RunStatus::parse(&row.try_get::<String, _>("status")?)?,
+        hold_reason: row.try_get("hold_reason")?,
+        since: row.try_get("since")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        committed_at: row.try_get("committed_at")?,
+        report: serde_json::from_str(&report)
+            .map_err(|e| StoreError::Corrupt(format!("run report: {e}")))?,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceRow {
+    pub org_id: String,
+    pub config: SourceConfig,
+    pub enabled: bool,
+}
+
+impl Store {
+    pub async fn upsert_organization(&self, id: &str, name: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn organizations(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT id, name FROM organizations ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+            .collect()
+    }
+
+    pub async fn upsert_source(
+        &self,
+        org_id: &str,
+        config: &SourceConfig,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let now = now();
+        sqlx::query(
+            "INSERT INTO sources (org_id, id, plugin_id, config, enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (org_id, id) DO UPDATE SET plugin_id = excluded.plugin_id, config = excluded.config, enabled = excluded.enabled, updated_at = excluded.updated_at",
+        )
+        .bind(org_id)
+        .bind(&config.id)
+        .bind(&config.plugin)
+        .bind(json)
+        .bind(config.enabled as i64)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn sources(&self, org_id: &str) -> Result<Vec<SourceRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT org_id, config, enabled FROM sources WHERE org_id = $1 ORDER BY id",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let config: String = r.try_get("config")?;
+                Ok(SourceRow {
+                    org_id: r.try_get("org_id")?,
+                    config: serde_json::from_str(&config)
+                        .map_err(|e| StoreError::Corrupt(format!("source config: {e}")))?,
+                    enabled: r.try_get::<i64, _>("enabled")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn source(&self, org_id: &str, id: &str) -> Result<SourceRow, StoreError> {
+        self.sources(org_id)
+            .await?
+            .into_iter()
+            .find(|s| s.config.id == id)
+            .ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "no source `{id}` in organization `{org_id}`; `homeroom sources` lists them"
+                ))
+            })
+    }
+
+    pub async fn create_run(
+        &self,
+        org_id: &str,
+        source_id: &str,
+        mode: &str,
+        trigger: &str,
+        by: &str,
+        since: Option<&str>,
+    ) -> Result<String, StoreError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(&format!(
+            "INSERT INTO runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'running', NULL, $7, $8, NULL, NULL, '{{}}')"
+        ))
+        .bind(&id)
+        .bind(org_id)
+        .bind(source_id)
+        .bind(mode)
+        .bind(trigger)
+        .bind(by)
+        .bind(since)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn finish_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        hold_reason: Option<&str>,
+        report: &RunReport,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query("UPDATE runs SET status = $1, hold_reason = $2, report = $3, finished_at = $4 WHERE id = $5")
+            .bind(status.as_str())
+            .bind(hold_reason)
+            .bind(json)
+            .bind(now())
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn run(&self, run_id: &str) -> Result<Run, StoreError> {
+        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("no run `{run_id}`; `homeroom runs` lists them"))
+            })?;
+        run_from_row(&row)
+    }
+
+    pub async fn runs(
+        &self,
+        org_id: &str,
+        source_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Run>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR source_id = CAST($2 AS TEXT)) ORDER BY started_at DESC, id DESC LIMIT $3"
+        ))
+        .bind(org_id)
+        .bind(source_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    /// When the last committed run of a source started: a quick run asks the
+    /// source for what changed after it.
+    pub async fn last_committed_start(
+        &self,
+        org_id: &str,
+        source_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT started_at FROM runs WHERE org_id = $1 AND source_id = $2 AND status = 'committed' ORDER BY started_at DESC LIMIT 1",
+        )
+        .bind(org_id)
+        .bind(source_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("started_at")?),
+            None => None,
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! # Homeroom SDK
+//!
+//! Write a Homeroom connector or rule as a small Rust crate that compiles to a
+//! WebAssembly component (`cargo build --target wasm32-wasip2`).
+//!
+//! A connector implements [`Connector`] and calls [`export_connector!`]; a
+//! rule implements [`Rule`] and calls [`export_rule!`]. Pick the world with the
+//! crate feature `connector` or `rule`.
+//!
+//! ```ignore
+//! use homeroom_sdk::prelude::*;
+//!
+//! struct MySis;
+//! impl Connector for MySis {
+//!     fn test_connection() -> Result<String, PluginError> { Ok("connected".into()) }
+//!     fn list_schools() -> Result<Vec<School>, PluginError> { Ok(vec![]) }
+//!     fn read(kind: EntityKind, since: Option<String>, cursor: Option<String>) -> Result<Page, PluginError> {
+//!         let url = format!("{}/users", settings::required("service_url")?);
+//!         let body = http::get_json(&url)?;
+//!         /* map body to entities */
+//!         # Ok(Page { entities: vec![], next: None, total: None })
+//!     }
+//!     fn apply(_changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, PluginError> {
+//!         Err(PluginError::Unsupported("this connector only imports".into()))
+//!     }
+//! }
+//! homeroom_sdk::export_connector!(MySis);
+//! ```
+//!
+//! What the SDK owns: the guest-side bindings of `wit/0.1.0`, typed helpers
+//! over them (entities, attributes, paging cursors, HTTP as the connection,
+//! settings) and the OneRoster JSON/CSV mapping shared by the OneRoster
+//! connectors. What it must not do: reach the network or files any way but
+//! through the host interfaces.
+
+extern crate self as homeroom_sdk;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+}
+
+#[cfg(feature = "connector")]
+pub mod connector_bindings {
+    wit_bindgen::generate!({
+        path: "../wit/0.1.0",
+        world: "connector",
+        pub_export_macro: true,
+        export_macro_name: "__export_connector_world",
+        default_bindings_module: "homeroom_sdk::connector_bindings",
+        runtime_path: "homeroom_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+#[cfg(all(feature = "rule", feature = "connector"))]
+pub mod rule_bindings {
+    wit_bindgen::generate!({
+        path: "../wit/0.1.0",
+        world: "rule",
+        pub_export_macro: true,
+        export_macro_name: "__export_rule_world",
+        default_bindings_module: "homeroom_sdk::rule_bindings",
+        runtime_path: "homeroom_sdk::__private::wit_bindgen::rt",
+        with: {
+            "homeroom:plugin/types@0.1.0": crate::connector_bindings::homeroom::plugin::types,
+            "homeroom:plugin/log@0.1.0": crate::connector_bindings::homeroom::plugin::log,
+            "homeroom:plugin/settings@0.1.0": crate::connector_bindings::homeroom::plugin::settings,
+        },
+    });
+}
+
+#[cfg(all(feature = "rule", not(feature = "connector")))]
+pub mod rule_bindings {
+    wit_bindgen::generate!({
+        path: "../wit/0.1.0",
+        world: "rule",
+        pub_export_macro: true,
+        export_macro_name: "__export_rule_world",
+        default_bindings_module: "homeroom_sdk::rule_bindings",
+        runtime_path: "homeroom_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+#[cfg(feature = "connector")]
+use connector_bindings::homeroom::plugin as wit;
+#[cfg(all(feature = "rule", not(feature = "connector")))]
+use rule_bindings::homeroom::plugin as wit;
+
+#[cfg(any(feature = "connector", feature = "rule"))]
+mod entity;
+#[cfg(feature = "connector")]
+pub mod http;
+#[cfg(any(feature = "connector", feature = "rule"))]
+pub mod log;
+#[cfg(feature = "connector")]
+pub mod paging;
+#[cfg(any(feature = "connector", feature = "rule"))]
+pub mod settings;
+#[cfg(feature = "connector")]
+pub mod storage;
+
+#[cfg(any(feature = "connector", feature = "rule"))]
+pub use wit::types::{
+    Action, Attribute, Change, ChangeOutcome, Entity, EntityKind, Page, PluginError, Reference,
+    School, Status, Value,
+};
+
+#[cfg(feature = "connector")]
+pub use connector_bindings::exports::homeroom::plugin::connector_api::Guest as Connector;
+#[cfg(feature = "rule")]
+pub use rule_bindings::exports::homeroom::plugin::rule_api::{Guest as Rule, Verdict};
+
+/// Everything a plugin usually needs, in one `use`.
+pub mod prelude {
+    #[cfg(any(feature = "connector", feature = "rule"))]
+    pub use crate::{
+        Action, Attribute, Change, ChangeOutcome, Entity, EntityKind, Page, PluginError, Reference,
+        School, Status, Value, log, settings,
+    };
+    #[cfg(feature = "connector")]
+    pub use crate::{Connector, http, paging, storage};
+    #[cfg(feature = "rule")]
+    pub use crate::{Rule, Verdict};
+}
+
+/// Export a type implementing [`Connector`] as this component's connector.
+#[cfg(feature = "connector")]
+#[macro_export]
+macro_rules! export_connector {
+    ($ty:ident) => {
+        $crate::connector_bindings::__export_connector_world!($ty);
+    };
+}
+
+/// Export a type implementing [`Rule`] as this component's rule.
+#[cfg(feature = "rule")]
+#[macro_export]
+macro_rules! export_rule {
+    ($ty:ident) => {
+        $crate::rule_bindings::__export_rule_world!($ty);
+    };
+}

@@ -1,0 +1,19 @@
+//! Small key-value storage scoped to this plugin and this source.
+
+use crate::connector_bindings::homeroom::plugin::storage as host;
+
+pub fn get(key: &str) -> Option<Vec<u8>> {
+    host::get(key)
+}
+
+pub fn get_string(key: &str) -> Option<String> {
+    host::get(key).and_then(|v| String::from_utf8(v).ok())
+}
+
+pub fn set(key: &str, value: &[u8]) {
+    host::set(key, value)
+}
+
+pub fn delete(key: &str) {
+    host::delete(key)
+}

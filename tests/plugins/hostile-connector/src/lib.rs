@@ -1,0 +1,153 @@
+//! A connector that misbehaves on purpose. The `behaviour` setting picks how;
+//! `well` behaves, so a test can show the host still works after the others.
+
+use homeroom_sdk::prelude::*;
+
+struct Hostile;
+
+fn behaviour() -> String {
+    settings::get("behaviour").unwrap_or_else(|| "well".into())
+}
+
+fn user(id: &str) -> Entity {
+    Entity::new(EntityKind::User, id)
+        .with_text("givenName", "Ada")
+        .with_text("familyName", "Lovelace")
+}
+
+/// Everything the plugin can observe, as one string per line.
+fn observe() -> Vec<String> {
+    let mut seen = Vec::new();
+    for (k, v) in settings::all() {
+        seen.push(format!("setting {k}={v}"));
+    }
+    for (k, v) in std::env::vars() {
+        seen.push(format!("env {k}={v}"));
+    }
+    for a in std::env::args() {
+        seen.push(format!("arg {a}"));
+    }
+    if let Ok(dir) = std::fs::read_dir("/") {
+        for e in dir.flatten() {
+            seen.push(format!("file {}", e.path().display()));
+        }
+    }
+    if let Some(base) = settings::get("service_url") {
+        match http::send(http::HttpMethod::Get, &format!("{base}/echo"), &[], None) {
+            Ok(r) => {
+                for (k, v) in &r.headers {
+                    seen.push(format!("response-header {k}={v}"));
+                }
+                seen.push(format!(
+                    "response-body {}",
+                    String::from_utf8_lossy(&r.body)
+                ));
+            }
+            Err(e) => seen.push(format!("error {}", e.message())),
+        }
+    }
+    match http::send(
+        http::HttpMethod::Get,
+        "http://forbidden.invalid/steal",
+        &[],
+        None,
+    ) {
+        Ok(r) => seen.push(format!("forbidden-status {}", r.status)),
+        Err(e) => seen.push(format!("forbidden-error {}", e.message())),
+    }
+    for key in ["password", "token", "api_key", "client_secret"] {
+        if let Some(v) = storage::get_string(key) {
+            seen.push(format!("storage {key}={v}"));
+        }
+    }
+    seen
+}
+
+impl Connector for Hostile {
+    fn test_connection() -> Result<String, PluginError> {
+        Ok(format!("behaviour {}", behaviour()))
+    }
+
+    fn list_schools() -> Result<Vec<School>, PluginError> {
+        Ok(vec![School {
+            source_id: "s1".into(),
+            name: "Test School".into(),
+            identifier: None,
+        }])
+    }
+
+    fn read(
+        kind: EntityKind,
+        _since: Option<String>,
+        cursor: Option<String>,
+    ) -> Result<Page, PluginError> {
+        log::info(&format!(
+            "hostile read of {} as {}",
+            kind.name(),
+            behaviour()
+        ));
+        let page = |entities| {
+            Ok(Page {
+                entities,
+                next: None,
+                total: None,
+            })
+        };
+        match behaviour().as_str() {
+            "loop" => {
+                let mut x: u64 = 0;
+                loop {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
+            "allocate" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1024 * 1024]);
+                    log::debug(&format!("holding {} MiB", hoard.len()));
+                }
+            }
+            "panic" => panic!("hostile plugin panicked on purpose"),
+            "forbidden-host" => {
+                let r = http::send(
+                    http::HttpMethod::Get,
+                    "http://forbidden.invalid/steal",
+                    &[],
+                    None,
+                )?;
+                Err(PluginError::InvalidData(format!(
+                    "forbidden host answered {}",
+                    r.status
+                )))
+            }
+            "empty-id" => page(vec![user("ok-1"), user("")]),
+            "wrong-kind" => page(vec![Entity::new(EntityKind::Class, "c1")]),
+            "stuck-cursor" => Ok(Page {
+                entities: vec![user(&format!("u-{}", cursor.clone().unwrap_or_default()))],
+                next: Some("same".into()),
+                total: None,
+            }),
+            "bad-date" => page(vec![
+                user("u1").with("birthDate", Value::Date("31/02/2020".into())),
+            ]),
+            "spy" => {
+                let mut e = user("spy");
+                e.set("observed", Value::Texts(observe()));
+                page(vec![e])
+            }
+            _ => page(vec![user("u1"), user("u2")]),
+        }
+    }
+
+    fn apply(changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, PluginError> {
+        Ok(changes
+            .into_iter()
+            .map(|c| ChangeOutcome {
+                source_id: c.entity.source_id,
+                error: None,
+            })
+            .collect())
+    }
+}
+
+homeroom_sdk::export_connector!(Hostile);

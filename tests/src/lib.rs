@@ -1,0 +1,4 @@
+//! Test support for Homeroom: databases to run on, a host wired as `serve`
+//! wires it, fixture districts, and mock source systems.
+
+pub mod support;

@@ -1,0 +1,156 @@
+//! Shared set-up for end-to-end tests: every storage test runs on SQLite and,
+//! when `DATABASE_URL` names one, on PostgreSQL; an engine built like the
+//! product's with the test plugins added to the gallery; and fixture
+//! districts written as JSON lines for the fixture connector.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use homeroom_host::gallery::{Gallery, Package};
+use homeroom_host::pipeline::Engine;
+use homeroom_host::runtime::{Limits, Runtime};
+use homeroom_host::store::Store;
+use homeroom_host::testing::TEST_PLUGINS_DIR;
+use serde_json::{Value, json};
+
+/// The databases every storage test runs on: a fresh SQLite file, and
+/// PostgreSQL when `DATABASE_URL` is set. Under CI (`HOMEROOM_REQUIRE_POSTGRES=1`)
+/// a missing PostgreSQL fails the test instead of passing silently.
+pub fn database_urls(dir: &Path) -> Vec<String> {
+    let mut urls = vec![format!("sqlite://{}", dir.join("homeroom.db").display())];
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => urls.push(url),
+        _ => {
+            if std::env::var("HOMEROOM_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!(
+                    "HOMEROOM_REQUIRE_POSTGRES=1 but DATABASE_URL is not set: the PostgreSQL half of this test cannot run"
+                );
+            }
+            eprintln!("note: PostgreSQL part skipped: set DATABASE_URL=postgres://... to run it");
+        }
+    }
+    urls
+}
+
+/// The built-in gallery plus the test plugins.
+pub fn gallery() -> Gallery {
+    let mut gallery = Gallery::builtin().expect("built-in gallery");
+    for entry in std::fs::read_dir(TEST_PLUGINS_DIR).expect("test plugins were built") {
+        let path = entry.expect("dir entry").path();
+        gallery
+            .add(Package::from_dir(&path, None).expect("test plugin package"))
+            .expect("unique ids");
+    }
+    gallery
+}
+
+pub async fn engine(url: &str) -> Engine {
+    let store = Store::open(url)
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let runtime = Runtime::new(Limits::default()).expect("runtime");
+    Engine::new(store, runtime, Arc::new(gallery()))
+}
+
+/// A unique organization id, so tests sharing one PostgreSQL never meet.
+pub fn org_id(name: &str) -> String {
+    format!("{name}-{}", uuid_like())
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:x}{:x}{}",
+        nanos,
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A district as the fixture connector reads it: `<kind>.jsonl` files.
+#[derive(Default, Clone)]
+pub struct Fixture {
+    pub files: std::collections::BTreeMap<String, Vec<Value>>,
+}
+
+pub fn org_ref(id: &str) -> Value {
+    json!({"kind": "org", "id": id})
+}
+
+impl Fixture {
+    pub fn add(&mut self, kind: &str, id: &str, attrs: Value) -> &mut Self {
+        self.files
+            .entry(kind.to_string())
+            .or_default()
+            .push(json!({"id": id, "attrs": attrs}));
+        self
+    }
+
+    pub fn remove(&mut self, kind: &str, id: &str) {
+        if let Some(rows) = self.files.get_mut(kind) {
+            rows.retain(|r| r["id"] != id);
+        }
+    }
+
+    pub fn set(&mut self, kind: &str, id: &str, attr: &str, value: Value) {
+        if let Some(rows) = self.files.get_mut(kind) {
+            for r in rows.iter_mut().filter(|r| r["id"] == id) {
+                r["attrs"][attr] = value.clone();
+            }
+        }
+    }
+
+    /// Write the files into `dir` (replacing what was there).
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        std::fs::create_dir_all(dir).expect("fixture dir");
+        for entry in std::fs::read_dir(dir).expect("read fixture dir").flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+        for (kind, rows) in &self.files {
+            let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
+            std::fs::write(dir.join(format!("{kind}.jsonl")), text).expect("write fixture");
+        }
+        dir.to_path_buf()
+    }
+
+    pub fn student(
+        &mut self,
+        id: &str,
+        given: &str,
+        family: &str,
+        email: &str,
+        school: &str,
+        grade: &str,
+    ) -> &mut Self {
+        self.add(
+            "user",
+            id,
+            json!({"givenName": given, "familyName": family, "email": email, "role": "student",
+                   "username": id, "grades": [grade], "orgs": [org_ref(school)], "enabledUser": true}),
+        )
+    }
+
+    /// A district org with two schools.
+    pub fn with_schools(&mut self) -> &mut Self {
+        self.add(
+            "org",
+            "d1",
+            json!({"name": "Springfield District", "type": "district"}),
+        );
+        self.add(
+            "org",
+            "s1",
+            json!({"name": "Springfield Elementary", "type": "school", "parent": org_ref("d1")}),
+        );
+        self.add(
+            "org",
+            "s2",
+            json!({"name": "Springfield High", "type": "school", "parent": org_ref("d1")}),
+        )
+    }
+}

@@ -1,0 +1,600 @@
+//! The import engine end to end: real plugins through the real host into a
+//! real database (SQLite, and PostgreSQL when DATABASE_URL is set).
+
+use homeroom_host::config::{DistrictConfig, Domain, DomainMode, MasterField, SourceConfig};
+use homeroom_host::pipeline::{ActionRef, Engine, ImportOptions, Mode};
+use homeroom_host::store::sync::CommitOutcome;
+use homeroom_host::store::{Resolution, RunStatus};
+use homeroom_tests::support::{Fixture, database_urls, engine, org_id, org_ref};
+use serde_json::json;
+
+fn source(id: &str, dir: &std::path::Path) -> SourceConfig {
+    let mut s = SourceConfig::new(id, "fixture-connector");
+    s.folder = Some(dir.display().to_string());
+    s.settings.insert("page_size".into(), "7".into());
+    s
+}
+
+async fn apply(engine: &Engine, org: &str, sources: Vec<SourceConfig>) {
+    let config = DistrictConfig {
+        organization: homeroom_host::config::Organization {
+            id: org.into(),
+            name: "Springfield".into(),
+        },
+        sources,
+    };
+    engine.apply_config(&config).await.expect("apply config");
+}
+
+async fn import(engine: &Engine, org: &str, source: &str) -> homeroom_host::store::Run {
+    engine
+        .import(org, source, ImportOptions::default())
+        .await
+        .expect("import runs")
+}
+
+fn students(n: usize) -> Fixture {
+    let mut f = Fixture::default();
+    f.with_schools();
+    for i in 1..=n {
+        let school = if i % 2 == 0 { "s1" } else { "s2" };
+        f.student(
+            &format!("st{i}"),
+            &format!("Given{i}"),
+            &format!("Family{i}"),
+            &format!("st{i}@sis.example"),
+            school,
+            "05",
+        );
+    }
+    f
+}
+
+async fn active(engine: &Engine, org: &str, kind: &str) -> i64 {
+    engine
+        .store
+        .entity_counts(org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(k, _)| k == kind)
+        .map(|(_, n)| n)
+        .unwrap_or(0)
+}
+
+/// Two sources reconcile through domains of uniqueness (unattended merges and
+/// a manual duplicates queue) and master fields; the queue is resolved by each
+/// of the three actions.
+#[tokio::test]
+async fn two_sources_reconcile_by_domains_and_master_fields() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let org = org_id("two-sources");
+        let sis_dir = tmp.path().join(format!("sis-{org}"));
+        let idp_dir = tmp.path().join(format!("idp-{org}"));
+        let mut sis = students(8);
+        sis.write(&sis_dir);
+        // The identity source: st1..st4 by the same email (merge), st5..st7 by
+        // name only (ask an admin), and one person only it knows.
+        let mut idp = Fixture::default();
+        for i in 1..=4 {
+            idp.add("user", &format!("aad-{i}"), json!({"givenName": format!("Given{i}"), "familyName": format!("Family{i}"),
+                "email": format!("st{i}@sis.example"), "username": format!("given{i}@district.org"), "role": "student", "phone": "555-0100"}));
+        }
+        for i in 5..=7 {
+            idp.add("user", &format!("aad-{i}"), json!({"givenName": format!("Given{i}"), "familyName": format!("Family{i}"),
+                "email": format!("g{i}@district.org"), "username": format!("given{i}@district.org"), "role": "student"}));
+        }
+        idp.add("user", "aad-99", json!({"givenName": "Only", "familyName": "Idp", "email": "only@district.org", "role": "teacher"}));
+        idp.write(&idp_dir);
+
+        let mut entra = source("entra", &idp_dir);
+        entra.domains = vec![
+            Domain {
+                kind: "user".into(),
+                attributes: vec!["email".into()],
+                mode: DomainMode::Unattended,
+            },
+            Domain {
+                kind: "user".into(),
+                attributes: vec!["givenName".into(), "familyName".into()],
+                mode: DomainMode::Manual,
+            },
+        ];
+        entra.master_fields = vec![MasterField {
+            kind: "user".into(),
+            attribute: "username".into(),
+            source: "entra".into(),
+        }];
+        apply(&engine, &org, vec![source("sis", &sis_dir), entra]).await;
+
+        let first = import(&engine, &org, "sis").await;
+        assert_eq!(
+            first.status,
+            RunStatus::Committed,
+            "{url}: {:?}",
+            first.report
+        );
+        assert_eq!(first.report.counts["user"].add, 8);
+        assert_eq!(first.report.counts["org"].add, 3);
+
+        let second = import(&engine, &org, "entra").await;
+        assert_eq!(
+            second.status,
+            RunStatus::Committed,
+            "{url}: {:?}",
+            second.report
+        );
+        let users = &second.report.counts["user"];
+        assert_eq!(
+            (users.update, users.add),
+            (4, 4),
+            "{url}: 4 merged, 3 queued as new + 1 new: {users:?}"
+        );
+        assert_eq!(second.report.duplicates, 3);
+        assert_eq!(active(&engine, &org, "user").await, 12, "{url}");
+
+        // Master field: the identity source's username wins; the SIS keeps its name.
+        let st1 = engine
+            .store
+            .entity_of(&org, "sis", "user", "st1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(st1.data["username"]["v"], "given1@district.org", "{url}");
+        assert_eq!(st1.data["username"]["s"], "entra");
+        assert_eq!(
+            st1.data["phone"]["v"], "555-0100",
+            "a blank is filled by any source"
+        );
+        assert_eq!(engine.store.entity_sources(&st1.id).await.unwrap().len(), 2);
+
+        // The SIS changes st1's username: the master keeps it, so nothing changes.
+        sis.set("user", "st1", "username", json!("renamed-in-sis"));
+        sis.write(&sis_dir);
+        let third = import(&engine, &org, "sis").await;
+        assert_eq!(
+            third.report.changes(),
+            0,
+            "{url}: {:?}",
+            third.report.counts
+        );
+        let st1 = engine.store.entity(&org, &st1.id).await.unwrap();
+        assert_eq!(st1.data["username"]["v"], "given1@district.org");
+
+        // The queue: three pairs, resolved by each action.
+        let dups = engine.store.duplicates(&org, true).await.unwrap();
+        assert_eq!(dups.len(), 3, "{url}");
+        let by_given = |n: u32| {
+            dups.iter()
+                .find(|d| d.primary.data["givenName"]["v"] == format!("Given{n}"))
+                .unwrap_or_else(|| panic!("pair for Given{n}"))
+                .id
+                .clone()
+        };
+        let merged = engine
+            .store
+            .resolve_duplicate(
+                &org,
+                &by_given(5),
+                false,
+                &["email".into()],
+                Resolution::Delete,
+                "admin",
+            )
+            .await
+            .unwrap();
+        assert_eq!(merged.status, "deleted");
+        let primary = engine.store.entity(&org, &merged.primary.id).await.unwrap();
+        assert_eq!(
+            primary.data["email"]["v"], "g5@district.org",
+            "the chosen field was copied over"
+        );
+        assert!(
+            !engine
+                .store
+                .entity(&org, &merged.secondary.id)
+                .await
+                .unwrap()
+                .active
+        );
+        let ignored = engine
+            .store
+            .resolve_duplicate(&org, &by_given(6), false, &[], Resolution::Ignore, "admin")
+            .await
+            .unwrap();
+        assert_eq!(ignored.status, "ignored");
+        let kept = engine
+            .store
+            .resolve_duplicate(
+                &org,
+                &by_given(7),
+                true,
+                &[],
+                Resolution::KeepAsNew,
+                "admin",
+            )
+            .await
+            .unwrap();
+        assert_eq!(kept.status, "kept");
+        assert!(
+            engine
+                .store
+                .duplicates(&org, true)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            active(&engine, &org, "user").await,
+            11,
+            "{url}: one secondary deleted"
+        );
+        assert!(
+            engine
+                .store
+                .resolve_duplicate(&org, &by_given(6), false, &[], Resolution::Ignore, "admin")
+                .await
+                .is_err(),
+            "resolved once only"
+        );
+
+        // Ignored and kept pairs are never counted again; the deleted
+        // secondary may come back, as its source still has it.
+        let again = import(&engine, &org, "entra").await;
+        assert_eq!(again.report.duplicates, 0, "{url}");
+        assert_eq!(
+            again.report.counts["user"].add, 1,
+            "{url}: {:?}",
+            again.report.counts
+        );
+        assert_eq!(again.report.counts["user"].update, 0);
+    }
+}
+
+/// Deleting half the students holds the run; approving it with some deletes
+/// excluded applies only the rest. Approving twice applies nothing twice.
+#[tokio::test]
+async fn mass_delete_is_held_and_approved_in_part() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let org = org_id("hold");
+        let dir = tmp.path().join(format!("sis-{org}"));
+        let mut f = students(20);
+        f.write(&dir);
+        apply(&engine, &org, vec![source("sis", &dir)]).await;
+        assert_eq!(
+            import(&engine, &org, "sis").await.status,
+            RunStatus::Committed
+        );
+
+        for i in 11..=20 {
+            f.remove("user", &format!("st{i}"));
+        }
+        f.write(&dir);
+        let held = import(&engine, &org, "sis").await;
+        assert_eq!(held.status, RunStatus::Held, "{url}");
+        assert!(
+            held.hold_reason
+                .as_deref()
+                .unwrap_or("")
+                .contains("50% of user records deleted"),
+            "{:?}",
+            held.hold_reason
+        );
+        assert_eq!(
+            active(&engine, &org, "user").await,
+            20,
+            "{url}: nothing held is visible"
+        );
+
+        let deletes = engine
+            .store
+            .changes(&held.id, Some("user"), Some("delete"), 0, 100)
+            .await
+            .unwrap();
+        assert_eq!(deletes.len(), 10);
+        let keep: Vec<ActionRef> = vec![
+            ActionRef::Seq(deletes[0].seq),
+            ActionRef::Seq(deletes[1].seq),
+            format!("user:delete:{}", deletes[2].source_record_id)
+                .parse()
+                .unwrap(),
+        ];
+        let (run, outcome) = engine.approve(&held.id, &keep).await.unwrap();
+        assert_eq!(run.status, RunStatus::Committed);
+        assert_eq!(
+            outcome,
+            CommitOutcome::Applied {
+                applied: 7,
+                excluded: 3
+            }
+        );
+        assert_eq!(active(&engine, &org, "user").await, 13, "{url}");
+        for d in &deletes[..3] {
+            assert!(
+                engine
+                    .store
+                    .entity_of(&org, "sis", "user", &d.source_record_id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .active
+            );
+        }
+        // A retry of the approval applies nothing twice.
+        let (_, again) = engine.approve(&held.id, &[]).await.unwrap();
+        assert_eq!(again, CommitOutcome::AlreadyCommitted);
+        assert_eq!(active(&engine, &org, "user").await, 13);
+
+        // The excluded deletes are still pending: the next full run proposes them again.
+        let next = import(&engine, &org, "sis").await;
+        assert_eq!(next.report.counts["user"].delete, 3, "{url}");
+    }
+}
+
+/// A second import of unchanged data reports zero changes and rewrites nothing.
+#[tokio::test]
+async fn unchanged_reimport_changes_and_rewrites_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let org = org_id("unchanged");
+        let dir = tmp.path().join(format!("sis-{org}"));
+        students(30).write(&dir);
+        apply(&engine, &org, vec![source("sis", &dir)]).await;
+        let first = import(&engine, &org, "sis").await;
+        assert_eq!(first.report.changes(), 33);
+        let before = engine
+            .store
+            .entities(&org, "user", None, 0, 1000)
+            .await
+            .unwrap();
+        let sample = engine
+            .store
+            .entity_of(&org, "sis", "user", "st7")
+            .await
+            .unwrap()
+            .unwrap();
+        let history_before = engine.store.entity_history(&sample.id).await.unwrap().len();
+
+        let second = import(&engine, &org, "sis").await;
+        assert_eq!(second.status, RunStatus::Committed);
+        assert_eq!(
+            second.report.changes(),
+            0,
+            "{url}: {:?}",
+            second.report.counts
+        );
+        assert_eq!(second.report.counts["user"].unchanged, 30);
+        assert!(
+            engine
+                .store
+                .changes(&second.id, None, None, 0, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            engine
+                .store
+                .entities(&org, "user", None, 0, 1000)
+                .await
+                .unwrap()
+                .len(),
+            before.len()
+        );
+        assert_eq!(
+            engine.store.entity_history(&sample.id).await.unwrap().len(),
+            history_before,
+            "no history written"
+        );
+        let updated_run: String = sqlx_updated_run(&engine, &sample.id).await;
+        assert_eq!(updated_run, first.id, "{url}: the row was not rewritten");
+    }
+}
+
+async fn sqlx_updated_run(engine: &Engine, id: &str) -> String {
+    use sqlx::Row;
+    sqlx::query("SELECT updated_run FROM entities WHERE id = $1")
+        .bind(id)
+        .fetch_one(engine.store.pool())
+        .await
+        .unwrap()
+        .get("updated_run")
+}
+
+/// Preview holds every run, visible to nobody until approved; discard drops it.
+#[tokio::test]
+async fn preview_waits_for_approval_and_discard_drops() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let org = org_id("preview");
+        let dir = tmp.path().join(format!("sis-{org}"));
+        students(5).write(&dir);
+        let mut s = source("sis", &dir);
+        s.advanced.preview = true;
+        apply(&engine, &org, vec![s]).await;
+        let run = import(&engine, &org, "sis").await;
+        assert_eq!(run.status, RunStatus::AwaitingApproval);
+        assert_eq!(active(&engine, &org, "user").await, 0);
+        let discarded = engine.discard(&run.id).await.unwrap();
+        assert_eq!(discarded.status, RunStatus::Discarded);
+        assert!(
+            engine.approve(&run.id, &[]).await.is_err(),
+            "a discarded run cannot be approved"
+        );
+        let run = import(&engine, &org, "sis").await;
+        engine.approve(&run.id, &[]).await.unwrap();
+        assert_eq!(active(&engine, &org, "user").await, 5, "{url}");
+    }
+}
+
+/// Quick runs take deltas: `tobedeleted` deletes, removing a user removes
+/// their enrollments, and a later add of the same identity reactivates.
+#[tokio::test]
+async fn quick_run_deletes_cascade_and_reactivate() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let org = org_id("delta");
+        let dir = tmp.path().join(format!("sis-{org}"));
+        let mut f = students(4);
+        f.add(
+            "class",
+            "c1",
+            json!({"title": "Math", "school": org_ref("s1")}),
+        );
+        for i in 1..=4 {
+            f.add("enrollment", &format!("e{i}"), json!({"user": {"kind": "user", "id": format!("st{i}")}, "class": {"kind": "class", "id": "c1"}, "role": "student"}));
+        }
+        f.write(&dir);
+        let mut s = source("sis", &dir);
+        s.advanced.hold.deleted_share = 1.0;
+        apply(&engine, &org, vec![s]).await;
+        import(&engine, &org, "sis").await;
+        assert_eq!(active(&engine, &org, "enrollment").await, 4);
+        let st2 = engine
+            .store
+            .entity_of(&org, "sis", "user", "st2")
+            .await
+            .unwrap()
+            .unwrap();
+
+        // The delta: st2 is to be deleted; its enrollment goes with it.
+        let mut delta = Fixture::default();
+        delta.files.insert("user".into(), vec![json!({"id": "st2", "deleted": true, "modified": "2999-01-01T00:00:00Z", "attrs": {}})]);
+        delta.write(&dir);
+        let quick = engine
+            .import(
+                &org,
+                "sis",
+                ImportOptions {
+                    mode: Mode::Quick,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(quick.status, RunStatus::Committed, "{:?}", quick.report);
+        assert!(quick.since.is_some());
+        assert_eq!(quick.report.counts["user"].delete, 1);
+        assert_eq!(
+            quick.report.counts["enrollment"].delete, 1,
+            "{url}: the enrollment of the removed user"
+        );
+        assert_eq!(active(&engine, &org, "user").await, 3);
+        assert_eq!(active(&engine, &org, "enrollment").await, 3);
+
+        // st2 comes back: the same entity is reactivated.
+        f.write(&dir);
+        let back = import(&engine, &org, "sis").await;
+        assert_eq!(
+            back.report.counts["user"].add, 1,
+            "{url}: {:?}",
+            back.report.counts
+        );
+        let again = engine
+            .store
+            .entity_of(&org, "sis", "user", "st2")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.id, st2.id);
+        assert!(again.active);
+    }
+}
+
+/// Records that fail mapping are reported by id and never abort the run; past
+/// the allowed share the run fails and commits nothing. A plugin failure
+/// mid-read commits nothing either.
+#[tokio::test]
+async fn bad_records_and_failed_reads_commit_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let org = org_id("bad");
+        let dir = tmp.path().join(format!("sis-{org}"));
+        let mut f = students(40);
+        f.set("user", "st3", "familyName", json!(""));
+        f.write(&dir);
+        let mut s = source("sis", &dir);
+        s.mapping.push(homeroom_host::config::AttributeMapping {
+            kind: "student".into(),
+            target: "email".into(),
+            transform: homeroom_host::config::Transform::Template {
+                template: "{givenName}.{familyName}@district.org".into(),
+            },
+            then: vec![],
+        });
+        apply(&engine, &org, vec![s.clone()]).await;
+        let run = import(&engine, &org, "sis").await;
+        assert_eq!(
+            run.status,
+            RunStatus::Committed,
+            "{url}: 1 bad of 43 is under 5%"
+        );
+        assert_eq!(run.report.errors_total, 1);
+        assert_eq!(run.report.errors[0].source_id, "st3");
+        assert!(
+            run.report.errors[0].message.contains("familyName"),
+            "{:?}",
+            run.report.errors
+        );
+        assert_eq!(active(&engine, &org, "user").await, 39);
+
+        for i in [4, 5, 6] {
+            f.set("user", &format!("st{i}"), "familyName", json!(""));
+        }
+        f.add(
+            "user",
+            "new-1",
+            json!({"givenName": "New", "familyName": "Person", "role": "student"}),
+        );
+        f.write(&dir);
+        let failed = import(&engine, &org, "sis").await;
+        assert_eq!(failed.status, RunStatus::Failed, "{url}");
+        assert!(
+            failed
+                .report
+                .failure
+                .as_deref()
+                .unwrap_or("")
+                .contains("nothing was committed"),
+            "{:?}",
+            failed.report.failure
+        );
+        assert!(
+            engine
+                .store
+                .entity_of(&org, "sis", "user", "new-1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let mut broken = s.clone();
+        broken.settings.insert("fail_on".into(), "user".into());
+        engine.store.upsert_source(&org, &broken).await.unwrap();
+        let mid_read = import(&engine, &org, "sis").await;
+        assert_eq!(mid_read.status, RunStatus::Failed);
+        let why = mid_read.report.failure.clone().unwrap_or_default();
+        assert!(
+            why.contains("the source failed while reading user")
+                && why.contains("nothing was committed"),
+            "{why}"
+        );
+        assert!(
+            engine
+                .store
+                .entity_of(&org, "sis", "user", "new-1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(active(&engine, &org, "user").await, 39, "{url}");
+    }
+}

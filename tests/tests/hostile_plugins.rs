@@ -1,0 +1,402 @@
+//! Hostile plugins end in their own clear error within their limits, and the
+//! host goes on: a well-behaved run in the same process succeeds afterwards.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
+use homeroom_host::gallery::Package;
+use homeroom_host::gallery::grant::grant;
+use homeroom_host::runtime::bindings::types::{Entity, EntityKind, Status};
+use homeroom_host::runtime::{
+    ConnectorSession, Failure, Limits, RuleSession, Runtime, SessionOptions,
+};
+use homeroom_host::secret::Secret;
+use homeroom_host::testing::TEST_PLUGINS_DIR;
+
+fn limits() -> Limits {
+    Limits {
+        memory_bytes: 64 * 1024 * 1024,
+        call_timeout: Duration::from_secs(2),
+        rule_fuel: 50_000_000,
+        max_instances: 4,
+    }
+}
+
+fn package(name: &str) -> Arc<Package> {
+    Arc::new(
+        Package::from_dir(&Path::new(TEST_PLUGINS_DIR).join(name), None)
+            .expect("test plugin package"),
+    )
+}
+
+async fn connector(runtime: &Runtime, behaviour: &str) -> ConnectorSession {
+    let package = package("hostile-connector");
+    let loaded = runtime.load(&package).expect("load hostile connector");
+    let settings = BTreeMap::from([("behaviour".to_string(), behaviour.to_string())]);
+    ConnectorSession::start(
+        runtime,
+        loaded,
+        SessionOptions {
+            settings,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("start")
+}
+
+async fn read_users(session: &mut ConnectorSession) -> Result<u64, String> {
+    session
+        .read_all(EntityKind::User, None, |_page| Ok::<(), ()>(()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn well_behaved_read_works(runtime: &Runtime) {
+    let mut ok = connector(runtime, "well").await;
+    assert_eq!(
+        read_users(&mut ok).await,
+        Ok(2),
+        "a well-behaved run after a hostile one"
+    );
+}
+
+#[tokio::test]
+async fn endless_loop_is_stopped_at_the_time_limit() {
+    let runtime = Runtime::new(limits()).unwrap();
+    let mut session = connector(&runtime, "loop").await;
+    let started = Instant::now();
+    let err = session
+        .read_page(EntityKind::User, None, None)
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        err.failure,
+        Failure::Timeout(Duration::from_secs(2)),
+        "{err}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(6),
+        "stopped after {elapsed:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("hostile-connector")
+            && text.contains("read(user)")
+            && text.contains("time limit"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hostile read of user as loop"),
+        "the plugin's last log line is in the report: {text}"
+    );
+    // The store that trapped is discarded; the session refuses further calls.
+    let again = session
+        .read_page(EntityKind::User, None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(again.failure, Failure::Discarded);
+    well_behaved_read_works(&runtime).await;
+}
+
+#[tokio::test]
+async fn unbounded_allocation_is_stopped_at_the_memory_limit() {
+    let runtime = Runtime::new(limits()).unwrap();
+    let mut session = connector(&runtime, "allocate").await;
+    let err = session
+        .read_page(EntityKind::User, None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.failure,
+        Failure::OutOfMemory {
+            limit_bytes: 64 * 1024 * 1024
+        },
+        "{err}"
+    );
+    assert!(err.to_string().contains("memory limit of 64 MiB"), "{err}");
+    well_behaved_read_works(&runtime).await;
+}
+
+#[tokio::test]
+async fn a_panic_is_reported_with_its_message() {
+    let runtime = Runtime::new(limits()).unwrap();
+    let mut session = connector(&runtime, "panic").await;
+    let err = session
+        .read_page(EntityKind::User, None, None)
+        .await
+        .unwrap_err();
+    match &err.failure {
+        Failure::Trap(msg) => assert!(msg.contains("hostile plugin panicked on purpose"), "{msg}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    well_behaved_read_works(&runtime).await;
+}
+
+#[tokio::test]
+async fn a_host_outside_the_manifest_is_denied() {
+    let runtime = Runtime::new(limits()).unwrap();
+    let package = package("hostile-connector");
+    let settings = BTreeMap::from([
+        ("behaviour".to_string(), "forbidden-host".to_string()),
+        ("service_url".to_string(), "http://127.0.0.1:9/".to_string()),
+    ]);
+    let granted = grant(
+        &package.manifest,
+        &settings,
+        &BTreeMap::new(),
+        HttpLimits::default(),
+    )
+    .unwrap();
+    let client = ConnectionClient::new(granted.connection.unwrap()).unwrap();
+    let loaded = runtime.load(&package).unwrap();
+    let mut session = ConnectorSession::start(
+        &runtime,
+        loaded,
+        SessionOptions {
+            settings: granted.settings,
+            http: Some(Arc::new(client)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let err = session
+        .read_page(EntityKind::User, None, None)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err.failure,
+            Failure::Plugin {
+                kind: "configuration",
+                ..
+            }
+        ),
+        "{text}"
+    );
+    assert!(text.contains("forbidden.invalid"), "{text}");
+    well_behaved_read_works(&runtime).await;
+}
+
+#[tokio::test]
+async fn malformed_pages_are_refused_with_the_record_named() {
+    let runtime = Runtime::new(limits()).unwrap();
+    for (behaviour, expected) in [
+        ("empty-id", "empty source id"),
+        ("wrong-kind", "a read of user returned class record `c1`"),
+        ("stuck-cursor", "would never end"),
+        ("bad-date", "invalid value in `birthDate`"),
+    ] {
+        let mut session = connector(&runtime, behaviour).await;
+        let err = read_users(&mut session).await.unwrap_err();
+        assert!(err.contains(expected), "{behaviour}: {err}");
+        assert!(
+            err.contains("nothing from this call was used"),
+            "{behaviour}: {err}"
+        );
+    }
+    well_behaved_read_works(&runtime).await;
+}
+
+fn user(id: &str, email: &str) -> Entity {
+    Entity {
+        kind: EntityKind::User,
+        source_id: id.into(),
+        status: Status::Active,
+        date_last_modified: None,
+        attributes: vec![homeroom_host::runtime::bindings::types::Attribute {
+            name: "email".into(),
+            value: homeroom_host::runtime::bindings::types::Value::Text(email.into()),
+        }],
+    }
+}
+
+async fn rule(runtime: &Runtime, behaviour: &str) -> RuleSession {
+    let package = package("hostile-rule");
+    let loaded = runtime.load(&package).unwrap();
+    let settings = BTreeMap::from([("behaviour".to_string(), behaviour.to_string())]);
+    RuleSession::start(
+        runtime,
+        loaded,
+        SessionOptions {
+            settings,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_rule_that_burns_compute_runs_out_of_fuel() {
+    let runtime = Runtime::new(limits()).unwrap();
+    let mut burn = rule(&runtime, "burn").await;
+    let started = Instant::now();
+    let err = burn.apply(&[user("u1", "A@X.ORG")]).await.unwrap_err();
+    assert_eq!(
+        err.failure,
+        Failure::OutOfFuel { budget: 50_000_000 },
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(err.to_string().contains("compute budget"), "{err}");
+
+    let mut well = rule(&runtime, "well").await;
+    let verdicts = well.apply(&[user("u1", "A@X.ORG")]).await.unwrap();
+    match &verdicts[0] {
+        homeroom_host::runtime::Verdict::Replace(e) => {
+            assert!(
+                matches!(&e.attributes[0].value, homeroom_host::runtime::bindings::types::Value::Text(t) if t == "a@x.org")
+            )
+        }
+        other => panic!("expected a replaced record, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_rule_may_not_lose_records_or_change_identities() {
+    let runtime = Runtime::new(limits()).unwrap();
+    let batch = [user("u1", "a@x.org"), user("u2", "b@x.org")];
+    let err = rule(&runtime, "wrong-count")
+        .await
+        .apply(&batch)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("1 verdicts came back for 2 records"),
+        "{err}"
+    );
+    let err = rule(&runtime, "rename")
+        .await
+        .apply(&batch)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("changed the identity of user record `u1`"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_component_for_another_world_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(TEST_PLUGINS_DIR).join("hostile-rule");
+    let manifest = std::fs::read_to_string(src.join("manifest.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("manifest.toml"),
+        manifest.replace("world_version = \"0.1.0\"", "world_version = \"0.2.0\""),
+    )
+    .unwrap();
+    std::fs::copy(src.join("plugin.wasm"), dir.path().join("plugin.wasm")).unwrap();
+    let err = Package::from_dir(dir.path(), None).unwrap_err().to_string();
+    assert!(
+        err.contains("homeroom:plugin@0.2.0") && err.contains("supports 0.1.0"),
+        "{err}"
+    );
+
+    std::fs::write(
+        dir.path().join("manifest.toml"),
+        std::fs::read_to_string(src.join("manifest.toml")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("plugin.wasm"), b"\0asm not really").unwrap();
+    let package = Arc::new(Package::from_dir(dir.path(), None).unwrap());
+    let runtime = Runtime::new(limits()).unwrap();
+    let err = runtime
+        .load(&package)
+        .err()
+        .expect("garbage must not load")
+        .to_string();
+    assert!(err.contains("not a valid WebAssembly component"), "{err}");
+}
+
+#[tokio::test]
+async fn a_plugin_never_sees_a_secret() {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/echo",
+        get(|headers: axum::http::HeaderMap| async move {
+            // The server saw the credentials the host added...
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            assert!(auth.starts_with("Basic "), "host added basic auth");
+            // ...and answers normally, without echoing them.
+            axum::Json(serde_json::json!({"ok": true}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let secret = "pa55-W0RD-never-in-guest";
+    let runtime = Runtime::new(limits()).unwrap();
+    let package = package("hostile-connector");
+    let settings = BTreeMap::from([
+        ("behaviour".to_string(), "spy".to_string()),
+        ("auth".to_string(), "basic".to_string()),
+        ("username".to_string(), "district".to_string()),
+        ("service_url".to_string(), format!("http://{addr}")),
+    ]);
+    let secrets = BTreeMap::from([("password".to_string(), Secret::new(secret))]);
+    let granted = grant(
+        &package.manifest,
+        &settings,
+        &secrets,
+        HttpLimits::default(),
+    )
+    .unwrap();
+    assert!(
+        !format!("{granted:?}").contains(secret),
+        "the grant's Debug hides the secret"
+    );
+    let client = ConnectionClient::new(granted.connection.unwrap()).unwrap();
+    let loaded = runtime.load(&package).unwrap();
+    let mut session = ConnectorSession::start(
+        &runtime,
+        loaded,
+        SessionOptions {
+            settings: granted.settings,
+            http: Some(Arc::new(client)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let page = session
+        .read_page(EntityKind::User, None, None)
+        .await
+        .unwrap();
+    let observed = serde_json::to_string(&page).unwrap();
+    assert!(
+        observed.contains("setting username=district"),
+        "the spy reports what it sees: {observed}"
+    );
+    assert!(
+        observed.contains("response-body {\\\"ok\\\":true}"),
+        "{observed}"
+    );
+    assert!(observed.contains("forbidden-error"), "{observed}");
+    let basic = base64_of(&format!("district:{secret}"));
+    for needle in [secret, basic.as_str(), "password="] {
+        assert!(
+            !observed.contains(needle),
+            "the guest saw `{needle}`: {observed}"
+        );
+    }
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
