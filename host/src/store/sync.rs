@@ -399,7 +399,9 @@ impl Store {
 
     /// Apply a run's change set (all but excluded actions) in one
     /// transaction. Idempotent by run id: a retry after a crash or a second
-    /// approval applies nothing twice.
+    /// approval applies nothing twice. Changes are applied a chunk at a time
+    /// with multi-row statements, so a first import of millions of records
+    /// costs a few statements per thousand records.
     pub async fn commit_run(
         &self,
         org_id: &str,
@@ -448,109 +450,32 @@ impl Store {
             if rows.is_empty() {
                 break;
             }
+            let mut chunk = Vec::with_capacity(rows.len());
             for r in &rows {
-                let seq: i64 = r.try_get("seq")?;
-                after_seq = seq;
-                let kind: String = r.try_get("kind")?;
-                let action: String = r.try_get("action")?;
-                let entity_id: String = r.try_get("entity_id")?;
-                let record_id: String = r.try_get("source_record_id")?;
-                let after: Option<String> = r.try_get("after_data")?;
-                let diff: Option<String> = r.try_get("diff")?;
-                let record_hash: Option<String> = r.try_get("record_hash")?;
-                let record_data: Option<String> = r.try_get("record_data")?;
-                let visible = r.try_get::<i64, _>("visible")? != 0;
-                match action.as_str() {
-                    "add" | "update" => {
-                        let after = after.unwrap_or_else(|| "{}".into());
-                        sqlx::query(
-                            "INSERT INTO entities (id, org_id, kind, active, data, created_run, updated_run) VALUES ($1, $2, $3, 1, $4, $5, $5) \
-                             ON CONFLICT (id) DO UPDATE SET active = 1, data = excluded.data, updated_run = excluded.updated_run",
-                        )
-                        .bind(&entity_id)
-                        .bind(org_id)
-                        .bind(&kind)
-                        .bind(&after)
-                        .bind(run_id)
-                        .execute(&mut *tx)
-                        .await?;
-                        sqlx::query(
-                            "INSERT INTO entity_links (org_id, source_id, kind, source_record_id, entity_id, hash, data, active) VALUES ($1, $2, $3, $4, $5, $6, $7, 1) \
-                             ON CONFLICT (org_id, source_id, kind, source_record_id) DO UPDATE SET entity_id = excluded.entity_id, hash = excluded.hash, data = excluded.data, active = 1",
-                        )
-                        .bind(org_id)
-                        .bind(source_id)
-                        .bind(&kind)
-                        .bind(&record_id)
-                        .bind(&entity_id)
-                        .bind(record_hash.unwrap_or_default())
-                        .bind(record_data.unwrap_or_else(|| "{}".into()))
-                        .execute(&mut *tx)
-                        .await?;
-                        if visible {
-                            write_keys(&mut tx, org_id, &kind, &entity_id, &after, key_domains)
-                                .await?;
-                        }
-                        if let Some(dup) = diff
-                            .as_deref()
-                            .and_then(|d| serde_json::from_str::<Json>(d).ok())
-                        {
-                            if let (Some(primary), Some(domain)) = (
-                                dup.get("duplicate_of").and_then(Json::as_str),
-                                dup.get("domain").and_then(Json::as_str),
-                            ) {
-                                sqlx::query(
-                                    "INSERT INTO duplicates (id, org_id, kind, domain, primary_entity, secondary_entity, status, run_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8)",
-                                )
-                                .bind(uuid::Uuid::now_v7().to_string())
-                                .bind(org_id)
-                                .bind(&kind)
-                                .bind(domain)
-                                .bind(primary)
-                                .bind(&entity_id)
-                                .bind(run_id)
-                                .bind(&now)
-                                .execute(&mut *tx)
-                                .await?;
-                            }
-                        }
-                    }
-                    "delete" => {
-                        sqlx::query("UPDATE entity_links SET active = 0 WHERE org_id = $1 AND source_id = $2 AND kind = $3 AND source_record_id = $4")
-                            .bind(org_id)
-                            .bind(source_id)
-                            .bind(&kind)
-                            .bind(&record_id)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query(
-                            "UPDATE entities SET active = 0, updated_run = $1 WHERE id = $2 \
-                             AND NOT EXISTS (SELECT 1 FROM entity_links l WHERE l.entity_id = $2 AND l.active = 1)",
-                        )
-                        .bind(run_id)
-                        .bind(&entity_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    other => {
-                        return Err(StoreError::Corrupt(format!(
-                            "unknown change action `{other}`"
-                        )));
-                    }
-                }
-                if visible {
-                    sqlx::query("INSERT INTO entity_history (entity_id, run_id, seq, action, diff, at) VALUES ($1, $2, $3, $4, $5, $6)")
-                        .bind(&entity_id)
-                        .bind(run_id)
-                        .bind(seq)
-                        .bind(&action)
-                        .bind(diff)
-                        .bind(&now)
-                        .execute(&mut *tx)
-                        .await?;
-                    applied += 1;
-                }
+                chunk.push(Applied {
+                    seq: r.try_get("seq")?,
+                    kind: r.try_get("kind")?,
+                    action: r.try_get("action")?,
+                    entity_id: r.try_get("entity_id")?,
+                    record_id: r.try_get("source_record_id")?,
+                    after: r.try_get("after_data")?,
+                    diff: r.try_get("diff")?,
+                    record_hash: r.try_get("record_hash")?,
+                    record_data: r.try_get("record_data")?,
+                    visible: r.try_get::<i64, _>("visible")? != 0,
+                });
             }
+            after_seq = chunk.last().map(|c| c.seq).unwrap_or(after_seq);
+            applied += apply_chunk(
+                &mut tx,
+                org_id,
+                source_id,
+                run_id,
+                &now,
+                &chunk,
+                key_domains,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(CommitOutcome::Applied {
@@ -603,36 +528,223 @@ pub fn domain_key(
     Some(parts.join("\u{1f}"))
 }
 
-async fn write_keys(
+/// One change as the commit reads it back.
+struct Applied {
+    seq: i64,
+    kind: String,
+    action: String,
+    entity_id: String,
+    record_id: String,
+    after: Option<String>,
+    diff: Option<String>,
+    record_hash: Option<String>,
+    record_data: Option<String>,
+    visible: bool,
+}
+
+/// `($1,$2,...),(...)` for `rows` rows of `width` parameters.
+fn values_list(rows: usize, width: usize) -> String {
+    let mut sql = String::with_capacity(rows * width * 5);
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for j in 0..width {
+            if j > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("${}", i * width + j + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Apply one chunk of a change set inside the commit's transaction.
+async fn apply_chunk(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     org_id: &str,
-    kind: &str,
-    entity_id: &str,
-    data: &str,
+    source_id: &str,
+    run_id: &str,
+    now: &str,
+    chunk: &[Applied],
     key_domains: &[KeyDomain],
-) -> Result<(), StoreError> {
-    let data: Json = serde_json::from_str(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query("DELETE FROM entity_keys WHERE entity_id = $1")
-        .bind(entity_id)
-        .execute(&mut **tx)
-        .await?;
-    for d in key_domains.iter().filter(|d| d.kind == kind) {
-        let (domain, attributes) = (&d.name, &d.attributes);
-        let key = domain_key(&data, attributes, |d, a| {
-            d.get(a)
-                .and_then(|v| v.get("v"))
-                .map(crate::pipeline::record::json_text)
-        });
-        if let Some(key) = key {
-            sqlx::query("INSERT INTO entity_keys (org_id, kind, domain, key, entity_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+) -> Result<u64, StoreError> {
+    let upserts: Vec<&Applied> = chunk
+        .iter()
+        .filter(|c| c.action == "add" || c.action == "update")
+        .collect();
+    if let Some(bad) = chunk
+        .iter()
+        .find(|c| !matches!(c.action.as_str(), "add" | "update" | "delete"))
+    {
+        return Err(StoreError::Corrupt(format!(
+            "unknown change action `{}`",
+            bad.action
+        )));
+    }
+    // A chunk never holds one entity twice except through two links (a merge);
+    // upsert entities one statement per distinct id, the last version winning.
+    let mut entities: Vec<&Applied> = Vec::new();
+    for c in &upserts {
+        match entities.iter().position(|e| e.entity_id == c.entity_id) {
+            Some(i) => entities[i] = c,
+            None => entities.push(c),
+        }
+    }
+    for part in entities.chunks(400) {
+        let sql = format!(
+            "INSERT INTO entities (id, org_id, kind, active, data, created_run, updated_run) VALUES {} \
+             ON CONFLICT (id) DO UPDATE SET active = 1, data = excluded.data, updated_run = excluded.updated_run",
+            values_list(part.len(), 7)
+        );
+        let mut q = sqlx::query(&sql);
+        for c in part {
+            q = q
+                .bind(&c.entity_id)
+                .bind(org_id)
+                .bind(&c.kind)
+                .bind(1i64)
+                .bind(c.after.clone().unwrap_or_else(|| "{}".into()))
+                .bind(run_id)
+                .bind(run_id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for part in upserts.chunks(400) {
+        let sql = format!(
+            "INSERT INTO entity_links (org_id, source_id, kind, source_record_id, entity_id, hash, data, active) VALUES {} \
+             ON CONFLICT (org_id, source_id, kind, source_record_id) DO UPDATE SET entity_id = excluded.entity_id, hash = excluded.hash, data = excluded.data, active = 1",
+            values_list(part.len(), 8)
+        );
+        let mut q = sqlx::query(&sql);
+        for c in part {
+            q = q
+                .bind(org_id)
+                .bind(source_id)
+                .bind(&c.kind)
+                .bind(&c.record_id)
+                .bind(&c.entity_id)
+                .bind(c.record_hash.clone().unwrap_or_default())
+                .bind(c.record_data.clone().unwrap_or_else(|| "{}".into()))
+                .bind(1i64);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    // Domain keys of what changed visibly.
+    let keyed: Vec<&&Applied> = entities
+        .iter()
+        .filter(|c| c.visible && key_domains.iter().any(|d| d.kind == c.kind))
+        .collect();
+    let mut keys: Vec<(String, String, String, String)> = Vec::new();
+    for c in &keyed {
+        let data: Json = serde_json::from_str(c.after.as_deref().unwrap_or("{}"))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        for d in key_domains.iter().filter(|d| d.kind == c.kind) {
+            let key = domain_key(&data, &d.attributes, |d, a| {
+                d.get(a)
+                    .and_then(|v| v.get("v"))
+                    .map(crate::pipeline::record::json_text)
+            });
+            if let Some(key) = key {
+                keys.push((c.kind.clone(), d.name.clone(), key, c.entity_id.clone()));
+            }
+        }
+    }
+    for part in keyed.chunks(500) {
+        let sql = format!(
+            "DELETE FROM entity_keys WHERE entity_id IN ({})",
+            (1..=part.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let mut q = sqlx::query(&sql);
+        for c in part {
+            q = q.bind(&c.entity_id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for part in keys.chunks(500) {
+        let sql = format!(
+            "INSERT INTO entity_keys (org_id, kind, domain, key, entity_id) VALUES {} ON CONFLICT DO NOTHING",
+            values_list(part.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for (kind, domain, key, entity) in part {
+            q = q
                 .bind(org_id)
                 .bind(kind)
                 .bind(domain)
                 .bind(key)
-                .bind(entity_id)
-                .execute(&mut **tx)
-                .await?;
+                .bind(entity);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    // Pairs a manual domain found.
+    for c in &upserts {
+        let Some(dup) = c
+            .diff
+            .as_deref()
+            .filter(|d| d.contains("duplicate_of"))
+            .and_then(|d| serde_json::from_str::<Json>(d).ok())
+        else {
+            continue;
+        };
+        if let (Some(primary), Some(domain)) = (
+            dup.get("duplicate_of").and_then(Json::as_str),
+            dup.get("domain").and_then(Json::as_str),
+        ) {
+            sqlx::query(
+                "INSERT INTO duplicates (id, org_id, kind, domain, primary_entity, secondary_entity, status, run_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(org_id)
+            .bind(&c.kind)
+            .bind(domain)
+            .bind(primary)
+            .bind(&c.entity_id)
+            .bind(run_id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
         }
     }
-    Ok(())
+    for c in chunk.iter().filter(|c| c.action == "delete") {
+        sqlx::query("UPDATE entity_links SET active = 0 WHERE org_id = $1 AND source_id = $2 AND kind = $3 AND source_record_id = $4")
+            .bind(org_id)
+            .bind(source_id)
+            .bind(&c.kind)
+            .bind(&c.record_id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "UPDATE entities SET active = 0, updated_run = $1 WHERE id = $2 \
+             AND NOT EXISTS (SELECT 1 FROM entity_links l WHERE l.entity_id = $2 AND l.active = 1)",
+        )
+        .bind(run_id)
+        .bind(&c.entity_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let visible: Vec<&Applied> = chunk.iter().filter(|c| c.visible).collect();
+    for part in visible.chunks(500) {
+        let sql = format!(
+            "INSERT INTO entity_history (entity_id, run_id, seq, action, diff, at) VALUES {}",
+            values_list(part.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for c in part {
+            q = q
+                .bind(&c.entity_id)
+                .bind(run_id)
+                .bind(c.seq)
+                .bind(&c.action)
+                .bind(c.diff.clone())
+                .bind(now);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(visible.len() as u64)
 }
