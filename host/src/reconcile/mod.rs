@@ -90,6 +90,8 @@ impl<'a> Reconciler<'a> {
             .await?;
         report.kind(kind).existing = existing;
         let domains = self.source.domains_for(kind);
+        // On a first import there is nothing to find: skip every lookup.
+        let may_match = !domains.is_empty() && self.store.has_keys(self.org_id, kind).await?;
         let mut after = String::new();
         loop {
             let rows = self
@@ -111,6 +113,7 @@ impl<'a> Reconciler<'a> {
                 .collect();
             let current = self.store.entity_data(&ids).await?;
             let mut changes = Vec::new();
+            let mut fresh = Vec::new();
             for row in rows {
                 let record: Attrs = serde_json::from_str(&row.data).unwrap_or_default();
                 match (&row.link, row.deleted) {
@@ -165,21 +168,19 @@ impl<'a> Reconciler<'a> {
                             (true, false) => report.kind(kind).add += 1,
                         }
                     }
-                    (None, false) => {
-                        let change = self
-                            .new_record(
-                                kind,
-                                &row.source_record_id,
-                                &row.hash,
-                                &row.data,
-                                &record,
-                                &domains,
-                                report,
-                            )
-                            .await?;
-                        changes.push(change);
-                    }
+                    (None, false) => fresh.push(Fresh {
+                        record_id: row.source_record_id,
+                        hash: row.hash,
+                        data: row.data,
+                        record,
+                    }),
                 }
+            }
+            let matches = self
+                .match_domains(kind, &fresh, &domains, may_match)
+                .await?;
+            for (f, found) in fresh.iter().zip(matches) {
+                changes.push(self.new_record(kind, f, found, &domains, report).await?);
             }
             self.store.insert_changes(self.run_id, &changes).await?;
         }
@@ -211,38 +212,75 @@ impl<'a> Reconciler<'a> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// For each new record, the first domain (in priority order) that finds
+    /// an existing entity of another source: one query per domain per chunk.
+    async fn match_domains(
+        &self,
+        kind: &str,
+        fresh: &[Fresh],
+        domains: &[crate::config::Domain],
+        may_match: bool,
+    ) -> Result<Vec<Option<(usize, String)>>, StoreError> {
+        let mut found: Vec<Option<(usize, String)>> = vec![None; fresh.len()];
+        if !may_match {
+            return Ok(found);
+        }
+        for (di, domain) in domains.iter().enumerate() {
+            let name = domain.attributes.join("+");
+            let mut wanted: Vec<(usize, String)> = Vec::new();
+            for (i, f) in fresh.iter().enumerate() {
+                if found[i].is_some() {
+                    continue;
+                }
+                let probe = Json::Object(
+                    f.record
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                );
+                if let Some(key) =
+                    domain_key(&probe, &domain.attributes, |d, a| d.get(a).map(json_text))
+                {
+                    wanted.push((i, key));
+                }
+            }
+            if wanted.is_empty() {
+                continue;
+            }
+            let keys: Vec<String> = wanted.iter().map(|(_, k)| k.clone()).collect();
+            let hits = self
+                .store
+                .find_by_keys(self.org_id, kind, &name, &keys, &self.source.id)
+                .await?;
+            for (i, key) in wanted {
+                if let Some(entity) = hits.get(&key) {
+                    found[i] = Some((di, entity.clone()));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn new_record(
         &mut self,
         kind: &str,
-        record_id: &str,
-        hash: &str,
-        data: &str,
-        record: &Attrs,
+        fresh: &Fresh,
+        found: Option<(usize, String)>,
         domains: &[crate::config::Domain],
         report: &mut RunReport,
     ) -> Result<ChangeRow, StoreError> {
-        let probe = Json::Object(record.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-        for domain in domains {
-            let Some(key) = domain_key(&probe, &domain.attributes, |d, a| d.get(a).map(json_text))
-            else {
-                continue;
-            };
+        let (record_id, hash, data, record) =
+            (&fresh.record_id, &fresh.hash, &fresh.data, &fresh.record);
+        if let Some((di, entity_id)) = found {
+            let domain = &domains[di];
             let name = domain.attributes.join("+");
-            let found = self
-                .store
-                .find_by_key(self.org_id, kind, &name, &key, &self.source.id)
-                .await?;
-            let Some(entity_id) = found.first() else {
-                continue;
-            };
             match domain.mode {
                 DomainMode::Unattended => {
                     let current = self
                         .store
-                        .entity_data(std::slice::from_ref(entity_id))
+                        .entity_data(std::slice::from_ref(&entity_id))
                         .await?;
-                    let before = current.get(entity_id).map(|s| parse_map(s));
+                    let before = current.get(&entity_id).map(|s| parse_map(s));
                     let after = merge(before.as_ref(), record, &self.rules(kind));
                     let mut d = diff(before.as_ref(), &after);
                     d.insert("merged_by".into(), json!(name));
@@ -252,13 +290,13 @@ impl<'a> Reconciler<'a> {
                         seq,
                         kind: kind.into(),
                         action: "update".into(),
-                        entity_id: entity_id.clone(),
-                        source_record_id: record_id.into(),
+                        entity_id,
+                        source_record_id: record_id.clone(),
                         before: before.map(Json::Object),
                         after: Some(Json::Object(after)),
                         diff: Some(Json::Object(d)),
-                        record_hash: Some(hash.into()),
-                        record_data: Some(data.into()),
+                        record_hash: Some(hash.clone()),
+                        record_data: Some(data.clone()),
                         visible: true,
                         excluded: false,
                     });
@@ -274,12 +312,12 @@ impl<'a> Reconciler<'a> {
                         kind: kind.into(),
                         action: "add".into(),
                         entity_id: uuid::Uuid::now_v7().to_string(),
-                        source_record_id: record_id.into(),
+                        source_record_id: record_id.clone(),
                         before: None,
                         after: Some(Json::Object(after)),
                         diff: Some(json!({"duplicate_of": entity_id, "domain": name})),
-                        record_hash: Some(hash.into()),
-                        record_data: Some(data.into()),
+                        record_hash: Some(hash.clone()),
+                        record_data: Some(data.clone()),
                         visible: true,
                         excluded: false,
                     });
@@ -294,12 +332,12 @@ impl<'a> Reconciler<'a> {
             kind: kind.into(),
             action: "add".into(),
             entity_id: uuid::Uuid::now_v7().to_string(),
-            source_record_id: record_id.into(),
+            source_record_id: record_id.clone(),
             before: None,
             diff: Some(diff(None, &after).into()),
             after: Some(Json::Object(after)),
-            record_hash: Some(hash.into()),
-            record_data: Some(data.into()),
+            record_hash: Some(hash.clone()),
+            record_data: Some(data.clone()),
             visible: true,
             excluded: false,
         })
@@ -349,6 +387,14 @@ impl<'a> Reconciler<'a> {
         }
         self.store.insert_changes(self.run_id, &changes).await
     }
+}
+
+/// A staged record no link knows yet.
+struct Fresh {
+    record_id: String,
+    hash: String,
+    data: String,
+    record: Attrs,
 }
 
 fn delete_row(

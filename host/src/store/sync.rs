@@ -246,29 +246,52 @@ impl Store {
         Ok(out)
     }
 
-    /// Active entities holding a domain key, that `source_id` does not feed yet.
-    pub async fn find_by_key(
+    /// Whether any entity of this kind has a domain key yet.
+    pub async fn has_keys(&self, org_id: &str, kind: &str) -> Result<bool, StoreError> {
+        let row =
+            sqlx::query("SELECT 1 AS one FROM entity_keys WHERE org_id = $1 AND kind = $2 LIMIT 1")
+                .bind(org_id)
+                .bind(kind)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some())
+    }
+
+    /// For each key, the first active entity holding it in a domain that
+    /// `source_id` does not feed yet.
+    pub async fn find_by_keys(
         &self,
         org_id: &str,
         kind: &str,
         domain: &str,
-        key: &str,
+        keys: &[String],
         source_id: &str,
-    ) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT k.entity_id FROM entity_keys k JOIN entities e ON e.id = k.entity_id AND e.active = 1 \
-             WHERE k.org_id = $1 AND k.kind = $2 AND k.domain = $3 AND k.key = $4 \
-             AND NOT EXISTS (SELECT 1 FROM entity_links l WHERE l.entity_id = k.entity_id AND l.source_id = $5 AND l.active = 1) \
-             ORDER BY k.entity_id",
-        )
-        .bind(org_id)
-        .bind(kind)
-        .bind(domain)
-        .bind(key)
-        .bind(source_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get("entity_id")?)).collect()
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut out: HashMap<String, String> = HashMap::new();
+        for chunk in keys.chunks(INSERT_CHUNK) {
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 5)).collect();
+            let sql = format!(
+                "SELECT k.key, k.entity_id FROM entity_keys k JOIN entities e ON e.id = k.entity_id AND e.active = 1 \
+                 WHERE k.org_id = $1 AND k.kind = $2 AND k.domain = $3 AND k.key IN ({}) \
+                 AND NOT EXISTS (SELECT 1 FROM entity_links l WHERE l.entity_id = k.entity_id AND l.source_id = $4 AND l.active = 1) \
+                 ORDER BY k.entity_id",
+                list.join(",")
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(org_id)
+                .bind(kind)
+                .bind(domain)
+                .bind(source_id);
+            for k in chunk {
+                q = q.bind(k);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let key: String = r.try_get("key")?;
+                let entity: String = r.try_get("entity_id")?;
+                out.entry(key).or_insert(entity);
+            }
+        }
+        Ok(out)
     }
 
     pub async fn insert_changes(
