@@ -290,10 +290,10 @@ impl TokenSource {
     /// lock across the fetch makes concurrent callers share one fetch.
     async fn token(&self, fetches: &AtomicU64) -> Result<Secret, HttpError> {
         let mut cache = self.cache.lock().await;
-        if let Some(cached) = cache.as_ref() {
-            if cached.refresh_at.is_none_or(|at| Instant::now() < at) {
-                return Ok(cached.access.clone());
-            }
+        if let Some(cached) = cache.as_ref()
+            && cached.refresh_at.is_none_or(|at| Instant::now() < at)
+        {
+            return Ok(cached.access.clone());
         }
         *cache = None;
         let fresh = self.fetch(fetches).await?;

@@ -310,13 +310,17 @@ impl fmt::Debug for ConnectionClient {
     }
 }
 
-/// A redirect the policy refused, found again in the error chain.
+/// A redirect the policy refused, found again in the error chain: to a host
+/// that is not allowed (`denied`), or one too many.
 #[derive(Debug)]
-struct RedirectRefused(String);
+struct RedirectRefused {
+    denied: bool,
+    message: String,
+}
 
 impl fmt::Display for RedirectRefused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -361,7 +365,10 @@ impl ConnectionClient {
                 let message = format!(
                     "the server redirected more than {MAX_REDIRECTS} times; the host stopped following"
                 );
-                return attempt.error(RedirectRefused(message));
+                return attempt.error(RedirectRefused {
+                    denied: false,
+                    message,
+                });
             }
             let target = attempt.url();
             if !matches!(target.scheme(), "http" | "https")
@@ -371,7 +378,10 @@ impl ConnectionClient {
                     "the server redirected to `{}`, which this plugin's manifest and source settings do not allow; the redirect was not followed",
                     hosts::display_host(target)
                 );
-                return attempt.error(RedirectRefused(message));
+                return attempt.error(RedirectRefused {
+                    denied: true,
+                    message,
+                });
             }
             attempt.follow()
         });
@@ -464,14 +474,14 @@ impl ConnectionClient {
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "http response"
                     );
-                    if status == 401 && !refreshed {
-                        if let Some(token) = &applied.token {
-                            if inner.auth.rejected(token).await {
-                                refreshed = true;
-                                tracing::debug!(target = %target, "401 with a cached OAuth2 token: fetching a new one and sending again");
-                                continue;
-                            }
-                        }
+                    if status == 401
+                        && !refreshed
+                        && let Some(token) = &applied.token
+                        && inner.auth.rejected(token).await
+                    {
+                        refreshed = true;
+                        tracing::debug!(target = %target, "401 with a cached OAuth2 token: fetching a new one and sending again");
+                        continue;
                     }
                     if retry::retryable_status(method, status) && retries < limits.max_retries {
                         let wait = response
@@ -607,12 +617,19 @@ enum Failure {
     Connect(String),
     /// Broke off after the request may have reached the server.
     Transport(String),
+    /// More redirects than [`MAX_REDIRECTS`].
+    Redirects(String),
 }
 
 impl Failure {
     fn from_reqwest(error: reqwest::Error, target: &str, timeout: Duration) -> Failure {
         if let Some(refused) = find_source::<RedirectRefused>(&error) {
-            return Failure::Denied(format!("{target}: {refused}"));
+            let message = format!("{target}: {refused}");
+            return if refused.denied {
+                Failure::Denied(message)
+            } else {
+                Failure::Redirects(message)
+            };
         }
         Failure::classify(chain_of(error), target, timeout)
     }
@@ -639,7 +656,7 @@ impl Failure {
         match self {
             Failure::Connect(_) => true,
             Failure::Timeout(_) | Failure::Transport(_) => method.is_idempotent(),
-            Failure::Denied(_) | Failure::TooLarge(_) => false,
+            Failure::Denied(_) | Failure::TooLarge(_) | Failure::Redirects(_) => false,
         }
     }
 
@@ -650,6 +667,7 @@ impl Failure {
             Failure::TooLarge(_) => "too large",
             Failure::Connect(_) => "connect failure",
             Failure::Transport(_) => "transport failure",
+            Failure::Redirects(_) => "too many redirects",
         }
     }
 
@@ -661,6 +679,7 @@ impl Failure {
         };
         match self {
             Failure::Denied(m) => HttpError::Denied(m),
+            Failure::Redirects(m) => HttpError::Connection(m),
             Failure::TooLarge(m) => HttpError::TooLarge(m),
             Failure::Timeout(m) => HttpError::Timeout(format!("{m}{tries}")),
             Failure::Connect(m) | Failure::Transport(m) => {
@@ -710,13 +729,13 @@ async fn read_response(
             bytes(max)
         ))
     };
-    if let Some(length) = response.content_length() {
-        if length > max {
-            return Err(too_large(format!(
-                "{} by its Content-Length",
-                bytes(length)
-            )));
-        }
+    if let Some(length) = response.content_length()
+        && length > max
+    {
+        return Err(too_large(format!(
+            "{} by its Content-Length",
+            bytes(length)
+        )));
     }
     let headers = response
         .headers()
@@ -867,7 +886,7 @@ fn truncate(s: &str, max: usize) -> String {
 
 fn bytes(n: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if n >= MIB && n % MIB == 0 {
+    if n >= MIB && n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
     } else if n >= MIB {
         format!("{:.1} MiB", n as f64 / MIB as f64)
