@@ -140,7 +140,7 @@ impl Default for HoldThreshold {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct SchoolsMapping {
-    /// all: every school; selected: only `selected`.
+    /// all: every school; selected: only `selected`; auto: by name or identifier.
     pub mode: SchoolsMode,
     /// Source school ids that go on (mode = selected).
     pub selected: Vec<String>,
@@ -152,6 +152,9 @@ pub enum SchoolsMode {
     #[default]
     All,
     Selected,
+    /// Schools whose name or identifier matches a school the district
+    /// already has (from another source); every school when it has none.
+    Auto,
 }
 
 /// One target attribute computed from the source record. (No

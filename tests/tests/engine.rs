@@ -598,3 +598,41 @@ async fn bad_records_and_failed_reads_commit_nothing() {
         assert_eq!(active(&engine, &org, "user").await, 39, "{url}");
     }
 }
+
+/// A full run reports references to records the source does not have.
+#[tokio::test]
+async fn orphan_references_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = &database_urls(tmp.path())[0];
+    let engine = engine(url).await;
+    let org = org_id("orphans");
+    let dir = tmp.path().join("sis");
+    let mut f = students(2);
+    f.add(
+        "class",
+        "c1",
+        json!({"title": "Math", "school": org_ref("s1")}),
+    );
+    f.add(
+        "enrollment",
+        "e1",
+        json!({"user": {"kind": "user", "id": "st1"}, "class": {"kind": "class", "id": "c1"}}),
+    );
+    f.add(
+        "enrollment",
+        "e2",
+        json!({"user": {"kind": "user", "id": "ghost"}, "class": {"kind": "class", "id": "c1"}}),
+    );
+    f.write(&dir);
+    apply(&engine, &org, vec![source("sis", &dir)]).await;
+    let run = import(&engine, &org, "sis").await;
+    let orphans: Vec<_> = run
+        .report
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("orphan reference"))
+        .collect();
+    assert_eq!(orphans.len(), 1, "{:?}", run.report.warnings);
+    assert_eq!(orphans[0].source_id, "e2");
+    assert!(orphans[0].message.contains("user `ghost`"));
+}

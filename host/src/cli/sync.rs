@@ -161,6 +161,7 @@ pub async fn run(
                     }
                     sink_bar.set_position(done);
                 })),
+                ..Default::default()
             };
             let run = engine.import(&org, &source, opts).await?;
             bar.finish_and_clear();

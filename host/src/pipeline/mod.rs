@@ -67,6 +67,12 @@ pub struct ImportOptions {
     /// Commit without approval (unless a hold threshold is passed); none: the source's setting.
     pub auto_commit: Option<bool>,
     pub progress: Option<ProgressSink>,
+    /// Told the run's id as soon as the run exists, so a caller (the API)
+    /// can answer with it while the import goes on.
+    pub on_started: Option<tokio::sync::oneshot::Sender<String>>,
+    /// Secret values the caller resolved (the API keeps them encrypted);
+    /// none: read from the environment variables the configuration names.
+    pub secrets: Option<BTreeMap<String, Secret>>,
 }
 
 impl Default for ImportOptions {
@@ -77,6 +83,8 @@ impl Default for ImportOptions {
             by: "cli".into(),
             auto_commit: None,
             progress: None,
+            on_started: None,
+            secrets: None,
         }
     }
 }
@@ -308,6 +316,26 @@ impl Engine {
         Ok((session, package))
     }
 
+    /// Names and identifiers of the schools the district already has.
+    async fn known_schools(&self, org_id: &str) -> Result<Vec<String>, EngineError> {
+        let orgs = self.store.entities(org_id, "org", None, 0, 100_000).await?;
+        let mut out = Vec::new();
+        for o in orgs {
+            let v = |a: &str| {
+                o.data
+                    .get(a)
+                    .and_then(|c| c.get("v"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            if v("type").as_deref() == Some("school") {
+                out.extend(v("name"));
+                out.extend(v("identifier"));
+            }
+        }
+        Ok(out)
+    }
+
     /// Master fields of the organization: (kind, attribute) → source.
     async fn masters(&self, org_id: &str) -> Result<Masters, EngineError> {
         let mut masters = Masters::new();
@@ -354,7 +382,7 @@ impl Engine {
         &self,
         org_id: &str,
         source_id: &str,
-        opts: ImportOptions,
+        mut opts: ImportOptions,
     ) -> Result<Run, EngineError> {
         let source = self.store.source(org_id, source_id).await?;
         let config = source.config;
@@ -378,6 +406,9 @@ impl Engine {
                 since.as_deref(),
             )
             .await?;
+        if let Some(tx) = opts.on_started.take() {
+            let _ = tx.send(run_id.clone());
+        }
         let mut report = RunReport::default();
         let outcome = self
             .run_stages(
@@ -427,12 +458,26 @@ impl Engine {
         report: &mut RunReport,
     ) -> Result<(), String> {
         let started = Instant::now();
-        let secrets = secrets_from_env(config).map_err(|e| e.to_string())?;
+        let secrets = match &opts.secrets {
+            Some(s) => s.clone(),
+            None => secrets_from_env(config).map_err(|e| e.to_string())?,
+        };
+        // Progress is the engine's to report (records read so far), not the plugin's.
         let (mut session, package) = self
-            .connect(org_id, config, &secrets, opts.progress.clone())
+            .connect(org_id, config, &secrets, None)
             .await
             .map_err(|e| e.to_string())?;
-        let stages = Stages::new(config);
+        let mut stages = Stages::new(config);
+        if config.schools.mode == crate::config::SchoolsMode::Auto {
+            stages.auto_map_schools(
+                self.known_schools(org_id)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        // Orphan references are only knowable when the run sees everything.
+        let mut refs = (since.is_none()).then(RefCheck::default);
+        let mut done = 0u64;
         let mut rules = rules::RuleChain::start(self, config)
             .await
             .map_err(|e| e.to_string())?;
@@ -455,6 +500,10 @@ impl Engine {
                 };
                 let name = kind.cli_name();
                 report.kind(name).read += page.entities.len() as u64;
+                done += page.entities.len() as u64;
+                if let Some(progress) = &opts.progress {
+                    progress(done, None);
+                }
                 let mut mapped = Vec::with_capacity(page.entities.len());
                 for entity in page.entities {
                     let mut r = Record::from_entity(entity);
@@ -491,6 +540,9 @@ impl Engine {
                     .filter(checked, report)
                     .await
                     .map_err(|e| e.to_string())?;
+                if let Some(refs) = refs.as_mut() {
+                    refs.check(&kept, report);
+                }
                 let staged: Vec<Staged> = kept
                     .iter()
                     .map(|r| Staged {
@@ -630,6 +682,43 @@ impl Engine {
             )));
         }
         Ok(self.store.run(run_id).await?)
+    }
+}
+
+/// Orphan references in a full run: a record pointing at an id of a kind
+/// this run read, that the run did not have. Kinds are read parents first
+/// (orgs, sessions, courses, classes, users, then enrollments), so each
+/// reference can be checked as its record arrives. Memory: the ids of the
+/// kinds others point at (not enrollments or results).
+#[derive(Default)]
+struct RefCheck {
+    seen: std::collections::HashMap<&'static str, std::collections::HashSet<String>>,
+}
+
+impl RefCheck {
+    fn check(&mut self, records: &[Record], report: &mut RunReport) {
+        for r in records {
+            if r.deleted {
+                continue;
+            }
+            for (attr, kind, id) in r.references() {
+                if let Some(ids) = self.seen.get(kind.cli_name()) {
+                    if !ids.contains(&id) {
+                        report.warn(
+                            r.kind.cli_name(),
+                            &r.source_id,
+                            format!("orphan reference: `{attr}` points at {} `{id}`, which the source does not have", kind.cli_name()),
+                        );
+                    }
+                }
+            }
+            if !matches!(r.kind, EntityKind::Enrollment | EntityKind::Result) {
+                self.seen
+                    .entry(r.kind.cli_name())
+                    .or_default()
+                    .insert(r.source_id.clone());
+            }
+        }
     }
 }
 

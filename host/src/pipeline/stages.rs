@@ -29,7 +29,10 @@ pub enum Outcome {
 /// The source's stages, compiled once per run.
 pub struct Stages {
     prefix: Option<String>,
+    /// Source school ids that go on; none: every school.
     schools: Option<HashSet<String>>,
+    /// Auto mapping: names and identifiers (normalised) of the district's schools.
+    known_schools: Option<HashSet<String>>,
     mappings: Vec<(AttributeMapping, Option<Regex>)>,
     config: SourceConfig,
 }
@@ -43,7 +46,7 @@ impl Stages {
             .filter(|p| !p.is_empty())
             .cloned();
         let schools = match config.schools.mode {
-            SchoolsMode::All => None,
+            SchoolsMode::All | SchoolsMode::Auto => None,
             SchoolsMode::Selected => Some(
                 config
                     .schools
@@ -70,14 +73,25 @@ impl Stages {
         Stages {
             prefix,
             schools,
+            known_schools: None,
             mappings,
             config: config.clone(),
         }
     }
 
+    /// Auto mapping: keep the schools whose name or identifier the district
+    /// already knows. With none known, every school goes on.
+    pub fn auto_map_schools(&mut self, known: impl IntoIterator<Item = String>) {
+        let known: HashSet<String> = known.into_iter().map(|k| normalise(&k)).collect();
+        if !known.is_empty() {
+            self.known_schools = Some(known);
+            self.schools = Some(HashSet::new());
+        }
+    }
+
     /// Every stage in order (without rule components, which run on batches
     /// between [`Stages::map`] and [`Stages::check`]).
-    pub fn apply(&self, record: &mut Record, warnings: &mut Vec<String>) -> Outcome {
+    pub fn apply(&mut self, record: &mut Record, warnings: &mut Vec<String>) -> Outcome {
         match self.map(record) {
             Outcome::Keep => self.check(record, warnings),
             other => other,
@@ -85,7 +99,7 @@ impl Stages {
     }
 
     /// SIS id prefix, schools mapping, attribute mapping.
-    pub fn map(&self, record: &mut Record) -> Outcome {
+    pub fn map(&mut self, record: &mut Record) -> Outcome {
         if let Some(p) = &self.prefix {
             record.map_ids(|id| format!("{p}-{id}"));
         }
@@ -143,7 +157,18 @@ impl Stages {
     }
 
     /// Only mapped schools, and what hangs off them, go on.
-    fn schools(&self, record: &Record) -> Outcome {
+    fn schools(&mut self, record: &Record) -> Outcome {
+        if let (Some(known), Some(mapped)) = (&self.known_schools, &mut self.schools) {
+            let is_school = record.kind == EntityKind::Org
+                && record.text("type").is_some_and(|t| t == "school");
+            let matches = ["name", "identifier"]
+                .iter()
+                .filter_map(|a| record.text(a))
+                .any(|v| known.contains(&normalise(&v)));
+            if is_school && matches {
+                mapped.insert(record.source_id.clone());
+            }
+        }
         let Some(mapped) = &self.schools else {
             return Outcome::Keep;
         };
@@ -234,6 +259,13 @@ impl Stages {
         }
         Ok(())
     }
+}
+
+fn normalise(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// `{givenName}.{familyName}@district.org` with the record's values.
@@ -413,7 +445,7 @@ mod tests {
                 max: "05".into(),
             },
         });
-        let stages = Stages::new(&config);
+        let mut stages = Stages::new(&config);
         let mut warnings = Vec::new();
         let mut r = student("u1", "03", None);
         assert_eq!(stages.apply(&mut r, &mut warnings), Outcome::Keep);
@@ -435,7 +467,7 @@ mod tests {
         let mut config = SourceConfig::new("sis", "x");
         config.schools.mode = SchoolsMode::Selected;
         config.schools.selected = vec!["s2".into()];
-        let stages = Stages::new(&config);
+        let mut stages = Stages::new(&config);
         let mut r = student("u1", "03", None);
         assert!(matches!(
             stages.apply(&mut r, &mut Vec::new()),
@@ -461,6 +493,45 @@ mod tests {
     }
 
     #[test]
+    fn auto_mapping_keeps_schools_the_district_knows() {
+        let mut config = SourceConfig::new("idp", "x");
+        config.schools.mode = SchoolsMode::Auto;
+        let mut stages = Stages::new(&config);
+        stages.auto_map_schools(["Springfield  High".to_string()]);
+        let school = |id: &str, name: &str| {
+            let mut attrs = crate::pipeline::record::Attrs::new();
+            attrs.insert("type".into(), json!("school"));
+            attrs.insert("name".into(), json!(name));
+            Record {
+                kind: EntityKind::Org,
+                source_id: id.into(),
+                deleted: false,
+                modified: None,
+                attrs,
+            }
+        };
+        assert_eq!(
+            stages.apply(&mut school("a", "springfield high"), &mut Vec::new()),
+            Outcome::Keep
+        );
+        assert!(matches!(
+            stages.apply(&mut school("b", "Shelbyville High"), &mut Vec::new()),
+            Outcome::Skip(_)
+        ));
+        let mut kid = student("u1", "09", None);
+        kid.attrs
+            .insert("orgs".into(), json!([{"kind": "org", "id": "a"}]));
+        assert_eq!(stages.apply(&mut kid, &mut Vec::new()), Outcome::Keep);
+        assert!(
+            matches!(
+                stages.apply(&mut student("u2", "09", None), &mut Vec::new()),
+                Outcome::Skip(_)
+            ),
+            "belongs to s1, unmapped"
+        );
+    }
+
+    #[test]
     fn custom_conditions_all_and_any() {
         let mut config = SourceConfig::new("sis", "x");
         config.filters.push(Filter {
@@ -475,7 +546,7 @@ mod tests {
                 any: vec![],
             },
         });
-        let stages = Stages::new(&config);
+        let mut stages = Stages::new(&config);
         assert_eq!(
             stages.apply(
                 &mut student("a", "01", Some("a@district.org")),
