@@ -100,6 +100,10 @@ pub struct Advanced {
     /// A run whose records failing mapping, requirements or validation pass
     /// this share fails as a whole and commits nothing.
     pub max_error_share: f64,
+    /// Match keys: which attributes identify a record of a kind from run to
+    /// run, when not its sourced id (students by `email`, `identifier` or a
+    /// state id attribute; classes by `classCode` + `title`).
+    pub match_keys: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Advanced {
@@ -114,6 +118,7 @@ impl Default for Advanced {
             blank_values: BlankValues::Ignore,
             ignore_class_name_edits: false,
             max_error_share: 0.05,
+            match_keys: BTreeMap::new(),
         }
     }
 }

@@ -109,7 +109,41 @@ impl Stages {
         if let Err(why) = self.map_attributes(record) {
             return Outcome::Error(why);
         }
+        if let Err(why) = self.match_key(record) {
+            return Outcome::Error(why);
+        }
         Outcome::Keep
+    }
+
+    /// Identify the record by its kind's match key instead of its sourced id.
+    fn match_key(&self, record: &mut Record) -> Result<(), String> {
+        if record.deleted {
+            // A deletion carries no attributes; it can only name its sourced id.
+            return Ok(());
+        }
+        for (kind, attributes) in &self.config.advanced.match_keys {
+            if !is_of_kind(record, kind) || attributes.iter().all(|a| a == "sourcedId") {
+                continue;
+            }
+            let mut parts = Vec::with_capacity(attributes.len());
+            for a in attributes {
+                match record.text(a) {
+                    Some(v) => parts.push(normalise(&v)),
+                    None => {
+                        return Err(format!(
+                            "match key `{a}` is empty, so the {kind} cannot be identified"
+                        ));
+                    }
+                }
+            }
+            let key = parts.join("|");
+            record.source_id = match &self.prefix {
+                Some(p) => format!("{p}-{key}"),
+                None => key,
+            };
+            return Ok(());
+        }
+        Ok(())
     }
 
     /// Data requirements and filter rules.
@@ -528,6 +562,23 @@ mod tests {
                 Outcome::Skip(_)
             ),
             "belongs to s1, unmapped"
+        );
+    }
+
+    #[test]
+    fn match_keys_identify_records_by_attribute() {
+        let mut config = SourceConfig::new("sis", "x");
+        config
+            .advanced
+            .match_keys
+            .insert("student".into(), vec!["email".into()]);
+        let mut stages = Stages::new(&config);
+        let mut r = student("u1", "03", Some("Ada@District.org"));
+        assert_eq!(stages.apply(&mut r, &mut Vec::new()), Outcome::Keep);
+        assert_eq!(r.source_id, "ada@district.org");
+        let mut no_email = student("u2", "03", None);
+        assert!(
+            matches!(stages.apply(&mut no_email, &mut Vec::new()), Outcome::Error(e) if e.contains("match key `email`"))
         );
     }
 
