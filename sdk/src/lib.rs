@@ -128,6 +128,9 @@ pub mod prelude {
 #[macro_export]
 macro_rules! export_connector {
     ($ty:ident) => {
+        // Only a WebAssembly build exports the world; a native build (unit
+        // tests, benchmarks) links the plugin as a plain library.
+        #[cfg(target_arch = "wasm32")]
         $crate::connector_bindings::__export_connector_world!($ty);
     };
 }
@@ -137,6 +140,7 @@ macro_rules! export_connector {
 #[macro_export]
 macro_rules! export_rule {
     ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
         $crate::rule_bindings::__export_rule_world!($ty);
     };
 }

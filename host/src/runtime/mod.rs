@@ -101,7 +101,41 @@ fn engine(fuel: bool) -> wasmtime::Result<Engine> {
     config.epoch_interruption(true);
     config.consume_fuel(fuel);
     config.max_wasm_stack(1024 * 1024);
+    if let Some(cache) = compile_cache() {
+        config.cache(Some(cache));
+    }
     Engine::new(&config)
+}
+
+/// Compiled plugins are cached on disk (keyed by the component's bytes and
+/// the engine's settings), so a CLI command or a restart does not compile a
+/// plugin again. `HOMEROOM_CACHE_DIR` moves it; `off` turns it off. Without
+/// a usable cache the host compiles in memory and says so once.
+fn compile_cache() -> Option<wasmtime::Cache> {
+    let dir = match std::env::var("HOMEROOM_CACHE_DIR") {
+        Ok(d) if d == "off" => return None,
+        Ok(d) => std::path::PathBuf::from(d),
+        Err(_) => {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache"))
+                })?;
+            base.join("homeroom").join("wasmtime")
+        }
+    };
+    let mut config = wasmtime::CacheConfig::new();
+    config.with_directory(&dir);
+    match wasmtime::Cache::new(config) {
+        Ok(cache) => Some(cache),
+        Err(e) => {
+            tracing::warn!(
+                "plugin compile cache at {} is unusable ({e:#}); compiling in memory",
+                dir.display()
+            );
+            None
+        }
+    }
 }
 
 impl Runtime {
