@@ -197,21 +197,17 @@ pub async fn run(cmd: PluginCommand, gallery: Gallery, json: bool) -> anyhow::Re
             dir,
             show,
         } => {
-            let package = match gallery.get(&package) {
+            let requested = package;
+            let package = match gallery.get(&requested) {
                 Ok(p) => p.clone(),
-                Err(_) if std::path::Path::new(&package).is_dir() => {
-                    Arc::new(Package::from_dir(std::path::Path::new(&package), None)?)
+                Err(_) if std::path::Path::new(&requested).is_dir() => {
+                    Arc::new(Package::from_dir(std::path::Path::new(&requested), None)?)
                 }
                 Err(e) => return Err(e.into()),
             };
             let mut settings = pairs(&settings, "--set")?;
             // A listing's defaults apply under what the user set.
-            if let Some(listing) = package
-                .manifest
-                .listings
-                .iter()
-                .find(|l| l.id == package.id())
-            {
+            if let Some(listing) = package.manifest.listings.iter().find(|l| l.id == requested) {
                 for (k, v) in &listing.defaults {
                     settings.entry(k.clone()).or_insert_with(|| v.clone());
                 }

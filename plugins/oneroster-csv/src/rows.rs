@@ -1,0 +1,355 @@
+//! Reading one CSV file of the package row by row, from any position.
+//!
+//! This module owns the CSV dialect (RFC 4180 with what exports do in the
+//! wild: a UTF-8 byte-order mark, CRLF or LF line ends, quoted fields holding
+//! commas and line breaks, empty trailing columns, Windows-1252 text from
+//! spreadsheet programs), the position a read has reached (the paging
+//! cursor: byte offset, line and counts, so a page resumes by seeking rather
+//! than re-reading), and the checks that make a row bad: a wrong number of
+//! fields, no `sourcedId`, a date that is not a date. A bad row is reported
+//! with its file, line and reason and skipped; it never stops the read.
+
+use std::io::{self, Read};
+
+use homeroom_sdk::PluginError;
+use homeroom_sdk::oneroster::{Version, normalize_date, normalize_datetime};
+
+use crate::package::Package;
+use crate::schema::{FileSpec, Header, check_header};
+
+/// The longest `sourcedId` the host accepts.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// Where a read of one file stands: the paging cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// Byte offset of the next record, from the start of the file.
+    pub byte: u64,
+    /// Line number of the next record (1-based).
+    pub line: u64,
+    /// Records read so far (good and bad).
+    pub records: u64,
+    /// Bad records skipped so far.
+    pub skipped: u64,
+}
+
+impl Position {
+    pub fn to_cursor(self) -> String {
+        format!(
+            "{}:{}:{}:{}",
+            self.byte, self.line, self.records, self.skipped
+        )
+    }
+
+    pub fn from_cursor(cursor: &str) -> Result<Position, PluginError> {
+        let bad = || {
+            PluginError::InvalidData(format!(
+                "the paging cursor `{cursor}` was not made by this connector; start the read again"
+            ))
+        };
+        let parts: Vec<u64> = cursor
+            .split(':')
+            .map(|p| p.parse::<u64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?;
+        match parts.as_slice() {
+            &[byte, line, records, skipped] if line > 0 && skipped <= records => Ok(Position {
+                byte,
+                line,
+                records,
+                skipped,
+            }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// One row of a file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Row {
+    Good { line: u64, fields: Vec<String> },
+    Bad { line: u64, reason: String },
+}
+
+/// A CSV file of the package being read.
+pub struct RowReader {
+    pub file: &'static str,
+    pub spec: &'static FileSpec,
+    pub header: Header,
+    csv: csv::Reader<Box<dyn Read>>,
+    /// Added to the CSV reader's byte offsets and line numbers, which count
+    /// from where this stream started.
+    byte_base: u64,
+    line_base: u64,
+    pub pos: Position,
+    record: csv::ByteRecord,
+    /// Empty fields a row may have beyond the header's: some exports end
+    /// every data row with a comma. Set from the file's first row.
+    extra: usize,
+    /// Whether a field that was not UTF-8 was read as Windows-1252.
+    pub not_utf8: bool,
+    pub done: bool,
+}
+
+fn builder() -> csv::ReaderBuilder {
+    let mut b = csv::ReaderBuilder::new();
+    // Records end at `\n`; a `\r` before it is trimmed with the field. (With
+    // the CRLF terminator the reader stops between `\r` and `\n`, and its
+    // line numbers and resume offsets would be one short.)
+    b.has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(64 * 1024);
+    b
+}
+
+fn io_error(file: &str, label: &str, e: impl std::fmt::Display) -> PluginError {
+    PluginError::InvalidData(format!("{file} in {label} cannot be read: {e}"))
+}
+
+/// Skip a UTF-8 byte-order mark at the start of a stream; returns its length.
+fn skip_bom(mut stream: Box<dyn Read>) -> io::Result<(Box<dyn Read>, u64)> {
+    let mut head = [0u8; 3];
+    let mut n = 0;
+    while n < 3 {
+        let k = stream.read(&mut head[n..])?;
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    if n == 3 && head == [0xef, 0xbb, 0xbf] {
+        Ok((stream, 3))
+    } else {
+        Ok((
+            Box::new(io::Cursor::new(head[..n].to_vec()).chain(stream)),
+            0,
+        ))
+    }
+}
+
+impl RowReader {
+    /// Open `spec`'s file in `package`, check its header against `version`,
+    /// and stand at `at` (the first record when none).
+    pub fn open(
+        package: &Package,
+        spec: &'static FileSpec,
+        version: Version,
+        at: Option<Position>,
+    ) -> Result<RowReader, PluginError> {
+        let file = spec.file;
+        let label = &package.label;
+        let name = package.has(file).unwrap_or(file).to_string();
+        let stream = package
+            .open(&name, 0)
+            .map_err(|e| io_error(file, label, e))?;
+        let (stream, bom) = skip_bom(stream).map_err(|e| io_error(file, label, e))?;
+        let mut csv = builder().from_reader(stream);
+        let mut record = csv::ByteRecord::new();
+        let has_header = csv
+            .read_byte_record(&mut record)
+            .map_err(|e| io_error(file, label, e))?;
+        if !has_header {
+            return Err(PluginError::InvalidData(format!(
+                "{file} in {label} is empty: a OneRoster CSV file starts with its header line ({})",
+                spec.all_columns(version).join(",")
+            )));
+        }
+        let (fields, _) = decode(&record);
+        let header = check_header(spec, version, &fields)?;
+        let after_header = Position {
+            byte: bom + csv.position().byte(),
+            line: csv.position().line(),
+            records: 0,
+            skipped: 0,
+        };
+        // Does the first row end with commas the header does not have?
+        let width = header.width();
+        let mut extra = 0;
+        while csv
+            .read_byte_record(&mut record)
+            .map_err(|e| io_error(file, label, e))?
+        {
+            if is_blank(&record) {
+                continue;
+            }
+            if record.len() > width && record.iter().skip(width).all(<[u8]>::is_empty) {
+                extra = record.len() - width;
+            }
+            break;
+        }
+        let at = at.unwrap_or(after_header);
+        if at.byte < after_header.byte {
+            return Err(PluginError::InvalidData(format!(
+                "the paging cursor points into the header of {file}; start the read again"
+            )));
+        }
+        let stream = package
+            .open(&name, at.byte)
+            .map_err(|e| io_error(file, label, e))?;
+        Ok(RowReader {
+            file,
+            spec,
+            header,
+            csv: builder().from_reader(stream),
+            byte_base: at.byte,
+            line_base: at.line - 1,
+            pos: at,
+            record,
+            extra,
+            not_utf8: false,
+            done: false,
+        })
+    }
+
+    /// The next row, or none at the end of the file.
+    pub fn next_row(&mut self) -> Result<Option<Row>, PluginError> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let more = self
+                .csv
+                .read_byte_record(&mut self.record)
+                .map_err(|e| io_error(self.file, "the package", e))?;
+            let start_line = self
+                .record
+                .position()
+                .map_or(self.pos.line, |p| self.line_base + p.line());
+            let next = self.csv.position();
+            self.pos.byte = self.byte_base + next.byte();
+            self.pos.line = self.line_base + next.line();
+            if !more {
+                self.done = true;
+                return Ok(None);
+            }
+            if is_blank(&self.record) {
+                continue;
+            }
+            self.pos.records += 1;
+            let row = self.check(start_line);
+            if matches!(row, Row::Bad { .. }) {
+                self.pos.skipped += 1;
+            }
+            return Ok(Some(row));
+        }
+    }
+
+    fn check(&mut self, line: u64) -> Row {
+        let width = self.header.width();
+        let len = self.record.len();
+        let bad = |reason: String| Row::Bad { line, reason };
+        if len < width {
+            return bad(format!(
+                "it has {len} field{} where the header has {width}",
+                if len == 1 { "" } else { "s" }
+            ));
+        }
+        if len > width + self.extra
+            || (len > width && self.record.iter().skip(width).any(|f| !f.is_empty()))
+        {
+            return bad(format!(
+                "it has {len} fields where the header has {width} (a value holding a comma must be quoted)"
+            ));
+        }
+        let (mut fields, lossy) = decode(&self.record);
+        fields.truncate(width);
+        self.not_utf8 |= lossy;
+        let header = &self.header;
+        let id = header.get(&fields, "sourcedId");
+        if id.is_empty() {
+            return bad("its sourcedId is empty".into());
+        }
+        if id.len() > MAX_ID_BYTES {
+            return bad(format!("its sourcedId is longer than {MAX_ID_BYTES} bytes"));
+        }
+        for column in self.spec.dates {
+            let value = header.get(&fields, column);
+            if !value.is_empty() && normalize_date(value).is_none() {
+                return bad(format!(
+                    "`{column}` is `{value}`, which is not a date (YYYY-MM-DD)"
+                ));
+            }
+        }
+        for column in self
+            .spec
+            .date_times
+            .iter()
+            .chain(["dateLastModified"].iter())
+        {
+            let value = header.get(&fields, column);
+            if !value.is_empty() && normalize_datetime(value).is_none() {
+                return bad(format!(
+                    "`{column}` is `{value}`, which is not a date-time (like 2024-08-19T14:30:00Z)"
+                ));
+            }
+        }
+        Row::Good { line, fields }
+    }
+}
+
+/// An empty line (with CRLF line ends, a lone `\r`, trimmed away).
+fn is_blank(record: &csv::ByteRecord) -> bool {
+    record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty)
+}
+
+/// The fields of a record as text: UTF-8, or else Windows-1252 (what
+/// spreadsheet programs save), which is reported once per file.
+fn decode(record: &csv::ByteRecord) -> (Vec<String>, bool) {
+    let mut lossy = false;
+    let fields = record
+        .iter()
+        .map(|raw| match std::str::from_utf8(raw) {
+            Ok(s) => s.to_string(),
+            Err(_) => {
+                lossy = true;
+                windows_1252(raw)
+            }
+        })
+        .collect();
+    (fields, lossy)
+}
+
+/// Windows-1252 to text (its 0x80-0x9F differ from Latin-1).
+pub fn windows_1252(bytes: &[u8]) -> String {
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
+    ];
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0x9f => HIGH[(b - 0x80) as usize],
+            _ => b as char,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let p = Position {
+            byte: 1234,
+            line: 17,
+            records: 15,
+            skipped: 2,
+        };
+        assert_eq!(Position::from_cursor(&p.to_cursor()).unwrap(), p);
+        for bad in ["", "12", "a:b:c:d", "1:0:0:0", "1:2:3:4", "1:2:3:4:5"] {
+            assert!(Position::from_cursor(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn windows_1252_reads_accents_and_quotes() {
+        assert_eq!(
+            windows_1252(b"Jos\xe9 \x93Pepe\x94 Pe\xf1a"),
+            "José “Pepe” Peña"
+        );
+    }
+}

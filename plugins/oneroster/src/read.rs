@@ -1,0 +1,389 @@
+//! Reading: the connection test, the list of schools, and one page of one
+//! entity kind (full by `limit`/`offset`, or a delta by
+//! `filter=dateLastModified>'…'`), mapped to entities by the SDK's
+//! [`homeroom_sdk::oneroster`] mapping.
+//!
+//! The cursor handed to the host is the next offset (`"2000"`), or
+//! `"full:2000"` once a server refused the delta filter and the read fell
+//! back to the full set, as the WIT contract allows.
+
+use homeroom_sdk::connector_bindings::homeroom::plugin::http::{Method, Response};
+use homeroom_sdk::oneroster::{self, Service, Version};
+use homeroom_sdk::paging::Offset;
+use homeroom_sdk::{Entity, EntityKind, Page, PluginError, School};
+use serde_json::Value as Json;
+
+use crate::config::Config;
+use crate::env::Env;
+use crate::fetch::{self, CollectionError, Link, Purpose};
+
+/// Warnings about single fields logged per page; the rest are counted.
+const WARNINGS_PER_PAGE: usize = 20;
+/// Pages `list_schools` reads at most (a district has hundreds of schools).
+const MAX_SCHOOL_PAGES: usize = 1000;
+
+/// What the previous page of a read looked like, to catch a server that
+/// ignores `offset` and sends the same page again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageMark {
+    kind: EntityKind,
+    since: Option<String>,
+    offset: u64,
+    first: Option<String>,
+    last: Option<String>,
+    len: usize,
+}
+
+impl PageMark {
+    fn of(kind: EntityKind, since: Option<&str>, offset: u64, records: &[Json]) -> PageMark {
+        PageMark {
+            kind,
+            since: since.map(str::to_string),
+            offset,
+            first: records.first().and_then(oneroster::sourced_id),
+            last: records.last().and_then(oneroster::sourced_id),
+            len: records.len(),
+        }
+    }
+
+    /// Whether `next` holds what this page held, at a later offset.
+    fn repeats_in(&self, next: &PageMark) -> bool {
+        self.kind == next.kind
+            && self.since == next.since
+            && self.offset < next.offset
+            && next.len > 0
+            && (self.first.as_ref(), self.last.as_ref(), self.len)
+                == (next.first.as_ref(), next.last.as_ref(), next.len)
+    }
+}
+
+/// One page as the server sent it.
+struct RawPage {
+    records: Vec<Json>,
+    total: Option<u64>,
+    link: Link,
+}
+
+fn parse_page(
+    config: &Config,
+    purpose: &Purpose,
+    key: &str,
+    url: &str,
+    response: &Response,
+) -> Result<RawPage, PluginError> {
+    let doing = match purpose.offset {
+        Some(o) => format!("`{}` at offset {o}", purpose.resource),
+        None => format!("`{}`", purpose.resource),
+    };
+    let records = fetch::collection(&response.body, key).map_err(|e| match e {
+        CollectionError::NotJson(why) => PluginError::InvalidData(format!(
+            "{doing}: the answer of {url} is not valid JSON ({why}); the server sent a broken page (a cut connection or a server error), run again"
+        )),
+        CollectionError::NoCollection => PluginError::InvalidData(format!(
+            "{doing}: the answer of {url} has no `{key}` list, so it is not a OneRoster {} collection",
+            config.version.label()
+        )),
+    })?;
+    Ok(RawPage {
+        records,
+        total: fetch::total_count(response),
+        link: fetch::link(response),
+    })
+}
+
+/// GET one page; `Err(Ok(response))` hands back a non-2xx answer so the
+/// caller may decide what it means.
+fn get_page(
+    env: &mut dyn Env,
+    config: &Config,
+    purpose: &Purpose,
+    key: &str,
+    url: &str,
+) -> Result<Result<RawPage, Response>, PluginError> {
+    let response = fetch::send(env, config, purpose, url, None)?;
+    if !(200..300).contains(&response.status) {
+        return Ok(Err(response));
+    }
+    parse_page(config, purpose, key, url, &response).map(Ok)
+}
+
+/// The cursor: the next offset, and whether the read fell back to the full set.
+fn parse_cursor(cursor: Option<&str>, limit: u64) -> Result<(bool, Offset), PluginError> {
+    match cursor {
+        Some(c) => match c.strip_prefix("full:") {
+            Some(rest) => Ok((true, Offset::from_cursor(Some(rest), limit)?)),
+            None => Ok((false, Offset::from_cursor(Some(c), limit)?)),
+        },
+        None => Ok((false, Offset::from_cursor(None, limit)?)),
+    }
+}
+
+/// The filter of a delta read.
+pub fn delta_filter(since: &str) -> String {
+    format!("dateLastModified>'{}'", since.replace('\'', ""))
+}
+
+/// Read one page of `kind`.
+pub fn read(
+    env: &mut dyn Env,
+    config: &Config,
+    kind: EntityKind,
+    since: Option<&str>,
+    cursor: Option<&str>,
+    memory: &mut Option<PageMark>,
+) -> Result<Page, PluginError> {
+    let Some(endpoint) = oneroster::endpoint(kind) else {
+        // Agents come inside users' `agents` attribute; OneRoster has no
+        // collection of them.
+        return Ok(Page {
+            entities: Vec::new(),
+            next: None,
+            total: Some(0),
+        });
+    };
+    let (mut full, position) = parse_cursor(cursor, config.page_size)?;
+    let (offset, limit) = (position.offset, position.limit);
+    let purpose = Purpose {
+        resource: endpoint.path,
+        service: endpoint.service,
+        method: Method::Get,
+        offset: Some(offset),
+    };
+    let filter = since.filter(|_| !full).map(delta_filter);
+    let url = fetch::collection_url(
+        config,
+        endpoint.service,
+        endpoint.path,
+        limit,
+        offset,
+        filter.as_deref(),
+    );
+    let mut page = match get_page(env, config, &purpose, endpoint.path, &url)? {
+        Ok(page) => page,
+        Err(response) if response.status == 400 && filter.is_some() && offset == 0 => {
+            env.warn(&format!(
+                "`{}`: the server refused the delta filter {} (400{}); reading the full set instead",
+                endpoint.path,
+                filter.as_deref().unwrap_or_default(),
+                fetch::server_says(&response.body).map(|s| format!(": {s}")).unwrap_or_default()
+            ));
+            full = true;
+            let url =
+                fetch::collection_url(config, endpoint.service, endpoint.path, limit, offset, None);
+            match get_page(env, config, &purpose, endpoint.path, &url)? {
+                Ok(page) => page,
+                Err(response) => {
+                    return Err(fetch::status_error(config, &purpose, &url, &response));
+                }
+            }
+        }
+        Err(response) => return Err(fetch::status_error(config, &purpose, &url, &response)),
+    };
+
+    let since_key = since.filter(|_| !full);
+    let mark = PageMark::of(kind, since_key, offset, &page.records);
+    if memory.as_ref().is_some_and(|m| m.repeats_in(&mark)) {
+        env.warn(&format!(
+            "`{}` at offset {offset}: the server sent the records of the previous page again; asking once more",
+            endpoint.path
+        ));
+        page = match get_page(env, config, &purpose, endpoint.path, &url)? {
+            Ok(page) => page,
+            Err(response) => return Err(fetch::status_error(config, &purpose, &url, &response)),
+        };
+        let again = PageMark::of(kind, since_key, offset, &page.records);
+        if memory.as_ref().is_some_and(|m| m.repeats_in(&again)) {
+            return Err(PluginError::InvalidData(format!(
+                "`{}` at offset {offset}: the server sent the same records as at offset {} twice; it ignores `offset`, so the read cannot page through it",
+                endpoint.path,
+                memory.as_ref().map(|m| m.offset).unwrap_or_default()
+            )));
+        }
+    }
+    *memory = Some(PageMark::of(kind, since_key, offset, &page.records));
+
+    let received = page.records.len() as u64;
+    let entities = map_records(env, kind, endpoint.path, offset, &page.records)?;
+    let next = fetch::next_offset(offset, limit, received, page.total, page.link).map(|n| {
+        if full {
+            format!("full:{n}")
+        } else {
+            n.to_string()
+        }
+    });
+    env.progress(offset + received, page.total);
+    Ok(Page {
+        entities,
+        next,
+        total: page.total,
+    })
+}
+
+/// Map a page's records; a record that cannot be mapped is skipped with a
+/// warning naming it, but a page of which no record maps is refused.
+fn map_records(
+    env: &mut dyn Env,
+    kind: EntityKind,
+    path: &str,
+    offset: u64,
+    records: &[Json],
+) -> Result<Vec<Entity>, PluginError> {
+    let mut entities = Vec::with_capacity(records.len());
+    let mut warnings = 0usize;
+    let mut skipped = 0usize;
+    for (i, record) in records.iter().enumerate() {
+        match oneroster::entity_from_json(kind, record) {
+            Ok(mapped) => {
+                for w in &mapped.warnings {
+                    if warnings < WARNINGS_PER_PAGE {
+                        env.warn(&format!("`{path}` at offset {offset}: {w}"));
+                    }
+                    warnings += 1;
+                }
+                entities.push(mapped.entity);
+            }
+            Err(e) => {
+                skipped += 1;
+                env.warn(&format!(
+                    "`{path}` at offset {offset}: record {} skipped: {e}: {}",
+                    offset + i as u64,
+                    oneroster::describe(record)
+                ));
+            }
+        }
+    }
+    if warnings > WARNINGS_PER_PAGE {
+        env.warn(&format!(
+            "`{path}` at offset {offset}: {} more field warnings on this page",
+            warnings - WARNINGS_PER_PAGE
+        ));
+    }
+    if skipped > 0 && entities.is_empty() {
+        return Err(PluginError::InvalidData(format!(
+            "`{path}` at offset {offset}: none of the {skipped} records has a sourcedId, so this is not a OneRoster collection"
+        )));
+    }
+    Ok(entities)
+}
+
+/// Every school the server knows (`GET schools`, all pages), for the
+/// schools-mapping step. Schools marked `tobedeleted` are left out.
+pub fn list_schools(env: &mut dyn Env, config: &Config) -> Result<Vec<School>, PluginError> {
+    let limit = config.page_size;
+    let mut offset = 0;
+    let mut schools: Vec<School> = Vec::new();
+    let mut previous_first: Option<String> = None;
+    for _ in 0..MAX_SCHOOL_PAGES {
+        let purpose = Purpose {
+            resource: "schools",
+            service: Service::Rostering,
+            method: Method::Get,
+            offset: Some(offset),
+        };
+        let url = fetch::collection_url(config, Service::Rostering, "schools", limit, offset, None);
+        let page = match get_page(env, config, &purpose, "orgs", &url)? {
+            Ok(page) => page,
+            Err(response) => return Err(fetch::status_error(config, &purpose, &url, &response)),
+        };
+        let first = page.records.first().and_then(oneroster::sourced_id);
+        if offset > 0 && first.is_some() && first == previous_first {
+            return Err(PluginError::InvalidData(format!(
+                "`schools` at offset {offset}: the server sent the previous page again; it ignores `offset`"
+            )));
+        }
+        previous_first = first;
+        for record in &page.records {
+            let Some(id) = oneroster::sourced_id(record) else {
+                env.warn(&format!(
+                    "`schools` at offset {offset}: a school without sourcedId skipped: {}",
+                    oneroster::describe(record)
+                ));
+                continue;
+            };
+            if record
+                .get("status")
+                .and_then(Json::as_str)
+                .is_some_and(|s| s.eq_ignore_ascii_case("tobedeleted"))
+            {
+                continue;
+            }
+            if schools.iter().any(|s| s.source_id == id) {
+                continue;
+            }
+            let text = |key: &str| {
+                record
+                    .get(key)
+                    .and_then(Json::as_str)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            };
+            schools.push(School {
+                name: text("name").unwrap_or_else(|| id.clone()),
+                identifier: text("identifier"),
+                source_id: id,
+            });
+        }
+        match fetch::next_offset(
+            offset,
+            limit,
+            page.records.len() as u64,
+            page.total,
+            page.link,
+        ) {
+            Some(next) => offset = next,
+            None => return Ok(schools),
+        }
+    }
+    Err(PluginError::InvalidData(format!(
+        "`schools`: more than {MAX_SCHOOL_PAGES} pages of schools; the server's paging does not end"
+    )))
+}
+
+/// One cheap read (`orgs?limit=1`) that says what to fix when it fails, then
+/// the schools, to say what was found.
+pub fn test_connection(env: &mut dyn Env, config: &Config) -> Result<String, PluginError> {
+    let purpose = Purpose {
+        resource: "orgs",
+        service: Service::Rostering,
+        method: Method::Get,
+        offset: None,
+    };
+    let url = format!("{}/orgs?limit=1", config.base(Service::Rostering));
+    let version = config.version.label();
+    let response = fetch::send(env, config, &purpose, &url, None)?;
+    if !(200..300).contains(&response.status) {
+        return Err(fetch::status_error(config, &purpose, &url, &response));
+    }
+    let not_oneroster = |what: &str| {
+        let other = match config.version {
+            Version::V1p1 => "1.2",
+            Version::V1p2 => "1.1",
+        };
+        PluginError::Config(format!(
+            "{url} answered, but {what}, so this is not a OneRoster {version} server at that address: check the Service URL, and the Version (try {other})"
+        ))
+    };
+    match fetch::collection(&response.body, "orgs") {
+        Ok(_) => {}
+        Err(CollectionError::NotJson(_)) => {
+            let kind = fetch::header(&response, "content-type")
+                .unwrap_or_else(|| "no content type".into());
+            return Err(not_oneroster(&format!("not with JSON ({kind})")));
+        }
+        Err(CollectionError::NoCollection) => {
+            return Err(not_oneroster("with JSON that has no `orgs` list"));
+        }
+    }
+    let schools = list_schools(env, config)?;
+    let mut message = format!(
+        "{}: {} school{}",
+        config.describe(),
+        schools.len(),
+        if schools.len() == 1 { "" } else { "s" }
+    );
+    for note in &config.notes {
+        message.push_str(&format!(" (note: {note})"));
+    }
+    Ok(message)
+}

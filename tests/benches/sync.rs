@@ -1,0 +1,721 @@
+//! The sync benchmark (issue 6): synthetic districts of growing size, synced
+//! from a OneRoster CSV package and over OneRoster REST on loopback, full,
+//! delta and unchanged; peak memory; a WASM filter rule against the same
+//! rule compiled natively; and the floor: a bare native program that only
+//! parses the same CSV files and inserts the rows into SQLite in one
+//! transaction. Prints a table and writes BENCHMARKS.md.
+//!
+//!     cargo bench -p homeroom-tests --bench sync -- --sizes S,M,L
+//!
+//! Each measurement runs in its own child process (this binary, `--child`),
+//! so its peak RSS is its own; the mock SIS runs in another process.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use homeroom_host::config::{DistrictConfig, Organization, SourceConfig};
+use homeroom_host::pipeline::{Engine, ImportOptions, Mode};
+use homeroom_tests::district::{Options, write_package};
+use serde_json::{Value as Json, json};
+
+const ORG: &str = "bench";
+
+fn sizes(name: &str) -> Option<u64> {
+    Some(match name {
+        "XS" => 500,
+        "S" => 5_000,
+        "M" => 50_000,
+        "L" => 500_000,
+        "XL" => 1_000_000,
+        _ => return None,
+    })
+}
+
+/// Peak resident set of this process, in MiB (Linux VmHWM).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--child") {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("tokio");
+        let result = rt.block_on(child(&args[at + 1..]));
+        match result {
+            Ok(out) => println!("RESULT {out}"),
+            Err(e) => {
+                eprintln!("child failed: {e:#}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    if let Err(e) = parent(&args) {
+        eprintln!("bench failed: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+// ---------------------------------------------------------------- children
+
+async fn child(args: &[String]) -> anyhow::Result<Json> {
+    let scenario = args.first().map(String::as_str).unwrap_or("");
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+    match scenario {
+        "floor" => floor(Path::new(&arg(1)), Path::new(&arg(2))).await,
+        "csv" => sync_csv(&arg(1), Path::new(&arg(2)), &arg(3)).await,
+        "rest" => sync_rest(&arg(1), &arg(2), &arg(3)).await,
+        "serve-mock" => serve_mock(Path::new(&arg(1)), arg(2).parse().unwrap_or(0)).await,
+        "rule" => rule_overhead(arg(1).parse().unwrap_or(1_000_000)).await,
+        other => anyhow::bail!("unknown scenario `{other}`"),
+    }
+}
+
+/// The floor: parse every CSV file of the package and insert its rows into
+/// SQLite in one transaction, nothing else.
+async fn floor(package: &Path, db: &Path) -> anyhow::Result<Json> {
+    use sqlx::Connection;
+    let started = Instant::now();
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", db.display())).await?;
+    let mut tx = conn.begin().await?;
+    let mut rows = 0u64;
+    for entry in std::fs::read_dir(package)? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("csv") {
+            continue;
+        }
+        let table = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("t")
+            .replace(|c: char| !c.is_alphanumeric(), "_");
+        let mut reader = csv::Reader::from_path(&path)?;
+        let headers = reader.headers()?.clone();
+        let cols: Vec<String> = (0..headers.len()).map(|i| format!("c{i}")).collect();
+        sqlx::query(&format!(
+            "CREATE TABLE \"{table}\" ({})",
+            cols.iter()
+                .map(|c| format!("{c} TEXT"))
+                .collect::<Vec<_>>()
+                .join(",")
+        ))
+        .execute(&mut *tx)
+        .await?;
+        let per_stmt = (30_000 / headers.len().max(1)).clamp(1, 500);
+        let mut batch: Vec<csv::StringRecord> = Vec::with_capacity(per_stmt);
+        let mut flush = |batch: &mut Vec<csv::StringRecord>| -> Option<String> {
+            if batch.is_empty() {
+                return None;
+            }
+            let one = format!("({})", vec!["?"; headers.len()].join(","));
+            Some(format!(
+                "INSERT INTO \"{table}\" VALUES {}",
+                vec![one; batch.len()].join(",")
+            ))
+        };
+        for record in reader.records() {
+            batch.push(record?);
+            if batch.len() == per_stmt {
+                let sql = flush(&mut batch).unwrap_or_default();
+                let mut q = sqlx::query(&sql);
+                for r in &batch {
+                    for i in 0..headers.len() {
+                        q = q.bind(r.get(i).unwrap_or("").to_string());
+                    }
+                }
+                q.execute(&mut *tx).await?;
+                rows += batch.len() as u64;
+                batch.clear();
+            }
+        }
+        if let Some(sql) = flush(&mut batch) {
+            let mut q = sqlx::query(&sql);
+            for r in &batch {
+                for i in 0..headers.len() {
+                    q = q.bind(r.get(i).unwrap_or("").to_string());
+                }
+            }
+            q.execute(&mut *tx).await?;
+            rows += batch.len() as u64;
+        }
+    }
+    tx.commit().await?;
+    Ok(
+        json!({"seconds": started.elapsed().as_secs_f64(), "records": rows, "rss_mib": peak_rss_mib()}),
+    )
+}
+
+async fn engine(db: &str) -> anyhow::Result<Engine> {
+    let store = homeroom_host::store::Store::open(db).await?;
+    let runtime = homeroom_host::runtime::Runtime::new(homeroom_host::runtime::Limits::default())
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let gallery = homeroom_host::gallery::Gallery::builtin()?;
+    Ok(Engine::new(store, runtime, Arc::new(gallery)))
+}
+
+fn run_json(run: &homeroom_host::store::Run, started: Instant) -> Json {
+    let records = run.report.total(|c| c.read);
+    json!({
+        "seconds": started.elapsed().as_secs_f64(),
+        "records": records,
+        "changes": run.report.changes(),
+        "status": run.status.as_str(),
+        "failure": run.report.failure,
+        "timings": run.report.timings,
+        "rss_mib": peak_rss_mib(),
+    })
+}
+
+async fn import(
+    engine: &Engine,
+    source: SourceConfig,
+    mode: Mode,
+) -> anyhow::Result<homeroom_host::store::Run> {
+    engine
+        .apply_config(&DistrictConfig {
+            organization: Organization {
+                id: ORG.into(),
+                name: "Benchmark district".into(),
+            },
+            sources: vec![source.clone()],
+        })
+        .await?;
+    Ok(engine
+        .import(
+            ORG,
+            &source.id,
+            ImportOptions {
+                mode,
+                auto_commit: Some(true),
+                ..Default::default()
+            },
+        )
+        .await?)
+}
+
+fn quiet(mut s: SourceConfig) -> SourceConfig {
+    // Benchmarks measure the sync, not the hold: never wait for approval.
+    s.advanced.hold.updated_share = 1.0;
+    s.advanced.hold.deleted_share = 1.0;
+    s.advanced.max_error_share = 1.0;
+    s
+}
+
+async fn sync_csv(db: &str, package: &Path, mode: &str) -> anyhow::Result<Json> {
+    let engine = engine(db).await?;
+    let mut s = SourceConfig::new("sis", "oneroster-csv");
+    s.folder = Some(package.display().to_string());
+    let started = Instant::now();
+    let run = import(
+        &engine,
+        quiet(s),
+        if mode == "quick" {
+            Mode::Quick
+        } else {
+            Mode::Full
+        },
+    )
+    .await?;
+    Ok(run_json(&run, started))
+}
+
+async fn sync_rest(db: &str, service_url: &str, mode: &str) -> anyhow::Result<Json> {
+    let engine = engine(db).await?;
+    let mut s = SourceConfig::new("sis", "oneroster");
+    s.settings.insert("service_url".into(), service_url.into());
+    s.settings.insert("version".into(), "1.2".into());
+    s.settings.insert(
+        "token_url".into(),
+        format!("{}/token", service_url.trim_end_matches('/')),
+    );
+    s.settings.insert(
+        "client_id".into(),
+        homeroom_tests::oneroster_mock::CLIENT_ID.into(),
+    );
+    s.settings.insert("page_size".into(), "10000".into());
+    s.secrets
+        .insert("client_secret".into(), "HOMEROOM_BENCH_SECRET".into());
+    // SAFETY of the environment: this child is single-purpose and sets it before any thread reads it.
+    unsafe {
+        std::env::set_var(
+            "HOMEROOM_BENCH_SECRET",
+            homeroom_tests::oneroster_mock::CLIENT_SECRET,
+        )
+    };
+    let started = Instant::now();
+    let run = import(
+        &engine,
+        quiet(s),
+        if mode == "quick" {
+            Mode::Quick
+        } else {
+            Mode::Full
+        },
+    )
+    .await?;
+    Ok(run_json(&run, started))
+}
+
+async fn serve_mock(package: &Path, latency_ms: u64) -> anyhow::Result<Json> {
+    let dataset = homeroom_tests::oneroster_mock::Dataset::from_csv_dir(package)?;
+    let mock = homeroom_tests::oneroster_mock::MockOneRoster::start(dataset).await?;
+    if latency_ms > 0 {
+        mock.slow_pages(Duration::from_millis(latency_ms));
+    }
+    println!("MOCK {}", mock.base_url());
+    std::io::stdout().flush()?;
+    // Serve until the parent ends this process.
+    loop {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+/// The example grade filter over `n` records: natively, and as a WASM rule
+/// through the host (pages of 1,000, as the pipeline sends them).
+async fn rule_overhead(n: usize) -> anyhow::Result<Json> {
+    use homeroom_host::runtime::bindings::types as host;
+    let grades = ["KG", "01", "03", "05", "07", "09", "11", "12"];
+    // Native: the rule crate's own decision function, on the SDK's types.
+    let native_batch: Vec<homeroom_sdk::Entity> = (0..1000)
+        .map(|i| {
+            homeroom_sdk::Entity::new(homeroom_sdk::EntityKind::User, format!("u{i}"))
+                .with_text("role", "student")
+                .with(
+                    "grades",
+                    homeroom_sdk::Value::Texts(vec![grades[i % grades.len()].to_string()]),
+                )
+        })
+        .collect();
+    let (min, max) = (
+        homeroom_plugin_grade_filter::grade_rank("KG").unwrap_or(0),
+        homeroom_plugin_grade_filter::grade_rank("05").unwrap_or(0),
+    );
+    let started = Instant::now();
+    let mut kept = 0usize;
+    for _ in 0..n / 1000 {
+        for e in &native_batch {
+            if matches!(
+                homeroom_plugin_grade_filter::decide(std::hint::black_box(e), min, max, false),
+                homeroom_sdk::Verdict::Keep
+            ) {
+                kept += 1;
+            }
+        }
+    }
+    let native = started.elapsed().as_secs_f64();
+
+    let engine = engine("sqlite::memory:").await?;
+    let package = engine.gallery.get("grade-filter")?.clone();
+    let loaded = engine.runtime.load(&package)?;
+    let settings = BTreeMap::from([
+        ("min_grade".to_string(), "KG".to_string()),
+        ("max_grade".to_string(), "05".to_string()),
+    ]);
+    let mut session = homeroom_host::runtime::RuleSession::start(
+        &engine.runtime,
+        loaded,
+        homeroom_host::runtime::SessionOptions {
+            settings,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let host_batch: Vec<host::Entity> = (0..1000)
+        .map(|i| host::Entity {
+            kind: host::EntityKind::User,
+            source_id: format!("u{i}"),
+            status: host::Status::Active,
+            date_last_modified: None,
+            attributes: vec![
+                host::Attribute {
+                    name: "role".into(),
+                    value: host::Value::Text("student".into()),
+                },
+                host::Attribute {
+                    name: "grades".into(),
+                    value: host::Value::Texts(vec![grades[i % grades.len()].to_string()]),
+                },
+            ],
+        })
+        .collect();
+    let started = Instant::now();
+    let mut wasm_kept = 0usize;
+    for _ in 0..n / 1000 {
+        let verdicts = session.apply(&host_batch).await?;
+        wasm_kept += verdicts
+            .iter()
+            .filter(|v| matches!(v, homeroom_host::runtime::Verdict::Keep))
+            .count();
+    }
+    let wasm = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        kept == wasm_kept,
+        "native kept {kept}, wasm kept {wasm_kept}"
+    );
+    Ok(
+        json!({"records": n, "native_seconds": native, "wasm_seconds": wasm, "rss_mib": peak_rss_mib()}),
+    )
+}
+
+// ---------------------------------------------------------------- parent
+
+struct Row {
+    size: String,
+    scenario: String,
+    seconds: f64,
+    records: u64,
+    floor: Option<f64>,
+    rss_mib: f64,
+    note: String,
+}
+
+fn run_child(args: &[&str]) -> anyhow::Result<Json> {
+    let exe = std::env::current_exe()?;
+    let out = Command::new(exe)
+        .arg("--child")
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .ok_or_else(|| anyhow::anyhow!("scenario {args:?} failed ({})", out.status))?;
+    Ok(serde_json::from_str(line)?)
+}
+
+struct Mock(Child, String);
+
+impl Mock {
+    fn start(package: &Path, latency_ms: u64) -> anyhow::Result<Mock> {
+        let exe = std::env::current_exe()?;
+        let mut child = Command::new(exe)
+            .args([
+                "--child",
+                "serve-mock",
+                &package.display().to_string(),
+                &latency_ms.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no mock stdout"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(l)) => {
+                    if let Some(u) = l.strip_prefix("MOCK ") {
+                        break u.to_string();
+                    }
+                }
+                _ => anyhow::bail!("the mock SIS did not start"),
+            }
+        };
+        Ok(Mock(child, url))
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Change `share` of the users in users.csv: a new given name and a
+/// dateLastModified after now, so both a bulk re-run and a REST delta see them.
+fn touch_users(package: &Path, share: f64) -> anyhow::Result<u64> {
+    let path = package.join("users.csv");
+    let mut reader = csv::Reader::from_path(&path)?;
+    let headers = reader.headers()?.clone();
+    let given = headers
+        .iter()
+        .position(|h| h == "givenName")
+        .ok_or_else(|| anyhow::anyhow!("users.csv has no givenName"))?;
+    let modified = headers.iter().position(|h| h == "dateLastModified");
+    let later = (chrono::Utc::now() + chrono::Duration::days(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let every = (1.0 / share).round().max(1.0) as usize;
+    let tmp = package.join("users.csv.tmp");
+    let mut writer = csv::Writer::from_path(&tmp)?;
+    writer.write_record(&headers)?;
+    let mut changed = 0;
+    for (i, r) in reader.records().enumerate() {
+        let r = r?;
+        let mut fields: Vec<String> = r.iter().map(str::to_string).collect();
+        if i % every == 0 {
+            fields[given] = format!("{}x", fields[given]);
+            if let Some(m) = modified {
+                fields[m] = later.clone();
+            }
+            changed += 1;
+        }
+        writer.write_record(&fields)?;
+    }
+    writer.flush()?;
+    std::fs::rename(tmp, path)?;
+    Ok(changed)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
+        })
+        .map(|kb| format!("{:.0} GiB", kb / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, {mem} RAM, Linux")
+}
+
+fn parent(args: &[String]) -> anyhow::Result<()> {
+    let mut size_names = vec!["S".to_string(), "M".to_string()];
+    let mut out: Option<PathBuf> = None;
+    let mut rest = true;
+    let mut rule_records = 1_000_000usize;
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--sizes" => {
+                size_names = args
+                    .get(i + 1)
+                    .map(|s| s.split(',').map(str::to_string).collect())
+                    .unwrap_or_default();
+                i += 1;
+            }
+            "--out" => {
+                out = args.get(i + 1).map(PathBuf::from);
+                i += 1;
+            }
+            "--no-rest" => rest = false,
+            "--rule-records" => {
+                rule_records = args
+                    .get(i + 1)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(rule_records);
+                i += 1;
+            }
+            _ => {} // cargo bench passes --bench
+        }
+        i += 1;
+    }
+    let work = tempfile::tempdir()?;
+    let mut rows: Vec<Row> = Vec::new();
+    let mut print = |row: Row| {
+        let ratio = row
+            .floor
+            .map(|f| format!("{:.1}x", row.seconds / f))
+            .unwrap_or_default();
+        eprintln!(
+            "{:<3} {:<34} {:>9.2} s {:>10.0} rec/s {:>7} {:>8.0} MiB  {}",
+            row.size,
+            row.scenario,
+            row.seconds,
+            row.records as f64 / row.seconds.max(1e-9),
+            ratio,
+            row.rss_mib,
+            row.note
+        );
+        rows.push(row);
+    };
+    for name in &size_names {
+        let students = sizes(name)
+            .ok_or_else(|| anyhow::anyhow!("unknown size {name}: use XS, S, M, L or XL"))?;
+        let dir = work.path().join(name);
+        let package = dir.join("package");
+        std::fs::create_dir_all(&package)?;
+        let summary = write_package(
+            &Options {
+                students,
+                ..Default::default()
+            },
+            &package,
+        )?;
+        let total: u64 = [
+            "orgs.csv",
+            "academicSessions.csv",
+            "courses.csv",
+            "classes.csv",
+            "users.csv",
+            "enrollments.csv",
+            "demographics.csv",
+        ]
+        .iter()
+        .map(|f| summary.rows(f))
+        .sum();
+        eprintln!("== {name}: {students} students, {total} records");
+        let floor_db = dir.join("floor.db");
+        let f = run_child(&[
+            "floor",
+            &package.display().to_string(),
+            &floor_db.display().to_string(),
+        ])?;
+        let floor = f["seconds"].as_f64().unwrap_or(0.0);
+        print(Row {
+            size: name.clone(),
+            scenario: "floor: parse CSV + insert (SQLite)".into(),
+            seconds: floor,
+            records: f["records"].as_u64().unwrap_or(0),
+            floor: Some(floor),
+            rss_mib: f["rss_mib"].as_f64().unwrap_or(0.0),
+            note: String::new(),
+        });
+
+        let db = format!("sqlite://{}", dir.join("csv.db").display());
+        let mut scenario =
+            |label: &str, args: &[&str], floor: Option<f64>| -> anyhow::Result<Json> {
+                let r = run_child(args)?;
+                let note = match r["failure"].as_str() {
+                    Some(f) => format!("FAILED: {f}"),
+                    None => format!("{} changes", r["changes"]),
+                };
+                print(Row {
+                    size: name.clone(),
+                    scenario: label.into(),
+                    seconds: r["seconds"].as_f64().unwrap_or(0.0),
+                    records: r["records"].as_u64().unwrap_or(0),
+                    floor,
+                    rss_mib: r["rss_mib"].as_f64().unwrap_or(0.0),
+                    note,
+                });
+                Ok(r)
+            };
+        let pkg = package.display().to_string();
+        scenario(
+            "full sync from CSV",
+            &["csv", &db, &pkg, "full"],
+            Some(floor),
+        )?;
+        scenario(
+            "unchanged re-run from CSV",
+            &["csv", &db, &pkg, "full"],
+            Some(floor),
+        )?;
+        let changed = touch_users(&package, 0.01)?;
+        scenario(
+            &format!("bulk CSV re-run, {changed} users changed"),
+            &["csv", &db, &pkg, "full"],
+            Some(floor),
+        )?;
+
+        if rest {
+            // Fresh package for REST (the touched one would do too; keep it simple).
+            let mock = Mock::start(&package, 0)?;
+            let rest_db = format!("sqlite://{}", dir.join("rest.db").display());
+            scenario(
+                "full sync over REST (pages of 10k)",
+                &["rest", &rest_db, &mock.1, "full"],
+                Some(floor),
+            )?;
+            drop(mock);
+            let changed = touch_users(&package, 0.01)?;
+            let mock = Mock::start(&package, 0)?;
+            scenario(
+                &format!("REST delta, {changed} users changed"),
+                &["rest", &rest_db, &mock.1, "quick"],
+                Some(floor),
+            )?;
+            drop(mock);
+            let mock = Mock::start(&package, 50)?;
+            let slow_db = format!("sqlite://{}", dir.join("rest-slow.db").display());
+            scenario(
+                "full sync over REST, 50 ms per page",
+                &["rest", &slow_db, &mock.1, "full"],
+                Some(floor),
+            )?;
+        }
+    }
+    let r = run_child(&["rule", &rule_records.to_string()])?;
+    let (native, wasm) = (
+        r["native_seconds"].as_f64().unwrap_or(0.0),
+        r["wasm_seconds"].as_f64().unwrap_or(0.0),
+    );
+    print(Row {
+        size: "-".into(),
+        scenario: "grade filter, native".into(),
+        seconds: native,
+        records: rule_records as u64,
+        floor: None,
+        rss_mib: 0.0,
+        note: String::new(),
+    });
+    print(Row {
+        size: "-".into(),
+        scenario: "grade filter, WASM rule via host".into(),
+        seconds: wasm,
+        records: rule_records as u64,
+        floor: None,
+        rss_mib: r["rss_mib"].as_f64().unwrap_or(0.0),
+        note: format!("{:.2}x native", wasm / native.max(1e-9)),
+    });
+
+    let mut md = String::new();
+    md.push_str("# Benchmarks\n\n");
+    md.push_str(&format!(
+        "Machine: {}. Run on {}.\n\n",
+        machine(),
+        chrono::Utc::now().format("%Y-%m-%d")
+    ));
+    md.push_str("Reproduce: `cargo bench -p homeroom-tests --bench sync -- --sizes S,M,L --out BENCHMARKS.md`.\n");
+    md.push_str("Each figure is one run in its own process; peak RSS is that process's (the mock SIS runs in another). ");
+    md.push_str("The floor is a bare native program that only parses the same CSV files and inserts the rows into SQLite in one transaction.\n\n");
+    md.push_str("| size | scenario | seconds | records/s | vs floor | peak RSS | note |\n|---|---|---:|---:|---:|---:|---|\n");
+    for r in &rows {
+        md.push_str(&format!(
+            "| {} | {} | {:.2} | {:.0} | {} | {:.0} MiB | {} |\n",
+            r.size,
+            r.scenario,
+            r.seconds,
+            r.records as f64 / r.seconds.max(1e-9),
+            r.floor
+                .map(|f| format!("{:.1}x", r.seconds / f))
+                .unwrap_or_default(),
+            r.rss_mib,
+            r.note
+        ));
+    }
+    match out {
+        Some(path) => {
+            std::fs::write(&path, md)?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{md}"),
+    }
+    Ok(())
+}
