@@ -484,9 +484,11 @@ pub fn entity_from_json(kind: EntityKind, record: &Json) -> Result<Mapped, MapEr
         },
     }
     for (name, value) in object {
+        // A user's `password` never enters the hub: the hub has no use for a
+        // child's password, and what it never holds it can never leak.
         if matches!(
             name.as_str(),
-            "sourcedId" | "status" | "dateLastModified" | "metadata"
+            "sourcedId" | "status" | "dateLastModified" | "metadata" | "password"
         ) || value.is_null()
         {
             continue;
@@ -828,6 +830,20 @@ fn typed_reference(value: &Json) -> Option<Reference> {
         kind,
         source_id: sourced_id(value)?,
     })
+}
+
+#[cfg(test)]
+mod password_tests {
+    use super::*;
+
+    #[test]
+    fn a_users_password_is_never_mapped() {
+        let user = serde_json::json!({"sourcedId": "u1", "status": "active", "username": "ada", "password": "hunter2",
+            "givenName": "Ada", "familyName": "L", "role": "student", "enabledUser": "true"});
+        let mapped = entity_from_json(EntityKind::User, &user).expect("maps");
+        assert!(mapped.entity.get("password").is_none());
+        assert!(!format!("{:?}", mapped.entity.attributes).contains("hunter2"));
+    }
 }
 
 fn without_passwords(mut value: Json) -> Json {
