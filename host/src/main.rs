@@ -6,8 +6,11 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOMEROOM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,homeroom_host=info")),
+            tracing_subscriber::EnvFilter::try_from_env("HOMEROOM_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(
+                    "warn,homeroom_host=info,homeroom_host::capabilities::log=warn",
+                )
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -636,3 +636,37 @@ async fn orphan_references_are_reported() {
     assert_eq!(orphans[0].source_id, "e2");
     assert!(orphans[0].message.contains("user `ghost`"));
 }
+
+/// A reference to a record of the same kind that comes later (a student's
+/// guardian listed after the student) is no orphan.
+#[tokio::test]
+async fn forward_references_within_a_kind_are_not_orphans() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = &database_urls(tmp.path())[0];
+    let engine = engine(url).await;
+    let org = org_id("agents");
+    let dir = tmp.path().join("sis");
+    let mut f = students(1);
+    f.set(
+        "user",
+        "st1",
+        "agents",
+        json!([{"kind": "user", "id": "g1"}, {"kind": "user", "id": "nobody"}]),
+    );
+    f.add(
+        "user",
+        "g1",
+        json!({"givenName": "Marge", "familyName": "S", "role": "guardian"}),
+    );
+    f.write(&dir);
+    apply(&engine, &org, vec![source("sis", &dir)]).await;
+    let run = import(&engine, &org, "sis").await;
+    let orphans: Vec<_> = run
+        .report
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("orphan reference"))
+        .collect();
+    assert_eq!(orphans.len(), 1, "{:?}", run.report.warnings);
+    assert!(orphans[0].message.contains("user `nobody`"));
+}

@@ -491,6 +491,9 @@ impl Engine {
                 })
                 .collect();
         for kind in &kinds {
+            if let Some(refs) = refs.as_mut() {
+                refs.finish_kind(report);
+            }
             let mut reader = PageReader::new(*kind, since);
             loop {
                 let page = match session.next_page(&mut reader).await {
@@ -558,6 +561,9 @@ impl Engine {
                     .await
                     .map_err(|e| e.to_string())?;
             }
+        }
+        if let Some(refs) = refs.as_mut() {
+            refs.finish_kind(report);
         }
         report
             .timings
@@ -693,7 +699,14 @@ impl Engine {
 #[derive(Default)]
 struct RefCheck {
     seen: std::collections::HashMap<&'static str, std::collections::HashSet<String>>,
+    /// References to records of the same kind (a student's guardians are users
+    /// too, and may come later in the file): checked when the kind ends.
+    pending: Vec<(&'static str, String, String, EntityKind, String)>,
 }
+
+/// Same-kind references kept for the end-of-kind check; past this many the
+/// rest are not checked (memory stays bounded on the largest districts).
+const PENDING_REFS: usize = 200_000;
 
 impl RefCheck {
     fn check(&mut self, records: &[Record], report: &mut RunReport) {
@@ -702,13 +715,16 @@ impl RefCheck {
                 continue;
             }
             for (attr, kind, id) in r.references() {
+                if kind == r.kind {
+                    if self.pending.len() < PENDING_REFS {
+                        self.pending
+                            .push((r.kind.cli_name(), r.source_id.clone(), attr, kind, id));
+                    }
+                    continue;
+                }
                 if let Some(ids) = self.seen.get(kind.cli_name()) {
                     if !ids.contains(&id) {
-                        report.warn(
-                            r.kind.cli_name(),
-                            &r.source_id,
-                            format!("orphan reference: `{attr}` points at {} `{id}`, which the source does not have", kind.cli_name()),
-                        );
+                        orphan(report, r.kind.cli_name(), &r.source_id, &attr, kind, &id);
                     }
                 }
             }
@@ -720,6 +736,37 @@ impl RefCheck {
             }
         }
     }
+
+    /// The end of a kind: check the references among its own records.
+    fn finish_kind(&mut self, report: &mut RunReport) {
+        for (kind, record, attr, ref_kind, id) in std::mem::take(&mut self.pending) {
+            if !self
+                .seen
+                .get(ref_kind.cli_name())
+                .is_some_and(|ids| ids.contains(&id))
+            {
+                orphan(report, kind, &record, &attr, ref_kind, &id);
+            }
+        }
+    }
+}
+
+fn orphan(
+    report: &mut RunReport,
+    kind: &str,
+    record: &str,
+    attr: &str,
+    ref_kind: EntityKind,
+    id: &str,
+) {
+    report.warn(
+        kind,
+        record,
+        format!(
+            "orphan reference: `{attr}` points at {} `{id}`, which the source does not have",
+            ref_kind.cli_name()
+        ),
+    );
 }
 
 /// Why a run must wait for an admin, if it must.
