@@ -11,6 +11,7 @@ pub mod reconcile;
 pub mod runtime;
 pub mod secret;
 pub mod store;
+pub mod ui;
 
 /// Paths the build produced, for the test suite.
 #[doc(hidden)]

@@ -56,7 +56,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Plugins => plugin::list(&gallery, cli.json),
         Command::Plugin(cmd) => plugin::run(cmd, gallery, cli.json).await,
-        Command::Serve(args) => crate::api::serve(args, gallery).await,
+        Command::Serve(args) => {
+            let store = crate::store::Store::open(&cli.db).await?;
+            let runtime = crate::runtime::Runtime::new(crate::runtime::Limits::default())
+                .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            let engine = crate::pipeline::Engine::new(store, runtime, std::sync::Arc::new(gallery));
+            crate::api::serve(args, engine, &cli.db).await
+        }
         Command::Sync(cmd) => {
             let store = crate::store::Store::open(&cli.db).await?;
             let runtime = crate::runtime::Runtime::new(crate::runtime::Limits::default())

@@ -29,7 +29,9 @@ pub struct Issue {
     pub message: String,
 }
 
+/// Every field has a default: a run still under way stores `{}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct RunReport {
     pub counts: BTreeMap<String, KindCounts>,
     pub warnings: Vec<Issue>,

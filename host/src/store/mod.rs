@@ -128,9 +128,11 @@ impl Store {
     }
 }
 
+mod api;
 mod entities;
 mod runs;
 pub mod sync;
 
+pub use api::{AttrFilter, AuditRow, SealedSecret, SetupRow, TokenInfo, TokenRow};
 pub use entities::{Duplicate, EntityRow, HistoryRow, Resolution};
 pub use runs::{Run, RunStatus, SourceRow, now};

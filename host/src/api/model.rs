@@ -1,0 +1,567 @@
+//! The shapes the API answers with and takes, shared by the admin UI. Each
+//! is documented in the OpenAPI document; parts that are the configuration
+//! model's own types (`config.rs`) appear there as objects.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use utoipa::ToSchema;
+
+use super::auth::Role;
+use crate::config::SourceConfig;
+use crate::gallery::Package;
+use crate::store::{Run, SetupRow};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrgInfo {
+    pub id: String,
+    pub name: String,
+    /// The caller's role in it.
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewOrg {
+    /// Lowercase letters, digits and dashes (`springfield`).
+    pub id: String,
+    pub name: String,
+}
+
+/// Who the token is.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Me {
+    pub token_id: String,
+    pub name: String,
+    pub platform: bool,
+    pub organizations: Vec<OrgInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SettingView {
+    pub name: String,
+    pub label: String,
+    /// text, url, number, choice or boolean.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Write-only: its value is never returned.
+    pub secret: bool,
+    pub required: bool,
+    /// The default (a gallery listing's own default first).
+    pub default: Option<String>,
+    pub choices: Vec<String>,
+    pub help: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EntityKindView {
+    pub kind: String,
+    /// import and/or export.
+    pub directions: Vec<String>,
+}
+
+/// An app of the gallery: a plugin, or one of its listings.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GalleryEntry {
+    pub id: String,
+    pub plugin: String,
+    pub name: String,
+    pub vendor: String,
+    pub version: String,
+    /// connector, filter-rule or transform-rule.
+    pub kind: String,
+    pub description: String,
+    pub entities: Vec<EntityKindView>,
+    pub settings: Vec<SettingView>,
+    /// Auth kinds the connector supports; the first is the default.
+    pub auth: Vec<String>,
+    /// Reads a file-drop folder.
+    pub files: bool,
+}
+
+impl GalleryEntry {
+    /// Every app of the gallery: each plugin and each of its listings.
+    pub fn all(packages: &[std::sync::Arc<Package>]) -> Vec<GalleryEntry> {
+        let mut out = Vec::new();
+        for p in packages {
+            let m = &p.manifest;
+            out.push(Self::of(p, None));
+            for l in &m.listings {
+                out.push(Self::of(p, Some(&l.id)));
+            }
+        }
+        out
+    }
+
+    /// The entry of a plugin, or of one of its listings.
+    pub fn of(package: &Package, listing: Option<&str>) -> GalleryEntry {
+        let m = &package.manifest;
+        let l = listing.and_then(|id| m.listings.iter().find(|l| l.id == id));
+        let defaults = l.map(|l| l.defaults.clone()).unwrap_or_default();
+        GalleryEntry {
+            id: l.map(|l| l.id.clone()).unwrap_or_else(|| m.id.clone()),
+            plugin: m.id.clone(),
+            name: l.map(|l| l.name.clone()).unwrap_or_else(|| m.name.clone()),
+            vendor: l
+                .and_then(|l| l.vendor.clone())
+                .unwrap_or_else(|| m.vendor.clone()),
+            version: m.version.clone(),
+            kind: m.kind.label().to_string(),
+            description: l
+                .map(|l| l.description.clone())
+                .unwrap_or_else(|| m.description.clone()),
+            entities: m
+                .entities
+                .iter()
+                .map(|e| EntityKindView {
+                    kind: e.kind.clone(),
+                    directions: e
+                        .directions
+                        .iter()
+                        .map(|d| match d {
+                            crate::gallery::manifest::Direction::Import => "import".to_string(),
+                            crate::gallery::manifest::Direction::Export => "export".to_string(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            settings: m
+                .settings
+                .iter()
+                .map(|s| SettingView {
+                    name: s.name.clone(),
+                    label: s.label.clone(),
+                    kind: format!("{:?}", s.kind).to_lowercase(),
+                    secret: s.secret,
+                    required: s.required,
+                    default: defaults.get(&s.name).cloned().or_else(|| s.default.clone()),
+                    choices: s.choices.clone(),
+                    help: s.help.clone(),
+                })
+                .collect(),
+            auth: m.auth.iter().map(|a| a.label().to_string()).collect(),
+            files: m.files,
+        }
+    }
+
+    /// Whether the entry matches a search (name, vendor, description, id).
+    pub fn matches(&self, q: &str) -> bool {
+        let q = q.trim().to_lowercase();
+        q.is_empty()
+            || [&self.name, &self.vendor, &self.description, &self.id]
+                .iter()
+                .any(|s| s.to_lowercase().contains(&q))
+    }
+}
+
+/// A run in lists: no report detail.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunSummary {
+    pub id: String,
+    pub source_id: String,
+    /// full or quick.
+    pub mode: String,
+    /// manual, schedule or api.
+    pub trigger: String,
+    pub triggered_by: String,
+    /// running, held, awaiting_approval, committed, discarded or failed.
+    pub status: String,
+    pub hold_reason: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub committed_at: Option<String>,
+    /// Adds, updates and deletes.
+    pub changes: u64,
+    pub warnings: u64,
+    pub errors: u64,
+    pub failure: Option<String>,
+}
+
+impl From<&Run> for RunSummary {
+    fn from(r: &Run) -> RunSummary {
+        RunSummary {
+            id: r.id.clone(),
+            source_id: r.source_id.clone(),
+            mode: r.mode.clone(),
+            trigger: r.trigger.clone(),
+            triggered_by: r.triggered_by.clone(),
+            status: r.status.as_str().to_string(),
+            hold_reason: r.hold_reason.clone(),
+            started_at: r.started_at.clone(),
+            finished_at: r.finished_at.clone(),
+            committed_at: r.committed_at.clone(),
+            changes: r.report.changes(),
+            warnings: r.report.warnings_total,
+            errors: r.report.errors_total,
+            failure: r.report.failure.clone(),
+        }
+    }
+}
+
+/// Live progress of a run that is reading.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub struct Progress {
+    /// Records the connector reports as read.
+    pub done: u64,
+    /// Records it expects, when it says.
+    pub total: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunView {
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    /// Counts per kind and action, warnings and errors with their records,
+    /// timings, failure, hold reason.
+    #[schema(value_type = Object)]
+    pub report: crate::pipeline::report::RunReport,
+    /// While the run reads.
+    pub progress: Option<Progress>,
+    /// Whether it waits for approval.
+    pub waiting: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunStarted {
+    pub run_id: String,
+    /// Where to follow it.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct StartRun {
+    /// full (the default) or quick (what changed since the last committed run).
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActionView {
+    pub seq: i64,
+    pub kind: String,
+    /// add, update or delete.
+    pub action: String,
+    pub entity_id: String,
+    pub source_record_id: String,
+    #[schema(value_type = Object)]
+    pub before: Option<Json>,
+    #[schema(value_type = Object)]
+    pub after: Option<Json>,
+    /// attribute → [old, new]
+    #[schema(value_type = Object)]
+    pub diff: Option<Json>,
+    /// Left out of the approval.
+    pub excluded: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActionPage {
+    pub actions: Vec<ActionView>,
+    pub total: i64,
+    pub excluded: i64,
+    pub offset: i64,
+    pub limit: i64,
+    pub next_offset: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct Approve {
+    /// Numbers (`seq`) of the actions to leave out; all others are applied.
+    #[serde(default)]
+    pub exclude: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Approved {
+    pub run: RunSummary,
+    pub applied: u64,
+    pub excluded: u64,
+    /// The run had been committed before: nothing was applied twice.
+    pub already_committed: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct Exclusions {
+    /// Actions to leave out.
+    #[serde(default)]
+    pub exclude: Vec<i64>,
+    /// Actions to put back in.
+    #[serde(default)]
+    pub include: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SourceSummary {
+    pub id: String,
+    pub name: String,
+    /// The gallery app it was activated from.
+    pub app: String,
+    pub app_name: String,
+    /// import (a source) or export (a destination).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub target: String,
+    /// setup (the wizard is not finished), enabled or disabled.
+    pub state: String,
+    pub last_run: Option<RunSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SourceView {
+    #[serde(flatten)]
+    pub summary: SourceSummary,
+    /// Every wizard step's configuration. `secrets` maps a secret setting
+    /// to the environment variable that holds it (configuration files);
+    /// secret values are never returned.
+    #[schema(value_type = Object)]
+    pub config: SourceConfig,
+    /// Secret settings that have a value (stored, or by environment variable).
+    pub secrets_set: Vec<String>,
+    #[schema(value_type = Object)]
+    pub setup: Option<SetupRow>,
+    pub app_entry: Option<GalleryEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct Activate {
+    /// The gallery app (`lumen-touch`, `oneroster-csv`).
+    pub app: String,
+    /// The source's id in the organization; made from the app's id when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Delivery Config: connection settings, secrets (write-only) and Advanced Settings.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct Delivery {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Non-secret settings by name; replaces them all when given.
+    #[serde(default)]
+    pub settings: Option<BTreeMap<String, String>>,
+    /// Secret values by setting name: a value is stored encrypted; an empty
+    /// string keeps what is stored; null removes it.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Option<String>>,
+    /// File connectors: the folder on the host it reads.
+    #[serde(default)]
+    pub folder: Option<String>,
+    /// Advanced Settings (bulk upload, compare by domains, preview, hold
+    /// threshold, SIS id prefix...); replaces them when given.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub advanced: Option<crate::config::Advanced>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct Terms {
+    pub accepted: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TestResult {
+    pub ok: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SchoolView {
+    pub source_id: String,
+    pub name: String,
+    pub identifier: Option<String>,
+    /// Whether its data goes on under the current mapping.
+    pub mapped: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct KindCount {
+    pub kind: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Overview {
+    pub organization: OrgInfo,
+    pub schools: i64,
+    pub teachers: i64,
+    pub students: i64,
+    pub contacts: i64,
+    pub classes: i64,
+    pub enrollments: i64,
+    /// Active records per entity kind.
+    pub kinds: Vec<KindCount>,
+    pub sources: i64,
+    pub waiting_runs: i64,
+    pub open_duplicates: i64,
+    pub recent_runs: Vec<RunSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EntityView {
+    pub id: String,
+    pub kind: String,
+    pub active: bool,
+    /// A name a person knows it by.
+    pub label: String,
+    /// attribute → value
+    #[schema(value_type = Object)]
+    pub values: BTreeMap<String, Json>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EntityPage {
+    pub entities: Vec<EntityView>,
+    pub total: i64,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttributeView {
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub value: Json,
+    /// The source whose value this is.
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LinkView {
+    pub source_id: String,
+    pub source_record_id: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryView {
+    pub run_id: String,
+    pub seq: i64,
+    pub action: String,
+    #[schema(value_type = Object)]
+    pub diff: Option<Json>,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EntityDetail {
+    #[serde(flatten)]
+    pub entity: EntityView,
+    /// Each attribute with the source that gave it.
+    pub attributes: Vec<AttributeView>,
+    /// The source records that feed it.
+    pub sources: Vec<LinkView>,
+    pub history: Vec<HistoryView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DuplicateView {
+    pub id: String,
+    pub kind: String,
+    /// The domain of uniqueness that matched.
+    pub domain: String,
+    pub primary: EntityView,
+    pub secondary: EntityView,
+    /// open, deleted, ignored or kept.
+    pub status: String,
+    pub run_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct Resolve {
+    /// delete (archive the secondary), ignore (keep both, never ask again)
+    /// or keep-as-new (the secondary is someone else).
+    pub resolution: String,
+    /// Make the listed secondary the primary.
+    #[serde(default)]
+    pub swap: bool,
+    /// Fields to copy from the secondary to the primary.
+    #[serde(default)]
+    pub copy: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditView {
+    pub id: String,
+    pub at: String,
+    pub actor_id: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    #[schema(value_type = Object)]
+    pub detail: Json,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewToken {
+    pub name: String,
+    pub role: Role,
+}
+
+/// A new token: its value is shown this once and never again.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IssuedToken {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub token: String,
+}
+
+/// The label a person knows a record by.
+pub fn entity_label(kind: &str, data: &serde_json::Map<String, Json>) -> String {
+    let text = |a: &str| {
+        data.get(a)
+            .and_then(|c| c.get("v"))
+            .map(crate::pipeline::record::json_text)
+            .unwrap_or_default()
+    };
+    let label = match kind {
+        "user" => {
+            let name = format!("{} {}", text("givenName"), text("familyName"));
+            name.trim().to_string()
+        }
+        "org" => text("name"),
+        "class" | "course" | "academic-session" | "line-item" | "category" => text("title"),
+        "enrollment" => {
+            let r = |a: &str| {
+                data.get(a)
+                    .and_then(|c| c.get("v"))
+                    .and_then(|v| v.get("id"))
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            format!("{} in {}", r("user"), r("class"))
+        }
+        _ => String::new(),
+    };
+    if label.trim().is_empty() {
+        text("sourcedId")
+    } else {
+        label
+    }
+}
+
+pub fn entity_view(e: &crate::store::EntityRow) -> EntityView {
+    EntityView {
+        id: e.id.clone(),
+        kind: e.kind.clone(),
+        active: e.active,
+        label: entity_label(&e.kind, &e.data),
+        values: e
+            .data
+            .iter()
+            .map(|(k, c)| (k.clone(), c.get("v").cloned().unwrap_or(Json::Null)))
+            .collect(),
+    }
+}

@@ -1,0 +1,47 @@
+// Homeroom admin UI: the only script. Every page works without it; it adds
+// live progress on a running run and a confirmation before destructive
+// buttons that carry data-confirm.
+(function () {
+  "use strict";
+
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    var message = button && button.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) {
+      event.preventDefault();
+    }
+  });
+
+  function follow(box) {
+    var url = box.getAttribute("data-progress-url");
+    var bar = box.querySelector("progress");
+    var text = box.querySelector("[data-progress-text]");
+    function tick() {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (p) {
+          if (p.status !== "running") {
+            window.location.reload();
+            return;
+          }
+          if (p.total) {
+            bar.max = p.total;
+            bar.value = p.done;
+            text.textContent = p.done + " of " + p.total + " records read";
+          } else if (p.done) {
+            text.textContent = p.done + " records read";
+          }
+          window.setTimeout(tick, 1000);
+        })
+        .catch(function () { window.setTimeout(tick, 3000); });
+    }
+    window.setTimeout(tick, 700);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.querySelector("[data-progress-url]");
+    if (box) {
+      follow(box);
+    }
+  });
+})();

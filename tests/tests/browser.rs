@@ -1,0 +1,521 @@
+//! The admin UI in a real headless Chromium, driven through chromedriver on
+//! loopback: sign in with the first-start token, activate the OneRoster CSV
+//! app from the gallery, walk every wizard step over the sample district,
+//! run an import (previewed), uncheck some actions, approve the rest, and
+//! check the records and history. Screenshots of the main pages go to
+//! tests/screenshots/ for review.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`. Without them the test
+//! says it was skipped, unless HOMEROOM_REQUIRE_BROWSER=1 (CI), where it
+//! fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use homeroom_host::api::{self, secrets::SecretBox};
+use homeroom_host::store::RunStatus;
+use homeroom_tests::support::{Fixture, engine};
+use serde_json::json;
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// chromedriver and the Chromium binary, if this machine has them.
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    let driver = std::env::var_os("CHROMEDRIVER")
+        .map(PathBuf::from)
+        .or_else(|| which("chromedriver"))?;
+    let chrome = std::env::var_os("CHROME_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            ["chromium", "chromium-browser", "google-chrome"]
+                .iter()
+                .find_map(|n| which(n))
+        })?;
+    Some((driver, chrome))
+}
+
+/// chromedriver, stopped when dropped.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+async fn start_driver(path: &Path) -> (Driver, u16) {
+    let port = free_port();
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+    let driver = Driver(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not start listening in 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (driver, port)
+}
+
+struct Ui {
+    c: Client,
+    base: String,
+    shots: PathBuf,
+}
+
+impl Ui {
+    async fn go(&self, path: &str) {
+        self.c
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap_or_else(|e| panic!("open {path}: {e}"));
+    }
+
+    async fn css(&self, selector: &str) -> fantoccini::elements::Element {
+        match self
+            .c
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(selector))
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                let url = self
+                    .c
+                    .current_url()
+                    .await
+                    .map(|u| u.to_string())
+                    .unwrap_or_default();
+                let html = self.source().await;
+                panic!("no `{selector}` on {url}: {e}\n{}", visible_text(&html));
+            }
+        }
+    }
+
+    async fn click(&self, selector: &str) {
+        self.css(selector)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click `{selector}`: {e}"));
+    }
+
+    async fn fill(&self, selector: &str, text: &str) {
+        let e = self.css(selector).await;
+        e.clear().await.ok();
+        e.send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into `{selector}`: {e}"));
+    }
+
+    async fn source(&self) -> String {
+        self.c.source().await.expect("page source")
+    }
+
+    /// Wait until the page holds `text`, reloading as needed.
+    async fn until_text(&self, text: &str, reload: bool, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let html = self.source().await;
+            if html.contains(text) {
+                return html;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{text}` did not appear in {secs} s; the page says:\n{}",
+                visible_text(&html)
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if reload {
+                self.c.refresh().await.ok();
+            }
+        }
+    }
+
+    /// A screenshot of the whole page.
+    async fn shot(&self, name: &str) {
+        let height = self
+            .c
+            .execute(
+                "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight, 800);",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+            .unwrap_or(900)
+            .min(6000) as u32;
+        self.c.set_window_size(1366, height + 20).await.ok();
+        self.c.execute("window.scrollTo(0, 0);", vec![]).await.ok();
+        // Let the larger window paint before the capture.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let png = self.c.screenshot().await.expect("screenshot");
+        std::fs::write(self.shots.join(format!("{name}.png")), png).expect("write screenshot");
+        self.c.set_window_size(1366, 1000).await.ok();
+    }
+}
+
+/// A page's text without its markup, for failure messages.
+fn visible_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut tag = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => tag = true,
+            '>' => {
+                tag = false;
+                out.push(' ');
+            }
+            c if !tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(3000)
+        .collect()
+}
+
+/// What the wizard activates and reads: the OneRoster CSV app over the
+/// sample district, or (while those are not built) the fixture connector.
+struct Subject {
+    app_name: String,
+    search: &'static str,
+    folder: PathBuf,
+    source_id: &'static str,
+}
+
+fn subject(tmp: &Path, gallery: &[api::model::GalleryEntry]) -> Subject {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-district");
+    if let (true, Some(e)) = (
+        sample.join("manifest.csv").is_file(),
+        gallery.iter().find(|e| e.id == "oneroster-csv"),
+    ) {
+        return Subject {
+            app_name: e.name.clone(),
+            search: "OneRoster CSV",
+            folder: sample.canonicalize().unwrap_or(sample),
+            source_id: "oneroster-csv",
+        };
+    }
+    eprintln!(
+        "note: the OneRoster CSV app or the sample district is missing: walking the wizard with the fixture connector"
+    );
+    let mut f = Fixture::default();
+    f.with_schools();
+    for i in 1..=40 {
+        f.student(
+            &format!("st{i:03}"),
+            &format!("Given{i}"),
+            &format!("Family{i}"),
+            &format!("st{i}@district.example"),
+            if i % 2 == 0 { "s1" } else { "s2" },
+            "04",
+        );
+    }
+    f.add(
+        "user",
+        "t1",
+        json!({"givenName": "Edna", "familyName": "Krabappel", "email": "edna@district.example", "role": "teacher"}),
+    );
+    let dir = f.write(&tmp.join("fixture-district"));
+    Subject {
+        app_name: "Fixture connector (test only)".into(),
+        search: "Fixture",
+        folder: dir,
+        source_id: "fixture-connector",
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
+    let Some((driver_bin, chrome)) = browser() else {
+        if std::env::var("HOMEROOM_REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!(
+                "HOMEROOM_REQUIRE_BROWSER=1 but chromium and chromedriver were not found on PATH: \
+                 install Debian's `chromium` and `chromium-driver` (apt-get install -y chromium chromium-driver), \
+                 or point CHROME_BIN and CHROMEDRIVER at them"
+            );
+        }
+        eprintln!(
+            "browser test skipped: chromium and chromedriver are not installed (apt-get install -y chromium chromium-driver)"
+        );
+        return;
+    };
+
+    // The host, as `homeroom serve` wires it, on a loopback port.
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", tmp.path().join("homeroom.db").display());
+    let engine = engine(&url).await;
+    let token = api::first_start(&engine)
+        .await
+        .unwrap()
+        .expect("first start makes a token");
+    let app = api::app(engine.clone(), SecretBox::random());
+    let subject = subject(tmp.path(), &app.gallery(None));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, api::router(app)).await.ok();
+    });
+
+    let (_driver, port) = start_driver(&driver_bin).await;
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chrome.display().to_string(),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1366,1000", "--force-device-scale-factor=1", "--lang=en-US"],
+        }),
+    );
+    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a chromedriver session");
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let ui = Ui {
+        c,
+        base: format!("http://{addr}"),
+        shots,
+    };
+
+    // Sign in: `/` sends a stranger to the sign-in form.
+    ui.go("/").await;
+    ui.css("#token").await;
+    ui.shot("01-sign-in").await;
+    ui.fill("#token", &token).await;
+    ui.click("form[action='/login'] button[type=submit]").await;
+    ui.until_text("Overview", false, 20).await;
+    ui.shot("02-overview-empty").await;
+
+    // Gallery: every app, then a search, then Activate.
+    ui.click("nav.side a[href='/orgs/demo/gallery']").await;
+    ui.css("ul.cards").await;
+    ui.shot("03-gallery").await;
+    ui.fill("input[name=q]", subject.search).await;
+    ui.click("form.search button[type=submit]").await;
+    ui.until_text(&format!("Activate {}", subject.app_name), false, 20)
+        .await;
+    ui.click(&format!(
+        "button[aria-label='Activate {}']",
+        subject.app_name
+    ))
+    .await;
+
+    // 1 Delivery Config: the folder, Advanced Settings (preview on), Test Connection.
+    ui.until_text("Delivery Config", false, 20).await;
+    ui.fill("#name", "Maplewood SIS").await;
+    ui.fill("#folder", &subject.folder.display().to_string())
+        .await;
+    ui.click("details.advanced summary").await;
+    let preview = ui.css("input[name='adv.preview']").await;
+    if preview.prop("checked").await.ok().flatten().as_deref() != Some("true") {
+        preview.click().await.unwrap();
+    }
+    ui.shot("04-delivery-config").await;
+    ui.click("button[value=test]").await;
+    let html = ui.until_text("Connection", false, 60).await;
+    assert!(
+        html.contains("Connection works"),
+        "Test Connection failed: {}",
+        visible_text(&html)
+    );
+    ui.shot("05-test-connection").await;
+    ui.click("button[value=next]").await;
+
+    // 2 Terms of Use.
+    ui.until_text("Terms of Use and Privacy", false, 20).await;
+    ui.click("input[name=accept]").await;
+    ui.shot("06-terms").await;
+    ui.click("button[value=next]").await;
+
+    // 3 Schools Mapping: one toggle per school.
+    ui.until_text("Schools Mapping", false, 30).await;
+    ui.shot("07-schools-mapping").await;
+    ui.click("button[value=next]").await;
+
+    // 4 Attributes Mapping (Finish is offered from here).
+    ui.until_text("Add a mapping", false, 20).await;
+    ui.css("button[value=finish]").await;
+    ui.shot("08-attributes-mapping").await;
+    ui.click("button[value=next]").await;
+
+    // 5 Data Requirements: report students without an email.
+    ui.until_text("Add a requirement", false, 20).await;
+    ui.css("#r-kind")
+        .await
+        .select_by_value("student")
+        .await
+        .unwrap();
+    ui.fill("#r-attr", "email").await;
+    ui.click("button[value=add]").await;
+    ui.until_text("Report if missing</td>", false, 20).await;
+    ui.shot("09-data-requirements").await;
+    ui.click("button[value=next]").await;
+
+    // 6 Filter Rules, 7 Domains of Uniqueness, 8 Master Fields.
+    ui.until_text("Add a filter", false, 20).await;
+    ui.shot("10-filter-rules").await;
+    ui.click("button[value=next]").await;
+    ui.until_text("Add a domain", false, 20).await;
+    ui.shot("11-domains").await;
+    ui.click("button[value=next]").await;
+    ui.until_text("Add a master field", false, 20).await;
+    ui.click("button[value=next]").await;
+
+    // 9 Sync Schedule: daily.
+    ui.until_text("Sync Schedule", false, 20).await;
+    ui.click("input[name=every][value=day]").await;
+    ui.shot("12-schedule").await;
+    ui.click("button[value=next]").await;
+
+    // 10 Done: Finish enables the integration.
+    ui.until_text("Review and finish", false, 20).await;
+    ui.shot("13-done").await;
+    ui.click("button[value=finish]").await;
+    ui.until_text("Setup finished", false, 20).await;
+    ui.shot("14-integrations").await;
+    let source = engine
+        .store
+        .source("demo", subject.source_id)
+        .await
+        .expect("the wizard saved the source");
+    assert!(source.enabled);
+    assert!(source.config.advanced.preview);
+    assert_eq!(source.config.requirements.len(), 1);
+    assert!(source.config.schedule.is_some());
+
+    // Run an import: the page follows it, then waits for approval.
+    ui.click("button[aria-label^='Run import of']").await;
+    let html = ui.until_text("Awaiting approval", true, 180).await;
+    assert!(html.contains("Report"), "{}", visible_text(&html));
+    ui.shot("15-run-awaiting-approval").await;
+    let run = engine
+        .store
+        .org_runs("demo", None, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(run.status, RunStatus::AwaitingApproval);
+    let adds = run.report.counts["user"].add;
+    assert!(adds > 10, "{:?}", run.report.counts);
+
+    // Open the users' adds; uncheck three; approve the rest.
+    ui.click("a[href*='kind=user&action=add']").await;
+    ui.until_text("Approve run", false, 20).await;
+    let boxes =
+        ui.c.find_all(Locator::Css("input[name=keep]"))
+            .await
+            .unwrap();
+    let mut left_out = Vec::new();
+    for b in boxes.iter().take(3) {
+        let label = b.attr("aria-label").await.unwrap().unwrap_or_default();
+        left_out.push(label.trim_start_matches("Apply add of ").to_string());
+        b.click().await.unwrap();
+    }
+    ui.shot("16-actions-unchecked").await;
+    ui.click("button[value=approve]").await;
+    ui.until_text("The run was approved", false, 60).await;
+    ui.shot("17-run-committed").await;
+    let run = engine.store.run(&run.id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Committed);
+    let users = engine
+        .store
+        .entity_counts("demo")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(k, _)| k == "user")
+        .map(|(_, n)| n)
+        .unwrap_or(0);
+    assert_eq!(users as u64, adds - 3, "three adds were left out");
+    for id in &left_out {
+        assert!(
+            engine
+                .store
+                .entity_of("demo", subject.source_id, "user", id)
+                .await
+                .unwrap()
+                .is_none(),
+            "{id} was left out, yet it was applied"
+        );
+    }
+
+    // The result: counts, a list, a record with provenance and history.
+    ui.click("nav.side a[href='/orgs/demo']").await;
+    let html = ui.until_text("Recent runs", false, 20).await;
+    assert!(html.contains("Committed"));
+    ui.shot("18-overview").await;
+    ui.go("/orgs/demo/records?kind=student").await;
+    let html = ui.until_text("record(s)", false, 20).await;
+    assert!(!html.contains(">No records.<"), "{}", visible_text(&html));
+    ui.shot("19-students").await;
+    ui.click("table tbody tr:first-child td:first-child a")
+        .await;
+    let html = ui.until_text("Sync history", false, 20).await;
+    assert!(html.contains("From source") && html.contains(subject.source_id));
+    assert!(
+        html.contains(&run.id[..8]),
+        "the record's history names the run"
+    );
+    ui.shot("20-record").await;
+    ui.go("/orgs/demo/records?kind=class").await;
+    ui.until_text("record(s)", false, 20).await;
+    ui.shot("21-classes").await;
+    ui.go("/orgs/demo/runs").await;
+    ui.until_text("Committed", false, 20).await;
+    ui.shot("22-runs").await;
+    ui.go("/orgs/demo/duplicates?status=all").await;
+    ui.until_text("Duplicates", false, 20).await;
+    ui.shot("23-duplicates").await;
+    ui.go("/orgs/demo/audit").await;
+    ui.until_text("run.approve", false, 20).await;
+    ui.shot("24-audit").await;
+
+    // Keyboard: the first Tab reaches the skip link.
+    ui.go("/orgs/demo").await;
+    ui.css("body").await.send_keys("\u{E004}").await.ok();
+    let focused =
+        ui.c.execute(
+            "return document.activeElement && document.activeElement.textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(focused, json!("Skip to content"));
+
+    ui.c.close().await.ok();
+    server.abort();
+}
