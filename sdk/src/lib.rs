@@ -88,16 +88,16 @@ use rule_bindings::homeroom::plugin as wit;
 
 #[cfg(any(feature = "connector", feature = "rule"))]
 mod entity;
-#[cfg(any(feature = "connector", feature = "rule"))]
-pub mod log;
-#[cfg(any(feature = "connector", feature = "rule"))]
-pub mod settings;
 #[cfg(feature = "connector")]
 pub mod http;
+#[cfg(any(feature = "connector", feature = "rule"))]
+pub mod log;
 #[cfg(feature = "connector")]
 pub mod oneroster;
 #[cfg(feature = "connector")]
 pub mod paging;
+#[cfg(any(feature = "connector", feature = "rule"))]
+pub mod settings;
 #[cfg(feature = "connector")]
 pub mod storage;
 
@@ -116,8 +116,8 @@ pub use rule_bindings::exports::homeroom::plugin::rule_api::{Guest as Rule, Verd
 pub mod prelude {
     #[cfg(any(feature = "connector", feature = "rule"))]
     pub use crate::{
-        Action, Attribute, Change, ChangeOutcome, Entity, EntityKind, Page, PluginError,
-        Reference, School, Status, Value, log, settings,
+        Action, Attribute, Change, ChangeOutcome, Entity, EntityKind, Page, PluginError, Reference,
+        School, Status, Value, log, settings,
     };
     #[cfg(feature = "connector")]
     pub use crate::{Connector, http, paging, storage};
