@@ -1,0 +1,123 @@
+//! `homeroom plugin run` as a vendor uses it: the real binary reads from a
+//! mock OneRoster endpoint over loopback, and the secret stays out of sight.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use homeroom_tests::oneroster_mock::{CLIENT_ID, CLIENT_SECRET, Dataset, MockOneRoster, Version};
+
+/// The `homeroom` binary `cargo test` built beside this test.
+fn homeroom() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("homeroom"))
+        .expect("target dir");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the whole suite with `cargo test` (it builds the binary) or `cargo build -p homeroom-host` first",
+        bin.display()
+    );
+    bin
+}
+
+#[tokio::test]
+async fn plugin_run_reads_users_from_a_mock_oneroster_server() {
+    let mock = MockOneRoster::start(Dataset::sample()).await.unwrap();
+    let expected = mock.records("users").len();
+    let dir = tempfile::tempdir().unwrap();
+    let url = mock.service_url(Version::V1p2);
+    let token = mock.token_url();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(homeroom())
+            .current_dir(dir.path())
+            .env("SIS_SECRET", CLIENT_SECRET)
+            .args(["plugin", "run", "oneroster-1-2", "--set"])
+            .arg(format!("service_url={url}"))
+            .args([
+                "--set",
+                &format!("token_url={token}"),
+                "--set",
+                &format!("client_id={CLIENT_ID}"),
+            ])
+            .args([
+                "--secret",
+                "client_secret=env:SIS_SECRET",
+                "--read",
+                "user",
+                "--show",
+                "3",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("{expected} user records read")),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(CLIENT_SECRET) && !stderr.contains(CLIENT_SECRET),
+        "the secret is never printed"
+    );
+    assert!(
+        mock.token_requests() >= 1,
+        "the host fetched a token for the plugin"
+    );
+}
+
+#[tokio::test]
+async fn plugin_run_tests_the_connection_and_lists_schools() {
+    let mock = MockOneRoster::start(Dataset::sample()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = mock.service_url(Version::V1p2);
+    let token = mock.token_url();
+    let run = |secret: &'static str| {
+        let (url, token, path) = (url.clone(), token.clone(), dir.path().to_path_buf());
+        move || {
+            Command::new(homeroom())
+                .current_dir(path)
+                .args([
+                    "plugin",
+                    "run",
+                    "oneroster",
+                    "--set",
+                    &format!("service_url={url}"),
+                    "--set",
+                    &format!("token_url={token}"),
+                ])
+                .args([
+                    "--set",
+                    &format!("client_id={CLIENT_ID}"),
+                    "--secret",
+                    &format!("client_secret={secret}"),
+                ])
+                .output()
+                .unwrap()
+        }
+    };
+    let ok = tokio::task::spawn_blocking(run(CLIENT_SECRET))
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success() && text.contains("schools:"),
+        "{text}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bad = tokio::task::spawn_blocking(run("wrong-secret-value"))
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(
+        err.contains("Client Secret") || err.contains("client id"),
+        "an admin learns what to fix: {err}"
+    );
+    assert!(!err.contains("wrong-secret-value"), "{err}");
+}
