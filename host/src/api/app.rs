@@ -242,7 +242,7 @@ impl App {
             waiting_runs: store.waiting_runs(org).await?,
             open_duplicates: store.duplicates(org, true).await?.len() as i64,
             recent_runs: store
-                .org_runs(org, None, 5)
+                .runs(org, None, 5)
                 .await?
                 .iter()
                 .map(RunSummary::from)
@@ -395,7 +395,7 @@ impl App {
         let last_run = self
             .engine
             .store
-            .org_runs(org, Some(&c.id), 1)
+            .runs(org, Some(&c.id), 1)
             .await?
             .first()
             .map(RunSummary::from);
@@ -1023,7 +1023,7 @@ impl App {
         Ok(self
             .engine
             .store
-            .org_runs(org, source, limit.clamp(1, 500))
+            .runs(org, source, limit.clamp(1, 500))
             .await?
             .iter()
             .map(RunSummary::from)

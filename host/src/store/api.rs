@@ -11,7 +11,7 @@ use sqlx::Row;
 
 use super::entities::EntityRow;
 use super::runs::now;
-use super::{Backend, Run, RunStatus, Store, StoreError};
+use super::{Backend, Store, StoreError};
 
 /// A token as the API knows its caller: never its value or hash.
 #[derive(Debug, Clone, Serialize)]
@@ -80,66 +80,7 @@ fn entity_from_row(r: &sqlx::any::AnyRow) -> Result<EntityRow, StoreError> {
     })
 }
 
-const RUN_COLUMNS: &str = "id, org_id, source_id, mode, trigger_kind, triggered_by, status, hold_reason, since, started_at, finished_at, committed_at, report";
-
-/// A run row whose report may still be the empty `{}` of a run that is
-/// reading (`Store::run` refuses those: `RunReport` has no serde default).
-fn run_from_row(row: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
-    let report: String = row.try_get("report")?;
-    let report = match serde_json::from_str(&report) {
-        Ok(r) => r,
-        Err(_) if report.trim() == "{}" => Default::default(),
-        Err(e) => return Err(StoreError::Corrupt(format!("run report: {e}"))),
-    };
-    Ok(Run {
-        id: row.try_get("id")?,
-        org_id: row.try_get("org_id")?,
-        source_id: row.try_get("source_id")?,
-        mode: row.try_get("mode")?,
-        trigger: row.try_get("trigger_kind")?,
-        triggered_by: row.try_get("triggered_by")?,
-        status: RunStatus::parse(&row.try_get::<String, _>("status")?)?,
-        hold_reason: row.try_get("hold_reason")?,
-        since: row.try_get("since")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        committed_at: row.try_get("committed_at")?,
-        report,
-    })
-}
-
 impl Store {
-    /// A run of an organization, running ones included; none for another
-    /// organization's.
-    pub async fn org_run(&self, org_id: &str, run_id: &str) -> Result<Option<Run>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 AND org_id = $2"
-        ))
-        .bind(run_id)
-        .bind(org_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(run_from_row).transpose()
-    }
-
-    /// Runs of an organization, newest first, running ones included.
-    pub async fn org_runs(
-        &self,
-        org_id: &str,
-        source_id: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<Run>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR source_id = CAST($2 AS TEXT)) ORDER BY started_at DESC, id DESC LIMIT $3"
-        ))
-        .bind(org_id)
-        .bind(source_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(run_from_row).collect()
-    }
-
     /// Whether any API token exists (none: first start).
     pub async fn any_token(&self) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM api_tokens")

@@ -233,6 +233,18 @@ impl Store {
         run_from_row(&row)
     }
 
+    /// A run of an organization; none when it is another organization's.
+    pub async fn org_run(&self, org_id: &str, run_id: &str) -> Result<Option<Run>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 AND org_id = $2"
+        ))
+        .bind(run_id)
+        .bind(org_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
     pub async fn runs(
         &self,
         org_id: &str,
