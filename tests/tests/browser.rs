@@ -422,12 +422,7 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
     let html = ui.until_text("Awaiting approval", true, 180).await;
     assert!(html.contains("Report"), "{}", visible_text(&html));
     ui.shot("15-run-awaiting-approval").await;
-    let run = engine
-        .store
-        .org_runs("demo", None, 1)
-        .await
-        .unwrap()
-        .remove(0);
+    let run = engine.store.runs("demo", None, 1).await.unwrap().remove(0);
     assert_eq!(run.status, RunStatus::AwaitingApproval);
     let adds = run.report.counts["user"].add;
     assert!(adds > 10, "{:?}", run.report.counts);
