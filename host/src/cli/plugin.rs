@@ -105,37 +105,7 @@ fn trusted_keys() -> anyhow::Result<Vec<ed25519_dalek::VerifyingKey>> {
 }
 
 pub fn list(gallery: &Gallery, json: bool) -> anyhow::Result<()> {
-    #[derive(serde::Serialize)]
-    struct Row<'a> {
-        id: &'a str,
-        name: &'a str,
-        vendor: &'a str,
-        version: &'a str,
-        kind: &'a str,
-        plugin: &'a str,
-    }
-    let mut rows = Vec::new();
-    for p in gallery.packages() {
-        let m = &p.manifest;
-        rows.push(Row {
-            id: &m.id,
-            name: &m.name,
-            vendor: &m.vendor,
-            version: &m.version,
-            kind: m.kind.label(),
-            plugin: &m.id,
-        });
-        for l in &m.listings {
-            rows.push(Row {
-                id: &l.id,
-                name: &l.name,
-                vendor: l.vendor.as_deref().unwrap_or(&m.vendor),
-                version: &m.version,
-                kind: m.kind.label(),
-                plugin: &m.id,
-            });
-        }
-    }
+    let rows = crate::api::model::GalleryEntry::all(gallery.packages());
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
@@ -205,13 +175,7 @@ pub async fn run(cmd: PluginCommand, gallery: Gallery, json: bool) -> anyhow::Re
                 }
                 Err(e) => return Err(e.into()),
             };
-            let mut settings = pairs(&settings, "--set")?;
-            // A listing's defaults apply under what the user set.
-            if let Some(listing) = package.manifest.listings.iter().find(|l| l.id == requested) {
-                for (k, v) in &listing.defaults {
-                    settings.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
+            let settings = package.settings_for(&requested, &pairs(&settings, "--set")?);
             let mut secret_map = BTreeMap::new();
             for (k, v) in pairs(&secrets, "--secret")? {
                 let value = match v.strip_prefix("env:") {

@@ -115,6 +115,22 @@ impl Package {
     pub fn id(&self) -> &str {
         &self.manifest.id
     }
+
+    /// `settings` with the defaults of the listing `requested` names (say
+    /// `lumen-touch`) filled in under what was set; the plugin's own id has none.
+    pub fn settings_for(
+        &self,
+        requested: &str,
+        settings: &std::collections::BTreeMap<String, String>,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut out = settings.clone();
+        if let Some(listing) = self.manifest.listings.iter().find(|l| l.id == requested) {
+            for (k, v) in &listing.defaults {
+                out.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        out
+    }
 }
 
 /// Sign a package folder in place, writing its `signature` file.

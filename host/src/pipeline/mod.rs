@@ -243,17 +243,7 @@ impl Engine {
             .get(&config.plugin)
             .map_err(|e| EngineError::Setup(e.to_string()))?
             .clone();
-        let mut settings = config.settings.clone();
-        if let Some(listing) = package
-            .manifest
-            .listings
-            .iter()
-            .find(|l| l.id == config.plugin)
-        {
-            for (k, v) in &listing.defaults {
-                settings.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
+        let settings = package.settings_for(&config.plugin, &config.settings);
         Ok((package, settings))
     }
 
