@@ -22,10 +22,11 @@ use crate::gallery::manifest::Direction;
 use crate::gallery::{Gallery, Package};
 use crate::reconcile::Reconciler;
 use crate::reconcile::merge::Masters;
+use crate::runtime::bindings::types::Entity;
 use crate::runtime::bindings::types::EntityKind;
 use crate::runtime::{ConnectorSession, PageReader, Runtime, SessionOptions};
 use crate::secret::Secret;
-use crate::store::sync::{CommitOutcome, KeyDomain, Staged};
+use crate::store::sync::{CommitHints, CommitOutcome, KeyDomain};
 use crate::store::{DbKeyValue, Run, RunStatus, Store, StoreError};
 use record::Record;
 use report::RunReport;
@@ -412,7 +413,7 @@ impl Engine {
             .await;
         if let Err(failure) = outcome {
             report.failure = Some(failure);
-            self.store.clear_staged(&run_id).await?;
+            self.store.clear_changes(&run_id).await?;
             self.store
                 .finish_run(&run_id, RunStatus::Failed, None, &report)
                 .await?;
@@ -433,7 +434,7 @@ impl Engine {
             .finish_run(&run_id, status, hold.as_deref(), &report)
             .await?;
         if status == RunStatus::Running {
-            self.commit(org_id, &run_id, &mut report).await?;
+            self.commit(org_id, &run_id, &mut report, 0).await?;
         }
         Ok(self.store.run(&run_id).await?)
     }
@@ -453,7 +454,7 @@ impl Engine {
             None => secrets_from_env(config).map_err(|e| e.to_string())?,
         };
         // Progress is the engine's to report (records read so far), not the plugin's.
-        let (mut session, package) = self
+        let (session, package) = self
             .connect(org_id, config, &secrets, None)
             .await
             .map_err(|e| e.to_string())?;
@@ -480,25 +481,51 @@ impl Engine {
                     })
                 })
                 .collect();
+        let masters = self.masters(org_id).await.map_err(|e| e.to_string())?;
+        let key_domains = self.key_domains(org_id).await.map_err(|e| e.to_string())?;
+        let mut reconciler =
+            Reconciler::new(&self.store, org_id, config, run_id, masters, key_domains);
+        let bulk = since.is_none() && config.advanced.bulk_upload;
+        // The connector reads ahead on its own task (the other core) while
+        // this one maps, reconciles and writes the page before.
+        let mut pages = read_ahead(session, kinds.clone(), since.map(str::to_string));
+        let (mut waiting, mut mapping, mut reconciling) = (0.0f64, 0.0f64, 0.0f64);
         for kind in &kinds {
+            let name = kind.cli_name();
             if let Some(refs) = refs.as_mut() {
                 refs.finish_kind(report);
             }
-            let mut reader = PageReader::new(*kind, since);
+            let clock = Instant::now();
+            reconciler
+                .begin_kind(name, report)
+                .await
+                .map_err(|e| e.to_string())?;
+            reconciling += clock.elapsed().as_secs_f64();
             loop {
-                let page = match session.next_page(&mut reader).await {
-                    Ok(Some(page)) => page,
-                    Ok(None) => break,
-                    Err(e) => return Err(format!("the read failed, nothing was committed: {e}")),
+                let clock = Instant::now();
+                let fetched = pages.recv().await;
+                waiting += clock.elapsed().as_secs_f64();
+                let entities = match fetched {
+                    Some(Fetched::Page(entities)) => entities,
+                    Some(Fetched::KindDone) => break,
+                    Some(Fetched::Failed(e)) => {
+                        return Err(format!("the read failed, nothing was committed: {e}"));
+                    }
+                    None => {
+                        return Err(
+                            "the connector's reader stopped before the end; nothing was committed"
+                                .into(),
+                        );
+                    }
                 };
-                let name = kind.cli_name();
-                report.kind(name).read += page.entities.len() as u64;
-                done += page.entities.len() as u64;
+                let clock = Instant::now();
+                report.kind(name).read += entities.len() as u64;
+                done += entities.len() as u64;
                 if let Some(progress) = &opts.progress {
                     progress(done, None);
                 }
-                let mut mapped = Vec::with_capacity(page.entities.len());
-                for entity in page.entities {
+                let mut mapped = Vec::with_capacity(entities.len());
+                for entity in entities {
                     let mut r = Record::from_entity(entity);
                     match stages.map(&mut r) {
                         Outcome::Keep => mapped.push(r),
@@ -536,28 +563,35 @@ impl Engine {
                 if let Some(refs) = refs.as_mut() {
                     refs.check(&kept, report);
                 }
-                let staged: Vec<Staged> = kept
-                    .iter()
-                    .map(|r| Staged {
-                        kind: name.to_string(),
-                        source_record_id: r.source_id.clone(),
-                        deleted: r.deleted,
-                        hash: r.hash(),
-                        data: serde_json::to_string(&r.attrs).unwrap_or_else(|_| "{}".into()),
-                    })
-                    .collect();
-                self.store
-                    .stage(run_id, &staged)
+                mapping += clock.elapsed().as_secs_f64();
+                let clock = Instant::now();
+                reconciler
+                    .page(kept, report)
                     .await
                     .map_err(|e| e.to_string())?;
+                reconciling += clock.elapsed().as_secs_f64();
             }
+            let clock = Instant::now();
+            reconciler
+                .end_kind(bulk, report)
+                .await
+                .map_err(|e| e.to_string())?;
+            reconciling += clock.elapsed().as_secs_f64();
         }
         if let Some(refs) = refs.as_mut() {
             refs.finish_kind(report);
         }
-        report
-            .timings
-            .insert("read".into(), started.elapsed().as_secs_f64());
+        let clock = Instant::now();
+        reconciler.finish().await.map_err(|e| e.to_string())?;
+        reconciling += clock.elapsed().as_secs_f64();
+        for (name, t) in [
+            ("read", waiting),
+            ("map", mapping),
+            ("reconcile", reconciling),
+            ("total", started.elapsed().as_secs_f64()),
+        ] {
+            report.timings.insert(name.into(), t);
+        }
         let read = report.total(|c| c.read);
         let share = if read == 0 {
             0.0
@@ -573,23 +607,6 @@ impl Engine {
                 config.advanced.max_error_share * 100.0
             ));
         }
-        let started = Instant::now();
-        let masters = self.masters(org_id).await.map_err(|e| e.to_string())?;
-        let mut reconciler = Reconciler::new(&self.store, org_id, config, run_id, masters);
-        let bulk = since.is_none() && config.advanced.bulk_upload;
-        for kind in &kinds {
-            reconciler
-                .kind(kind.cli_name(), bulk, report)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        self.store
-            .clear_staged(run_id)
-            .await
-            .map_err(|e| e.to_string())?;
-        report
-            .timings
-            .insert("reconcile".into(), started.elapsed().as_secs_f64());
         Ok(())
     }
 
@@ -598,13 +615,18 @@ impl Engine {
         org_id: &str,
         run_id: &str,
         report: &mut RunReport,
+        excluded: u64,
     ) -> Result<CommitOutcome, EngineError> {
         let run = self.store.run(run_id).await?;
         let started = Instant::now();
-        let domains = self.key_domains(org_id).await?;
+        let hints = CommitHints {
+            deletes: report.total(|c| c.delete) > 0,
+            duplicates: report.duplicates > 0,
+            excluded,
+        };
         let outcome = self
             .store
-            .commit_run(org_id, &run.source_id, run_id, &domains)
+            .commit_run(org_id, &run.source_id, run_id, hints)
             .await?;
         report
             .timings
@@ -665,7 +687,9 @@ impl Engine {
             )));
         }
         let mut report = run.report.clone();
-        let outcome = self.commit(&run.org_id, run_id, &mut report).await?;
+        let outcome = self
+            .commit(&run.org_id, run_id, &mut report, matched)
+            .await?;
         Ok((self.store.run(run_id).await?, outcome))
     }
 
@@ -679,6 +703,45 @@ impl Engine {
         }
         Ok(self.store.run(run_id).await?)
     }
+}
+
+/// What the connector's reader task hands over, in order.
+enum Fetched {
+    Page(Vec<Entity>),
+    /// The current kind has no more pages.
+    KindDone,
+    Failed(String),
+}
+
+/// Read every page of `kinds`, in order, on a task of its own; at most two
+/// pages wait, so memory stays bounded by the page size.
+fn read_ahead(
+    mut session: ConnectorSession,
+    kinds: Vec<EntityKind>,
+    since: Option<String>,
+) -> tokio::sync::mpsc::Receiver<Fetched> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
+        for kind in kinds {
+            let mut reader = PageReader::new(kind, since.as_deref());
+            loop {
+                let fetched = match session.next_page(&mut reader).await {
+                    Ok(Some(page)) => Fetched::Page(page.entities),
+                    Ok(None) => break,
+                    Err(e) => Fetched::Failed(e.to_string()),
+                };
+                let failed = matches!(fetched, Fetched::Failed(_));
+                // The pipeline stopped listening (it failed): stop reading.
+                if tx.send(fetched).await.is_err() || failed {
+                    return;
+                }
+            }
+            if tx.send(Fetched::KindDone).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// Orphan references in a full run: a record pointing at an id of a kind

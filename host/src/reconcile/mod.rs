@@ -1,46 +1,116 @@
-//! Reconcile: turn a run's staged records into its change set. A record from
-//! a known (source, id) updates its entity; otherwise the domains of
-//! uniqueness, in priority order, look for an existing entity of another
-//! source (unattended: merge; manual: a new entity plus a pair in the
-//! duplicates queue); otherwise it is added. Bulk runs find deletes by
-//! absence; deltas by `tobedeleted`. Removing a user or class removes its
-//! enrollments. Master fields decide who wins each attribute (`merge.rs`).
+//! Reconcile: turn a run's records into its change set, page by page as the
+//! pipeline hands them over. A record from a known (source, id) updates its
+//! entity; otherwise the domains of uniqueness, in priority order, look for
+//! an existing entity of another source (unattended: merge; manual: a new
+//! entity plus a pair in the duplicates queue); otherwise it is added. Bulk
+//! runs find deletes by absence; deltas by `tobedeleted`. Removing a user or
+//! class removes its enrollments. Master fields decide who wins each
+//! attribute (`merge.rs`).
+//!
+//! What each source said last time is read once per kind, as a map from the
+//! record id to the hash of its content (about 40 bytes a record), so an
+//! unchanged record costs one hash compare and no query. Only records that
+//! changed read their entity. Change rows are written in batches by a
+//! background task while the next pages are reconciled.
 //!
 //! It reads the store and writes change rows; it never applies a change
 //! (that is the commit, in `store::sync`).
 
 pub mod merge;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value as Json, json};
+use tokio::task::JoinHandle;
+use xxhash_rust::xxh3::xxh3_128;
 
-use crate::config::{DomainMode, SourceConfig};
-use crate::pipeline::record::{Attrs, json_text};
+use crate::config::{Domain, DomainMode, SourceConfig};
+use crate::pipeline::record::{Attrs, Record, is_blank, json_text};
 use crate::pipeline::report::RunReport;
-use crate::store::sync::{ChangeRow, domain_key};
+use crate::store::sync::{ChangeKey, Current, KeyDomain, NewChange, domain_key};
 use crate::store::{Store, StoreError};
 use merge::{Masters, MergeRules, diff, merge};
 
-/// Staged records read per round trip.
-const CHUNK: i64 = 2_000;
+/// Change rows handed to the writer at a time.
+const FLUSH_AT: usize = 4_000;
+
+/// What a source said last time about one record, and whether this run has seen it.
+#[derive(Clone, Copy)]
+struct LinkState {
+    hash: Option<u128>,
+    active: bool,
+    seen: bool,
+}
+
+/// The key of a record id in the per-kind map: 128 bits of xxh3, so a
+/// collision between two ids of one source is out of reach in practice.
+fn id_key(id: &str) -> u128 {
+    xxh3_128(id.as_bytes())
+}
 
 pub struct Reconciler<'a> {
-    pub store: &'a Store,
-    pub org_id: &'a str,
-    pub source: &'a SourceConfig,
-    pub run_id: &'a str,
-    pub masters: Masters,
+    store: &'a Store,
+    org_id: &'a str,
+    source: &'a SourceConfig,
+    run_id: &'a str,
+    masters: Masters,
+    /// Domains whose keys entities keep (every source's), so a later source finds them.
+    key_domains: Vec<KeyDomain>,
     seq: i64,
-    /// (kind, source record id) deleted in this run, for the enrollment cascade.
-    deleted: HashSet<(String, String)>,
+    /// Users and classes deleted in this run, and the enrollments already
+    /// deleted, for the enrollment cascade.
+    deleted: HashSet<(&'static str, String)>,
+    // The kind being reconciled.
+    kind: &'static str,
+    links: HashMap<u128, LinkState>,
+    domains: Vec<Domain>,
+    may_match: bool,
+    // Change rows waiting for the writer, and the writer's last batch.
+    pending: Vec<NewChange>,
+    pending_keys: Vec<ChangeKey>,
+    writing: Option<JoinHandle<Result<(), StoreError>>>,
 }
 
 fn parse_map(s: &str) -> Map<String, Json> {
     serde_json::from_str::<Json>(s)
         .ok()
-        .and_then(|j| j.as_object().cloned())
+        .and_then(|j| match j {
+            Json::Object(m) => Some(m),
+            _ => None,
+        })
         .unwrap_or_default()
+}
+
+/// JSON text of a value: serialising a `serde_json::Value` cannot fail.
+fn to_text(j: &impl serde::Serialize) -> String {
+    serde_json::to_string(j).unwrap_or_else(|_| "null".into())
+}
+
+/// A new entity's data straight from the record: every non-blank attribute,
+/// supplied by `source`. The same as `merge(None, record, …)`, written
+/// without building the intermediate map.
+fn added_data(record: &Attrs, source: &str) -> String {
+    let mut out = Vec::with_capacity(64 * record.len() + 2);
+    let source = to_text(&source);
+    out.push(b'{');
+    let mut first = true;
+    for (name, value) in record {
+        if is_blank(value) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        let _ = serde_json::to_writer(&mut out, name);
+        out.extend_from_slice(b":{\"s\":");
+        out.extend_from_slice(source.as_bytes());
+        out.extend_from_slice(b",\"v\":");
+        let _ = serde_json::to_writer(&mut out, value);
+        out.push(b'}');
+    }
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_else(|_| "{}".into())
 }
 
 impl<'a> Reconciler<'a> {
@@ -50,6 +120,7 @@ impl<'a> Reconciler<'a> {
         source: &'a SourceConfig,
         run_id: &'a str,
         masters: Masters,
+        key_domains: Vec<KeyDomain>,
     ) -> Self {
         Reconciler {
             store,
@@ -57,14 +128,22 @@ impl<'a> Reconciler<'a> {
             source,
             run_id,
             masters,
+            key_domains,
             seq: 0,
             deleted: HashSet::new(),
+            kind: "",
+            links: HashMap::new(),
+            domains: Vec::new(),
+            may_match: false,
+            pending: Vec::new(),
+            pending_keys: Vec::new(),
+            writing: None,
         }
     }
 
-    fn rules<'b>(&'b self, kind: &'b str) -> MergeRules<'b> {
+    fn rules(&self) -> MergeRules<'_> {
         MergeRules {
-            kind,
+            kind: self.kind,
             source: &self.source.id,
             masters: &self.masters,
             blanks: self.source.advanced.blank_values,
@@ -77,169 +156,213 @@ impl<'a> Reconciler<'a> {
         self.seq
     }
 
-    /// Reconcile one kind. `bulk`: absence from this run means deleted.
-    pub async fn kind(
+    /// Start a kind: read what the source said last time.
+    pub async fn begin_kind(
         &mut self,
-        kind: &str,
-        bulk: bool,
+        kind: &'static str,
         report: &mut RunReport,
     ) -> Result<(), StoreError> {
-        let existing = self
-            .store
-            .count_active_links(self.org_id, &self.source.id, kind)
+        self.kind = kind;
+        self.links.clear();
+        let mut existing = 0u64;
+        let links = &mut self.links;
+        self.store
+            .for_each_link(self.org_id, &self.source.id, kind, |id, hash, active| {
+                existing += active as u64;
+                links.insert(
+                    id_key(id),
+                    LinkState {
+                        hash: u128::from_str_radix(hash, 16).ok(),
+                        active,
+                        seen: false,
+                    },
+                );
+            })
             .await?;
         report.kind(kind).existing = existing;
-        let domains = self.source.domains_for(kind);
+        self.domains = self.source.domains_for(kind);
         // On a first import there is nothing to find: skip every lookup.
-        let may_match = !domains.is_empty() && self.store.has_keys(self.org_id, kind).await?;
-        let mut after = String::new();
-        loop {
-            let rows = self
-                .store
-                .staged_with_links(
-                    self.org_id,
-                    &self.source.id,
-                    self.run_id,
-                    kind,
-                    &after,
-                    CHUNK,
-                )
-                .await?;
-            let Some(last) = rows.last() else { break };
-            after = last.source_record_id.clone();
-            let ids: Vec<String> = rows
-                .iter()
-                .filter_map(|r| r.link.as_ref().map(|l| l.entity_id.clone()))
-                .collect();
-            let current = self.store.entity_data(&ids).await?;
-            let mut changes = Vec::new();
-            let mut fresh = Vec::new();
-            for row in rows {
-                let record: Attrs = serde_json::from_str(&row.data).unwrap_or_default();
-                match (&row.link, row.deleted) {
-                    // Known and unchanged: one hash compare, nothing written.
-                    (Some(link), false) if link.active && link.hash == row.hash => {
+        self.may_match = !self.domains.is_empty() && self.store.has_keys(self.org_id, kind).await?;
+        Ok(())
+    }
+
+    /// Reconcile one page of the current kind's records.
+    pub async fn page(
+        &mut self,
+        records: Vec<Record>,
+        report: &mut RunReport,
+    ) -> Result<(), StoreError> {
+        let kind = self.kind;
+        let mut known: Vec<(Record, u128)> = Vec::new();
+        let mut fresh: Vec<(Record, u128)> = Vec::new();
+        for r in records {
+            let hash = r.hash();
+            let key = id_key(&r.source_id);
+            match self.links.get_mut(&key) {
+                // A record the source repeated within this run counts once.
+                Some(s) if s.seen => {}
+                Some(s) => {
+                    s.seen = true;
+                    let unchanged = if r.deleted {
+                        !s.active
+                    } else {
+                        s.active && s.hash == Some(hash)
+                    };
+                    if unchanged {
                         report.kind(kind).unchanged += 1;
+                    } else {
+                        known.push((r, hash));
                     }
-                    (Some(link), true) => {
-                        if link.active {
-                            self.deleted
-                                .insert((kind.to_string(), row.source_record_id.clone()));
-                            let seq = self.next_seq();
-                            changes.push(delete_row(
-                                seq,
-                                kind,
-                                &link.entity_id,
-                                &row.source_record_id,
-                                current.get(&link.entity_id),
-                            ));
-                            report.kind(kind).delete += 1;
-                        } else {
-                            report.kind(kind).unchanged += 1;
-                        }
+                }
+                None => {
+                    self.links.insert(
+                        key,
+                        LinkState {
+                            hash: Some(hash),
+                            active: !r.deleted,
+                            seen: true,
+                        },
+                    );
+                    if r.deleted {
+                        report.kind(kind).unchanged += 1;
+                    } else {
+                        fresh.push((r, hash));
                     }
-                    (None, true) => report.kind(kind).unchanged += 1,
-                    (Some(link), false) => {
-                        let before = current.get(&link.entity_id).map(|s| parse_map(s));
-                        // An archived entity that comes back is an add (reactivation).
-                        let before_for_merge = if link.active { before.as_ref() } else { None };
-                        let after_data = merge(before_for_merge, &record, &self.rules(kind));
-                        let d = diff(before_for_merge, &after_data);
-                        let action = if link.active { "update" } else { "add" };
-                        let visible = !link.active || !d.is_empty();
-                        let seq = self.next_seq();
-                        changes.push(ChangeRow {
-                            seq,
-                            kind: kind.to_string(),
-                            action: action.into(),
-                            entity_id: link.entity_id.clone(),
-                            source_record_id: row.source_record_id.clone(),
-                            before: before_for_merge.map(|b| Json::Object(b.clone())),
-                            after: Some(Json::Object(after_data)),
-                            diff: Some(Json::Object(d)),
-                            record_hash: Some(row.hash.clone()),
-                            record_data: Some(row.data.clone()),
-                            visible,
-                            excluded: false,
-                        });
-                        match (visible, link.active) {
-                            (false, _) => report.kind(kind).unchanged += 1,
-                            (true, true) => report.kind(kind).update += 1,
-                            (true, false) => report.kind(kind).add += 1,
-                        }
-                    }
-                    (None, false) => fresh.push(Fresh {
-                        record_id: row.source_record_id,
-                        hash: row.hash,
-                        data: row.data,
-                        record,
-                    }),
                 }
             }
-            let matches = self
-                .match_domains(kind, &fresh, &domains, may_match)
-                .await?;
-            for (f, found) in fresh.iter().zip(matches) {
-                changes.push(self.new_record(kind, f, found, &domains, report).await?);
-            }
-            self.store.insert_changes(self.run_id, &changes).await?;
         }
-        if bulk {
-            let absent = self
+        if !known.is_empty() {
+            let ids: Vec<&str> = known.iter().map(|(r, _)| r.source_id.as_str()).collect();
+            let mut current = self
                 .store
-                .absent_links(self.org_id, &self.source.id, self.run_id, kind)
+                .links_with_entities(self.org_id, &self.source.id, kind, &ids)
                 .await?;
-            let ids: Vec<String> = absent.iter().map(|(_, e)| e.clone()).collect();
-            let current = self.store.entity_data(&ids).await?;
-            let mut changes = Vec::new();
-            for (record_id, entity_id) in absent {
-                self.deleted.insert((kind.to_string(), record_id.clone()));
-                let seq = self.next_seq();
-                changes.push(delete_row(
-                    seq,
-                    kind,
-                    &entity_id,
-                    &record_id,
-                    current.get(&entity_id),
-                ));
-                report.kind(kind).delete += 1;
+            for (r, hash) in known {
+                match current.remove(&r.source_id) {
+                    Some(cur) => self.changed(r, hash, cur, report),
+                    // The link's entity is gone (resolved away): start anew.
+                    None if !r.deleted => fresh.push((r, hash)),
+                    None => report.kind(kind).unchanged += 1,
+                }
             }
-            self.store.insert_changes(self.run_id, &changes).await?;
         }
-        if kind == "enrollment" {
-            self.cascade_enrollments(report).await?;
+        if !fresh.is_empty() {
+            let matches = self.match_domains(&fresh).await?;
+            let matched: Vec<&str> = matches
+                .iter()
+                .filter_map(|m| match m {
+                    Some((di, e)) if self.domains[*di].mode == DomainMode::Unattended => {
+                        Some(e.as_str())
+                    }
+                    _ => None,
+                })
+                .collect();
+            let mut current = if matched.is_empty() {
+                HashMap::new()
+            } else {
+                self.store.entity_data(&matched).await?
+            };
+            for ((r, hash), found) in fresh.into_iter().zip(matches) {
+                let cur = found
+                    .as_ref()
+                    .and_then(|(_, e)| current.remove(e).map(|d| (e.clone(), d)));
+                self.new_record(r, hash, found, cur, report);
+            }
+        }
+        if self.pending.len() >= FLUSH_AT {
+            self.flush().await?;
         }
         Ok(())
     }
 
+    /// A known record that changed, was deleted, or came back.
+    fn changed(&mut self, r: Record, hash: u128, cur: Current, report: &mut RunReport) {
+        let kind = self.kind;
+        if r.deleted {
+            if cur.active {
+                self.deleted.insert((kind, r.source_id.clone()));
+                let seq = self.next_seq();
+                self.pending.push(delete_row(
+                    seq,
+                    kind,
+                    cur.entity_id,
+                    r.source_id,
+                    Some(cur.data),
+                ));
+                report.kind(kind).delete += 1;
+            } else {
+                report.kind(kind).unchanged += 1;
+            }
+            return;
+        }
+        let before = cur.active.then(|| parse_map(&cur.data));
+        let after = merge(before.as_ref(), &r.attrs, &self.rules());
+        let d = diff(before.as_ref(), &after);
+        // An archived entity that comes back is an add (reactivation).
+        let (action, visible) = if cur.active {
+            ("update", !d.is_empty())
+        } else {
+            ("add", true)
+        };
+        let seq = self.next_seq();
+        if visible {
+            self.keys_of(seq, &cur.entity_id, |a| {
+                after.get(a).and_then(|c| c.get("v")).map(json_text)
+            });
+        }
+        match (visible, cur.active) {
+            (false, _) => report.kind(kind).unchanged += 1,
+            (true, true) => report.kind(kind).update += 1,
+            (true, false) => report.kind(kind).add += 1,
+        }
+        self.pending.push(NewChange {
+            seq,
+            kind,
+            action,
+            entity_id: cur.entity_id,
+            source_record_id: r.source_id,
+            before: before.as_ref().map(to_text),
+            // A refresh of the link only (no visible change) leaves the entity as it is.
+            after: visible.then(|| to_text(&after)),
+            diff: (visible && cur.active).then(|| to_text(&d)),
+            record_hash: Some(format!("{hash:032x}")),
+            visible,
+        });
+    }
+
+    /// The domain keys an entity will hold, from its data.
+    fn keys_of(&mut self, seq: i64, entity_id: &str, value_of: impl Fn(&str) -> Option<String>) {
+        for d in self.key_domains.iter().filter(|d| d.kind == self.kind) {
+            if let Some(key) = domain_key(&d.attributes, &value_of) {
+                self.pending_keys.push(ChangeKey {
+                    seq,
+                    kind: self.kind,
+                    domain: d.name.clone(),
+                    key,
+                    entity_id: entity_id.to_string(),
+                });
+            }
+        }
+    }
+
     /// For each new record, the first domain (in priority order) that finds
-    /// an existing entity of another source: one query per domain per chunk.
+    /// an existing entity of another source: one query per domain per page.
     async fn match_domains(
         &self,
-        kind: &str,
-        fresh: &[Fresh],
-        domains: &[crate::config::Domain],
-        may_match: bool,
+        fresh: &[(Record, u128)],
     ) -> Result<Vec<Option<(usize, String)>>, StoreError> {
         let mut found: Vec<Option<(usize, String)>> = vec![None; fresh.len()];
-        if !may_match {
+        if !self.may_match {
             return Ok(found);
         }
-        for (di, domain) in domains.iter().enumerate() {
+        for (di, domain) in self.domains.iter().enumerate() {
             let name = domain.attributes.join("+");
             let mut wanted: Vec<(usize, String)> = Vec::new();
-            for (i, f) in fresh.iter().enumerate() {
+            for (i, (r, _)) in fresh.iter().enumerate() {
                 if found[i].is_some() {
                     continue;
                 }
-                let probe = Json::Object(
-                    f.record
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                );
-                if let Some(key) =
-                    domain_key(&probe, &domain.attributes, |d, a| d.get(a).map(json_text))
+                if let Some(key) = domain_key(&domain.attributes, |a| r.attrs.get(a).map(json_text))
                 {
                     wanted.push((i, key));
                 }
@@ -247,10 +370,10 @@ impl<'a> Reconciler<'a> {
             if wanted.is_empty() {
                 continue;
             }
-            let keys: Vec<String> = wanted.iter().map(|(_, k)| k.clone()).collect();
+            let keys: Vec<&str> = wanted.iter().map(|(_, k)| k.as_str()).collect();
             let hits = self
                 .store
-                .find_by_keys(self.org_id, kind, &name, &keys, &self.source.id)
+                .find_by_keys(self.org_id, self.kind, &name, &keys, &self.source.id)
                 .await?;
             for (i, key) in wanted {
                 if let Some(entity) = hits.get(&key) {
@@ -261,161 +384,212 @@ impl<'a> Reconciler<'a> {
         Ok(found)
     }
 
-    async fn new_record(
+    /// A record no link knows: merged into what a domain found, or added.
+    fn new_record(
         &mut self,
-        kind: &str,
-        fresh: &Fresh,
+        r: Record,
+        hash: u128,
         found: Option<(usize, String)>,
-        domains: &[crate::config::Domain],
+        current: Option<(String, String)>,
         report: &mut RunReport,
-    ) -> Result<ChangeRow, StoreError> {
-        let (record_id, hash, data, record) =
-            (&fresh.record_id, &fresh.hash, &fresh.data, &fresh.record);
+    ) {
+        let kind = self.kind;
+        let seq = self.next_seq();
+        let record_hash = Some(format!("{hash:032x}"));
         if let Some((di, entity_id)) = found {
-            let domain = &domains[di];
+            let domain = &self.domains[di];
             let name = domain.attributes.join("+");
             match domain.mode {
                 DomainMode::Unattended => {
-                    let current = self
-                        .store
-                        .entity_data(std::slice::from_ref(&entity_id))
-                        .await?;
-                    let before = current.get(&entity_id).map(|s| parse_map(s));
-                    let after = merge(before.as_ref(), record, &self.rules(kind));
+                    let before = current.map(|(_, d)| parse_map(&d));
+                    let after = merge(before.as_ref(), &r.attrs, &self.rules());
                     let mut d = diff(before.as_ref(), &after);
                     d.insert("merged_by".into(), json!(name));
                     report.kind(kind).update += 1;
-                    let seq = self.next_seq();
-                    return Ok(ChangeRow {
-                        seq,
-                        kind: kind.into(),
-                        action: "update".into(),
-                        entity_id,
-                        source_record_id: record_id.clone(),
-                        before: before.map(Json::Object),
-                        after: Some(Json::Object(after)),
-                        diff: Some(Json::Object(d)),
-                        record_hash: Some(hash.clone()),
-                        record_data: Some(data.clone()),
-                        visible: true,
-                        excluded: false,
+                    self.keys_of(seq, &entity_id, |a| {
+                        after.get(a).and_then(|c| c.get("v")).map(json_text)
                     });
+                    self.pending.push(NewChange {
+                        seq,
+                        kind,
+                        action: "update",
+                        entity_id,
+                        source_record_id: r.source_id,
+                        before: before.as_ref().map(to_text),
+                        after: Some(to_text(&after)),
+                        diff: Some(to_text(&d)),
+                        record_hash,
+                        visible: true,
+                    });
+                    return;
                 }
                 DomainMode::Manual => {
-                    let after = merge(None, record, &self.rules(kind));
                     report.kind(kind).add += 1;
                     report.duplicates += 1;
-                    report.warn(kind, record_id, format!("may be the same as an existing {kind} (domain {name}): queued for review"));
-                    let seq = self.next_seq();
-                    return Ok(ChangeRow {
-                        seq,
-                        kind: kind.into(),
-                        action: "add".into(),
-                        entity_id: uuid::Uuid::now_v7().to_string(),
-                        source_record_id: record_id.clone(),
-                        before: None,
-                        after: Some(Json::Object(after)),
-                        diff: Some(json!({"duplicate_of": entity_id, "domain": name})),
-                        record_hash: Some(hash.clone()),
-                        record_data: Some(data.clone()),
-                        visible: true,
-                        excluded: false,
+                    report.warn(
+                        kind,
+                        &r.source_id,
+                        format!("may be the same as an existing {kind} (domain {name}): queued for review"),
+                    );
+                    let new_id = uuid::Uuid::now_v7().to_string();
+                    self.keys_of(seq, &new_id, |a| {
+                        r.attrs.get(a).filter(|v| !is_blank(v)).map(json_text)
                     });
+                    self.pending.push(NewChange {
+                        seq,
+                        kind,
+                        action: "add",
+                        entity_id: new_id,
+                        after: Some(added_data(&r.attrs, &self.source.id)),
+                        source_record_id: r.source_id,
+                        before: None,
+                        diff: Some(to_text(&json!({"duplicate_of": entity_id, "domain": name}))),
+                        record_hash,
+                        visible: true,
+                    });
+                    return;
                 }
             }
         }
-        let after = merge(None, record, &self.rules(kind));
         report.kind(kind).add += 1;
-        let seq = self.next_seq();
-        Ok(ChangeRow {
+        let new_id = uuid::Uuid::now_v7().to_string();
+        self.keys_of(seq, &new_id, |a| {
+            r.attrs.get(a).filter(|v| !is_blank(v)).map(json_text)
+        });
+        self.pending.push(NewChange {
             seq,
-            kind: kind.into(),
-            action: "add".into(),
-            entity_id: uuid::Uuid::now_v7().to_string(),
-            source_record_id: record_id.clone(),
+            kind,
+            action: "add",
+            entity_id: new_id,
+            after: Some(added_data(&r.attrs, &self.source.id)),
+            source_record_id: r.source_id,
             before: None,
-            diff: Some(diff(None, &after).into()),
-            after: Some(Json::Object(after)),
-            record_hash: Some(hash.clone()),
-            record_data: Some(data.clone()),
+            diff: None,
+            record_hash,
             visible: true,
-            excluded: false,
-        })
+        });
+    }
+
+    /// End a kind. `bulk`: what the source no longer sends is deleted.
+    pub async fn end_kind(&mut self, bulk: bool, report: &mut RunReport) -> Result<(), StoreError> {
+        let kind = self.kind;
+        let absent = self.links.values().any(|s| s.active && !s.seen);
+        if bulk && absent {
+            let mut gone: Vec<(String, String)> = Vec::new();
+            let links = &self.links;
+            self.store
+                .for_each_active_link(self.org_id, &self.source.id, kind, |record, entity| {
+                    if links.get(&id_key(record)).is_some_and(|s| !s.seen) {
+                        gone.push((record.to_string(), entity.to_string()));
+                    }
+                })
+                .await?;
+            let ids: Vec<&str> = gone.iter().map(|(_, e)| e.as_str()).collect();
+            let mut current = self.store.entity_data(&ids).await?;
+            for (record_id, entity_id) in gone {
+                self.deleted.insert((kind, record_id.clone()));
+                let before = current.remove(&entity_id);
+                let seq = self.next_seq();
+                self.pending
+                    .push(delete_row(seq, kind, entity_id, record_id, before));
+                report.kind(kind).delete += 1;
+            }
+        }
+        self.links = HashMap::new();
+        if kind == "enrollment" {
+            self.cascade_enrollments(report).await?;
+        }
+        Ok(())
     }
 
     /// Enrollments of users or classes deleted in this run go with them.
     async fn cascade_enrollments(&mut self, report: &mut RunReport) -> Result<(), StoreError> {
-        let gone: HashSet<(String, String)> = self
+        if !self
             .deleted
             .iter()
-            .filter(|(k, _)| k == "user" || k == "class")
-            .cloned()
-            .collect();
-        if gone.is_empty() {
+            .any(|(k, _)| *k == "user" || *k == "class")
+        {
             return Ok(());
         }
-        let already: HashSet<String> = self
-            .deleted
-            .iter()
-            .filter(|(k, _)| k == "enrollment")
-            .map(|(_, id)| id.clone())
-            .collect();
-        let links = self
+        let enrollments = self
             .store
-            .active_links(self.org_id, &self.source.id, "enrollment")
+            .active_enrollments(self.org_id, &self.source.id)
             .await?;
-        let mut changes = Vec::new();
-        for (record_id, entity_id, data) in links {
-            if already.contains(&record_id) {
+        for (record_id, entity_id, data) in enrollments {
+            if self.deleted.contains(&("enrollment", record_id.clone())) {
                 continue;
             }
-            let attrs: Attrs = serde_json::from_str(&data).unwrap_or_default();
+            let attrs = parse_map(&data);
             let hit = ["user", "class"].iter().any(|a| {
                 attrs
                     .get(*a)
+                    .and_then(|cell| cell.get("v"))
                     .and_then(|r| r.get("id"))
                     .and_then(Json::as_str)
-                    .is_some_and(|id| gone.contains(&(a.to_string(), id.to_string())))
+                    .is_some_and(|id| self.deleted.contains(&(*a, id.to_string())))
             });
             if hit {
                 let seq = self.next_seq();
-                let mut row = delete_row(seq, "enrollment", &entity_id, &record_id, None);
-                row.diff = Some(json!({"cascade": "its user or class was deleted"}));
-                changes.push(row);
+                let mut row = delete_row(seq, "enrollment", entity_id, record_id, None);
+                row.diff = Some(to_text(
+                    &json!({"cascade": "its user or class was deleted"}),
+                ));
+                self.pending.push(row);
                 report.kind("enrollment").delete += 1;
             }
         }
-        self.store.insert_changes(self.run_id, &changes).await
+        Ok(())
     }
-}
 
-/// A staged record no link knows yet.
-struct Fresh {
-    record_id: String,
-    hash: String,
-    data: String,
-    record: Attrs,
+    /// Hand the waiting change rows to the writer, after its last batch is in.
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        self.wait_for_writer().await?;
+        let changes = std::mem::take(&mut self.pending);
+        let keys = std::mem::take(&mut self.pending_keys);
+        if changes.is_empty() && keys.is_empty() {
+            return Ok(());
+        }
+        let store = self.store.clone();
+        let run_id = self.run_id.to_string();
+        self.writing = Some(tokio::spawn(async move {
+            store.insert_changes(&run_id, &changes, &keys).await
+        }));
+        Ok(())
+    }
+
+    async fn wait_for_writer(&mut self) -> Result<(), StoreError> {
+        if let Some(writing) = self.writing.take() {
+            writing
+                .await
+                .map_err(|e| StoreError::Corrupt(format!("the change writer stopped: {e}")))??;
+        }
+        Ok(())
+    }
+
+    /// Write everything still waiting; the change set is complete after this.
+    pub async fn finish(&mut self) -> Result<(), StoreError> {
+        self.flush().await?;
+        self.wait_for_writer().await
+    }
 }
 
 fn delete_row(
     seq: i64,
-    kind: &str,
-    entity_id: &str,
-    record_id: &str,
-    before: Option<&String>,
-) -> ChangeRow {
-    ChangeRow {
+    kind: &'static str,
+    entity_id: String,
+    record_id: String,
+    before: Option<String>,
+) -> NewChange {
+    NewChange {
         seq,
-        kind: kind.into(),
-        action: "delete".into(),
-        entity_id: entity_id.into(),
-        source_record_id: record_id.into(),
-        before: before.map(|s| Json::Object(parse_map(s))),
+        kind,
+        action: "delete",
+        entity_id,
+        source_record_id: record_id,
+        before,
         after: None,
         diff: None,
         record_hash: None,
-        record_data: None,
         visible: true,
-        excluded: false,
     }
 }

@@ -1,39 +1,21 @@
-//! The SQL of one import: staging pages, reading them back beside what each
-//! source said last time, writing the change set, and the commit, which
+//! The SQL of one import: what each source said last time (link hashes,
+//! read once per kind), the current entities of the records that changed,
+//! the change set as it is written page by page, and the commit, which
 //! applies a run's change set in one transaction, idempotent by run id.
+//!
+//! The commit is set-based: a handful of `INSERT … SELECT` and `UPDATE`
+//! statements the database runs over the change set itself, so no record's
+//! data travels back through Rust. Placeholders are written by [`Params`] in
+//! each backend's own dialect.
 
 use std::collections::HashMap;
 
+use futures::TryStreamExt;
 use serde_json::Value as Json;
 use sqlx::Row;
 
 use super::runs::now;
-use super::{Store, StoreError};
-
-/// One staged record.
-pub struct Staged {
-    pub kind: String,
-    pub source_record_id: String,
-    pub deleted: bool,
-    pub hash: String,
-    pub data: String,
-}
-
-/// A staged record beside its source's link, if it has one.
-pub struct StagedWithLink {
-    pub source_record_id: String,
-    pub deleted: bool,
-    pub hash: String,
-    pub data: String,
-    pub link: Option<Link>,
-}
-
-#[derive(Clone)]
-pub struct Link {
-    pub entity_id: String,
-    pub hash: String,
-    pub active: bool,
-}
+use super::{Backend, Store, StoreError};
 
 /// One action of a change set.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -45,13 +27,43 @@ pub struct ChangeRow {
     pub source_record_id: String,
     pub before: Option<Json>,
     pub after: Option<Json>,
+    /// Attribute → [old, new]. An add's diff is its whole data, so it is not
+    /// stored: [`Store::changes`] derives it from `after`.
     pub diff: Option<Json>,
     #[serde(skip)]
     pub record_hash: Option<String>,
-    #[serde(skip)]
-    pub record_data: Option<String>,
     pub visible: bool,
     pub excluded: bool,
+}
+
+/// A change as the reconciler writes it: the JSON already serialised once.
+pub struct NewChange {
+    pub seq: i64,
+    pub kind: &'static str,
+    pub action: &'static str,
+    pub entity_id: String,
+    pub source_record_id: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub diff: Option<String>,
+    pub record_hash: Option<String>,
+    pub visible: bool,
+}
+
+/// A domain key an entity will hold once its change is committed.
+pub struct ChangeKey {
+    pub seq: i64,
+    pub kind: &'static str,
+    pub domain: String,
+    pub key: String,
+    pub entity_id: String,
+}
+
+/// A source record's link, with its entity's current data.
+pub struct Current {
+    pub entity_id: String,
+    pub active: bool,
+    pub data: String,
 }
 
 /// What a commit did.
@@ -65,6 +77,16 @@ pub enum CommitOutcome {
     AlreadyCommitted,
 }
 
+/// What the run's report already knows, so the commit skips the statements
+/// that would find nothing (each is a pass over the change set).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommitHints {
+    pub deletes: bool,
+    pub duplicates: bool,
+    /// Actions the approval left out.
+    pub excluded: u64,
+}
+
 fn json_or_null(s: Option<String>) -> Option<Json> {
     s.and_then(|s| serde_json::from_str(&s).ok())
 }
@@ -72,175 +94,194 @@ fn json_or_null(s: Option<String>) -> Option<Json> {
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters).
 const INSERT_CHUNK: usize = 500;
 
-impl Store {
-    /// Stage a page. A record staged twice in one run (a page the source
-    /// repeated) keeps its last version: it is never counted twice.
-    pub async fn stage(&self, run_id: &str, records: &[Staged]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for chunk in records.chunks(INSERT_CHUNK) {
-            let mut sql = String::from(
-                "INSERT INTO staged (run_id, kind, source_record_id, deleted, hash, data) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let b = i * 6;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${},${},${},${},${},${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6
-                ));
-            }
-            sql.push_str(" ON CONFLICT (run_id, kind, source_record_id) DO UPDATE SET deleted = excluded.deleted, hash = excluded.hash, data = excluded.data");
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q
-                    .bind(run_id)
-                    .bind(&r.kind)
-                    .bind(&r.source_record_id)
-                    .bind(r.deleted as i64)
-                    .bind(&r.hash)
-                    .bind(&r.data);
-            }
-            q.execute(&mut *tx).await?;
+/// Placeholders in the backend's dialect, numbered in the order they are
+/// written (so binds must follow the text). SQLite gets anonymous `?`:
+/// numbered parameters make SQLite look each one up by a linear scan, which
+/// turns a 500-row INSERT quadratic.
+pub(crate) struct Params {
+    backend: Backend,
+    n: usize,
+}
+
+impl Params {
+    pub(crate) fn new(backend: Backend) -> Params {
+        Params { backend, n: 0 }
+    }
+
+    pub(crate) fn next(&mut self) -> String {
+        self.n += 1;
+        match self.backend {
+            Backend::Sqlite => "?".into(),
+            Backend::Postgres => format!("${}", self.n),
         }
-        tx.commit().await?;
-        Ok(())
     }
 
-    /// Staged records of one kind after `after` (keyset paging), each with
-    /// the link its source already has.
-    pub async fn staged_with_links(
-        &self,
-        org_id: &str,
-        source_id: &str,
-        run_id: &str,
-        kind: &str,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<StagedWithLink>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT s.source_record_id, s.deleted, s.hash, s.data, l.entity_id, l.hash AS link_hash, l.active \
-             FROM staged s LEFT JOIN entity_links l ON l.org_id = $1 AND l.source_id = $2 AND l.kind = s.kind AND l.source_record_id = s.source_record_id \
-             WHERE s.run_id = $3 AND s.kind = $4 AND s.source_record_id > $5 ORDER BY s.source_record_id LIMIT $6",
-        )
-        .bind(org_id)
-        .bind(source_id)
-        .bind(run_id)
-        .bind(kind)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let entity_id: Option<String> = r.try_get("entity_id")?;
-                let link = match entity_id {
-                    Some(entity_id) => Some(Link {
-                        entity_id,
-                        hash: r.try_get("link_hash")?,
-                        active: r.try_get::<i64, _>("active")? != 0,
-                    }),
-                    None => None,
-                };
-                Ok(StagedWithLink {
-                    source_record_id: r.try_get("source_record_id")?,
-                    deleted: r.try_get::<i64, _>("deleted")? != 0,
-                    hash: r.try_get("hash")?,
-                    data: r.try_get("data")?,
-                    link,
-                })
-            })
-            .collect()
+    /// `p, p, p` for `n` parameters.
+    pub(crate) fn list(&mut self, n: usize) -> String {
+        let mut s = String::with_capacity(n * 4);
+        for i in 0..n {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(&self.next());
+        }
+        s
     }
 
-    /// Active links of a source and kind that this run did not stage: in a
-    /// bulk run, what the source no longer has.
-    pub async fn absent_links(
-        &self,
-        org_id: &str,
-        source_id: &str,
-        run_id: &str,
-        kind: &str,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT l.source_record_id, l.entity_id FROM entity_links l \
-             WHERE l.org_id = $1 AND l.source_id = $2 AND l.kind = $3 AND l.active = 1 \
-             AND NOT EXISTS (SELECT 1 FROM staged s WHERE s.run_id = $4 AND s.kind = l.kind AND s.source_record_id = l.source_record_id) \
-             ORDER BY l.source_record_id",
-        )
-        .bind(org_id)
-        .bind(source_id)
-        .bind(kind)
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("source_record_id")?, r.try_get("entity_id")?)))
-            .collect()
+    /// `(p,p),(p,p)` for `rows` rows of `width` parameters.
+    pub(crate) fn rows(&mut self, rows: usize, width: usize) -> String {
+        let mut s = String::with_capacity(rows * (width * 4 + 3));
+        for i in 0..rows {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push('(');
+            s.push_str(&self.list(width));
+            s.push(')');
+        }
+        s
+    }
+}
+
+impl Store {
+    pub(crate) fn params(&self) -> Params {
+        Params::new(self.backend)
     }
 
-    /// Active links of a source and kind with what the source said: (record id, entity id, data).
-    pub async fn active_links(
+    /// Every link a source has for one kind, streamed: (record id, hash, active).
+    pub async fn for_each_link(
         &self,
         org_id: &str,
         source_id: &str,
         kind: &str,
-    ) -> Result<Vec<(String, String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT source_record_id, entity_id, data FROM entity_links WHERE org_id = $1 AND source_id = $2 AND kind = $3 AND active = 1",
-        )
-        .bind(org_id)
-        .bind(source_id)
-        .bind(kind)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("source_record_id")?,
-                    r.try_get("entity_id")?,
-                    r.try_get("data")?,
-                ))
-            })
-            .collect()
-    }
-
-    pub async fn count_active_links(
-        &self,
-        org_id: &str,
-        source_id: &str,
-        kind: &str,
+        mut f: impl FnMut(&str, &str, bool),
     ) -> Result<u64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM entity_links WHERE org_id = $1 AND source_id = $2 AND kind = $3 AND active = 1")
+        let mut p = self.params();
+        let sql = format!(
+            "SELECT source_record_id, hash, active FROM entity_links WHERE org_id = {} AND source_id = {} AND kind = {}",
+            p.next(),
+            p.next(),
+            p.next()
+        );
+        let mut rows = sqlx::query(&sql)
             .bind(org_id)
             .bind(source_id)
             .bind(kind)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get::<i64, _>("n")? as u64)
+            .fetch(&self.pool);
+        let mut n = 0;
+        while let Some(r) = rows.try_next().await? {
+            let id: &str = r.try_get(0)?;
+            let hash: &str = r.try_get(1)?;
+            let active: i64 = r.try_get(2)?;
+            f(id, hash, active != 0);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Active links of a source and kind, streamed: (record id, entity id).
+    pub async fn for_each_active_link(
+        &self,
+        org_id: &str,
+        source_id: &str,
+        kind: &str,
+        mut f: impl FnMut(&str, &str),
+    ) -> Result<(), StoreError> {
+        let mut p = self.params();
+        let sql = format!(
+            "SELECT source_record_id, entity_id FROM entity_links WHERE org_id = {} AND source_id = {} AND kind = {} AND active = 1",
+            p.next(),
+            p.next(),
+            p.next()
+        );
+        let mut rows = sqlx::query(&sql)
+            .bind(org_id)
+            .bind(source_id)
+            .bind(kind)
+            .fetch(&self.pool);
+        while let Some(r) = rows.try_next().await? {
+            f(r.try_get(0)?, r.try_get(1)?);
+        }
+        Ok(())
+    }
+
+    /// The links of these records of a source, each with its entity's data.
+    pub async fn links_with_entities(
+        &self,
+        org_id: &str,
+        source_id: &str,
+        kind: &str,
+        record_ids: &[&str],
+    ) -> Result<HashMap<String, Current>, StoreError> {
+        let mut out = HashMap::with_capacity(record_ids.len());
+        for chunk in record_ids.chunks(INSERT_CHUNK) {
+            let mut p = self.params();
+            let sql = format!(
+                "SELECT l.source_record_id, l.entity_id, l.active, e.data FROM entity_links l JOIN entities e ON e.id = l.entity_id \
+                 WHERE l.org_id = {} AND l.source_id = {} AND l.kind = {} AND l.source_record_id IN ({})",
+                p.next(),
+                p.next(),
+                p.next(),
+                p.list(chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(org_id).bind(source_id).bind(kind);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.insert(
+                    r.try_get(0)?,
+                    Current {
+                        entity_id: r.try_get(1)?,
+                        active: r.try_get::<i64, _>(2)? != 0,
+                        data: r.try_get(3)?,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Active enrollments of a source with their entity's data:
+    /// (record id, entity id, data), for the cascade of deleted users and classes.
+    pub async fn active_enrollments(
+        &self,
+        org_id: &str,
+        source_id: &str,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut p = self.params();
+        let sql = format!(
+            "SELECT l.source_record_id, l.entity_id, e.data FROM entity_links l JOIN entities e ON e.id = l.entity_id \
+             WHERE l.org_id = {} AND l.source_id = {} AND l.kind = 'enrollment' AND l.active = 1",
+            p.next(),
+            p.next()
+        );
+        let mut rows = sqlx::query(&sql)
+            .bind(org_id)
+            .bind(source_id)
+            .fetch(&self.pool);
+        let mut out = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            out.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+        }
+        Ok(out)
     }
 
     /// Current data of entities, by id.
-    pub async fn entity_data(&self, ids: &[String]) -> Result<HashMap<String, String>, StoreError> {
+    pub async fn entity_data(&self, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {
         let mut out = HashMap::new();
         for chunk in ids.chunks(INSERT_CHUNK) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let mut p = self.params();
             let sql = format!(
                 "SELECT id, data FROM entities WHERE id IN ({})",
-                placeholders.join(",")
+                p.list(chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
-                q = q.bind(id);
+                q = q.bind(*id);
             }
             for r in q.fetch_all(&self.pool).await? {
-                out.insert(r.try_get("id")?, r.try_get("data")?);
+                out.insert(r.try_get(0)?, r.try_get(1)?);
             }
         }
         Ok(out)
@@ -248,12 +289,17 @@ impl Store {
 
     /// Whether any entity of this kind has a domain key yet.
     pub async fn has_keys(&self, org_id: &str, kind: &str) -> Result<bool, StoreError> {
-        let row =
-            sqlx::query("SELECT 1 AS one FROM entity_keys WHERE org_id = $1 AND kind = $2 LIMIT 1")
-                .bind(org_id)
-                .bind(kind)
-                .fetch_optional(&self.pool)
-                .await?;
+        let mut p = self.params();
+        let sql = format!(
+            "SELECT 1 AS one FROM entity_keys WHERE org_id = {} AND kind = {} LIMIT 1",
+            p.next(),
+            p.next()
+        );
+        let row = sqlx::query(&sql)
+            .bind(org_id)
+            .bind(kind)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.is_some())
     }
 
@@ -264,18 +310,22 @@ impl Store {
         org_id: &str,
         kind: &str,
         domain: &str,
-        keys: &[String],
+        keys: &[&str],
         source_id: &str,
     ) -> Result<HashMap<String, String>, StoreError> {
         let mut out: HashMap<String, String> = HashMap::new();
         for chunk in keys.chunks(INSERT_CHUNK) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 5)).collect();
+            let mut p = self.params();
             let sql = format!(
                 "SELECT k.key, k.entity_id FROM entity_keys k JOIN entities e ON e.id = k.entity_id AND e.active = 1 \
-                 WHERE k.org_id = $1 AND k.kind = $2 AND k.domain = $3 AND k.key IN ({}) \
-                 AND NOT EXISTS (SELECT 1 FROM entity_links l WHERE l.entity_id = k.entity_id AND l.source_id = $4 AND l.active = 1) \
-                 ORDER BY k.entity_id",
-                list.join(",")
+                 WHERE k.org_id = {} AND k.kind = {} AND k.domain = {} \
+                 AND NOT EXISTS (SELECT 1 FROM entity_links l WHERE l.entity_id = k.entity_id AND l.source_id = {} AND l.active = 1) \
+                 AND k.key IN ({}) ORDER BY k.entity_id",
+                p.next(),
+                p.next(),
+                p.next(),
+                p.next(),
+                p.list(chunk.len())
             );
             let mut q = sqlx::query(&sql)
                 .bind(org_id)
@@ -283,51 +333,65 @@ impl Store {
                 .bind(domain)
                 .bind(source_id);
             for k in chunk {
-                q = q.bind(k);
+                q = q.bind(*k);
             }
             for r in q.fetch_all(&self.pool).await? {
-                let key: String = r.try_get("key")?;
-                let entity: String = r.try_get("entity_id")?;
+                let key: String = r.try_get(0)?;
+                let entity: String = r.try_get(1)?;
                 out.entry(key).or_insert(entity);
             }
         }
         Ok(out)
     }
 
+    /// Append actions (and the domain keys they bring) to a run's change set.
     pub async fn insert_changes(
         &self,
         run_id: &str,
-        changes: &[ChangeRow],
+        changes: &[NewChange],
+        keys: &[ChangeKey],
     ) -> Result<(), StoreError> {
+        if changes.is_empty() && keys.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
         for chunk in changes.chunks(INSERT_CHUNK / 2) {
-            let mut sql = String::from(
-                "INSERT INTO changes (run_id, seq, kind, action, entity_id, source_record_id, before_data, after_data, diff, record_hash, record_data, visible, excluded) VALUES ",
+            let sql = format!(
+                "INSERT INTO changes (run_id, seq, kind, action, entity_id, source_record_id, before_data, after_data, diff, record_hash, visible, excluded) VALUES {}",
+                self.params().rows(chunk.len(), 12)
             );
-            for i in 0..chunk.len() {
-                let b = i * 13;
-                if i > 0 {
-                    sql.push(',');
-                }
-                let ps: Vec<String> = (1..=13).map(|j| format!("${}", b + j)).collect();
-                sql.push_str(&format!("({})", ps.join(",")));
-            }
             let mut q = sqlx::query(&sql);
             for c in chunk {
                 q = q
                     .bind(run_id)
                     .bind(c.seq)
-                    .bind(&c.kind)
-                    .bind(&c.action)
+                    .bind(c.kind)
+                    .bind(c.action)
                     .bind(&c.entity_id)
                     .bind(&c.source_record_id)
-                    .bind(c.before.as_ref().map(|j| j.to_string()))
-                    .bind(c.after.as_ref().map(|j| j.to_string()))
-                    .bind(c.diff.as_ref().map(|j| j.to_string()))
-                    .bind(c.record_hash.clone())
-                    .bind(c.record_data.clone())
+                    .bind(c.before.as_deref())
+                    .bind(c.after.as_deref())
+                    .bind(c.diff.as_deref())
+                    .bind(c.record_hash.as_deref())
                     .bind(c.visible as i64)
-                    .bind(c.excluded as i64);
+                    .bind(0i64);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in keys.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO change_keys (run_id, seq, kind, domain, key, entity_id) VALUES {}",
+                self.params().rows(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for k in chunk {
+                q = q
+                    .bind(run_id)
+                    .bind(k.seq)
+                    .bind(k.kind)
+                    .bind(&k.domain)
+                    .bind(&k.key)
+                    .bind(&k.entity_id);
             }
             q.execute(&mut *tx).await?;
         }
@@ -335,11 +399,17 @@ impl Store {
         Ok(())
     }
 
-    pub async fn clear_staged(&self, run_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM staged WHERE run_id = $1")
-            .bind(run_id)
-            .execute(&self.pool)
-            .await?;
+    /// Forget a failed run's partial change set.
+    pub async fn clear_changes(&self, run_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for table in ["changes", "change_keys"] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE run_id = {}",
+                self.params().next()
+            );
+            sqlx::query(&sql).bind(run_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -366,17 +436,19 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
+                let action: String = r.try_get("action")?;
+                let after = json_or_null(r.try_get("after_data")?);
+                let diff = json_or_null(r.try_get("diff")?).or_else(|| added_diff(&action, &after));
                 Ok(ChangeRow {
                     seq: r.try_get("seq")?,
                     kind: r.try_get("kind")?,
-                    action: r.try_get("action")?,
+                    action,
                     entity_id: r.try_get("entity_id")?,
                     source_record_id: r.try_get("source_record_id")?,
                     before: json_or_null(r.try_get("before_data")?),
-                    after: json_or_null(r.try_get("after_data")?),
-                    diff: json_or_null(r.try_get("diff")?),
+                    after,
+                    diff,
                     record_hash: None,
-                    record_data: None,
                     visible: r.try_get::<i64, _>("visible")? != 0,
                     excluded: r.try_get::<i64, _>("excluded")? != 0,
                 })
@@ -422,15 +494,14 @@ impl Store {
 
     /// Apply a run's change set (all but excluded actions) in one
     /// transaction. Idempotent by run id: a retry after a crash or a second
-    /// approval applies nothing twice. Changes are applied a chunk at a time
-    /// with multi-row statements, so a first import of millions of records
-    /// costs a few statements per thousand records.
+    /// approval applies nothing twice. Set-based: each step is one statement
+    /// over the change set, run inside the database.
     pub async fn commit_run(
         &self,
         org_id: &str,
         source_id: &str,
         run_id: &str,
-        key_domains: &[KeyDomain],
+        hints: CommitHints,
     ) -> Result<CommitOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
         let now = now();
@@ -453,57 +524,144 @@ impl Store {
                 ))),
             };
         }
-        let excluded: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM changes WHERE run_id = $1 AND excluded = 1")
-                .bind(run_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("n")?;
-        let mut applied = 0u64;
-        let mut after_seq = -1i64;
-        loop {
-            let rows = sqlx::query(
-                "SELECT seq, kind, action, entity_id, source_record_id, after_data, diff, record_hash, record_data, visible FROM changes \
-                 WHERE run_id = $1 AND excluded = 0 AND seq > $2 ORDER BY seq LIMIT 1000",
+        let pg = self.backend == Backend::Postgres;
+        // Entities: the last version of each wins (two records of a run may
+        // merge into one entity).
+        let sql = if pg {
+            "INSERT INTO entities (id, org_id, kind, active, data, created_run, updated_run) \
+             SELECT DISTINCT ON (entity_id) entity_id, $1, kind, 1, after_data, run_id, run_id FROM changes \
+             WHERE run_id = $2 AND excluded = 0 AND action IN ('add', 'update') AND after_data IS NOT NULL \
+             ORDER BY entity_id, seq DESC \
+             ON CONFLICT (id) DO UPDATE SET active = 1, data = excluded.data, updated_run = excluded.updated_run"
+        } else {
+            "INSERT INTO entities (id, org_id, kind, active, data, created_run, updated_run) \
+             SELECT entity_id, ?, kind, 1, after_data, run_id, run_id FROM changes \
+             WHERE run_id = ? AND excluded = 0 AND action IN ('add', 'update') AND after_data IS NOT NULL \
+             ORDER BY seq \
+             ON CONFLICT (id) DO UPDATE SET active = 1, data = excluded.data, updated_run = excluded.updated_run"
+        };
+        sqlx::query(sql)
+            .bind(org_id)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        // Links: what each source record feeds, and the hash of what it said.
+        let sql = if pg {
+            "INSERT INTO entity_links (org_id, source_id, kind, source_record_id, entity_id, hash, active) \
+             SELECT DISTINCT ON (kind, source_record_id) $1, $2, kind, source_record_id, entity_id, record_hash, 1 FROM changes \
+             WHERE run_id = $3 AND excluded = 0 AND action IN ('add', 'update') \
+             ORDER BY kind, source_record_id, seq DESC \
+             ON CONFLICT (org_id, source_id, kind, source_record_id) DO UPDATE SET entity_id = excluded.entity_id, hash = excluded.hash, active = 1"
+        } else {
+            "INSERT INTO entity_links (org_id, source_id, kind, source_record_id, entity_id, hash, active) \
+             SELECT ?, ?, kind, source_record_id, entity_id, record_hash, 1 FROM changes \
+             WHERE run_id = ? AND excluded = 0 AND action IN ('add', 'update') ORDER BY seq \
+             ON CONFLICT (org_id, source_id, kind, source_record_id) DO UPDATE SET entity_id = excluded.entity_id, hash = excluded.hash, active = 1"
+        };
+        sqlx::query(sql)
+            .bind(org_id)
+            .bind(source_id)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        // Domain keys: an entity that changed visibly gets its keys anew. On
+        // an organization's first import there is nothing to replace.
+        let had_keys = sqlx::query("SELECT 1 AS one FROM entity_keys WHERE org_id = $1 LIMIT 1")
+            .bind(org_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if had_keys {
+            sqlx::query(
+                "DELETE FROM entity_keys WHERE entity_id IN (SELECT entity_id FROM changes WHERE run_id = $1 AND excluded = 0 AND visible = 1 AND after_data IS NOT NULL)",
             )
             .bind(run_id)
-            .bind(after_seq)
-            .fetch_all(&mut *tx)
-            .await?;
-            if rows.is_empty() {
-                break;
-            }
-            let mut chunk = Vec::with_capacity(rows.len());
-            for r in &rows {
-                chunk.push(Applied {
-                    seq: r.try_get("seq")?,
-                    kind: r.try_get("kind")?,
-                    action: r.try_get("action")?,
-                    entity_id: r.try_get("entity_id")?,
-                    record_id: r.try_get("source_record_id")?,
-                    after: r.try_get("after_data")?,
-                    diff: r.try_get("diff")?,
-                    record_hash: r.try_get("record_hash")?,
-                    record_data: r.try_get("record_data")?,
-                    visible: r.try_get::<i64, _>("visible")? != 0,
-                });
-            }
-            after_seq = chunk.last().map(|c| c.seq).unwrap_or(after_seq);
-            applied += apply_chunk(
-                &mut tx,
-                org_id,
-                source_id,
-                run_id,
-                &now,
-                &chunk,
-                key_domains,
-            )
+            .execute(&mut *tx)
             .await?;
         }
+        sqlx::query(
+            "INSERT INTO entity_keys (org_id, kind, domain, key, entity_id) \
+             SELECT DISTINCT $1, k.kind, k.domain, k.key, k.entity_id FROM change_keys k JOIN changes c ON c.run_id = k.run_id AND c.seq = k.seq \
+             WHERE k.run_id = $2 AND c.excluded = 0 ON CONFLICT DO NOTHING",
+        )
+        .bind(org_id)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM change_keys WHERE run_id = $1")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        // Pairs a manual domain found.
+        if hints.duplicates {
+            let rows = sqlx::query(
+                "SELECT kind, entity_id, diff FROM changes WHERE run_id = $1 AND excluded = 0 AND action = 'add' AND diff LIKE '%duplicate_of%'",
+            )
+            .bind(run_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for r in rows {
+                let kind: String = r.try_get(0)?;
+                let entity: String = r.try_get(1)?;
+                let Some(dup) = json_or_null(r.try_get(2)?) else {
+                    continue;
+                };
+                if let (Some(primary), Some(domain)) = (
+                    dup.get("duplicate_of").and_then(Json::as_str),
+                    dup.get("domain").and_then(Json::as_str),
+                ) {
+                    sqlx::query(
+                        "INSERT INTO duplicates (id, org_id, kind, domain, primary_entity, secondary_entity, status, run_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8)",
+                    )
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(org_id)
+                    .bind(&kind)
+                    .bind(domain)
+                    .bind(primary)
+                    .bind(&entity)
+                    .bind(run_id)
+                    .bind(&now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        // Deletes archive: the link goes inactive, and the entity too once no
+        // source feeds it.
+        if hints.deletes {
+            sqlx::query(
+                "UPDATE entity_links SET active = 0 WHERE org_id = $1 AND source_id = $2 AND active = 1 \
+                 AND (kind, source_record_id) IN (SELECT kind, source_record_id FROM changes WHERE run_id = $3 AND excluded = 0 AND action = 'delete')",
+            )
+            .bind(org_id)
+            .bind(source_id)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE entities SET active = 0, updated_run = $1 \
+                 WHERE id IN (SELECT entity_id FROM changes WHERE run_id = $2 AND excluded = 0 AND action = 'delete') \
+                 AND NOT EXISTS (SELECT 1 FROM entity_links l WHERE l.entity_id = entities.id AND l.active = 1)",
+            )
+            .bind(run_id)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // History: one row per visible action; an add's diff is read from its change.
+        let applied = sqlx::query(
+            "INSERT INTO entity_history (entity_id, run_id, seq, action, diff, at) \
+             SELECT entity_id, run_id, seq, action, diff, $1 FROM changes WHERE run_id = $2 AND excluded = 0 AND visible = 1",
+        )
+        .bind(&now)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(CommitOutcome::Applied {
             applied,
-            excluded: excluded as u64,
+            excluded: hints.excluded,
         })
     }
 
@@ -514,8 +672,23 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        if n > 0 {
+            sqlx::query("DELETE FROM change_keys WHERE run_id = $1")
+                .bind(run_id)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(n > 0)
     }
+}
+
+/// An add's diff: every attribute of its data, from nothing.
+pub fn added_diff(action: &str, after: &Option<Json>) -> Option<Json> {
+    if action != "add" {
+        return None;
+    }
+    let after = after.as_ref()?.as_object()?;
+    Some(Json::Object(crate::reconcile::merge::diff(None, after)))
 }
 
 /// A domain of uniqueness whose keys are kept for an entity kind.
@@ -536,238 +709,16 @@ pub fn key_part(s: &str) -> String {
 
 /// The key of an entity's data in a domain, when every attribute has a value.
 pub fn domain_key(
-    data: &Json,
     attributes: &[String],
-    value_of: impl Fn(&Json, &str) -> Option<String>,
+    value_of: impl Fn(&str) -> Option<String>,
 ) -> Option<String> {
     let mut parts = Vec::with_capacity(attributes.len());
     for a in attributes {
-        let v = value_of(data, a)?;
+        let v = value_of(a)?;
         if v.trim().is_empty() {
             return None;
         }
         parts.push(key_part(&v));
     }
     Some(parts.join("\u{1f}"))
-}
-
-/// One change as the commit reads it back.
-struct Applied {
-    seq: i64,
-    kind: String,
-    action: String,
-    entity_id: String,
-    record_id: String,
-    after: Option<String>,
-    diff: Option<String>,
-    record_hash: Option<String>,
-    record_data: Option<String>,
-    visible: bool,
-}
-
-/// `($1,$2,...),(...)` for `rows` rows of `width` parameters.
-fn values_list(rows: usize, width: usize) -> String {
-    let mut sql = String::with_capacity(rows * width * 5);
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for j in 0..width {
-            if j > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("${}", i * width + j + 1));
-        }
-        sql.push(')');
-    }
-    sql
-}
-
-/// Apply one chunk of a change set inside the commit's transaction.
-async fn apply_chunk(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    org_id: &str,
-    source_id: &str,
-    run_id: &str,
-    now: &str,
-    chunk: &[Applied],
-    key_domains: &[KeyDomain],
-) -> Result<u64, StoreError> {
-    let upserts: Vec<&Applied> = chunk
-        .iter()
-        .filter(|c| c.action == "add" || c.action == "update")
-        .collect();
-    if let Some(bad) = chunk
-        .iter()
-        .find(|c| !matches!(c.action.as_str(), "add" | "update" | "delete"))
-    {
-        return Err(StoreError::Corrupt(format!(
-            "unknown change action `{}`",
-            bad.action
-        )));
-    }
-    // A chunk never holds one entity twice except through two links (a merge);
-    // upsert entities one statement per distinct id, the last version winning.
-    let mut entities: Vec<&Applied> = Vec::new();
-    for c in &upserts {
-        match entities.iter().position(|e| e.entity_id == c.entity_id) {
-            Some(i) => entities[i] = c,
-            None => entities.push(c),
-        }
-    }
-    for part in entities.chunks(400) {
-        let sql = format!(
-            "INSERT INTO entities (id, org_id, kind, active, data, created_run, updated_run) VALUES {} \
-             ON CONFLICT (id) DO UPDATE SET active = 1, data = excluded.data, updated_run = excluded.updated_run",
-            values_list(part.len(), 7)
-        );
-        let mut q = sqlx::query(&sql);
-        for c in part {
-            q = q
-                .bind(&c.entity_id)
-                .bind(org_id)
-                .bind(&c.kind)
-                .bind(1i64)
-                .bind(c.after.clone().unwrap_or_else(|| "{}".into()))
-                .bind(run_id)
-                .bind(run_id);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    for part in upserts.chunks(400) {
-        let sql = format!(
-            "INSERT INTO entity_links (org_id, source_id, kind, source_record_id, entity_id, hash, data, active) VALUES {} \
-             ON CONFLICT (org_id, source_id, kind, source_record_id) DO UPDATE SET entity_id = excluded.entity_id, hash = excluded.hash, data = excluded.data, active = 1",
-            values_list(part.len(), 8)
-        );
-        let mut q = sqlx::query(&sql);
-        for c in part {
-            q = q
-                .bind(org_id)
-                .bind(source_id)
-                .bind(&c.kind)
-                .bind(&c.record_id)
-                .bind(&c.entity_id)
-                .bind(c.record_hash.clone().unwrap_or_default())
-                .bind(c.record_data.clone().unwrap_or_else(|| "{}".into()))
-                .bind(1i64);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    // Domain keys of what changed visibly.
-    let keyed: Vec<&&Applied> = entities
-        .iter()
-        .filter(|c| c.visible && key_domains.iter().any(|d| d.kind == c.kind))
-        .collect();
-    let mut keys: Vec<(String, String, String, String)> = Vec::new();
-    for c in &keyed {
-        let data: Json = serde_json::from_str(c.after.as_deref().unwrap_or("{}"))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        for d in key_domains.iter().filter(|d| d.kind == c.kind) {
-            let key = domain_key(&data, &d.attributes, |d, a| {
-                d.get(a)
-                    .and_then(|v| v.get("v"))
-                    .map(crate::pipeline::record::json_text)
-            });
-            if let Some(key) = key {
-                keys.push((c.kind.clone(), d.name.clone(), key, c.entity_id.clone()));
-            }
-        }
-    }
-    for part in keyed.chunks(500) {
-        let sql = format!(
-            "DELETE FROM entity_keys WHERE entity_id IN ({})",
-            (1..=part.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        let mut q = sqlx::query(&sql);
-        for c in part {
-            q = q.bind(&c.entity_id);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    for part in keys.chunks(500) {
-        let sql = format!(
-            "INSERT INTO entity_keys (org_id, kind, domain, key, entity_id) VALUES {} ON CONFLICT DO NOTHING",
-            values_list(part.len(), 5)
-        );
-        let mut q = sqlx::query(&sql);
-        for (kind, domain, key, entity) in part {
-            q = q
-                .bind(org_id)
-                .bind(kind)
-                .bind(domain)
-                .bind(key)
-                .bind(entity);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    // Pairs a manual domain found.
-    for c in &upserts {
-        let Some(dup) = c
-            .diff
-            .as_deref()
-            .filter(|d| d.contains("duplicate_of"))
-            .and_then(|d| serde_json::from_str::<Json>(d).ok())
-        else {
-            continue;
-        };
-        if let (Some(primary), Some(domain)) = (
-            dup.get("duplicate_of").and_then(Json::as_str),
-            dup.get("domain").and_then(Json::as_str),
-        ) {
-            sqlx::query(
-                "INSERT INTO duplicates (id, org_id, kind, domain, primary_entity, secondary_entity, status, run_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8)",
-            )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(org_id)
-            .bind(&c.kind)
-            .bind(domain)
-            .bind(primary)
-            .bind(&c.entity_id)
-            .bind(run_id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    for c in chunk.iter().filter(|c| c.action == "delete") {
-        sqlx::query("UPDATE entity_links SET active = 0 WHERE org_id = $1 AND source_id = $2 AND kind = $3 AND source_record_id = $4")
-            .bind(org_id)
-            .bind(source_id)
-            .bind(&c.kind)
-            .bind(&c.record_id)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query(
-            "UPDATE entities SET active = 0, updated_run = $1 WHERE id = $2 \
-             AND NOT EXISTS (SELECT 1 FROM entity_links l WHERE l.entity_id = $2 AND l.active = 1)",
-        )
-        .bind(run_id)
-        .bind(&c.entity_id)
-        .execute(&mut **tx)
-        .await?;
-    }
-    let visible: Vec<&Applied> = chunk.iter().filter(|c| c.visible).collect();
-    for part in visible.chunks(500) {
-        let sql = format!(
-            "INSERT INTO entity_history (entity_id, run_id, seq, action, diff, at) VALUES {}",
-            values_list(part.len(), 6)
-        );
-        let mut q = sqlx::query(&sql);
-        for c in part {
-            q = q
-                .bind(&c.entity_id)
-                .bind(run_id)
-                .bind(c.seq)
-                .bind(&c.action)
-                .bind(c.diff.clone())
-                .bind(now);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(visible.len() as u64)
 }
