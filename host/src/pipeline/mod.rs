@@ -751,7 +751,7 @@ fn read_ahead(
 /// kinds others point at (not enrollments or results).
 #[derive(Default)]
 struct RefCheck {
-    seen: std::collections::HashMap<&'static str, std::collections::HashSet<String>>,
+    seen: std::collections::HashMap<&'static str, foldhash::HashSet<String>>,
     /// References to records of the same kind (a student's guardians are users
     /// too, and may come later in the file): checked when the kind ends.
     pending: Vec<(&'static str, String, String, EntityKind, String)>,
@@ -767,23 +767,29 @@ impl RefCheck {
             if r.deleted {
                 continue;
             }
-            for (attr, kind, id) in r.references() {
+            let own = r.kind.cli_name();
+            r.each_reference(|attr, kind, id| {
                 if kind == r.kind {
                     if self.pending.len() < PENDING_REFS {
-                        self.pending
-                            .push((r.kind.cli_name(), r.source_id.clone(), attr, kind, id));
+                        self.pending.push((
+                            own,
+                            r.source_id.clone(),
+                            attr.to_string(),
+                            kind,
+                            id.to_string(),
+                        ));
                     }
-                    continue;
+                    return;
                 }
                 if let Some(ids) = self.seen.get(kind.cli_name()) {
-                    if !ids.contains(&id) {
-                        orphan(report, r.kind.cli_name(), &r.source_id, &attr, kind, &id);
+                    if !ids.contains(id) {
+                        orphan(report, own, &r.source_id, attr, kind, id);
                     }
                 }
-            }
+            });
             if !matches!(r.kind, EntityKind::Enrollment | EntityKind::Result) {
                 self.seen
-                    .entry(r.kind.cli_name())
+                    .entry(own)
                     .or_default()
                     .insert(r.source_id.clone());
             }

@@ -23,18 +23,33 @@ pub struct Record {
     pub attrs: Attrs,
 }
 
-fn value_to_json(v: &Value) -> Json {
-    let reference = |r: &Reference| json!({"kind": r.kind.cli_name(), "id": r.source_id});
+fn value_to_json(v: Value) -> Json {
+    let reference = |r: Reference| {
+        let mut o = serde_json::Map::new();
+        o.insert("id".into(), Json::String(r.source_id));
+        o.insert("kind".into(), Json::String(r.kind.cli_name().into()));
+        Json::Object(o)
+    };
     match v {
         Value::Null => Json::Null,
-        Value::Text(s) | Value::Date(s) | Value::DateTime(s) => Json::String(s.clone()),
+        Value::Text(s) | Value::Date(s) | Value::DateTime(s) => Json::String(s),
         Value::Integer(i) => json!(i),
         Value::Number(n) => json!(n),
         Value::Boolean(b) => json!(b),
-        Value::Texts(t) => json!(t),
+        Value::Texts(t) => Json::Array(t.into_iter().map(Json::String).collect()),
         Value::Reference(r) => reference(r),
-        Value::References(rs) => Json::Array(rs.iter().map(reference).collect()),
+        Value::References(rs) => Json::Array(rs.into_iter().map(reference).collect()),
     }
+}
+
+/// A reference's kind and id, borrowed.
+fn reference_parts(j: &Json) -> Option<(EntityKind, &str)> {
+    let obj = j.as_object()?;
+    if obj.len() != 2 {
+        return None;
+    }
+    let kind = EntityKind::from_cli(obj.get("kind")?.as_str()?).ok()?;
+    Some((kind, obj.get("id")?.as_str()?))
 }
 
 fn json_reference(j: &Json) -> Option<Reference> {
@@ -73,6 +88,43 @@ fn json_to_value(j: &Json) -> Value {
     }
 }
 
+fn hash_text(h: &mut xxhash_rust::xxh3::Xxh3, s: &str) {
+    h.update(&(s.len() as u64).to_le_bytes());
+    h.update(s.as_bytes());
+}
+
+fn hash_json(h: &mut xxhash_rust::xxh3::Xxh3, v: &Json) {
+    match v {
+        Json::Null => h.update(&[0]),
+        Json::Bool(b) => h.update(&[1, *b as u8]),
+        Json::Number(n) => {
+            h.update(&[2]);
+            match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => h.update(&i.to_le_bytes()),
+                (None, Some(u)) => h.update(&u.to_le_bytes()),
+                _ => h.update(&n.as_f64().unwrap_or(0.0).to_bits().to_le_bytes()),
+            }
+        }
+        Json::String(s) => {
+            h.update(&[3]);
+            hash_text(h, s);
+        }
+        Json::Array(items) => {
+            h.update(&[4]);
+            h.update(&(items.len() as u64).to_le_bytes());
+            items.iter().for_each(|i| hash_json(h, i));
+        }
+        Json::Object(o) => {
+            h.update(&[5]);
+            h.update(&(o.len() as u64).to_le_bytes());
+            for (k, v) in o {
+                hash_text(h, k);
+                hash_json(h, v);
+            }
+        }
+    }
+}
+
 /// A JSON value as plain text (for templates, conditions and keys).
 pub fn json_text(j: &Json) -> String {
     match j {
@@ -105,8 +157,8 @@ impl Record {
             modified: e.date_last_modified,
             attrs: e
                 .attributes
-                .iter()
-                .map(|a| (a.name.clone(), value_to_json(&a.value)))
+                .into_iter()
+                .map(|a| (a.name, value_to_json(a.value)))
                 .collect(),
             source_id: e.source_id,
         }
@@ -143,35 +195,39 @@ impl Record {
     }
 
     /// Content hash of what the source said (attributes and deletion):
-    /// 128 bits of xxh3 over the sorted attributes' JSON.
+    /// 128 bits of xxh3 over a tagged, length-prefixed walk of the sorted
+    /// attributes (no JSON text is built).
     pub fn hash(&self) -> u128 {
-        let mut buf = Vec::with_capacity(512);
-        buf.push(if self.deleted { b'd' } else { b'a' });
-        // Serialising a map of JSON values cannot fail.
-        let _ = serde_json::to_writer(&mut buf, &self.attrs);
-        xxhash_rust::xxh3::xxh3_128(&buf)
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(if self.deleted { b"d" } else { b"a" });
+        h.update(&(self.attrs.len() as u64).to_le_bytes());
+        for (name, value) in &self.attrs {
+            hash_text(&mut h, name);
+            hash_json(&mut h, value);
+        }
+        h.digest128()
     }
 
     /// Every reference the record holds, as (attribute, reference).
     pub fn references(&self) -> Vec<(String, EntityKind, String)> {
         let mut out = Vec::new();
+        self.each_reference(|name, kind, id| out.push((name.to_string(), kind, id.to_string())));
+        out
+    }
+
+    /// Visit every reference the record holds: (attribute, kind, id).
+    pub fn each_reference(&self, mut f: impl FnMut(&str, EntityKind, &str)) {
+        let mut visit = |name: &str, j: &Json| {
+            if let Some((kind, id)) = reference_parts(j) {
+                f(name, kind, id);
+            }
+        };
         for (name, v) in &self.attrs {
             match v {
-                Json::Array(items) => {
-                    for i in items {
-                        if let Some(r) = json_reference(i) {
-                            out.push((name.clone(), r.kind, r.source_id));
-                        }
-                    }
-                }
-                other => {
-                    if let Some(r) = json_reference(other) {
-                        out.push((name.clone(), r.kind, r.source_id));
-                    }
-                }
+                Json::Array(items) => items.iter().for_each(|i| visit(name, i)),
+                other => visit(name, other),
             }
         }
-        out
     }
 
     /// Rewrite every id (own and referenced) with `f`.

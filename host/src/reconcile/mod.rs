@@ -18,7 +18,7 @@
 
 pub mod merge;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::{Map, Value as Json, json};
 use tokio::task::JoinHandle;
@@ -59,10 +59,10 @@ pub struct Reconciler<'a> {
     seq: i64,
     /// Users and classes deleted in this run, and the enrollments already
     /// deleted, for the enrollment cascade.
-    deleted: HashSet<(&'static str, String)>,
+    deleted: foldhash::HashSet<(&'static str, String)>,
     // The kind being reconciled.
     kind: &'static str,
-    links: HashMap<u128, LinkState>,
+    links: foldhash::HashMap<u128, LinkState>,
     domains: Vec<Domain>,
     may_match: bool,
     // Change rows waiting for the writer, and the writer's last batch.
@@ -130,9 +130,9 @@ impl<'a> Reconciler<'a> {
             masters,
             key_domains,
             seq: 0,
-            deleted: HashSet::new(),
+            deleted: Default::default(),
             kind: "",
-            links: HashMap::new(),
+            links: Default::default(),
             domains: Vec::new(),
             may_match: false,
             pending: Vec::new(),
@@ -495,7 +495,7 @@ impl<'a> Reconciler<'a> {
                 report.kind(kind).delete += 1;
             }
         }
-        self.links = HashMap::new();
+        self.links = Default::default();
         if kind == "enrollment" {
             self.cascade_enrollments(report).await?;
         }

@@ -135,18 +135,33 @@ impl Store {
     }
 
     pub async fn entity_history(&self, entity_id: &str) -> Result<Vec<HistoryRow>, StoreError> {
-        let rows = sqlx::query("SELECT run_id, seq, action, diff, at FROM entity_history WHERE entity_id = $1 ORDER BY at, seq")
-            .bind(entity_id)
-            .fetch_all(&self.pool)
-            .await?;
+        // An add keeps no diff of its own: its change's data is the diff.
+        let rows = sqlx::query(
+            "SELECT h.run_id, h.seq, h.action, h.diff, h.at, c.after_data FROM entity_history h \
+             LEFT JOIN changes c ON h.diff IS NULL AND c.run_id = h.run_id AND c.seq = h.seq \
+             WHERE h.entity_id = $1 ORDER BY h.at, h.seq",
+        )
+        .bind(entity_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 let diff: Option<String> = r.try_get("diff")?;
+                let action: String = r.try_get("action")?;
+                let after: Option<String> = r.try_get("after_data")?;
+                let diff = diff
+                    .and_then(|d| serde_json::from_str(&d).ok())
+                    .or_else(|| {
+                        super::sync::added_diff(
+                            &action,
+                            &after.and_then(|a| serde_json::from_str(&a).ok()),
+                        )
+                    });
                 Ok(HistoryRow {
                     run_id: r.try_get("run_id")?,
                     seq: r.try_get("seq")?,
-                    action: r.try_get("action")?,
-                    diff: diff.and_then(|d| serde_json::from_str(&d).ok()),
+                    action,
+                    diff,
                     at: r.try_get("at")?,
                 })
             })

@@ -93,6 +93,12 @@ impl Store {
                             sqlx::query("PRAGMA synchronous = NORMAL")
                                 .execute(&mut *conn)
                                 .await?;
+                            // 64 MiB of page cache (the default is 2 MiB): a
+                            // sync of millions of records inserts into indexes
+                            // far larger than that.
+                            sqlx::query("PRAGMA cache_size = -65536")
+                                .execute(&mut *conn)
+                                .await?;
                             Ok(())
                         })
                     })

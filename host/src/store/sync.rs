@@ -525,6 +525,7 @@ impl Store {
             };
         }
         let pg = self.backend == Backend::Postgres;
+        let tclock = std::time::Instant::now();
         // Entities: the last version of each wins (two records of a run may
         // merge into one entity).
         let sql = if pg {
@@ -579,11 +580,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
+        // Without exclusions every key of the run goes in, with no look at the change set.
+        sqlx::query(if hints.excluded == 0 {
             "INSERT INTO entity_keys (org_id, kind, domain, key, entity_id) \
-             SELECT DISTINCT $1, k.kind, k.domain, k.key, k.entity_id FROM change_keys k JOIN changes c ON c.run_id = k.run_id AND c.seq = k.seq \
-             WHERE k.run_id = $2 AND c.excluded = 0 ON CONFLICT DO NOTHING",
-        )
+             SELECT $1, kind, domain, key, entity_id FROM change_keys WHERE run_id = $2 ON CONFLICT DO NOTHING"
+        } else {
+            "INSERT INTO entity_keys (org_id, kind, domain, key, entity_id) \
+             SELECT $1, k.kind, k.domain, k.key, k.entity_id FROM change_keys k JOIN changes c ON c.run_id = k.run_id AND c.seq = k.seq \
+             WHERE k.run_id = $2 AND c.excluded = 0 ON CONFLICT DO NOTHING"
+        })
         .bind(org_id)
         .bind(run_id)
         .execute(&mut *tx)
@@ -659,6 +664,12 @@ impl Store {
         .await?
         .rows_affected();
         tx.commit().await?;
+        tracing::debug!(
+            run_id,
+            seconds = tclock.elapsed().as_secs_f64(),
+            applied,
+            "commit applied"
+        );
         Ok(CommitOutcome::Applied {
             applied,
             excluded: hints.excluded,
