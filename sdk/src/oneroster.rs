@@ -191,9 +191,10 @@ pub fn ref_path(type_name: &str) -> Option<(Service, &'static str)> {
     }
 }
 
-/// How one OneRoster field is typed.
+/// How one OneRoster field is typed (see [`field_type`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
+#[non_exhaustive]
+pub enum Field {
     Text,
     Date,
     DateTime,
@@ -401,6 +402,16 @@ fn specs(kind: EntityKind) -> &'static [Spec] {
     }
 }
 
+/// How [`entity_from_json`] types the field `name` of a `kind` record (in
+/// either version); none for a field the specification does not name, which
+/// is typed by the shape of its value.
+pub fn field_type(kind: EntityKind, name: &str) -> Option<Field> {
+    specs(kind)
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, field, _)| *field)
+}
+
 /// The OneRoster field names of `kind` in `version`, in specification order
 /// (without `sourcedId`, `status`, `dateLastModified` and `metadata`).
 pub fn field_names(kind: EntityKind, version: Version) -> Vec<&'static str> {
@@ -493,8 +504,8 @@ pub fn entity_from_json(kind: EntityKind, record: &Json) -> Result<Mapped, MapEr
         {
             continue;
         }
-        match specs(kind).iter().find(|(n, _, _)| *n == name) {
-            Some((_, field, _)) => mapper.field(name, *field, value),
+        match field_type(kind, name) {
+            Some(field) => mapper.field(name, field, value),
             None => mapper.guess(name, value),
         }
     }
@@ -767,12 +778,21 @@ pub fn boolean(value: &Json) -> Option<bool> {
             Some(0) => Some(false),
             _ => None,
         },
-        Json::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "y" => Some(true),
-            "false" | "0" | "no" | "n" => Some(false),
-            _ => None,
-        },
+        Json::String(s) => boolean_text(s),
         _ => None,
+    }
+}
+
+/// A boolean sent as text: `true`/`false` (any case), `1`/`0`, `yes`/`no`.
+pub fn boolean_text(text: &str) -> Option<bool> {
+    let text = text.trim();
+    let is = |words: [&str; 4]| words.iter().any(|w| text.eq_ignore_ascii_case(w));
+    if is(["true", "1", "yes", "y"]) {
+        Some(true)
+    } else if is(["false", "0", "no", "n"]) {
+        Some(false)
+    } else {
+        None
     }
 }
 

@@ -329,6 +329,23 @@ impl FileSpec {
     }
 }
 
+/// The fields of a row, by position.
+pub trait Fields {
+    fn field(&self, i: usize) -> Option<&str>;
+}
+
+impl Fields for [String] {
+    fn field(&self, i: usize) -> Option<&str> {
+        self.get(i).map(String::as_str)
+    }
+}
+
+impl Fields for Vec<String> {
+    fn field(&self, i: usize) -> Option<&str> {
+        self.as_slice().field(i)
+    }
+}
+
 /// A file's header line, checked: the column each field position holds.
 #[derive(Debug, Clone)]
 pub struct Header {
@@ -350,14 +367,8 @@ impl Header {
     }
 
     /// A column's value in a row (empty when the file has no such column).
-    pub fn get<'a>(&self, row: &'a [String], name: &str) -> &'a str {
-        self.position(name)
-            .and_then(|i| row.get(i))
-            .map_or("", String::as_str)
-    }
-
-    pub fn has(&self, name: &str) -> bool {
-        self.index.contains_key(name)
+    pub fn get<'a, F: Fields + ?Sized>(&self, row: &'a F, name: &str) -> &'a str {
+        self.position(name).and_then(|i| row.field(i)).unwrap_or("")
     }
 }
 
