@@ -398,6 +398,10 @@ impl Steps {
                 value,
             })
         };
+        // The user's roles (found once, gone through for each use).
+        let roles = sides
+            .and_then(|s| s.roles.as_ref())
+            .map(|table| table.rows_of(raw_id));
         let mut has_roles = false;
         for step in &self.steps {
             let value = match step.how {
@@ -471,11 +475,11 @@ impl Steps {
                     Value::Texts(items)
                 }
                 How::Roles => {
-                    let Some(table) = sides.and_then(|s| s.roles.as_ref()) else {
+                    let Some(roles) = roles.clone() else {
                         continue;
                     };
                     let mut names: Vec<String> = Vec::new();
-                    for role in table.rows_of(raw_id) {
+                    for role in roles {
                         has_roles = true;
                         if let Some(name) = role.role
                             && !names.iter().any(|n| n == name)
@@ -507,14 +511,14 @@ impl Steps {
         }
         // As `entity_from_json` does for 1.2 users: the primary role as
         // `role`, the roles' orgs as `orgs`.
-        if has_roles && let Some(table) = sides.and_then(|s| s.roles.as_ref()) {
+        if has_roles && let Some(roles) = roles {
             let has =
                 |attributes: &[Attribute], name: &str| attributes.iter().any(|a| a.name == name);
             if !has(&attributes, "role") {
-                let primary = table
-                    .rows_of(raw_id)
+                let primary = roles
+                    .clone()
                     .find(|r| r.role_type == Some("primary"))
-                    .or_else(|| table.rows_of(raw_id).next())
+                    .or_else(|| roles.clone().next())
                     .and_then(|r| r.role);
                 if let Some(role) = primary {
                     attributes.push(Attribute {
@@ -525,7 +529,7 @@ impl Steps {
             }
             if !has(&attributes, "orgs") {
                 let mut orgs: Vec<Reference> = Vec::new();
-                for org in table.rows_of(raw_id).filter_map(|r| r.org) {
+                for org in roles.filter_map(|r| r.org) {
                     let org = org.trim();
                     if !org.is_empty() && !orgs.iter().any(|o| o.source_id == org) {
                         orgs.push(Reference {
@@ -644,7 +648,7 @@ impl<const N: usize> Side<N> {
     }
 
     /// The fields of each of `user`'s rows, in file order.
-    fn of(&self, user: &str) -> impl Iterator<Item = &[u32; N]> {
+    fn of(&self, user: &str) -> impl Iterator<Item = &[u32; N]> + Clone {
         let key = id_hash(user);
         let from = self.rows.partition_point(|(k, _)| *k < key);
         let to = self.rows.partition_point(|(k, _)| *k <= key);
@@ -693,7 +697,7 @@ impl RoleTable {
     }
 
     /// A user's roles, in file order.
-    fn rows_of<'a>(&'a self, user: &str) -> impl Iterator<Item = RoleRow<'a>> {
+    fn rows_of<'a>(&'a self, user: &str) -> impl Iterator<Item = RoleRow<'a>> + Clone {
         let s = &self.0.strings;
         self.0.of(user).map(move |f| RoleRow {
             role_type: s.get(f[0]),

@@ -12,13 +12,42 @@
 //! ids to become likely.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, DefaultHasher, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
-/// The hash an id is kept as (SipHash with fixed keys: the same in every run).
+/// The hash an id is kept as: the same in every run. Eight bytes at a time
+/// through MurmurHash3's 64-bit steps and finaliser, a few times faster than
+/// SipHash on ids of 10 to 40 bytes and as good at keeping ids apart (ids are
+/// not chosen by someone who sees the hash, so it needs no key). Each step,
+/// and the finaliser, is one-to-one, so ids of the same length that differ
+/// in one 8-byte word never share a hash.
 pub fn id_hash(id: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    h.write(id.as_bytes());
-    h.finish()
+    const C1: u64 = 0x87c3_7b91_1142_53d5;
+    const C2: u64 = 0x4cf5_ad43_2745_937f;
+    let bytes = id.as_bytes();
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut step = |word: u64| {
+        h ^= word.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
+        h = h.rotate_left(27).wrapping_mul(5).wrapping_add(0x52dc_e729);
+    };
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(word);
+        step(u64::from_le_bytes(b));
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        step(u64::from_le_bytes(b));
+    }
+    h ^= bytes.len() as u64;
+    // fmix64
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// The values are hashes already: the set need not hash them again.
@@ -304,6 +333,25 @@ mod tests {
             set.insert(&format!("user-{i}"));
         }
         assert!(set.contains("user-9999") && !set.contains("user-10000"));
+    }
+
+    #[test]
+    fn ids_that_differ_anywhere_hash_apart() {
+        let mut seen = HashSet::new();
+        for i in 0..200_000 {
+            for id in [
+                format!("stu-{i:06}"),
+                format!("enr-cls-hs1-alg1-{i}-stu-{i:06}"),
+                format!("{i}"),
+                format!("x{}", "0".repeat(i % 40)),
+            ] {
+                seen.insert((id_hash(&id), id));
+            }
+        }
+        let hashes: HashSet<u64> = seen.iter().map(|(h, _)| *h).collect();
+        assert_eq!(hashes.len(), seen.len());
+        // Trailing zero bytes are not padding: length counts.
+        assert_ne!(id_hash("a"), id_hash("a\0"));
     }
 
     #[test]

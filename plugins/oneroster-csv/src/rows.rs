@@ -167,10 +167,11 @@ fn builder() -> csv::ReaderBuilder {
     let mut b = csv::ReaderBuilder::new();
     // Records end at `\n`; a `\r` before it is trimmed with the field. (With
     // the CRLF terminator the reader stops between `\r` and `\n`, and its
-    // line numbers and resume offsets would be one short.)
+    // line numbers and resume offsets would be one short.) Fields are
+    // trimmed of ASCII whitespace as they are read (`blank`), not by the
+    // reader, whose trimming copies every record.
     b.has_headers(false)
         .flexible(true)
-        .trim(csv::Trim::All)
         .terminator(csv::Terminator::Any(b'\n'))
         .buffer_capacity(64 * 1024);
     b
@@ -247,7 +248,7 @@ impl RowReader {
             if is_blank(&record) {
                 continue;
             }
-            if record.len() > width && record.iter().skip(width).all(<[u8]>::is_empty) {
+            if record.len() > width && record.iter().skip(width).all(blank) {
                 extra = record.len() - width;
             }
             break;
@@ -330,9 +331,7 @@ impl RowReader {
                 if len == 1 { "" } else { "s" }
             ));
         }
-        if len > width + self.extra
-            || (len > width && self.record.iter().skip(width).any(|f| !f.is_empty()))
-        {
+        if len > width + self.extra || (len > width && !self.record.iter().skip(width).all(blank)) {
             return bad(format!(
                 "it has {len} fields where the header has {width} (a value holding a comma must be quoted)"
             ));
@@ -368,7 +367,12 @@ impl RowReader {
 
 /// An empty line (with CRLF line ends, a lone `\r`, trimmed away).
 fn is_blank(record: &csv::ByteRecord) -> bool {
-    record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty)
+    record.len() == 1 && record.get(0).is_some_and(blank)
+}
+
+/// A field that is empty once trimmed.
+fn blank(field: &[u8]) -> bool {
+    field.trim_ascii().is_empty()
 }
 
 /// The first `width` fields of a record as text into `out`: UTF-8, or else
@@ -378,6 +382,9 @@ fn decode(record: &csv::ByteRecord, width: usize, out: &mut Record) -> bool {
     let mut lossy = false;
     out.clear();
     for raw in record.iter().take(width) {
+        // Leading and trailing ASCII whitespace is not part of a value (the
+        // `\r` of a CRLF line end is trimmed here too).
+        let raw = raw.trim_ascii();
         match std::str::from_utf8(raw) {
             Ok(s) => out.push(s),
             Err(_) => {
