@@ -905,6 +905,12 @@ fn valid_ymd(year: u32, month: u32, day: u32) -> bool {
 
 /// `YYYY-MM-DD`, checked; a date-time is cut to its date.
 pub fn normalize_date(text: &str) -> Option<String> {
+    date_of(text).map(str::to_string)
+}
+
+/// What [`normalize_date`] gives, without copying it: the `YYYY-MM-DD` that
+/// `text` starts with, when `text` is a date or a date-time.
+pub fn date_of(text: &str) -> Option<&str> {
     let text = text.trim();
     if !text.is_ascii() {
         return None;
@@ -918,7 +924,7 @@ pub fn normalize_date(text: &str) -> Option<String> {
     if &rest[..1] != "-" || m.len() != 2 || d.len() != 2 {
         return None;
     }
-    valid_ymd(digits(y)?, digits(m)?, digits(d)?).then(|| date.to_string())
+    valid_ymd(digits(y)?, digits(m)?, digits(d)?).then_some(date)
 }
 
 /// An RFC 3339 date-time, as the host accepts it. Also accepts what servers

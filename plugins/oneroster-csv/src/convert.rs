@@ -17,15 +17,13 @@
 //! million roles of a district of a million students. A profile costs about
 //! 50 bytes and its id and username.
 
-use std::collections::HashMap;
-
 use homeroom_sdk::oneroster::{
-    Field, Mapped, boolean_text, entity_from_json, field_type, normalize_date, normalize_datetime,
+    Field, Mapped, boolean_text, date_of, entity_from_json, field_type, normalize_datetime,
 };
 use homeroom_sdk::{Attribute, Entity, EntityKind, Reference, Status, Value};
 use serde_json::{Map, Value as Json, json};
 
-use crate::refs::id_hash;
+use crate::refs::{QuickMap, id_hash};
 use crate::rows::Record;
 use crate::schema::{Fields, Header};
 
@@ -252,6 +250,9 @@ struct Steps {
 pub struct Plan {
     kind: EntityKind,
     steps: Option<Steps>,
+    /// Where a row's attributes are gathered, to leave each entity with a
+    /// list of just the size it needs.
+    scratch: Vec<Attribute>,
 }
 
 /// Attributes a plan may make: well below the mapper's limit (500).
@@ -264,13 +265,14 @@ impl Plan {
         Plan {
             kind,
             steps: Steps::new(kind, header, joined && kind == EntityKind::User),
+            scratch: Vec::new(),
         }
     }
 
     /// A good row as an entity, as [`entity`] maps it.
-    pub fn entity(&self, header: &Header, row: &Record, sides: Option<&UserSides>) -> Mapped {
+    pub fn entity(&mut self, header: &Header, row: &Record, sides: Option<&UserSides>) -> Mapped {
         if let Some(steps) = &self.steps
-            && let Some(mapped) = steps.map(self.kind, row, sides)
+            && let Some(mapped) = steps.map(self.kind, row, sides, &mut self.scratch)
         {
             // Tests (debug builds) check the direct path against the JSON way.
             #[cfg(all(test, debug_assertions))]
@@ -369,7 +371,14 @@ impl Steps {
 
     /// The row as an entity; none when the JSON way must map it (it would
     /// warn about something, or has no usable id).
-    fn map(&self, kind: EntityKind, row: &Record, sides: Option<&UserSides>) -> Option<Mapped> {
+    fn map(
+        &self,
+        kind: EntityKind,
+        row: &Record,
+        sides: Option<&UserSides>,
+        attributes: &mut Vec<Attribute>,
+    ) -> Option<Mapped> {
+        attributes.clear();
         let field = |at: Option<usize>| at.and_then(|i| row.get(i)).unwrap_or("");
         let raw_id = field(Some(self.id));
         let source_id = raw_id.trim();
@@ -390,8 +399,6 @@ impl Steps {
         } else {
             Some(normalize_datetime(modified)?)
         };
-        let mut attributes: Vec<Attribute> =
-            Vec::with_capacity(self.steps.len() + self.metadata.len() + 2);
         let mut put = |name: &str, value: Value| {
             attributes.push(Attribute {
                 name: name.to_string(),
@@ -419,7 +426,7 @@ impl Steps {
                 How::Date | How::DateTime | How::Bool | How::Number if value.trim().is_empty() => {
                     continue;
                 }
-                How::Date => Value::Date(normalize_date(value)?),
+                How::Date => Value::Date(date_of(value)?.to_string()),
                 How::DateTime => Value::DateTime(normalize_datetime(value)?),
                 How::Bool => Value::Boolean(boolean_text(value)?),
                 How::Number => {
@@ -514,7 +521,7 @@ impl Steps {
         if has_roles && let Some(roles) = roles {
             let has =
                 |attributes: &[Attribute], name: &str| attributes.iter().any(|a| a.name == name);
-            if !has(&attributes, "role") {
+            if !has(attributes, "role") {
                 let primary = roles
                     .clone()
                     .find(|r| r.role_type == Some("primary"))
@@ -527,7 +534,7 @@ impl Steps {
                     });
                 }
             }
-            if !has(&attributes, "orgs") {
+            if !has(attributes, "orgs") {
                 let mut orgs: Vec<Reference> = Vec::new();
                 for org in roles.filter_map(|r| r.org) {
                     let org = org.trim();
@@ -561,7 +568,7 @@ impl Steps {
                 source_id: source_id.to_string(),
                 status,
                 date_last_modified,
-                attributes,
+                attributes: attributes.drain(..).collect(),
             },
             warnings: Vec::new(),
         })
@@ -573,7 +580,7 @@ impl Steps {
 struct Strings {
     text: String,
     spans: Vec<(u32, u32)>,
-    interned: HashMap<Box<str>, u32>,
+    interned: QuickMap<Box<str>, u32>,
 }
 
 /// The id of an absent string.
@@ -614,8 +621,14 @@ impl Strings {
 struct Side<const N: usize> {
     rows: Vec<(u64, u32)>,
     fields: Vec<[u32; N]>,
-    shared: Option<HashMap<[u32; N], u32>>,
+    shared: Option<QuickMap<[u32; N], u32>>,
     strings: Strings,
+    /// Where the rows whose hash starts with each `64 - shift` bits begin
+    /// (about one entry per four rows), so a lookup searches a few rows, not
+    /// the whole table: a binary search of a large table misses the cache at
+    /// nearly every step.
+    starts: Vec<u32>,
+    shift: u32,
 }
 
 impl<const N: usize> Side<N> {
@@ -623,8 +636,10 @@ impl<const N: usize> Side<N> {
         Side {
             rows: Vec::new(),
             fields: Vec::new(),
-            shared: shared.then(HashMap::new),
+            shared: shared.then(QuickMap::default),
             strings: Strings::default(),
+            starts: Vec::new(),
+            shift: 63,
         }
     }
 
@@ -650,10 +665,15 @@ impl<const N: usize> Side<N> {
     /// The fields of each of `user`'s rows, in file order.
     fn of(&self, user: &str) -> impl Iterator<Item = &[u32; N]> + Clone {
         let key = id_hash(user);
-        let from = self.rows.partition_point(|(k, _)| *k < key);
-        let to = self.rows.partition_point(|(k, _)| *k <= key);
-        self.rows[from..to]
+        let bucket = (key >> self.shift) as usize;
+        let rows = match (self.starts.get(bucket), self.starts.get(bucket + 1)) {
+            (Some(&from), Some(&to)) => self.rows.get(from as usize..to as usize).unwrap_or(&[]),
+            _ => &self.rows,
+        };
+        let from = rows.partition_point(|(k, _)| *k < key);
+        rows[from..]
             .iter()
+            .take_while(move |(k, _)| *k == key)
             .filter_map(|(_, i)| self.fields.get(*i as usize))
     }
 
@@ -661,9 +681,26 @@ impl<const N: usize> Side<N> {
         // A stable sort keeps each user's rows in file order.
         self.rows.sort_by_key(|(k, _)| *k);
         self.rows.shrink_to_fit();
+        let bits = (usize::BITS - self.rows.len().leading_zeros())
+            .saturating_sub(2)
+            .clamp(1, 30);
+        self.shift = 64 - bits;
+        let buckets = 1u64 << bits;
+        self.starts = Vec::with_capacity(buckets as usize + 1);
+        let mut at = 0;
+        for bucket in 0..=buckets {
+            while self
+                .rows
+                .get(at)
+                .is_some_and(|(k, _)| (k >> self.shift) < bucket)
+            {
+                at += 1;
+            }
+            self.starts.push(at as u32);
+        }
         self.fields.shrink_to_fit();
         self.shared = None;
-        self.strings.interned = HashMap::new();
+        self.strings.interned = QuickMap::default();
     }
 }
 

@@ -21,14 +21,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// and the finaliser, is one-to-one, so ids of the same length that differ
 /// in one 8-byte word never share a hash.
 pub fn id_hash(id: &str) -> u64 {
-    const C1: u64 = 0x87c3_7b91_1142_53d5;
-    const C2: u64 = 0x4cf5_ad43_2745_937f;
     let bytes = id.as_bytes();
     let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut step = |word: u64| {
-        h ^= word.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
-        h = h.rotate_left(27).wrapping_mul(5).wrapping_add(0x52dc_e729);
-    };
+    let mut step = |word: u64| h = murmur_step(h, word);
     let mut words = bytes.chunks_exact(8);
     for word in &mut words {
         let mut b = [0u8; 8];
@@ -41,14 +36,61 @@ pub fn id_hash(id: &str) -> u64 {
         b[..rest.len()].copy_from_slice(rest);
         step(u64::from_le_bytes(b));
     }
-    h ^= bytes.len() as u64;
-    // fmix64
+    fmix64(h ^ bytes.len() as u64)
+}
+
+/// One 8-byte step of MurmurHash3 (x64): one-to-one in `h` and in `word`.
+fn murmur_step(mut h: u64, word: u64) -> u64 {
+    const C1: u64 = 0x87c3_7b91_1142_53d5;
+    const C2: u64 = 0x4cf5_ad43_2745_937f;
+    h ^= word.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
+    h.rotate_left(27).wrapping_mul(5).wrapping_add(0x52dc_e729)
+}
+
+/// MurmurHash3's finaliser: one-to-one, and every bit of the result depends
+/// on every bit of `h`.
+fn fmix64(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
 }
+
+/// A quick hasher for the connector's small tables keyed by text (column
+/// names, the values side tables intern): [`id_hash`]'s steps, where the
+/// standard library's SipHash costs more than the lookup. Like the id sets,
+/// it has no key.
+#[derive(Clone, Copy)]
+pub struct QuickHasher(u64);
+
+impl Default for QuickHasher {
+    fn default() -> Self {
+        QuickHasher(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+impl Hasher for QuickHasher {
+    fn finish(&self) -> u64 {
+        fmix64(self.0)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(word);
+            self.0 = murmur_step(self.0, u64::from_le_bytes(b));
+        }
+        let rest = words.remainder();
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        self.0 = murmur_step(self.0, u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+    }
+}
+
+/// A map keyed by text, with [`QuickHasher`].
+pub type QuickMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<QuickHasher>>;
 
 /// The values are hashes already: the set need not hash them again.
 #[derive(Default, Clone, Copy)]

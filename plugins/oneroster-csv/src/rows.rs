@@ -12,7 +12,7 @@
 use std::io::{self, Read};
 
 use homeroom_sdk::PluginError;
-use homeroom_sdk::oneroster::{Version, normalize_date, normalize_datetime};
+use homeroom_sdk::oneroster::{Version, date_of, normalize_datetime};
 
 use crate::package::Package;
 use crate::schema::{Fields, FileSpec, Header, check_header};
@@ -347,7 +347,7 @@ impl RowReader {
         }
         for &(column, at) in &self.checked.dates {
             let value = fields.get(at).unwrap_or("");
-            if !value.is_empty() && normalize_date(value).is_none() {
+            if !value.is_empty() && date_of(value).is_none() {
                 return bad(format!(
                     "`{column}` is `{value}`, which is not a date (YYYY-MM-DD)"
                 ));

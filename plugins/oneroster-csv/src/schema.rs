@@ -8,10 +8,10 @@
 //! (`orgSourcedIDs` is `orgSourcedIds`); columns the specification does not
 //! name (extensions, `metadata.*`) are kept.
 
-use std::collections::HashMap;
-
 use homeroom_sdk::oneroster::Version;
 use homeroom_sdk::{EntityKind, PluginError};
+
+use crate::refs::QuickMap;
 
 /// One file of the package.
 #[derive(Debug)]
@@ -352,7 +352,7 @@ pub struct Header {
     /// The column name at each position (canonical spelling); none for a
     /// column with an empty name, which is ignored.
     pub names: Vec<Option<String>>,
-    index: HashMap<String, usize>,
+    index: QuickMap<String, usize>,
 }
 
 impl Header {
@@ -386,7 +386,7 @@ pub fn check_header(
         )));
     };
     let mut names = Vec::with_capacity(fields.len());
-    let mut index = HashMap::new();
+    let mut index = QuickMap::default();
     for (at, raw) in fields.iter().enumerate() {
         let raw = raw.trim().trim_start_matches('\u{feff}');
         if raw.is_empty() {
