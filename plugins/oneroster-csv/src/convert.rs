@@ -562,13 +562,17 @@ impl Steps {
                 });
             }
         }
+        // Moved out into a list of just their number; the scratch list keeps
+        // its room for the next row.
+        let mut exact = Vec::with_capacity(attributes.len());
+        exact.append(attributes);
         Some(Mapped {
             entity: Entity {
                 kind,
                 source_id: source_id.to_string(),
                 status,
                 date_last_modified,
-                attributes: attributes.drain(..).collect(),
+                attributes: exact,
             },
             warnings: Vec::new(),
         })

@@ -899,9 +899,7 @@ fn odd_rows_read_the_same_either_way() {
         "{warnings:?}"
     );
     assert!(
-        warnings
-            .iter()
-            .any(|w| *w == "users.csv line 5: the record has no sourcedId"),
+        warnings.contains(&"users.csv line 5: the record has no sourcedId"),
         "{warnings:?}"
     );
 }
