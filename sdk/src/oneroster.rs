@@ -191,9 +191,10 @@ pub fn ref_path(type_name: &str) -> Option<(Service, &'static str)> {
     }
 }
 
-/// How one OneRoster field is typed.
+/// How one OneRoster field is typed (see [`field_type`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
+#[non_exhaustive]
+pub enum Field {
     Text,
     Date,
     DateTime,
@@ -401,6 +402,16 @@ fn specs(kind: EntityKind) -> &'static [Spec] {
     }
 }
 
+/// How [`entity_from_json`] types the field `name` of a `kind` record (in
+/// either version); none for a field the specification does not name, which
+/// is typed by the shape of its value.
+pub fn field_type(kind: EntityKind, name: &str) -> Option<Field> {
+    specs(kind)
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, field, _)| *field)
+}
+
 /// The OneRoster field names of `kind` in `version`, in specification order
 /// (without `sourcedId`, `status`, `dateLastModified` and `metadata`).
 pub fn field_names(kind: EntityKind, version: Version) -> Vec<&'static str> {
@@ -493,8 +504,8 @@ pub fn entity_from_json(kind: EntityKind, record: &Json) -> Result<Mapped, MapEr
         {
             continue;
         }
-        match specs(kind).iter().find(|(n, _, _)| *n == name) {
-            Some((_, field, _)) => mapper.field(name, *field, value),
+        match field_type(kind, name) {
+            Some(field) => mapper.field(name, field, value),
             None => mapper.guess(name, value),
         }
     }
@@ -767,12 +778,21 @@ pub fn boolean(value: &Json) -> Option<bool> {
             Some(0) => Some(false),
             _ => None,
         },
-        Json::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "y" => Some(true),
-            "false" | "0" | "no" | "n" => Some(false),
-            _ => None,
-        },
+        Json::String(s) => boolean_text(s),
         _ => None,
+    }
+}
+
+/// A boolean sent as text: `true`/`false` (any case), `1`/`0`, `yes`/`no`.
+pub fn boolean_text(text: &str) -> Option<bool> {
+    let text = text.trim();
+    let is = |words: [&str; 4]| words.iter().any(|w| text.eq_ignore_ascii_case(w));
+    if is(["true", "1", "yes", "y"]) {
+        Some(true)
+    } else if is(["false", "0", "no", "n"]) {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -885,6 +905,12 @@ fn valid_ymd(year: u32, month: u32, day: u32) -> bool {
 
 /// `YYYY-MM-DD`, checked; a date-time is cut to its date.
 pub fn normalize_date(text: &str) -> Option<String> {
+    date_of(text).map(str::to_string)
+}
+
+/// What [`normalize_date`] gives, without copying it: the `YYYY-MM-DD` that
+/// `text` starts with, when `text` is a date or a date-time.
+pub fn date_of(text: &str) -> Option<&str> {
     let text = text.trim();
     if !text.is_ascii() {
         return None;
@@ -898,7 +924,7 @@ pub fn normalize_date(text: &str) -> Option<String> {
     if &rest[..1] != "-" || m.len() != 2 || d.len() != 2 {
         return None;
     }
-    valid_ymd(digits(y)?, digits(m)?, digits(d)?).then(|| date.to_string())
+    valid_ymd(digits(y)?, digits(m)?, digits(d)?).then_some(date)
 }
 
 /// An RFC 3339 date-time, as the host accepts it. Also accepts what servers

@@ -17,14 +17,15 @@
 //! million roles of a district of a million students. A profile costs about
 //! 50 bytes and its id and username.
 
-use std::collections::HashMap;
-
-use homeroom_sdk::oneroster::{Mapped, entity_from_json};
-use homeroom_sdk::{Entity, EntityKind};
+use homeroom_sdk::oneroster::{
+    Field, Mapped, boolean_text, date_of, entity_from_json, field_type, normalize_datetime,
+};
+use homeroom_sdk::{Attribute, Entity, EntityKind, Reference, Status, Value};
 use serde_json::{Map, Value as Json, json};
 
-use crate::refs::id_hash;
-use crate::schema::Header;
+use crate::refs::{QuickMap, id_hash};
+use crate::rows::Record;
+use crate::schema::{Fields, Header};
 
 /// Where a CSV column goes in the REST binding's JSON.
 enum Target<'a> {
@@ -76,9 +77,9 @@ fn guid(id: &str) -> Json {
     json!({ "sourcedId": id })
 }
 
-/// `{SIS:1001},{LDAP:jdoe}` (or `SIS:1001,LDAP:jdoe`) as REST `userIds`.
-fn user_ids(value: &str) -> Json {
-    let items: Vec<&str> = if value.contains('{') {
+/// The items of a `userIds` field: `{SIS:1001},{LDAP:jdoe}` or `SIS:1001,LDAP:jdoe`.
+fn user_id_items(value: &str) -> Vec<&str> {
+    if value.contains('{') {
         value
             .split('{')
             .filter_map(|part| part.split('}').next())
@@ -87,7 +88,12 @@ fn user_ids(value: &str) -> Json {
             .collect()
     } else {
         list(value).collect()
-    };
+    }
+}
+
+/// `{SIS:1001},{LDAP:jdoe}` (or `SIS:1001,LDAP:jdoe`) as REST `userIds`.
+fn user_ids(value: &str) -> Json {
+    let items = user_id_items(value);
     Json::Array(
         items
             .into_iter()
@@ -182,12 +188,403 @@ pub fn entity(
     }
 }
 
+/// What a column becomes on the direct path of a [`Plan`].
+#[derive(Debug, Clone, Copy)]
+enum How {
+    Text,
+    Date,
+    DateTime,
+    Bool,
+    Number,
+    Ref(EntityKind),
+    Refs(EntityKind),
+    /// A reference to something that is not an entity here: its id as text.
+    OtherRef,
+    OtherRefs,
+    Texts,
+    UserIds,
+    /// A 1.2 user's roles and profiles, from their files.
+    Roles,
+    Profiles,
+}
+
+/// The shape a column has in the JSON record of [`row_json`].
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Text,
+    Guid,
+    Guids,
+    List,
+    UserIds,
+    Roles,
+    Profiles,
+}
+
+#[derive(Debug)]
+struct Step {
+    /// The attribute's name (the JSON key).
+    name: String,
+    at: usize,
+    how: How,
+}
+
+/// The steps of the direct path for one header.
+#[derive(Debug)]
+struct Steps {
+    id: usize,
+    status: Option<usize>,
+    modified: Option<usize>,
+    /// In the order of their JSON keys, which is the order `entity_from_json`
+    /// sets them in.
+    steps: Vec<Step>,
+    /// `metadata.<key>` attributes, in the order of their keys.
+    metadata: Vec<(String, usize)>,
+}
+
+/// Rows of one file as entities, straight from their fields: the same
+/// entities [`entity`] makes through the JSON record of the REST binding,
+/// without building that record. The plan is made once per header; a header
+/// the direct path does not cover (a column named `metadata`, two columns
+/// becoming the same field, a column whose value does not have its field's
+/// shape, ...) and a row with anything to warn about go the JSON way.
+pub struct Plan {
+    kind: EntityKind,
+    steps: Option<Steps>,
+    /// Where a row's attributes are gathered, to leave each entity with a
+    /// list of just the size it needs.
+    scratch: Vec<Attribute>,
+}
+
+/// Attributes a plan may make: well below the mapper's limit (500).
+const MAX_STEPS: usize = 400;
+
+impl Plan {
+    /// The plan for rows of `kind` under `header`; `joined` when 1.2 users
+    /// are joined with their roles and profiles.
+    pub fn new(kind: EntityKind, header: &Header, joined: bool) -> Plan {
+        Plan {
+            kind,
+            steps: Steps::new(kind, header, joined && kind == EntityKind::User),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// A good row as an entity, as [`entity`] maps it.
+    pub fn entity(&mut self, header: &Header, row: &Record, sides: Option<&UserSides>) -> Mapped {
+        if let Some(steps) = &self.steps
+            && let Some(mapped) = steps.map(self.kind, row, sides, &mut self.scratch)
+        {
+            // Tests (debug builds) check the direct path against the JSON way.
+            #[cfg(all(test, debug_assertions))]
+            {
+                let slow = entity(self.kind, header, &row.to_vec(), sides);
+                assert_eq!(format!("{:?}", mapped.entity), format!("{:?}", slow.entity));
+                assert_eq!(mapped.warnings, slow.warnings);
+            }
+            return mapped;
+        }
+        entity(self.kind, header, &row.to_vec(), sides)
+    }
+
+    /// Whether rows take the direct path (else every row goes through JSON).
+    #[cfg(test)]
+    pub fn is_direct(&self) -> bool {
+        self.steps.is_some()
+    }
+}
+
+impl Steps {
+    fn new(kind: EntityKind, header: &Header, joined: bool) -> Option<Steps> {
+        let (mut id, mut status, mut modified) = (None, None, None);
+        let mut keyed: Vec<(String, usize, Shape)> = Vec::new();
+        let mut metadata = Vec::new();
+        for (at, name) in header.names.iter().enumerate() {
+            let Some(name) = name else { continue };
+            let (key, shape) = match target(name) {
+                Target::Plain("sourcedId") => {
+                    id = Some(at);
+                    continue;
+                }
+                Target::Plain("status") => {
+                    status = Some(at);
+                    continue;
+                }
+                Target::Plain("dateLastModified") => {
+                    modified = Some(at);
+                    continue;
+                }
+                // Never mapped (see `entity_from_json`).
+                Target::Plain("password") => continue,
+                Target::Plain("metadata") => return None,
+                Target::Plain(key) => (key, Shape::Text),
+                Target::Ref(key) => (key, Shape::Guid),
+                Target::Refs(key) => (key, Shape::Guids),
+                Target::List => (name.as_str(), Shape::List),
+                Target::UserIds => ("userIds", Shape::UserIds),
+                Target::Metadata(key) => {
+                    metadata.push((format!("metadata.{key}"), at));
+                    continue;
+                }
+            };
+            keyed.push((key.to_string(), at, shape));
+        }
+        if joined {
+            keyed.push(("roles".into(), usize::MAX, Shape::Roles));
+            keyed.push(("userProfiles".into(), usize::MAX, Shape::Profiles));
+        }
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        metadata.sort();
+        if keyed.windows(2).any(|w| w[0].0 == w[1].0)
+            || metadata.windows(2).any(|w| w[0].0 == w[1].0)
+            || keyed.len() + metadata.len() > MAX_STEPS
+        {
+            return None;
+        }
+        let mut steps = Vec::with_capacity(keyed.len());
+        for (name, at, shape) in keyed {
+            let how = match (shape, field_type(kind, &name)) {
+                (Shape::Text, None | Some(Field::Text)) => How::Text,
+                (Shape::Text, Some(Field::Date)) => How::Date,
+                (Shape::Text, Some(Field::DateTime)) => How::DateTime,
+                (Shape::Text, Some(Field::Bool)) => How::Bool,
+                (Shape::Text, Some(Field::Number)) => How::Number,
+                (Shape::Guid, Some(Field::Ref(k))) => How::Ref(k),
+                (Shape::Guid, Some(Field::Other(_))) => How::OtherRef,
+                (Shape::Guids, Some(Field::Refs(k))) => How::Refs(k),
+                (Shape::Guids, Some(Field::Others(_))) => How::OtherRefs,
+                (Shape::List, Some(Field::Texts)) => How::Texts,
+                (Shape::UserIds, Some(Field::UserIds)) => How::UserIds,
+                (Shape::Roles, Some(Field::Roles)) => How::Roles,
+                (Shape::Profiles, Some(Field::JsonItems)) => How::Profiles,
+                _ => return None,
+            };
+            steps.push(Step { name, at, how });
+        }
+        Some(Steps {
+            id: id?,
+            status,
+            modified,
+            steps,
+            metadata,
+        })
+    }
+
+    /// The row as an entity; none when the JSON way must map it (it would
+    /// warn about something, or has no usable id).
+    fn map(
+        &self,
+        kind: EntityKind,
+        row: &Record,
+        sides: Option<&UserSides>,
+        attributes: &mut Vec<Attribute>,
+    ) -> Option<Mapped> {
+        attributes.clear();
+        let field = |at: Option<usize>| at.and_then(|i| row.get(i)).unwrap_or("");
+        let raw_id = field(Some(self.id));
+        let source_id = raw_id.trim();
+        if source_id.is_empty() {
+            return None;
+        }
+        let status = if field(self.status)
+            .trim()
+            .eq_ignore_ascii_case("tobedeleted")
+        {
+            Status::ToBeDeleted
+        } else {
+            Status::Active
+        };
+        let modified = field(self.modified);
+        let date_last_modified = if modified.trim().is_empty() {
+            None
+        } else {
+            Some(normalize_datetime(modified)?)
+        };
+        let mut put = |name: &str, value: Value| {
+            attributes.push(Attribute {
+                name: name.to_string(),
+                value,
+            })
+        };
+        // The user's roles (found once, gone through for each use).
+        let roles = sides
+            .and_then(|s| s.roles.as_ref())
+            .map(|table| table.rows_of(raw_id));
+        let mut has_roles = false;
+        for step in &self.steps {
+            let value = match step.how {
+                How::Roles | How::Profiles => "",
+                _ => {
+                    let value = field(Some(step.at));
+                    if value.is_empty() {
+                        continue;
+                    }
+                    value
+                }
+            };
+            let typed = match step.how {
+                How::Text => Value::Text(value.to_string()),
+                How::Date | How::DateTime | How::Bool | How::Number if value.trim().is_empty() => {
+                    continue;
+                }
+                How::Date => Value::Date(date_of(value)?.to_string()),
+                How::DateTime => Value::DateTime(normalize_datetime(value)?),
+                How::Bool => Value::Boolean(boolean_text(value)?),
+                How::Number => {
+                    Value::Number(value.trim().parse::<f64>().ok().filter(|f| f.is_finite())?)
+                }
+                How::Ref(kind) => {
+                    let id = value.trim();
+                    if id.is_empty() {
+                        return None;
+                    }
+                    Value::Reference(Reference {
+                        kind,
+                        source_id: id.to_string(),
+                    })
+                }
+                How::OtherRef => {
+                    let id = value.trim();
+                    if id.is_empty() {
+                        return None;
+                    }
+                    Value::Text(id.to_string())
+                }
+                How::Refs(kind) => {
+                    let refs: Vec<Reference> = list(value)
+                        .map(|id| Reference {
+                            kind,
+                            source_id: id.to_string(),
+                        })
+                        .collect();
+                    if refs.is_empty() {
+                        continue;
+                    }
+                    Value::References(refs)
+                }
+                How::OtherRefs | How::Texts => {
+                    let items: Vec<String> = list(value).map(str::to_string).collect();
+                    if items.is_empty() {
+                        continue;
+                    }
+                    Value::Texts(items)
+                }
+                How::UserIds => {
+                    let items: Vec<String> = user_id_items(value)
+                        .into_iter()
+                        .map(|item| match item.split_once(':') {
+                            Some((kind, id)) => format!("{}:{}", kind.trim(), id.trim()),
+                            None => format!("unknown:{item}"),
+                        })
+                        .collect();
+                    if items.is_empty() {
+                        continue;
+                    }
+                    Value::Texts(items)
+                }
+                How::Roles => {
+                    let Some(roles) = roles.clone() else {
+                        continue;
+                    };
+                    let mut names: Vec<String> = Vec::new();
+                    for role in roles {
+                        has_roles = true;
+                        if let Some(name) = role.role
+                            && !names.iter().any(|n| n == name)
+                        {
+                            names.push(name.to_string());
+                        }
+                    }
+                    if names.is_empty() {
+                        continue;
+                    }
+                    Value::Texts(names)
+                }
+                How::Profiles => {
+                    let Some(table) = sides.and_then(|s| s.profiles.as_ref()) else {
+                        continue;
+                    };
+                    let texts: Vec<String> = table
+                        .profiles_of(raw_id)
+                        .iter()
+                        .map(Json::to_string)
+                        .collect();
+                    if texts.is_empty() {
+                        continue;
+                    }
+                    Value::Texts(texts)
+                }
+            };
+            put(&step.name, typed);
+        }
+        // As `entity_from_json` does for 1.2 users: the primary role as
+        // `role`, the roles' orgs as `orgs`.
+        if has_roles && let Some(roles) = roles {
+            let has =
+                |attributes: &[Attribute], name: &str| attributes.iter().any(|a| a.name == name);
+            if !has(attributes, "role") {
+                let primary = roles
+                    .clone()
+                    .find(|r| r.role_type == Some("primary"))
+                    .or_else(|| roles.clone().next())
+                    .and_then(|r| r.role);
+                if let Some(role) = primary {
+                    attributes.push(Attribute {
+                        name: "role".into(),
+                        value: Value::Text(role.to_string()),
+                    });
+                }
+            }
+            if !has(attributes, "orgs") {
+                let mut orgs: Vec<Reference> = Vec::new();
+                for org in roles.filter_map(|r| r.org) {
+                    let org = org.trim();
+                    if !org.is_empty() && !orgs.iter().any(|o| o.source_id == org) {
+                        orgs.push(Reference {
+                            kind: EntityKind::Org,
+                            source_id: org.to_string(),
+                        });
+                    }
+                }
+                if !orgs.is_empty() {
+                    attributes.push(Attribute {
+                        name: "orgs".into(),
+                        value: Value::References(orgs),
+                    });
+                }
+            }
+        }
+        for (name, at) in &self.metadata {
+            let value = field(Some(*at));
+            if !value.is_empty() {
+                attributes.push(Attribute {
+                    name: name.clone(),
+                    value: Value::Text(value.to_string()),
+                });
+            }
+        }
+        // Moved out into a list of just their number; the scratch list keeps
+        // its room for the next row.
+        let mut exact = Vec::with_capacity(attributes.len());
+        exact.append(attributes);
+        Some(Mapped {
+            entity: Entity {
+                kind,
+                source_id: source_id.to_string(),
+                status,
+                date_last_modified,
+                attributes: exact,
+            },
+            warnings: Vec::new(),
+        })
+    }
+}
+
 /// Strings of a side table, each stored once (`intern`) or as it comes (`push`).
 #[derive(Default)]
 struct Strings {
     text: String,
     spans: Vec<(u32, u32)>,
-    interned: HashMap<Box<str>, u32>,
+    interned: QuickMap<Box<str>, u32>,
 }
 
 /// The id of an absent string.
@@ -228,8 +625,14 @@ impl Strings {
 struct Side<const N: usize> {
     rows: Vec<(u64, u32)>,
     fields: Vec<[u32; N]>,
-    shared: Option<HashMap<[u32; N], u32>>,
+    shared: Option<QuickMap<[u32; N], u32>>,
     strings: Strings,
+    /// Where the rows whose hash starts with each `64 - shift` bits begin
+    /// (about one entry per four rows), so a lookup searches a few rows, not
+    /// the whole table: a binary search of a large table misses the cache at
+    /// nearly every step.
+    starts: Vec<u32>,
+    shift: u32,
 }
 
 impl<const N: usize> Side<N> {
@@ -237,8 +640,10 @@ impl<const N: usize> Side<N> {
         Side {
             rows: Vec::new(),
             fields: Vec::new(),
-            shared: shared.then(HashMap::new),
+            shared: shared.then(QuickMap::default),
             strings: Strings::default(),
+            starts: Vec::new(),
+            shift: 63,
         }
     }
 
@@ -262,12 +667,17 @@ impl<const N: usize> Side<N> {
     }
 
     /// The fields of each of `user`'s rows, in file order.
-    fn of(&self, user: &str) -> impl Iterator<Item = &[u32; N]> {
+    fn of(&self, user: &str) -> impl Iterator<Item = &[u32; N]> + Clone {
         let key = id_hash(user);
-        let from = self.rows.partition_point(|(k, _)| *k < key);
-        let to = self.rows.partition_point(|(k, _)| *k <= key);
-        self.rows[from..to]
+        let bucket = (key >> self.shift) as usize;
+        let rows = match (self.starts.get(bucket), self.starts.get(bucket + 1)) {
+            (Some(&from), Some(&to)) => self.rows.get(from as usize..to as usize).unwrap_or(&[]),
+            _ => &self.rows,
+        };
+        let from = rows.partition_point(|(k, _)| *k < key);
+        rows[from..]
             .iter()
+            .take_while(move |(k, _)| *k == key)
             .filter_map(|(_, i)| self.fields.get(*i as usize))
     }
 
@@ -275,9 +685,26 @@ impl<const N: usize> Side<N> {
         // A stable sort keeps each user's rows in file order.
         self.rows.sort_by_key(|(k, _)| *k);
         self.rows.shrink_to_fit();
+        let bits = (usize::BITS - self.rows.len().leading_zeros())
+            .saturating_sub(2)
+            .clamp(1, 30);
+        self.shift = 64 - bits;
+        let buckets = 1u64 << bits;
+        self.starts = Vec::with_capacity(buckets as usize + 1);
+        let mut at = 0;
+        for bucket in 0..=buckets {
+            while self
+                .rows
+                .get(at)
+                .is_some_and(|(k, _)| (k >> self.shift) < bucket)
+            {
+                at += 1;
+            }
+            self.starts.push(at as u32);
+        }
         self.fields.shrink_to_fit();
         self.shared = None;
-        self.strings.interned = HashMap::new();
+        self.strings.interned = QuickMap::default();
     }
 }
 
@@ -292,7 +719,7 @@ impl Default for RoleTable {
 
 impl RoleTable {
     /// Add one `roles.csv` row (already checked by the row reader).
-    pub fn add(&mut self, header: &Header, row: &[String]) {
+    pub fn add<F: Fields + ?Sized>(&mut self, header: &Header, row: &F) {
         let s = &mut self.0.strings;
         let get = |name| header.get(row, name);
         let fields = [
@@ -308,6 +735,16 @@ impl RoleTable {
 
     pub fn finish(&mut self) {
         self.0.finish();
+    }
+
+    /// A user's roles, in file order.
+    fn rows_of<'a>(&'a self, user: &str) -> impl Iterator<Item = RoleRow<'a>> + Clone {
+        let s = &self.0.strings;
+        self.0.of(user).map(move |f| RoleRow {
+            role_type: s.get(f[0]),
+            role: s.get(f[1]),
+            org: s.get(f[2]),
+        })
     }
 
     /// A user's roles as REST `roles` items.
@@ -336,6 +773,13 @@ impl RoleTable {
     }
 }
 
+/// What the direct path needs of a role.
+struct RoleRow<'a> {
+    role_type: Option<&'a str>,
+    role: Option<&'a str>,
+    org: Option<&'a str>,
+}
+
 /// The profiles of 1.2 users (`userProfiles.csv`), compact; passwords are
 /// never kept.
 pub struct ProfileTable(Side<7>);
@@ -347,7 +791,7 @@ impl Default for ProfileTable {
 }
 
 impl ProfileTable {
-    pub fn add(&mut self, header: &Header, row: &[String]) {
+    pub fn add<F: Fields + ?Sized>(&mut self, header: &Header, row: &F) {
         let s = &mut self.0.strings;
         let get = |name| header.get(row, name);
         let fields = [

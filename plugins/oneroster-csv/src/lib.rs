@@ -116,4 +116,6 @@ impl Connector for OneRosterCsv {
 homeroom_sdk::export_connector!(OneRosterCsv);
 
 #[cfg(test)]
+mod bench;
+#[cfg(test)]
 mod tests;

@@ -12,14 +12,85 @@
 //! ids to become likely.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, DefaultHasher, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
-/// The hash an id is kept as (SipHash with fixed keys: the same in every run).
+/// The hash an id is kept as: the same in every run. Eight bytes at a time
+/// through MurmurHash3's 64-bit steps and finaliser, a few times faster than
+/// SipHash on ids of 10 to 40 bytes and as good at keeping ids apart (ids are
+/// not chosen by someone who sees the hash, so it needs no key). Each step,
+/// and the finaliser, is one-to-one, so ids of the same length that differ
+/// in one 8-byte word never share a hash.
 pub fn id_hash(id: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    h.write(id.as_bytes());
-    h.finish()
+    let bytes = id.as_bytes();
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut step = |word: u64| h = murmur_step(h, word);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(word);
+        step(u64::from_le_bytes(b));
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        step(u64::from_le_bytes(b));
+    }
+    fmix64(h ^ bytes.len() as u64)
 }
+
+/// One 8-byte step of MurmurHash3 (x64): one-to-one in `h` and in `word`.
+fn murmur_step(mut h: u64, word: u64) -> u64 {
+    const C1: u64 = 0x87c3_7b91_1142_53d5;
+    const C2: u64 = 0x4cf5_ad43_2745_937f;
+    h ^= word.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
+    h.rotate_left(27).wrapping_mul(5).wrapping_add(0x52dc_e729)
+}
+
+/// MurmurHash3's finaliser: one-to-one, and every bit of the result depends
+/// on every bit of `h`.
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// A quick hasher for the connector's small tables keyed by text (column
+/// names, the values side tables intern): [`id_hash`]'s steps, where the
+/// standard library's SipHash costs more than the lookup. Like the id sets,
+/// it has no key.
+#[derive(Clone, Copy)]
+pub struct QuickHasher(u64);
+
+impl Default for QuickHasher {
+    fn default() -> Self {
+        QuickHasher(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+impl Hasher for QuickHasher {
+    fn finish(&self) -> u64 {
+        fmix64(self.0)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(word);
+            self.0 = murmur_step(self.0, u64::from_le_bytes(b));
+        }
+        let rest = words.remainder();
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        self.0 = murmur_step(self.0, u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+    }
+}
+
+/// A map keyed by text, with [`QuickHasher`].
+pub type QuickMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<QuickHasher>>;
 
 /// The values are hashes already: the set need not hash them again.
 #[derive(Default, Clone, Copy)]
@@ -304,6 +375,25 @@ mod tests {
             set.insert(&format!("user-{i}"));
         }
         assert!(set.contains("user-9999") && !set.contains("user-10000"));
+    }
+
+    #[test]
+    fn ids_that_differ_anywhere_hash_apart() {
+        let mut seen = HashSet::new();
+        for i in 0..200_000 {
+            for id in [
+                format!("stu-{i:06}"),
+                format!("enr-cls-hs1-alg1-{i}-stu-{i:06}"),
+                format!("{i}"),
+                format!("x{}", "0".repeat(i % 40)),
+            ] {
+                seen.insert((id_hash(&id), id));
+            }
+        }
+        let hashes: HashSet<u64> = seen.iter().map(|(h, _)| *h).collect();
+        assert_eq!(hashes.len(), seen.len());
+        // Trailing zero bytes are not padding: length counts.
+        assert_ne!(id_hash("a"), id_hash("a\0"));
     }
 
     #[test]

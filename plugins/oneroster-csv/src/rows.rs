@@ -12,10 +12,10 @@
 use std::io::{self, Read};
 
 use homeroom_sdk::PluginError;
-use homeroom_sdk::oneroster::{Version, normalize_date, normalize_datetime};
+use homeroom_sdk::oneroster::{Version, date_of, normalize_datetime};
 
 use crate::package::Package;
-use crate::schema::{FileSpec, Header, check_header};
+use crate::schema::{Fields, FileSpec, Header, check_header};
 
 /// The longest `sourcedId` the host accepts.
 pub const MAX_ID_BYTES: usize = 256;
@@ -64,17 +64,86 @@ impl Position {
     }
 }
 
-/// One row of a file.
+/// One row of a file; a good row's fields are the reader's [`RowReader::fields`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Row {
-    Good { line: u64, fields: Vec<String> },
+    Good { line: u64 },
     Bad { line: u64, reason: String },
+}
+
+/// The fields of a row as text, in one buffer reused from row to row.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Record {
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    pub fn push(&mut self, field: &str) {
+        self.text.push_str(field);
+        self.ends.push(self.text.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The field at `i`, if the row has one.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = match i.checked_sub(1) {
+            Some(before) => *self.ends.get(before)?,
+            None => 0,
+        };
+        self.text.get(start..end)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i).unwrap_or(""))
+    }
+
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_string).collect()
+    }
+}
+
+impl Fields for Record {
+    fn field(&self, i: usize) -> Option<&str> {
+        self.get(i)
+    }
+}
+
+/// Where the columns the row checks look are.
+struct Checked {
+    id: usize,
+    dates: Vec<(&'static str, usize)>,
+    date_times: Vec<(&'static str, usize)>,
+}
+
+impl Checked {
+    fn new(spec: &FileSpec, header: &Header) -> Checked {
+        let at = |columns: &mut dyn Iterator<Item = &&'static str>| {
+            columns
+                .filter_map(|c| header.position(c).map(|i| (*c, i)))
+                .collect()
+        };
+        Checked {
+            // The header check makes sure every file has a sourcedId.
+            id: header.position("sourcedId").unwrap_or(usize::MAX),
+            dates: at(&mut spec.dates.iter()),
+            date_times: at(&mut spec.date_times.iter().chain(["dateLastModified"].iter())),
+        }
+    }
 }
 
 /// A CSV file of the package being read.
 pub struct RowReader {
     pub file: &'static str,
-    pub spec: &'static FileSpec,
     pub header: Header,
     csv: csv::Reader<Box<dyn Read>>,
     /// Added to the CSV reader's byte offsets and line numbers, which count
@@ -83,6 +152,9 @@ pub struct RowReader {
     line_base: u64,
     pub pos: Position,
     record: csv::ByteRecord,
+    /// The fields of the last good row.
+    fields: Record,
+    checked: Checked,
     /// Empty fields a row may have beyond the header's: some exports end
     /// every data row with a comma. Set from the file's first row.
     extra: usize,
@@ -95,10 +167,11 @@ fn builder() -> csv::ReaderBuilder {
     let mut b = csv::ReaderBuilder::new();
     // Records end at `\n`; a `\r` before it is trimmed with the field. (With
     // the CRLF terminator the reader stops between `\r` and `\n`, and its
-    // line numbers and resume offsets would be one short.)
+    // line numbers and resume offsets would be one short.) Fields are
+    // trimmed of ASCII whitespace as they are read (`blank`), not by the
+    // reader, whose trimming copies every record.
     b.has_headers(false)
         .flexible(true)
-        .trim(csv::Trim::All)
         .terminator(csv::Terminator::Any(b'\n'))
         .buffer_capacity(64 * 1024);
     b
@@ -156,8 +229,9 @@ impl RowReader {
                 spec.all_columns(version).join(",")
             )));
         }
-        let (fields, _) = decode(&record);
-        let header = check_header(spec, version, &fields)?;
+        let mut fields = Record::default();
+        decode(&record, usize::MAX, &mut fields);
+        let header = check_header(spec, version, &fields.to_vec())?;
         let after_header = Position {
             byte: bom + csv.position().byte(),
             line: csv.position().line(),
@@ -174,7 +248,7 @@ impl RowReader {
             if is_blank(&record) {
                 continue;
             }
-            if record.len() > width && record.iter().skip(width).all(<[u8]>::is_empty) {
+            if record.len() > width && record.iter().skip(width).all(blank) {
                 extra = record.len() - width;
             }
             break;
@@ -190,8 +264,9 @@ impl RowReader {
             .map_err(|e| io_error(file, label, e))?;
         Ok(RowReader {
             file,
-            spec,
+            checked: Checked::new(spec, &header),
             header,
+            fields,
             csv: builder().from_reader(stream),
             byte_base: at.byte,
             line_base: at.line - 1,
@@ -201,6 +276,16 @@ impl RowReader {
             not_utf8: false,
             done: false,
         })
+    }
+
+    /// The fields of the last good row [`RowReader::next_row`] returned.
+    pub fn fields(&self) -> &Record {
+        &self.fields
+    }
+
+    /// The `sourcedId` of the last good row.
+    pub fn id(&self) -> &str {
+        self.fields.get(self.checked.id).unwrap_or("")
     }
 
     /// The next row, or none at the end of the file.
@@ -246,69 +331,69 @@ impl RowReader {
                 if len == 1 { "" } else { "s" }
             ));
         }
-        if len > width + self.extra
-            || (len > width && self.record.iter().skip(width).any(|f| !f.is_empty()))
-        {
+        if len > width + self.extra || (len > width && !self.record.iter().skip(width).all(blank)) {
             return bad(format!(
                 "it has {len} fields where the header has {width} (a value holding a comma must be quoted)"
             ));
         }
-        let (mut fields, lossy) = decode(&self.record);
-        fields.truncate(width);
-        self.not_utf8 |= lossy;
-        let header = &self.header;
-        let id = header.get(&fields, "sourcedId");
+        self.not_utf8 |= decode(&self.record, width, &mut self.fields);
+        let fields = &self.fields;
+        let id = fields.get(self.checked.id).unwrap_or("");
         if id.is_empty() {
             return bad("its sourcedId is empty".into());
         }
         if id.len() > MAX_ID_BYTES {
             return bad(format!("its sourcedId is longer than {MAX_ID_BYTES} bytes"));
         }
-        for column in self.spec.dates {
-            let value = header.get(&fields, column);
-            if !value.is_empty() && normalize_date(value).is_none() {
+        for &(column, at) in &self.checked.dates {
+            let value = fields.get(at).unwrap_or("");
+            if !value.is_empty() && date_of(value).is_none() {
                 return bad(format!(
                     "`{column}` is `{value}`, which is not a date (YYYY-MM-DD)"
                 ));
             }
         }
-        for column in self
-            .spec
-            .date_times
-            .iter()
-            .chain(["dateLastModified"].iter())
-        {
-            let value = header.get(&fields, column);
+        for &(column, at) in &self.checked.date_times {
+            let value = fields.get(at).unwrap_or("");
             if !value.is_empty() && normalize_datetime(value).is_none() {
                 return bad(format!(
                     "`{column}` is `{value}`, which is not a date-time (like 2024-08-19T14:30:00Z)"
                 ));
             }
         }
-        Row::Good { line, fields }
+        Row::Good { line }
     }
 }
 
 /// An empty line (with CRLF line ends, a lone `\r`, trimmed away).
 fn is_blank(record: &csv::ByteRecord) -> bool {
-    record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty)
+    record.len() == 1 && record.get(0).is_some_and(blank)
 }
 
-/// The fields of a record as text: UTF-8, or else Windows-1252 (what
-/// spreadsheet programs save), which is reported once per file.
-fn decode(record: &csv::ByteRecord) -> (Vec<String>, bool) {
+/// A field that is empty once trimmed.
+fn blank(field: &[u8]) -> bool {
+    field.trim_ascii().is_empty()
+}
+
+/// The first `width` fields of a record as text into `out`: UTF-8, or else
+/// Windows-1252 (what spreadsheet programs save), which is reported once per
+/// file. Says whether any field was not UTF-8.
+fn decode(record: &csv::ByteRecord, width: usize, out: &mut Record) -> bool {
     let mut lossy = false;
-    let fields = record
-        .iter()
-        .map(|raw| match std::str::from_utf8(raw) {
-            Ok(s) => s.to_string(),
+    out.clear();
+    for raw in record.iter().take(width) {
+        // Leading and trailing ASCII whitespace is not part of a value (the
+        // `\r` of a CRLF line end is trimmed here too).
+        let raw = raw.trim_ascii();
+        match std::str::from_utf8(raw) {
+            Ok(s) => out.push(s),
             Err(_) => {
                 lossy = true;
-                windows_1252(raw)
+                out.push(&windows_1252(raw));
             }
-        })
-        .collect();
-    (fields, lossy)
+        }
+    }
+    lossy
 }
 
 /// Windows-1252 to text (its 0x80-0x9F differ from Latin-1).

@@ -8,10 +8,10 @@
 //! (`orgSourcedIDs` is `orgSourcedIds`); columns the specification does not
 //! name (extensions, `metadata.*`) are kept.
 
-use std::collections::HashMap;
-
 use homeroom_sdk::oneroster::Version;
 use homeroom_sdk::{EntityKind, PluginError};
+
+use crate::refs::QuickMap;
 
 /// One file of the package.
 #[derive(Debug)]
@@ -329,13 +329,30 @@ impl FileSpec {
     }
 }
 
+/// The fields of a row, by position.
+pub trait Fields {
+    fn field(&self, i: usize) -> Option<&str>;
+}
+
+impl Fields for [String] {
+    fn field(&self, i: usize) -> Option<&str> {
+        self.get(i).map(String::as_str)
+    }
+}
+
+impl Fields for Vec<String> {
+    fn field(&self, i: usize) -> Option<&str> {
+        self.as_slice().field(i)
+    }
+}
+
 /// A file's header line, checked: the column each field position holds.
 #[derive(Debug, Clone)]
 pub struct Header {
     /// The column name at each position (canonical spelling); none for a
     /// column with an empty name, which is ignored.
     pub names: Vec<Option<String>>,
-    index: HashMap<String, usize>,
+    index: QuickMap<String, usize>,
 }
 
 impl Header {
@@ -350,14 +367,8 @@ impl Header {
     }
 
     /// A column's value in a row (empty when the file has no such column).
-    pub fn get<'a>(&self, row: &'a [String], name: &str) -> &'a str {
-        self.position(name)
-            .and_then(|i| row.get(i))
-            .map_or("", String::as_str)
-    }
-
-    pub fn has(&self, name: &str) -> bool {
-        self.index.contains_key(name)
+    pub fn get<'a, F: Fields + ?Sized>(&self, row: &'a F, name: &str) -> &'a str {
+        self.position(name).and_then(|i| row.field(i)).unwrap_or("")
     }
 }
 
@@ -375,7 +386,7 @@ pub fn check_header(
         )));
     };
     let mut names = Vec::with_capacity(fields.len());
-    let mut index = HashMap::new();
+    let mut index = QuickMap::default();
     for (at, raw) in fields.iter().enumerate() {
         let raw = raw.trim().trim_start_matches('\u{feff}');
         if raw.is_empty() {

@@ -17,11 +17,11 @@ use std::rc::Rc;
 use homeroom_sdk::oneroster::Version;
 use homeroom_sdk::{Entity, EntityKind, Page, PluginError, School};
 
-use crate::convert::{self, ProfileTable, RoleTable, UserSides};
+use crate::convert::{self, Plan, ProfileTable, RoleTable, UserSides};
 use crate::manifest::{self, Manifest, Mode};
 use crate::package::{self, MANIFEST, Package};
 use crate::refs::{Check, IdSet, Orphans, checks_of};
-use crate::rows::{Position, Row, RowReader};
+use crate::rows::{Position, Record, Row, RowReader};
 use crate::schema::{self, FILES, FileSpec};
 
 /// Rows per page unless the `page_size` setting says otherwise.
@@ -106,7 +106,8 @@ struct Opened {
 /// A read of one file in progress.
 struct ActiveRead {
     rows: RowReader,
-    checks: Vec<(Check, Rc<IdSet>)>,
+    plan: Plan,
+    checks: Vec<Checking>,
     orphans: Orphans,
     listed_bad: u64,
     loose: u64,
@@ -286,9 +287,7 @@ impl Session {
                         let mut set = IdSet::default();
                         loop {
                             match rows.next_row() {
-                                Ok(Some(Row::Good { fields, .. })) => {
-                                    set.insert(rows.header.get(&fields, "sourcedId"))
-                                }
+                                Ok(Some(Row::Good { .. })) => set.insert(rows.id()),
                                 Ok(Some(Row::Bad { .. })) => {}
                                 Ok(None) => break,
                                 Err(_) => return None,
@@ -341,7 +340,7 @@ impl Session {
         opened: &Opened,
         file: &'static str,
         log: &mut Log,
-        mut add: impl FnMut(&schema::Header, &[String]),
+        mut add: impl FnMut(&schema::Header, &Record),
     ) -> Result<(), PluginError> {
         let Some(spec) = schema::spec(file) else {
             return Ok(());
@@ -353,14 +352,15 @@ impl Session {
         while let Some(row) = rows.next_row()? {
             match row {
                 Row::Bad { line, reason } => bad_row(log, file, line, &reason, &mut listed),
-                Row::Good { fields, .. } => {
-                    check_refs(&checks, &rows.header, &fields, &mut orphans);
+                Row::Good { .. } => {
+                    let fields = rows.fields();
+                    check_refs(&checks, rows.id(), fields, &mut orphans);
                     if !rows
                         .header
-                        .get(&fields, "status")
+                        .get(fields, "status")
                         .eq_ignore_ascii_case("tobedeleted")
                     {
-                        add(&rows.header, &fields);
+                        add(&rows.header, fields);
                     }
                 }
             }
@@ -372,18 +372,17 @@ impl Session {
         Ok(())
     }
 
-    fn checks(
-        &mut self,
-        opened: &Opened,
-        rows: &RowReader,
-        log: &mut Log,
-    ) -> Vec<(Check, Rc<IdSet>)> {
+    fn checks(&mut self, opened: &Opened, rows: &RowReader, log: &mut Log) -> Vec<Checking> {
         let mut checks = Vec::new();
         for check in checks_of(rows.file) {
-            if rows.header.has(check.column)
+            if let Some(at) = rows.header.position(check.column)
                 && let Some(set) = self.ids(opened, check.target, log)
             {
-                checks.push((*check, set));
+                checks.push(Checking {
+                    check: *check,
+                    set,
+                    at,
+                });
             }
         }
         checks
@@ -426,7 +425,9 @@ impl Session {
                     ));
                 }
                 let checks = self.checks(&opened, &rows, log);
+                let joined = kind == EntityKind::User && opened.version == Version::V1p2;
                 ActiveRead {
+                    plan: Plan::new(kind, &rows.header, joined),
                     rows,
                     checks,
                     orphans: Orphans::default(),
@@ -449,16 +450,18 @@ impl Session {
                 Row::Bad { line, reason } => {
                     bad_row(log, file, line, &reason, &mut read.listed_bad)
                 }
-                Row::Good { line, fields } => {
-                    let mapped =
-                        convert::entity(kind, &read.rows.header, &fields, sides.as_deref());
+                Row::Good { line } => {
+                    let fields = read.rows.fields();
+                    let mapped = read
+                        .plan
+                        .entity(&read.rows.header, fields, sides.as_deref());
                     for w in mapped.warnings {
                         if read.loose < LISTED {
                             log.warn(format!("{file} line {line}: {w}"));
                         }
                         read.loose += 1;
                     }
-                    check_refs(&read.checks, &read.rows.header, &fields, &mut read.orphans);
+                    check_refs(&read.checks, read.rows.id(), fields, &mut read.orphans);
                     entities.push(mapped.entity);
                 }
             }
@@ -565,19 +568,20 @@ impl Session {
         let mut rows = RowReader::open(&opened.package, spec, opened.version, None)?;
         let mut schools = Vec::new();
         while let Some(row) = rows.next_row()? {
-            let Row::Good { fields, .. } = row else {
+            let Row::Good { .. } = row else {
                 continue;
             };
+            let fields = rows.fields();
             let h = &rows.header;
-            if !h.get(&fields, "type").eq_ignore_ascii_case("school")
-                || h.get(&fields, "status").eq_ignore_ascii_case("tobedeleted")
+            if !h.get(fields, "type").eq_ignore_ascii_case("school")
+                || h.get(fields, "status").eq_ignore_ascii_case("tobedeleted")
             {
                 continue;
             }
-            let identifier = h.get(&fields, "identifier");
+            let identifier = h.get(fields, "identifier");
             schools.push(School {
-                source_id: h.get(&fields, "sourcedId").to_string(),
-                name: h.get(&fields, "name").to_string(),
+                source_id: rows.id().to_string(),
+                name: h.get(fields, "name").to_string(),
                 identifier: (!identifier.is_empty()).then(|| identifier.to_string()),
             });
         }
@@ -591,18 +595,16 @@ fn count_rows(opened: &Opened, spec: &'static FileSpec) -> Result<u64, PluginErr
     Ok(rows.pos.records - rows.pos.skipped)
 }
 
-fn check_refs(
-    checks: &[(Check, Rc<IdSet>)],
-    header: &schema::Header,
-    fields: &[String],
-    orphans: &mut Orphans,
-) {
-    if checks.is_empty() {
-        return;
-    }
-    let id = header.get(fields, "sourcedId");
-    for (check, set) in checks {
-        let value = header.get(fields, check.column);
+/// A column checked against a file's ids, and where it is.
+struct Checking {
+    check: Check,
+    set: Rc<IdSet>,
+    at: usize,
+}
+
+fn check_refs(checks: &[Checking], id: &str, fields: &Record, orphans: &mut Orphans) {
+    for Checking { check, set, at } in checks {
+        let value = fields.get(*at).unwrap_or("");
         if check.list {
             for item in convert::list(value) {
                 if !set.contains(item) {

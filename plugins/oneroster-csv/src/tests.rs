@@ -781,3 +781,154 @@ fn the_connection_test_and_school_list_of_the_sample() {
         ]
     );
 }
+
+/// Whether every file of the package at `root` maps its rows straight to
+/// entities (rather than through the JSON of the REST binding).
+fn direct_plans(root: &Path) -> Vec<(&'static str, bool)> {
+    use crate::convert::Plan;
+    use crate::rows::RowReader;
+    use homeroom_sdk::oneroster::Version;
+    let package = crate::package::find(root, None).unwrap();
+    let version = if package.has("roles.csv").is_some() {
+        Version::V1p2
+    } else {
+        Version::V1p1
+    };
+    crate::schema::FILES
+        .iter()
+        .filter(|spec| spec.in_version(version) && package.has(spec.file).is_some())
+        .filter_map(|spec| {
+            let kind = spec.kind?;
+            let rows = RowReader::open(&package, spec, version, None).unwrap();
+            let joined = kind == EntityKind::User && version == Version::V1p2;
+            Some((spec.file, Plan::new(kind, &rows.header, joined).is_direct()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_sample_packages_map_rows_straight_to_entities() {
+    for root in [sample(), fixture("csv-1.1")] {
+        let plans = direct_plans(&root);
+        assert!(plans.len() >= 9, "{plans:?}");
+        assert!(plans.iter().all(|(_, direct)| *direct), "{plans:?}");
+    }
+}
+
+const USERS_1_2: &str = "sourcedId,status,dateLastModified,enabledUser,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password,userMasterIdentifier,resourceSourcedIds,preferredGivenName,preferredMiddleName,preferredFamilyName,primaryOrgSourcedId,pronouns";
+const ROLES_1_2: &str = "sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId,userProfileSourcedId\r\nr1,,,u1,secondary,aide,2024-08-19,,s2,\r\nr2,,,u1,primary,student,,,  s1 ,\r\nr3,,,u2,secondary,,,,s1,\r\n";
+const MANIFEST_1_2: &[u8] =
+    b"propertyName,value\noneroster.version,1.2\nfile.users,bulk\nfile.roles,bulk\n";
+
+/// Rows the direct path leaves to the JSON way (a value to warn about, an id
+/// that is only whitespace) and values with spaces, CRLF line ends and blank
+/// lines read as they always have.
+#[test]
+fn odd_rows_read_the_same_either_way() {
+    let users = format!(
+        "{USERS_1_2},metadata.ell\r\n u1 ,active,2024-09-02 08:15:00,TRUE,ann,\"{{SIS: 1}}, {{x}}\",Ann,Ames,,,,,,u2 ,\"05, 06\",secret,,\"res1,,res2\",Annie,,,s1,she, yes \r\n   \r\nu2,TOBEDELETED,,maybe,bo,,Bo,Byrd,,,,,,,,,,,,,,,,\r\n\u{a0},,,true,nb,,Nb,Sp,,,,,,,,,,,,,,,,\r\n"
+    );
+    let root = package(
+        "odd",
+        &[
+            ("manifest.csv", MANIFEST_1_2),
+            ("users.csv", users.as_bytes()),
+            ("roles.csv", ROLES_1_2.as_bytes()),
+        ],
+    );
+    assert_eq!(direct_plans(&root), [("users.csv", true)]);
+    let mut log = Log::default();
+    let users = read_all(&mut session(&root, 2), EntityKind::User, &mut log).unwrap();
+    assert_eq!(users.len(), 3, "{users:?}");
+    let ann = find(&users, "u1");
+    assert_eq!(ann.status, Status::Active);
+    assert_eq!(
+        ann.date_last_modified.as_deref(),
+        Some("2024-09-02T08:15:00Z")
+    );
+    same!(ann.get("enabledUser"), Some(Value::Boolean(true)));
+    same!(ann.get("userIds"), Some(texts(&["SIS:1", "unknown:x"])));
+    same!(ann.get("grades"), Some(texts(&["05", "06"])));
+    same!(ann.get("resources"), Some(texts(&["res1", "res2"])));
+    same!(ann.get("roles"), Some(texts(&["aide", "student"])));
+    assert_eq!(ann.text("role"), Some("student"), "the primary role");
+    same!(
+        ann.get("orgs"),
+        Some(Value::References(vec![
+            r(EntityKind::Org, "s2"),
+            r(EntityKind::Org, "s1")
+        ]))
+    );
+    assert_eq!(ann.text("preferredFirstName"), Some("Annie"));
+    assert_eq!(ann.text("metadata.ell"), Some("yes"));
+    assert!(ann.get("password").is_none());
+    let names: Vec<&str> = ann.attributes.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "agents",
+            "enabledUser",
+            "familyName",
+            "givenName",
+            "grades",
+            "preferredFirstName",
+            "primaryOrg",
+            "pronouns",
+            "resources",
+            "roles",
+            "userIds",
+            "username",
+            "role",
+            "orgs",
+            "metadata.ell"
+        ]
+    );
+    let bo = find(&users, "u2");
+    assert_eq!(bo.status, Status::ToBeDeleted);
+    same!(bo.get("enabledUser"), Some(Value::Text("maybe".into())));
+    assert!(bo.get("roles").is_none() && bo.get("role").is_none());
+    same!(
+        bo.get("orgs"),
+        Some(Value::References(vec![r(EntityKind::Org, "s1")]))
+    );
+    let warnings = log.warnings();
+    assert!(
+        warnings.iter().any(|w| w.starts_with(
+            "users.csv line 4: user `u2`: field `enabledUser` = \"maybe\" does not have the type OneRoster gives it"
+        )),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.contains(&"users.csv line 5: the record has no sourcedId"),
+        "{warnings:?}"
+    );
+}
+
+/// A header the direct path does not cover reads through JSON, as before.
+#[test]
+fn a_header_with_columns_that_clash_reads_through_json() {
+    let users = format!(
+        "{USERS_1_2},preferredFirstName,metadata\nu1,,,true,ann,,Ann,Ames,,,,,,,,,,,Annie,,,,,Nan,x\n"
+    );
+    let root = package(
+        "clash",
+        &[
+            ("manifest.csv", MANIFEST_1_2),
+            ("users.csv", users.as_bytes()),
+            ("roles.csv", ROLES_1_2.as_bytes()),
+        ],
+    );
+    assert_eq!(direct_plans(&root), [("users.csv", false)]);
+    let mut log = Log::default();
+    let users = read_all(&mut session(&root, 100), EntityKind::User, &mut log).unwrap();
+    // The later column wins, as in the JSON record.
+    assert_eq!(users[0].text("preferredFirstName"), Some("Nan"));
+    assert_eq!(users[0].text("role"), Some("student"));
+    assert!(
+        log.warnings()
+            .iter()
+            .any(|w| w.contains("field `metadata` = \"x\" is not an object")),
+        "{:?}",
+        log.warnings()
+    );
+}
