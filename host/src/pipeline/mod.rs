@@ -22,7 +22,6 @@ use crate::gallery::manifest::Direction;
 use crate::gallery::{Gallery, Package};
 use crate::reconcile::Reconciler;
 use crate::reconcile::merge::Masters;
-use crate::runtime::bindings::types::Entity;
 use crate::runtime::bindings::types::EntityKind;
 use crate::runtime::{ConnectorSession, PageReader, Runtime, SessionOptions};
 use crate::secret::Secret;
@@ -489,7 +488,8 @@ impl Engine {
         // The connector reads ahead on its own task (the other core) while
         // this one maps, reconciles and writes the page before.
         let mut pages = read_ahead(session, kinds.clone(), since.map(str::to_string));
-        let (mut waiting, mut mapping, mut reconciling) = (0.0f64, 0.0f64, 0.0f64);
+        let (mut waiting, mut mapping, mut reconciling, mut linking) =
+            (0.0f64, 0.0f64, 0.0f64, 0.0f64);
         for kind in &kinds {
             let name = kind.cli_name();
             if let Some(refs) = refs.as_mut() {
@@ -500,13 +500,13 @@ impl Engine {
                 .begin_kind(name, report)
                 .await
                 .map_err(|e| e.to_string())?;
-            reconciling += clock.elapsed().as_secs_f64();
+            linking += clock.elapsed().as_secs_f64();
             loop {
                 let clock = Instant::now();
                 let fetched = pages.recv().await;
                 waiting += clock.elapsed().as_secs_f64();
-                let entities = match fetched {
-                    Some(Fetched::Page(entities)) => entities,
+                let records = match fetched {
+                    Some(Fetched::Page(records)) => records,
                     Some(Fetched::KindDone) => break,
                     Some(Fetched::Failed(e)) => {
                         return Err(format!("the read failed, nothing was committed: {e}"));
@@ -519,14 +519,13 @@ impl Engine {
                     }
                 };
                 let clock = Instant::now();
-                report.kind(name).read += entities.len() as u64;
-                done += entities.len() as u64;
+                report.kind(name).read += records.len() as u64;
+                done += records.len() as u64;
                 if let Some(progress) = &opts.progress {
                     progress(done, None);
                 }
-                let mut mapped = Vec::with_capacity(entities.len());
-                for entity in entities {
-                    let mut r = Record::from_entity(entity);
+                let mut mapped = Vec::with_capacity(records.len());
+                for mut r in records {
                     match stages.map(&mut r) {
                         Outcome::Keep => mapped.push(r),
                         Outcome::Skip(_) => report.kind(name).skipped += 1,
@@ -587,6 +586,7 @@ impl Engine {
         for (name, t) in [
             ("read", waiting),
             ("map", mapping),
+            ("links", linking),
             ("reconcile", reconciling),
             ("total", started.elapsed().as_secs_f64()),
         ] {
@@ -707,14 +707,16 @@ impl Engine {
 
 /// What the connector's reader task hands over, in order.
 enum Fetched {
-    Page(Vec<Entity>),
+    /// A page, already in the host's working form.
+    Page(Vec<Record>),
     /// The current kind has no more pages.
     KindDone,
     Failed(String),
 }
 
-/// Read every page of `kinds`, in order, on a task of its own; at most two
-/// pages wait, so memory stays bounded by the page size.
+/// Read every page of `kinds`, in order, on a task of its own, turning each
+/// into records there too; at most two pages wait, so memory stays bounded
+/// by the page size.
 fn read_ahead(
     mut session: ConnectorSession,
     kinds: Vec<EntityKind>,
@@ -726,7 +728,9 @@ fn read_ahead(
             let mut reader = PageReader::new(kind, since.as_deref());
             loop {
                 let fetched = match session.next_page(&mut reader).await {
-                    Ok(Some(page)) => Fetched::Page(page.entities),
+                    Ok(Some(page)) => {
+                        Fetched::Page(page.entities.into_iter().map(Record::from_entity).collect())
+                    }
                     Ok(None) => break,
                     Err(e) => Fetched::Failed(e.to_string()),
                 };
@@ -751,7 +755,7 @@ fn read_ahead(
 /// kinds others point at (not enrollments or results).
 #[derive(Default)]
 struct RefCheck {
-    seen: std::collections::HashMap<&'static str, foldhash::HashSet<String>>,
+    seen: std::collections::HashMap<&'static str, foldhash::HashSet<u128>>,
     /// References to records of the same kind (a student's guardians are users
     /// too, and may come later in the file): checked when the kind ends.
     pending: Vec<(&'static str, String, String, EntityKind, String)>,
@@ -782,7 +786,7 @@ impl RefCheck {
                     return;
                 }
                 if let Some(ids) = self.seen.get(kind.cli_name()) {
-                    if !ids.contains(id) {
+                    if !ids.contains(&record::id_key(id)) {
                         orphan(report, own, &r.source_id, attr, kind, id);
                     }
                 }
@@ -791,7 +795,7 @@ impl RefCheck {
                 self.seen
                     .entry(own)
                     .or_default()
-                    .insert(r.source_id.clone());
+                    .insert(record::id_key(&r.source_id));
             }
         }
     }
@@ -802,7 +806,7 @@ impl RefCheck {
             if !self
                 .seen
                 .get(ref_kind.cli_name())
-                .is_some_and(|ids| ids.contains(&id))
+                .is_some_and(|ids| ids.contains(&record::id_key(&id)))
             {
                 orphan(report, kind, &record, &attr, ref_kind, &id);
             }

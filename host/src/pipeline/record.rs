@@ -125,6 +125,13 @@ fn hash_json(h: &mut xxhash_rust::xxh3::Xxh3, v: &Json) {
     }
 }
 
+/// A record id as a 128-bit key (xxh3): sets and maps of millions of ids
+/// keep 16 bytes each instead of the string, and a collision between two ids
+/// is out of reach in practice.
+pub fn id_key(id: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(id.as_bytes())
+}
+
 /// A JSON value as plain text (for templates, conditions and keys).
 pub fn json_text(j: &Json) -> String {
     match j {

@@ -49,7 +49,13 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn kind(&mut self, kind: &str) -> &mut KindCounts {
-        self.counts.entry(kind.to_string()).or_default()
+        // Called per record: allocate the key only the first time.
+        if !self.counts.contains_key(kind) {
+            self.counts.insert(kind.to_string(), KindCounts::default());
+        }
+        self.counts
+            .get_mut(kind)
+            .expect("the kind's counts were inserted above")
     }
 
     pub fn warn(&mut self, kind: &str, source_id: &str, message: impl Into<String>) {

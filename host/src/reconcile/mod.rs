@@ -22,10 +22,9 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value as Json, json};
 use tokio::task::JoinHandle;
-use xxhash_rust::xxh3::xxh3_128;
 
 use crate::config::{Domain, DomainMode, SourceConfig};
-use crate::pipeline::record::{Attrs, Record, is_blank, json_text};
+use crate::pipeline::record::{Attrs, Record, id_key, is_blank, json_text};
 use crate::pipeline::report::RunReport;
 use crate::store::sync::{ChangeKey, Current, KeyDomain, NewChange, domain_key};
 use crate::store::{Store, StoreError};
@@ -40,12 +39,6 @@ struct LinkState {
     hash: Option<u128>,
     active: bool,
     seen: bool,
-}
-
-/// The key of a record id in the per-kind map: 128 bits of xxh3, so a
-/// collision between two ids of one source is out of reach in practice.
-fn id_key(id: &str) -> u128 {
-    xxh3_128(id.as_bytes())
 }
 
 pub struct Reconciler<'a> {

@@ -49,9 +49,10 @@ fn entity(e: &Entity) -> Result<(), String> {
             e.attributes.len()
         ));
     }
-    let mut names = std::collections::HashSet::new();
-    for a in &e.attributes {
-        if a.name.is_empty() || !names.insert(a.name.as_str()) {
+    for (i, a) in e.attributes.iter().enumerate() {
+        // Records have tens of attributes: comparing with the earlier ones
+        // costs less than hashing them.
+        if a.name.is_empty() || e.attributes[..i].iter().any(|b| b.name == a.name) {
             return Err(format!(
                 "{} record `{}` has an empty or repeated attribute name `{}`",
                 kind_name(e.kind),

@@ -148,7 +148,10 @@ impl Store {
         Params::new(self.backend)
     }
 
-    /// Every link a source has for one kind, streamed: (record id, hash, active).
+    /// Every link a source has for one kind: (record id, hash, active).
+    /// Links come 10,000 to a row, packed by the database (length-prefixed,
+    /// so any id survives): one row per link would cost a hand-over between
+    /// the driver's thread and this one per link.
     pub async fn for_each_link(
         &self,
         org_id: &str,
@@ -156,27 +159,47 @@ impl Store {
         kind: &str,
         mut f: impl FnMut(&str, &str, bool),
     ) -> Result<u64, StoreError> {
-        let mut p = self.params();
+        let (mut p, agg, active) = match self.backend {
+            Backend::Sqlite => (self.params(), "group_concat", "active"),
+            Backend::Postgres => (self.params(), "string_agg", "CAST(active AS TEXT)"),
+        };
         let sql = format!(
-            "SELECT source_record_id, hash, active FROM entity_links WHERE org_id = {} AND source_id = {} AND kind = {}",
+            "SELECT {agg}(length(source_record_id) || ':' || source_record_id || length(hash) || ':' || hash || {active}, '') AS batch, \
+             max(source_record_id) AS last, count(*) AS n FROM \
+             (SELECT source_record_id, hash, active FROM entity_links WHERE org_id = {} AND source_id = {} AND kind = {} AND source_record_id > {} \
+              ORDER BY source_record_id LIMIT 10000) t",
+            p.next(),
             p.next(),
             p.next(),
             p.next()
         );
-        let mut rows = sqlx::query(&sql)
-            .bind(org_id)
-            .bind(source_id)
-            .bind(kind)
-            .fetch(&self.pool);
-        let mut n = 0;
-        while let Some(r) = rows.try_next().await? {
-            let id: &str = r.try_get(0)?;
-            let hash: &str = r.try_get(1)?;
-            let active: i64 = r.try_get(2)?;
-            f(id, hash, active != 0);
-            n += 1;
+        let mut after = String::new();
+        let mut total = 0u64;
+        loop {
+            let row = sqlx::query(&sql)
+                .bind(org_id)
+                .bind(source_id)
+                .bind(kind)
+                .bind(&after)
+                .fetch_one(&self.pool)
+                .await?;
+            let n: i64 = row.try_get("n")?;
+            if n == 0 {
+                return Ok(total);
+            }
+            let batch: String = row.try_get("batch")?;
+            after = row.try_get("last")?;
+            let mut rest = batch.as_str();
+            while !rest.is_empty() {
+                let (id, tail) = take_prefixed(rest)?;
+                let (hash, tail) = take_prefixed(tail)?;
+                let mut chars = tail.chars();
+                let active = chars.next() == Some('1');
+                rest = chars.as_str();
+                f(id, hash, active);
+                total += 1;
+            }
         }
-        Ok(n)
     }
 
     /// Active links of a source and kind, streamed: (record id, entity id).
@@ -693,6 +716,22 @@ impl Store {
     }
 }
 
+/// `LEN:TEXT` (LEN in characters) at the start of `s`: the text and what follows.
+fn take_prefixed(s: &str) -> Result<(&str, &str), StoreError> {
+    let bad = || StoreError::Corrupt("a packed batch of links does not parse".into());
+    let (len, tail) = s.split_once(':').ok_or_else(bad)?;
+    let len: usize = len.parse().map_err(|_| bad())?;
+    let end = tail
+        .char_indices()
+        .nth(len)
+        .map(|(i, _)| i)
+        .unwrap_or(tail.len());
+    if tail[..end].chars().count() != len {
+        return Err(bad());
+    }
+    Ok((&tail[..end], &tail[end..]))
+}
+
 /// An add's diff: every attribute of its data, from nothing.
 pub fn added_diff(action: &str, after: &Option<Json>) -> Option<Json> {
     if action != "add" {
@@ -732,4 +771,40 @@ pub fn domain_key(
         parts.push(key_part(&v));
     }
     Some(parts.join("\u{1f}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_links_survive_any_id() {
+        // Ids with the separator, digits and characters of several bytes.
+        let ids = ["a:b", "12:3", "élève-ß", ""];
+        let mut packed = String::new();
+        for (i, id) in ids.iter().enumerate() {
+            let hash = format!("{i:032x}");
+            packed.push_str(&format!(
+                "{}:{id}{}:{hash}{}",
+                id.chars().count(),
+                hash.len(),
+                i % 2
+            ));
+        }
+        let mut rest = packed.as_str();
+        let mut out = Vec::new();
+        while !rest.is_empty() {
+            let (id, tail) = take_prefixed(rest).expect("id");
+            let (hash, tail) = take_prefixed(tail).expect("hash");
+            let mut chars = tail.chars();
+            out.push((id.to_string(), hash.len(), chars.next() == Some('1')));
+            rest = chars.as_str();
+        }
+        let ids_back: Vec<&str> = out.iter().map(|(id, _, _)| id.as_str()).collect();
+        assert_eq!(ids_back, ids);
+        assert!(out.iter().all(|(_, h, _)| *h == 32));
+        assert_eq!(out[1].2, true);
+        assert!(take_prefixed("5:abc").is_err());
+        assert!(take_prefixed("x:abc").is_err());
+    }
 }
