@@ -445,6 +445,13 @@ impl Drop for Mock {
 
 /// Change `share` of the users in users.csv: a new given name and a
 /// dateLastModified after now, so both a bulk re-run and a REST delta see them.
+/// Delete a SQLite database and its WAL files (best effort).
+fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
 fn touch_users(package: &Path, share: f64) -> anyhow::Result<u64> {
     let path = package.join("users.csv");
     let mut reader = csv::Reader::from_path(&path)?;
@@ -634,6 +641,9 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
             Some(floor),
         )?;
 
+        // Size L writes gigabytes per database: keep one at a time on disk.
+        remove_db(&dir.join("csv.db"));
+        remove_db(&floor_db);
         if rest {
             // Fresh package for REST (the touched one would do too; keep it simple).
             let mock = Mock::start(&package, 0)?;
@@ -652,6 +662,7 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
                 Some(floor),
             )?;
             drop(mock);
+            remove_db(&dir.join("rest.db"));
             let mock = Mock::start(&package, 50)?;
             let slow_db = format!("sqlite://{}", dir.join("rest-slow.db").display());
             scenario(
@@ -659,6 +670,7 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
                 &["rest", &slow_db, &mock.1, "full"],
                 Some(floor),
             )?;
+            remove_db(&dir.join("rest-slow.db"));
         }
     }
     let r = run_child(&["rule", &rule_records.to_string()])?;
