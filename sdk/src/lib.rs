@@ -4,7 +4,8 @@
 //! WebAssembly component (`cargo build --target wasm32-wasip2`).
 //!
 //! A connector implements [`Connector`] and calls [`export_connector!`]; a
-//! rule implements [`Rule`] and calls [`export_rule!`]. Pick the world with the
+//! rule implements [`Rule`] (see the [`rule`] module: batches read in place,
+//! `reads` in the manifest) and calls [`export_rule!`]. Pick the world with the
 //! crate feature `connector` or `rule`.
 //!
 //! ```ignore
@@ -96,6 +97,8 @@ pub mod log;
 pub mod oneroster;
 #[cfg(feature = "connector")]
 pub mod paging;
+#[cfg(feature = "rule")]
+pub mod rule;
 #[cfg(any(feature = "connector", feature = "rule"))]
 pub mod settings;
 #[cfg(feature = "connector")]
@@ -110,7 +113,7 @@ pub use wit::types::{
 #[cfg(feature = "connector")]
 pub use connector_bindings::exports::homeroom::plugin::connector_api::Guest as Connector;
 #[cfg(feature = "rule")]
-pub use rule_bindings::exports::homeroom::plugin::rule_api::{Guest as Rule, Verdict};
+pub use rule::{Batch, RecordRef, ReferenceRef, Rule, ValueRef, Verdict};
 
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {
@@ -119,10 +122,10 @@ pub mod prelude {
         Action, Attribute, Change, ChangeOutcome, Entity, EntityKind, Page, PluginError, Reference,
         School, Status, Value, log, settings,
     };
+    #[cfg(feature = "rule")]
+    pub use crate::{Batch, RecordRef, ReferenceRef, Rule, ValueRef, Verdict};
     #[cfg(feature = "connector")]
     pub use crate::{Connector, http, paging, storage};
-    #[cfg(feature = "rule")]
-    pub use crate::{Rule, Verdict};
 }
 
 /// Export a type implementing [`Connector`] as this component's connector.
@@ -143,6 +146,18 @@ macro_rules! export_connector {
 macro_rules! export_rule {
     ($ty:ident) => {
         #[cfg(target_arch = "wasm32")]
-        $crate::rule_bindings::__export_rule_world!($ty);
+        const _: () = {
+            impl $crate::rule_bindings::exports::homeroom::plugin::rule_api::Guest for $ty {
+                fn apply(
+                    batch: $crate::rule::wire::Batch,
+                ) -> ::core::result::Result<
+                    ::std::vec::Vec<$crate::rule::Verdict>,
+                    $crate::PluginError,
+                > {
+                    $crate::rule::run::<$ty>(batch)
+                }
+            }
+            $crate::rule_bindings::__export_rule_world!($ty);
+        };
     };
 }

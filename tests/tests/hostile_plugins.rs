@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
 use homeroom_host::gallery::Package;
 use homeroom_host::gallery::grant::grant;
-use homeroom_host::runtime::bindings::types::{Entity, EntityKind, Status};
+use homeroom_host::pipeline::record::Record;
+use homeroom_host::runtime::bindings::types::EntityKind;
 use homeroom_host::runtime::{
     ConnectorSession, Failure, Limits, RuleSession, Runtime, SessionOptions,
 };
@@ -204,16 +205,22 @@ async fn malformed_pages_are_refused_with_the_record_named() {
     well_behaved_read_works(&runtime).await;
 }
 
-fn user(id: &str, email: &str) -> Entity {
-    Entity {
+/// A user record as the pipeline holds it when the rules run.
+fn user(id: &str, email: &str) -> Record {
+    Record {
         kind: EntityKind::User,
         source_id: id.into(),
-        status: Status::Active,
-        date_last_modified: None,
-        attributes: vec![homeroom_host::runtime::bindings::types::Attribute {
-            name: "email".into(),
-            value: homeroom_host::runtime::bindings::types::Value::Text(email.into()),
-        }],
+        deleted: false,
+        modified: None,
+        attrs: [
+            ("email", serde_json::json!(email)),
+            ("role", serde_json::json!("student")),
+            ("givenName", serde_json::json!("Ada")),
+            ("grades", serde_json::json!(["09"])),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
     }
 }
 
@@ -238,7 +245,10 @@ async fn a_rule_that_burns_compute_runs_out_of_fuel() {
     let runtime = Runtime::new(limits()).unwrap();
     let mut burn = rule(&runtime, "burn").await;
     let started = Instant::now();
-    let err = burn.apply(&[user("u1", "A@X.ORG")]).await.unwrap_err();
+    let err = burn
+        .apply(&mut vec![user("u1", "A@X.ORG")])
+        .await
+        .unwrap_err();
     assert_eq!(
         err.failure,
         Failure::OutOfFuel { budget: 50_000_000 },
@@ -247,25 +257,51 @@ async fn a_rule_that_burns_compute_runs_out_of_fuel() {
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(err.to_string().contains("compute budget"), "{err}");
 
+    // The host goes on: a well-behaved rule in the same runtime works.
     let mut well = rule(&runtime, "well").await;
-    let verdicts = well.apply(&[user("u1", "A@X.ORG")]).await.unwrap();
-    match &verdicts[0] {
-        homeroom_host::runtime::Verdict::Replace(e) => {
-            assert!(
-                matches!(&e.attributes[0].value, homeroom_host::runtime::bindings::types::Value::Text(t) if t == "a@x.org")
-            )
-        }
-        other => panic!("expected a replaced record, got {other:?}"),
-    }
+    let mut page = vec![user("u1", "A@X.ORG")];
+    let dropped = well.apply(&mut page).await.unwrap();
+    assert!(dropped.is_empty());
+    assert_eq!(page[0].attrs["email"], "a@x.org");
+}
+
+#[tokio::test]
+async fn a_rule_declaring_reads_sees_only_those_attributes() {
+    let runtime = Runtime::new(limits()).unwrap();
+    let mut peek = rule(&runtime, "peek").await;
+    assert_eq!(
+        peek.reads(),
+        Some(&["email".to_string(), "role".to_string()][..])
+    );
+    let mut page = vec![user("u1", "a@x.org")];
+    let dropped = peek.apply(&mut page).await.unwrap();
+    assert!(page.is_empty());
+    // givenName and grades never crossed into the guest.
+    assert_eq!(dropped[0].1, "saw email,role");
+    // The dropped record is the host's own, whole.
+    assert_eq!(dropped[0].0, user("u1", "a@x.org"));
+}
+
+#[tokio::test]
+async fn a_transform_declaring_reads_keeps_what_it_did_not_read() {
+    let runtime = Runtime::new(limits()).unwrap();
+    let mut well = rule(&runtime, "well").await;
+    let mut page = vec![user("u1", "A@X.ORG"), user("u2", "b@x.org")];
+    let dropped = well.apply(&mut page).await.unwrap();
+    assert!(dropped.is_empty());
+    let mut want = user("u1", "a@x.org");
+    assert_eq!(page[0], want, "email lowercased, givenName and grades kept");
+    want = user("u2", "b@x.org");
+    assert_eq!(page[1], want, "a kept record is untouched");
 }
 
 #[tokio::test]
 async fn a_rule_may_not_lose_records_or_change_identities() {
     let runtime = Runtime::new(limits()).unwrap();
-    let batch = [user("u1", "a@x.org"), user("u2", "b@x.org")];
+    let batch = vec![user("u1", "a@x.org"), user("u2", "b@x.org")];
     let err = rule(&runtime, "wrong-count")
         .await
-        .apply(&batch)
+        .apply(&mut batch.clone())
         .await
         .unwrap_err();
     assert!(
@@ -275,7 +311,7 @@ async fn a_rule_may_not_lose_records_or_change_identities() {
     );
     let err = rule(&runtime, "rename")
         .await
-        .apply(&batch)
+        .apply(&mut batch.clone())
         .await
         .unwrap_err();
     assert!(

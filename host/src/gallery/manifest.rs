@@ -142,6 +142,33 @@ pub struct Manifest {
     pub files: bool,
     #[serde(default)]
     pub listings: Vec<Listing>,
+    /// Rules only: the attributes the rule reads (`reads = ["role", "grades"]`).
+    /// The host sends each record with only these attributes (and always its
+    /// kind, source id, status and date last modified), which makes a rule
+    /// cheaper to run. A transformation's answer then states the attributes
+    /// it read as they should be; those it did not read are kept. Without
+    /// `reads` a rule gets every attribute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<Vec<String>>,
+}
+
+/// What every record sent to a rule carries anyway; not attributes.
+const ALWAYS_SENT: [&str; 6] = [
+    "kind",
+    "sourcedId",
+    "sourceId",
+    "source_id",
+    "status",
+    "dateLastModified",
+];
+
+/// An attribute name as `reads` may state it: a letter, then letters,
+/// digits, `_`, `-`, `.` or `:`, at most 64 in all.
+fn is_attribute_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +232,34 @@ impl Manifest {
                 )));
             }
         }
+        if let Some(reads) = &self.reads {
+            if !self.kind.is_rule() {
+                return Err(ManifestError::Invalid(format!(
+                    "`reads` is for rules, and `{}` is a {}: remove `reads` from its manifest",
+                    self.id,
+                    self.kind.label()
+                )));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for name in reads {
+                if ALWAYS_SENT.contains(&name.as_str()) {
+                    return Err(ManifestError::Invalid(format!(
+                        "`reads` names `{name}`, which every record sent to a rule carries anyway: remove it from `reads`"
+                    )));
+                }
+                if !is_attribute_name(name) {
+                    return Err(ManifestError::Invalid(format!(
+                        "`reads` names `{}`, which is not an attribute name: write attribute names as the records carry them (a letter, then letters, digits, `_`, `-`, `.` or `:`, at most 64), e.g. reads = [\"role\", \"grades\"]",
+                        name.escape_debug()
+                    )));
+                }
+                if !seen.insert(name.as_str()) {
+                    return Err(ManifestError::Invalid(format!(
+                        "`reads` names `{name}` twice"
+                    )));
+                }
+            }
+        }
         for host in &self.allowed_hosts {
             if let Some(name) = host.strip_prefix('{').and_then(|h| h.strip_suffix('}')) {
                 if !names.contains(name) {
@@ -257,6 +312,48 @@ required = true
         .to_string();
         assert!(err.contains("homeroom:plugin@9.0.0"), "{err}");
         assert!(err.contains("supports 0.1.0"), "{err}");
+    }
+
+    const RULE: &str = r#"
+id = "only-students"
+name = "Only students"
+vendor = "District"
+version = "0.1.0"
+kind = "filter-rule"
+world_version = "0.1.0"
+description = "d"
+reads = ["role", "grades"]
+"#;
+
+    #[test]
+    fn a_rule_may_declare_what_it_reads() {
+        let m = Manifest::parse(RULE).unwrap();
+        assert_eq!(
+            m.reads,
+            Some(vec!["role".to_string(), "grades".to_string()])
+        );
+        let all = Manifest::parse(&RULE.replace("reads = [\"role\", \"grades\"]\n", "")).unwrap();
+        assert_eq!(all.reads, None, "no `reads`: every attribute");
+    }
+
+    #[test]
+    fn refuses_reads_an_admin_must_fix() {
+        let err = |from: &str, to: &str| {
+            Manifest::parse(&RULE.replace(from, to))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("\"grades\"]", "\"grades\", \"first name\"]");
+        assert!(
+            e.contains("`first name`") && e.contains("not an attribute name"),
+            "{e}"
+        );
+        let e = err("\"grades\"]", "\"grades\", \"role\"]");
+        assert!(e.contains("`role` twice"), "{e}");
+        let e = err("\"grades\"]", "\"grades\", \"sourcedId\"]");
+        assert!(e.contains("carries anyway"), "{e}");
+        let e = err("kind = \"filter-rule\"", "kind = \"connector\"");
+        assert!(e.contains("`reads` is for rules"), "{e}");
     }
 
     #[test]

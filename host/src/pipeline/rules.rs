@@ -1,12 +1,14 @@
 //! The district's rule components attached to a source: transform rules run
 //! after attribute mapping, filter rules after the built-in filters. Each
 //! runs on whole pages (one boundary crossing per page), in its own sandbox
-//! started once per run.
+//! started once per run. A rule whose manifest declares `reads` is sent only
+//! those attributes of each record; see `runtime::rule` for how a
+//! transformation's answer is merged back.
 
 use crate::config::SourceConfig;
 use crate::gallery::PluginKind;
 use crate::gallery::grant::grant;
-use crate::runtime::{RuleSession, SessionOptions, Verdict};
+use crate::runtime::{RuleSession, SessionOptions};
 
 use super::record::Record;
 use super::report::RunReport;
@@ -73,32 +75,21 @@ impl RuleChain {
             if records.is_empty() {
                 break;
             }
-            let batch: Vec<_> = records.iter().map(Record::to_entity).collect();
-            let verdicts = session
-                .apply(&batch)
+            // The session keeps in `records` what the rule kept (replacements
+            // merged in, see `runtime::RuleSession::apply`).
+            let dropped = session
+                .apply(&mut records)
                 .await
                 .map_err(|e| EngineError::Setup(e.to_string()))?;
-            let mut kept = Vec::with_capacity(records.len());
-            for (record, verdict) in records.into_iter().zip(verdicts) {
-                match verdict {
-                    Verdict::Keep => kept.push(record),
-                    Verdict::Replace(e) => {
-                        let mut r = Record::from_entity(e);
-                        r.deleted = record.deleted;
-                        kept.push(r)
-                    }
-                    Verdict::Drop(why) => {
-                        let kind = record.kind.cli_name();
-                        report.kind(kind).skipped += 1;
-                        report.warn(
-                            kind,
-                            &record.source_id,
-                            format!("left out by rule `{}`: {why}", session.plugin_id()),
-                        );
-                    }
-                }
+            for (record, why) in dropped {
+                let kind = record.kind.cli_name();
+                report.kind(kind).skipped += 1;
+                report.warn(
+                    kind,
+                    &record.source_id,
+                    format!("left out by rule `{}`: {why}", session.plugin_id()),
+                );
             }
-            records = kept;
         }
         Ok(records)
     }

@@ -126,21 +126,26 @@ pub fn schools(schools: &[School]) -> Result<(), String> {
     Ok(())
 }
 
-pub fn verdicts(batch: &[Entity], verdicts: &[Verdict]) -> Result<(), String> {
-    if verdicts.len() != batch.len() {
+/// One verdict per input record, in order, and no replacement that changes
+/// a record's identity. `inputs` are the (kind, source id) of the records sent.
+pub fn verdicts<'a>(
+    inputs: impl ExactSizeIterator<Item = (EntityKind, &'a str)>,
+    verdicts: &[Verdict],
+) -> Result<(), String> {
+    if verdicts.len() != inputs.len() {
         return Err(format!(
             "{} verdicts came back for {} records",
             verdicts.len(),
-            batch.len()
+            inputs.len()
         ));
     }
-    for (input, verdict) in batch.iter().zip(verdicts) {
+    for ((kind, source_id), verdict) in inputs.zip(verdicts) {
         if let Verdict::Replace(out) = verdict {
-            if out.kind != input.kind || out.source_id != input.source_id {
+            if out.kind != kind || out.source_id != source_id {
                 return Err(format!(
                     "the rule changed the identity of {} record `{}` (a rule may change attributes, not kind or source id)",
-                    kind_name(input.kind),
-                    short(&input.source_id)
+                    kind_name(kind),
+                    short(source_id)
                 ));
             }
             entity(out)?;

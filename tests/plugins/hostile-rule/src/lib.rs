@@ -1,11 +1,14 @@
-//! A rule that misbehaves on purpose, per its `behaviour` setting.
+//! A rule that misbehaves on purpose, per its `behaviour` setting. Its
+//! manifest declares `reads = ["email", "role"]`: `peek` drops every record
+//! with the names of the attributes it was sent, so a test can see that
+//! nothing else crossed.
 
 use homeroom_sdk::prelude::*;
 
 struct HostileRule;
 
 impl Rule for HostileRule {
-    fn apply(batch: Vec<Entity>) -> Result<Vec<Verdict>, PluginError> {
+    fn apply(batch: &Batch) -> Result<Vec<Verdict>, PluginError> {
         match settings::get("behaviour").as_deref() {
             Some("burn") => {
                 let mut x: u64 = 1;
@@ -15,19 +18,29 @@ impl Rule for HostileRule {
             }
             Some("wrong-count") => Ok(vec![Verdict::Keep]),
             Some("rename") => Ok(batch
-                .into_iter()
-                .map(|mut e| {
+                .records()
+                .map(|r| {
+                    let mut e = r.to_entity();
                     e.source_id.push_str("-renamed");
                     Verdict::Replace(e)
                 })
                 .collect()),
+            Some("peek") => Ok(batch
+                .records()
+                .map(|r| {
+                    let names: Vec<&str> = r.attributes().map(|(name, _)| name).collect();
+                    Verdict::Drop(format!("saw {}", names.join(",")))
+                })
+                .collect()),
             _ => Ok(batch
-                .into_iter()
-                .map(|mut e| {
-                    if let Some(email) = e.text("email").map(str::to_lowercase) {
-                        e.set("email", Value::Text(email));
+                .records()
+                .map(|r| match r.text("email") {
+                    Some(email) if email != email.to_lowercase() => {
+                        let mut e = r.to_entity();
+                        e.set("email", Value::Text(email.to_lowercase()));
+                        Verdict::Replace(e)
                     }
-                    Verdict::Replace(e)
+                    _ => Verdict::Keep,
                 })
                 .collect()),
         }
