@@ -346,7 +346,9 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
     }
     ui.shot("04-delivery-config").await;
     ui.click("button[value=test]").await;
-    let html = ui.until_text("Connection", false, 60).await;
+    // Wait for the outcome itself: "Connection" alone matches the form's
+    // "Connection Name" label before the test has answered.
+    let html = ui.until_text("Connection works", false, 60).await;
     assert!(
         html.contains("Connection works"),
         "Test Connection failed: {}",

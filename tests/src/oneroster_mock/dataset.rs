@@ -7,7 +7,7 @@
 //! (`manifest.csv` plus one file per collection, 1.1 or 1.2), and the schema
 //! a write (`PUT lineItems/{id}`, `PUT results/{id}`) must follow.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -317,6 +317,17 @@ impl Dataset {
                 _ => {}
             }
         }
+        // Users by id, so joining roles and profiles stays linear.
+        let users: HashMap<String, usize> = d
+            .collections
+            .get("users")
+            .map(|list| {
+                list.iter()
+                    .enumerate()
+                    .filter_map(|(i, u)| Some((u.get("sourcedId")?.as_str()?.to_string(), i)))
+                    .collect()
+            })
+            .unwrap_or_default();
         for role in roles {
             if role.get("status").is_some_and(|s| s == "tobedeleted") {
                 continue;
@@ -333,7 +344,7 @@ impl Dataset {
             if let Some(org) = role.get("orgSourcedId").filter(|v| !v.is_empty()) {
                 r.insert("org".into(), guid("org", org));
             }
-            if let Some(u) = d.find_mut("users", &user) {
+            if let Some(u) = user_at(&mut d, &users, &user) {
                 push(u, "roles", Json::Object(r));
             }
         }
@@ -362,7 +373,7 @@ impl Dataset {
                 }
                 profile.insert("credentials".into(), json!([c]));
             }
-            if let Some(u) = d.find_mut("users", &user) {
+            if let Some(u) = user_at(&mut d, &users, &user) {
                 push(u, "userProfiles", Json::Object(profile));
             }
         }
@@ -560,6 +571,16 @@ fn only_1p2(collection: &str) -> &'static [&'static str] {
 
 /// A stored record as `version` serves it, GUID references with `href`s
 /// under `root` (the server's address).
+/// A user by its position in `users` (from an index built once).
+fn user_at<'a>(
+    d: &'a mut Dataset,
+    users: &HashMap<String, usize>,
+    id: &str,
+) -> Option<&'a mut Map<String, Json>> {
+    let at = *users.get(id)?;
+    d.collections.get_mut("users")?.get_mut(at)?.as_object_mut()
+}
+
 pub fn present(record: &Json, collection: &str, version: Version, root: &str) -> Json {
     let mut out = record.clone();
     if let Some(o) = out.as_object_mut() {
