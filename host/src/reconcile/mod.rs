@@ -289,6 +289,8 @@ impl<'a> Reconciler<'a> {
             return;
         }
         let before = cur.active.then(|| parse_map(&cur.data));
+        // The stored text is the before image as it is: no need to serialise it again.
+        let before_text = cur.active.then_some(cur.data);
         let after = merge(before.as_ref(), &r.attrs, &self.rules());
         let d = diff(before.as_ref(), &after);
         // An archived entity that comes back is an add (reactivation).
@@ -314,7 +316,7 @@ impl<'a> Reconciler<'a> {
             action,
             entity_id: cur.entity_id,
             source_record_id: r.source_id,
-            before: before.as_ref().map(to_text),
+            before: before_text,
             // A refresh of the link only (no visible change) leaves the entity as it is.
             after: visible.then(|| to_text(&after)),
             diff: (visible && cur.active).then(|| to_text(&d)),
@@ -394,7 +396,8 @@ impl<'a> Reconciler<'a> {
             let name = domain.attributes.join("+");
             match domain.mode {
                 DomainMode::Unattended => {
-                    let before = current.map(|(_, d)| parse_map(&d));
+                    let before_text = current.map(|(_, d)| d);
+                    let before = before_text.as_deref().map(parse_map);
                     let after = merge(before.as_ref(), &r.attrs, &self.rules());
                     let mut d = diff(before.as_ref(), &after);
                     d.insert("merged_by".into(), json!(name));
@@ -408,7 +411,7 @@ impl<'a> Reconciler<'a> {
                         action: "update",
                         entity_id,
                         source_record_id: r.source_id,
-                        before: before.as_ref().map(to_text),
+                        before: before_text,
                         after: Some(to_text(&after)),
                         diff: Some(to_text(&d)),
                         record_hash,

@@ -159,10 +159,11 @@ impl Store {
         kind: &str,
         mut f: impl FnMut(&str, &str, bool),
     ) -> Result<u64, StoreError> {
-        let (mut p, agg, active) = match self.backend {
-            Backend::Sqlite => (self.params(), "group_concat", "active"),
-            Backend::Postgres => (self.params(), "string_agg", "CAST(active AS TEXT)"),
+        let (agg, active) = match self.backend {
+            Backend::Sqlite => ("group_concat", "active"),
+            Backend::Postgres => ("string_agg", "CAST(active AS TEXT)"),
         };
+        let mut p = self.params();
         let sql = format!(
             "SELECT {agg}(length(source_record_id) || ':' || source_record_id || length(hash) || ':' || hash || {active}, '') AS batch, \
              max(source_record_id) AS last, count(*) AS n FROM \
