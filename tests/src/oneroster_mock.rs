@@ -1085,6 +1085,7 @@ fn page(
         (total, items)
     } else {
         let mut records: Vec<Json> = served
+            .filter(|r| filter.as_ref().is_none_or(|f| !f.rejects_stored(r)))
             .map(|r| present(r, coll.source, version, root))
             .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
             .collect();

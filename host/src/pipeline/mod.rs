@@ -484,6 +484,9 @@ impl Engine {
         let key_domains = self.key_domains(org_id).await.map_err(|e| e.to_string())?;
         let mut reconciler =
             Reconciler::new(&self.store, org_id, config, run_id, masters, key_domains);
+        if since.is_some() {
+            reconciler = reconciler.for_delta();
+        }
         let bulk = since.is_none() && config.advanced.bulk_upload;
         // The connector reads ahead on its own task (the other core) while
         // this one maps, reconciles and writes the page before.

@@ -41,6 +41,17 @@ struct LinkState {
     seen: bool,
 }
 
+impl LinkState {
+    /// A link as stored: the hex hash of what the source said, and whether it is active.
+    fn said(hash: &str, active: bool) -> LinkState {
+        LinkState {
+            hash: u128::from_str_radix(hash, 16).ok(),
+            active,
+            seen: false,
+        }
+    }
+}
+
 pub struct Reconciler<'a> {
     store: &'a Store,
     org_id: &'a str,
@@ -55,7 +66,12 @@ pub struct Reconciler<'a> {
     deleted: foldhash::HashSet<(&'static str, String)>,
     // The kind being reconciled.
     kind: &'static str,
+    /// What the source said last time, per record of the kind: every link
+    /// on a full run, only those of the pages seen so far on a delta run.
     links: foldhash::HashMap<u128, LinkState>,
+    /// A delta run reads the links of the records it gets, page by page: a
+    /// 1% delta must not cost a read of every link.
+    delta: bool,
     domains: Vec<Domain>,
     may_match: bool,
     // Change rows waiting for the writer, and the writer's last batch.
@@ -126,12 +142,20 @@ impl<'a> Reconciler<'a> {
             deleted: Default::default(),
             kind: "",
             links: Default::default(),
+            delta: false,
             domains: Vec::new(),
             may_match: false,
             pending: Vec::new(),
             pending_keys: Vec::new(),
             writing: None,
         }
+    }
+
+    /// Reconcile a delta: the records that changed since the last run, so
+    /// nothing is absent and the links are looked up per page.
+    pub fn for_delta(mut self) -> Self {
+        self.delta = true;
+        self
     }
 
     fn rules(&self) -> MergeRules<'_> {
@@ -157,21 +181,21 @@ impl<'a> Reconciler<'a> {
     ) -> Result<(), StoreError> {
         self.kind = kind;
         self.links.clear();
-        let mut existing = 0u64;
-        let links = &mut self.links;
-        self.store
-            .for_each_link(self.org_id, &self.source.id, kind, |id, hash, active| {
-                existing += active as u64;
-                links.insert(
-                    id_key(id),
-                    LinkState {
-                        hash: u128::from_str_radix(hash, 16).ok(),
-                        active,
-                        seen: false,
-                    },
-                );
-            })
-            .await?;
+        let existing = if self.delta {
+            self.store
+                .count_active_links(self.org_id, &self.source.id, kind)
+                .await?
+        } else {
+            let mut existing = 0u64;
+            let links = &mut self.links;
+            self.store
+                .for_each_link(self.org_id, &self.source.id, kind, |id, hash, active| {
+                    existing += active as u64;
+                    links.insert(id_key(id), LinkState::said(hash, active));
+                })
+                .await?;
+            existing
+        };
         report.kind(kind).existing = existing;
         self.domains = self.source.domains_for(kind);
         // On a first import there is nothing to find: skip every lookup.
@@ -186,6 +210,25 @@ impl<'a> Reconciler<'a> {
         report: &mut RunReport,
     ) -> Result<(), StoreError> {
         let kind = self.kind;
+        if self.delta {
+            let ids: Vec<&str> = records
+                .iter()
+                .map(|r| r.source_id.as_str())
+                .filter(|id| !self.links.contains_key(&id_key(id)))
+                .collect();
+            let links = &mut self.links;
+            self.store
+                .link_states(
+                    self.org_id,
+                    &self.source.id,
+                    kind,
+                    &ids,
+                    |id, hash, active| {
+                        links.insert(id_key(id), LinkState::said(hash, active));
+                    },
+                )
+                .await?;
+        }
         let mut known: Vec<(Record, u128)> = Vec::new();
         let mut fresh: Vec<(Record, u128)> = Vec::new();
         for r in records {

@@ -203,6 +203,56 @@ impl Store {
         }
     }
 
+    /// The links of these records only: (record id, hash, active). A delta
+    /// run asks per page for the few records it got, instead of reading every
+    /// link of the kind.
+    pub async fn link_states(
+        &self,
+        org_id: &str,
+        source_id: &str,
+        kind: &str,
+        record_ids: &[&str],
+        mut f: impl FnMut(&str, &str, bool),
+    ) -> Result<(), StoreError> {
+        for chunk in record_ids.chunks(INSERT_CHUNK) {
+            let mut p = self.params();
+            let sql = format!(
+                "SELECT source_record_id, hash, active FROM entity_links WHERE org_id = {} AND source_id = {} AND kind = {} AND source_record_id IN ({})",
+                p.next(),
+                p.next(),
+                p.next(),
+                p.list(chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(org_id).bind(source_id).bind(kind);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                f(r.try_get(0)?, r.try_get(1)?, r.try_get::<i64, _>(2)? != 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// How many records of a kind a source feeds now.
+    pub async fn count_active_links(
+        &self,
+        org_id: &str,
+        source_id: &str,
+        kind: &str,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM entity_links WHERE org_id = $1 AND source_id = $2 AND kind = $3 AND active = 1",
+        )
+        .bind(org_id)
+        .bind(source_id)
+        .bind(kind)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        Ok(n.max(0) as u64)
+    }
+
     /// Active links of a source and kind, streamed: (record id, entity id).
     pub async fn for_each_active_link(
         &self,

@@ -68,6 +68,22 @@ impl Filter {
         Ok(Filter { any_of })
     }
 
+    /// Whether a stored record fails the filter for sure, before it is
+    /// presented. Presenting only adds a version's fields and references'
+    /// `href`s, so a predicate (other than `!=`) on a top-level text field the
+    /// stored record holds is decided the same on both. A delta then presents
+    /// only the records it serves, not the whole collection.
+    pub fn rejects_stored(&self, stored: &Json) -> bool {
+        self.any_of.iter().all(|all| {
+            all.iter().any(|p| {
+                p.op != Op::Ne
+                    && !p.field.contains('.')
+                    && stored.get(&p.field).is_some_and(Json::is_string)
+                    && !p.matches(stored)
+            })
+        })
+    }
+
     pub fn matches(&self, record: &Json) -> bool {
         self.any_of
             .iter()
@@ -275,6 +291,20 @@ mod tests {
         assert!(!yes("givenName='Bob' AND givenName='Ada'"));
         assert!(yes("givenName='Bob' AND score>'1' OR grades='09'"));
         assert!(yes("missing!='x'") && !yes("missing='x'"));
+    }
+
+    #[test]
+    fn stored_records_are_rejected_only_when_certain() {
+        let u = user();
+        let rejects = |f: &str| Filter::parse(f).unwrap().rejects_stored(&u);
+        assert!(rejects("dateLastModified>'2025-01-01T00:00:00Z'"));
+        assert!(!rejects("dateLastModified>'2024-01-01T00:00:00Z'"));
+        // Fields presenting may add, nested fields and `!=` go to the presented record.
+        assert!(!rejects("role='teacher'") && !rejects("roles.role='teacher'"));
+        assert!(!rejects("givenName!='Ada'"));
+        // An OR is rejected only when each side fails.
+        assert!(!rejects("givenName='Bob' OR role='student'"));
+        assert!(rejects("givenName='Bob' OR givenName='Cy'"));
     }
 
     #[test]
