@@ -19,7 +19,7 @@
 //!         let url = format!("{}/users", settings::required("service_url")?);
 //!         let body = http::get_json(&url)?;
 //!         /* map body to entities */
-//!         # Ok(Page { entities: vec![], next: None, total: None })
+//!         # Ok(Page { entities: vec![], next: None, total: None, ahead: vec![] })
 //!     }
 //!     fn apply(_changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, PluginError> {
 //!         Err(PluginError::Unsupported("this connector only imports".into()))

@@ -241,7 +241,11 @@ async fn sync_csv(db: &str, package: &Path, mode: &str) -> anyhow::Result<Json> 
 }
 
 async fn sync_rest(db: &str, service_url: &str, mode: &str) -> anyhow::Result<Json> {
-    let engine = engine(db).await?;
+    let mut engine = engine(db).await?;
+    // Pages in flight; the host's default unless asked (to compare widths).
+    if let Ok(width) = std::env::var("HOMEROOM_BENCH_READ_WIDTH") {
+        engine.read_concurrency = width.parse()?;
+    }
     let mut s = SourceConfig::new("sis", "oneroster");
     s.settings.insert("service_url".into(), service_url.into());
     s.settings.insert("version".into(), "1.2".into());
@@ -624,6 +628,10 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, {mem} RAM, Linux")
 }
 
+/// In an existing report, text from this line on is people's analysis of
+/// the figures: `--out` rewrites the table above it and keeps the rest.
+const KEPT: &str = "<!-- analysis: kept when the benchmark rewrites the table above -->";
+
 fn parent(args: &[String]) -> anyhow::Result<()> {
     let mut size_names = vec!["S".to_string(), "M".to_string()];
     let mut out: Option<PathBuf> = None;
@@ -862,6 +870,13 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
     }
     match out {
         Some(path) => {
+            // What people wrote under the table about the figures survives a rerun.
+            if let Ok(old) = std::fs::read_to_string(&path)
+                && let Some(at) = old.find(KEPT)
+            {
+                md.push('\n');
+                md.push_str(&old[at..]);
+            }
             std::fs::write(&path, md)?;
             eprintln!("wrote {}", path.display());
         }

@@ -204,6 +204,9 @@ struct State {
     log: Vec<LoggedRequest>,
     token_requests: u64,
     last_stamp: chrono::DateTime<Utc>,
+    /// API requests being answered now, and the most there ever were.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 impl State {
@@ -250,6 +253,8 @@ impl MockOneRoster {
             log: Vec::new(),
             token_requests: 0,
             last_stamp: Utc::now(),
+            in_flight: 0,
+            most_in_flight: 0,
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -307,6 +312,11 @@ impl MockOneRoster {
             .iter()
             .filter(|r| collection_of(&r.path).as_deref() == Some(collection))
             .count() as u64
+    }
+
+    /// The most API requests the server was answering at one time.
+    pub fn most_in_flight(&self) -> usize {
+        lock(&self.state).most_in_flight
     }
 
     pub fn token_requests(&self) -> u64 {
@@ -584,6 +594,11 @@ async fn handle(
         return token(&state, &method, &headers, &body);
     }
     let query = uri.query().unwrap_or_default().to_string();
+    {
+        let mut s = lock(&state);
+        s.in_flight += 1;
+        s.most_in_flight = s.most_in_flight.max(s.in_flight);
+    }
     let (response, auth, slow) = api(&state, addr, &method, &path, &query, &headers, &body);
     lock(&state).log.push(LoggedRequest {
         method: method.to_string(),
@@ -595,6 +610,7 @@ async fn handle(
     if !slow.is_zero() {
         tokio::time::sleep(slow).await;
     }
+    lock(&state).in_flight -= 1;
     response
 }
 

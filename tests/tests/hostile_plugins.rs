@@ -192,6 +192,7 @@ async fn malformed_pages_are_refused_with_the_record_named() {
         ("empty-id", "empty source id"),
         ("wrong-kind", "a read of user returned class record `c1`"),
         ("stuck-cursor", "would never end"),
+        ("ahead-flood", "200000 pages ahead"),
         ("bad-date", "invalid value in `birthDate`"),
     ] {
         let mut session = connector(&runtime, behaviour).await;

@@ -263,3 +263,37 @@ async fn faults_are_ridden_out_or_commit_nothing() {
     );
     assert_eq!(again.report.changes(), 0, "{:?}", again.report.counts);
 }
+
+#[tokio::test]
+async fn pages_a_server_announces_are_read_several_at_once() {
+    set_secret();
+    let tmp = tempfile::tempdir().unwrap();
+    let url = &database_urls(tmp.path())[0];
+    for width in [1, 3] {
+        let mock = MockOneRoster::start(Dataset::from_csv_dir(sample()).unwrap())
+            .await
+            .unwrap();
+        // Each page takes a while, so pages read at once overlap at the server.
+        mock.slow_pages(std::time::Duration::from_millis(30));
+        let mut engine = engine(url).await;
+        engine.read_concurrency = width;
+        let org = org_id(&format!("width-{width}"));
+        setup(
+            &engine,
+            &org,
+            rest_source(&mock, Version::V1p2, "oauth2-client-credentials"),
+        )
+        .await;
+        let run = engine
+            .import(&org, "sis", ImportOptions::default())
+            .await
+            .unwrap();
+        assert_full_import(&run, &format!("{width} at once"));
+        assert_eq!(
+            mock.most_in_flight(),
+            width,
+            "the server saw at most {width} requests at a time, and that many"
+        );
+        assert_eq!(mock.token_requests(), 1, "the instances share one token");
+    }
+}

@@ -23,7 +23,7 @@ use crate::gallery::{Gallery, Package};
 use crate::reconcile::Reconciler;
 use crate::reconcile::merge::Masters;
 use crate::runtime::bindings::types::EntityKind;
-use crate::runtime::{ConnectorSession, PageReader, Runtime, SessionOptions};
+use crate::runtime::{ConnectorFactory, ConnectorSession, PageReader, Runtime, SessionOptions};
 use crate::secret::Secret;
 use crate::store::sync::{CommitHints, CommitOutcome, KeyDomain};
 use crate::store::{DbKeyValue, Run, RunStatus, Store, StoreError};
@@ -97,7 +97,15 @@ pub struct Engine {
     pub runtime: Arc<Runtime>,
     pub gallery: Arc<Gallery>,
     pub http_limits: HttpLimits,
+    /// Pages of one read in flight at once, each on its own connector
+    /// instance, when the connector lists pages ahead (a OneRoster server
+    /// that says its total). 1 reads one page after another.
+    pub read_concurrency: usize,
 }
+
+/// Pages in flight by default: enough to hide a SIS's latency per page,
+/// few enough not to crowd it.
+pub const READ_CONCURRENCY: usize = 4;
 
 /// One action of a change set an admin may leave out of an approval:
 /// `12` (its number), `delete:ID` or `user:delete:ID`.
@@ -159,6 +167,7 @@ impl Engine {
             runtime,
             gallery,
             http_limits: HttpLimits::default(),
+            read_concurrency: READ_CONCURRENCY,
         }
     }
 
@@ -255,6 +264,21 @@ impl Engine {
         secrets: &BTreeMap<String, Secret>,
         progress: Option<ProgressSink>,
     ) -> Result<(ConnectorSession, Arc<Package>), EngineError> {
+        let (session, package, _) = self
+            .connect_reader(org_id, config, secrets, progress)
+            .await?;
+        Ok((session, package))
+    }
+
+    /// Start a connector session, and a factory of more instances like it
+    /// for the pages a read lists ahead.
+    async fn connect_reader(
+        &self,
+        org_id: &str,
+        config: &SourceConfig,
+        secrets: &BTreeMap<String, Secret>,
+        progress: Option<ProgressSink>,
+    ) -> Result<(ConnectorSession, Arc<Package>, ConnectorFactory), EngineError> {
         let (package, settings) = self.package_for(config)?;
         let granted = grant(
             &package.manifest,
@@ -300,10 +324,11 @@ impl Engine {
             drop_dir,
             progress,
         };
+        let factory = ConnectorFactory::new(self.runtime.clone(), loaded.clone(), options.clone());
         let session = ConnectorSession::start(&self.runtime, loaded, options)
             .await
             .map_err(|e| EngineError::Setup(e.to_string()))?;
-        Ok((session, package))
+        Ok((session, package, factory))
     }
 
     /// Names and identifiers of the schools the district already has.
@@ -453,8 +478,8 @@ impl Engine {
             None => secrets_from_env(config).map_err(|e| e.to_string())?,
         };
         // Progress is the engine's to report (records read so far), not the plugin's.
-        let (session, package) = self
-            .connect(org_id, config, &secrets, None)
+        let (session, package, spares) = self
+            .connect_reader(org_id, config, &secrets, None)
             .await
             .map_err(|e| e.to_string())?;
         let mut stages = Stages::new(config);
@@ -490,7 +515,12 @@ impl Engine {
         let bulk = since.is_none() && config.advanced.bulk_upload;
         // The connector reads ahead on its own task (the other core) while
         // this one maps, reconciles and writes the page before.
-        let mut pages = read_ahead(session, kinds.clone(), since.map(str::to_string));
+        let mut pages = read_ahead(
+            session,
+            (self.read_concurrency > 1).then_some((spares, self.read_concurrency)),
+            kinds.clone(),
+            since.map(str::to_string),
+        );
         let (mut waiting, mut mapping, mut reconciling, mut linking) =
             (0.0f64, 0.0f64, 0.0f64, 0.0f64);
         for kind in &kinds {
@@ -719,18 +749,33 @@ enum Fetched {
 
 /// Read every page of `kinds`, in order, on a task of its own, turning each
 /// into records there too; at most two pages wait, so memory stays bounded
-/// by the page size.
+/// by the page size. Pages a connector lists ahead are read `width` at a
+/// time, on as many instances (each on its own task, so on any core), and
+/// still handed on in order.
 fn read_ahead(
-    mut session: ConnectorSession,
+    session: ConnectorSession,
+    spares: Option<(ConnectorFactory, usize)>,
     kinds: Vec<EntityKind>,
     since: Option<String>,
 ) -> tokio::sync::mpsc::Receiver<Fetched> {
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     tokio::spawn(async move {
+        // The instances not reading now; any of them reads the next page.
+        let mut idle: Vec<ConnectorSession> = vec![session];
         for kind in kinds {
             let mut reader = PageReader::new(kind, since.as_deref());
             loop {
-                let fetched = match session.next_page(&mut reader).await {
+                let Some(mut session) = idle.pop() else {
+                    let _ = tx
+                        .send(Fetched::Failed(
+                            "no connector instance is left to read with".into(),
+                        ))
+                        .await;
+                    return;
+                };
+                let read = session.next_page(&mut reader).await;
+                idle.push(session);
+                let fetched = match read {
                     Ok(Some(page)) => {
                         Fetched::Page(page.entities.into_iter().map(Record::from_entity).collect())
                     }
@@ -742,6 +787,23 @@ fn read_ahead(
                 if tx.send(fetched).await.is_err() || failed {
                     return;
                 }
+                if let Some((factory, width)) = &spares {
+                    let ahead = reader.take_ahead();
+                    if !ahead.is_empty() {
+                        let read = AheadRead {
+                            factory,
+                            width: *width,
+                            kind,
+                            since: since.as_deref(),
+                        };
+                        if let Err(stop) = read.run(ahead, &mut idle, &tx).await {
+                            if let Some(e) = stop {
+                                let _ = tx.send(Fetched::Failed(e)).await;
+                            }
+                            return;
+                        }
+                    }
+                }
             }
             if tx.send(Fetched::KindDone).await.is_err() {
                 return;
@@ -749,6 +811,86 @@ fn read_ahead(
         }
     });
     rx
+}
+
+/// The pages one page listed ahead, read at once.
+struct AheadRead<'a> {
+    factory: &'a ConnectorFactory,
+    width: usize,
+    kind: EntityKind,
+    since: Option<&'a str>,
+}
+
+type AheadPage = (
+    ConnectorSession,
+    Result<Vec<Record>, crate::runtime::PluginCallError>,
+);
+
+impl AheadRead<'_> {
+    /// Hand on every page of `cursors` in order; `Err(Some(why))` when a
+    /// read failed, `Err(None)` when the pipeline stopped listening.
+    async fn run(
+        &self,
+        cursors: Vec<String>,
+        idle: &mut Vec<ConnectorSession>,
+        tx: &tokio::sync::mpsc::Sender<Fetched>,
+    ) -> Result<(), Option<String>> {
+        let mut cursors = cursors.into_iter();
+        let mut inflight: std::collections::VecDeque<tokio::task::JoinHandle<AheadPage>> =
+            Default::default();
+        let stop =
+            |inflight: &mut std::collections::VecDeque<tokio::task::JoinHandle<AheadPage>>| {
+                for h in inflight.drain(..) {
+                    h.abort();
+                }
+            };
+        loop {
+            while inflight.len() < self.width {
+                let Some(cursor) = cursors.next() else { break };
+                let mut session = match idle.pop() {
+                    Some(s) => s,
+                    None => match self.factory.start().await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            stop(&mut inflight);
+                            return Err(Some(e.to_string()));
+                        }
+                    },
+                };
+                let (kind, since) = (self.kind, self.since.map(str::to_string));
+                inflight.push_back(tokio::spawn(async move {
+                    let page = session
+                        .read_page(kind, since.as_deref(), Some(&cursor))
+                        .await
+                        .map(|p| p.entities.into_iter().map(Record::from_entity).collect());
+                    (session, page)
+                }));
+            }
+            let Some(first) = inflight.pop_front() else {
+                return Ok(());
+            };
+            let (session, page) = match first.await {
+                Ok(done) => done,
+                Err(e) => {
+                    stop(&mut inflight);
+                    return Err(Some(format!("a page reader stopped: {e}")));
+                }
+            };
+            match page {
+                Ok(records) => {
+                    idle.push(session);
+                    if tx.send(Fetched::Page(records)).await.is_err() {
+                        stop(&mut inflight);
+                        return Err(None);
+                    }
+                }
+                Err(e) => {
+                    stop(&mut inflight);
+                    return Err(Some(e.to_string()));
+                }
+            }
+        }
+    }
 }
 
 /// Orphan references in a full run: a record pointing at an id of a kind

@@ -15,6 +15,36 @@ pub struct ConnectorSession {
     instance: Connector,
 }
 
+/// Starts more instances of a connector with the grants of the first: the
+/// same settings, storage and folder, and the same connection (one token,
+/// one rate limit). A read uses them for the pages a connector lists ahead.
+/// They report no progress: the first instance does.
+#[derive(Clone)]
+pub struct ConnectorFactory {
+    runtime: Arc<Runtime>,
+    plugin: Arc<LoadedPlugin>,
+    options: SessionOptions,
+}
+
+impl ConnectorFactory {
+    pub fn new(
+        runtime: Arc<Runtime>,
+        plugin: Arc<LoadedPlugin>,
+        mut options: SessionOptions,
+    ) -> ConnectorFactory {
+        options.progress = None;
+        ConnectorFactory {
+            runtime,
+            plugin,
+            options,
+        }
+    }
+
+    pub async fn start(&self) -> Result<ConnectorSession, PluginCallError> {
+        ConnectorSession::start(&self.runtime, self.plugin.clone(), self.options.clone()).await
+    }
+}
+
 impl ConnectorSession {
     pub async fn start(
         runtime: &Runtime,
@@ -82,6 +112,15 @@ impl ConnectorSession {
         &mut self,
         reader: &mut PageReader,
     ) -> Result<Option<Page>, PluginCallError> {
+        if let Some(cursor) = reader.ahead.pop_front() {
+            // A page listed ahead is read alone: its own cursors are not followed.
+            let mut page = self
+                .read_page(reader.kind, reader.since.as_deref(), Some(&cursor))
+                .await?;
+            page.next = None;
+            page.ahead.clear();
+            return Ok(Some(page));
+        }
         if reader.done {
             return Ok(None);
         }
@@ -108,6 +147,7 @@ impl ConnectorSession {
                 reader.cursor = Some(next.clone());
             }
         }
+        reader.ahead.extend(page.ahead.iter().cloned());
         Ok(Some(page))
     }
 
@@ -162,6 +202,8 @@ pub struct PageReader {
     since: Option<String>,
     cursor: Option<String>,
     seen: std::collections::HashSet<String>,
+    /// Pages the last page listed ahead, read before its `next`.
+    ahead: std::collections::VecDeque<String>,
     done: bool,
 }
 
@@ -172,8 +214,23 @@ impl PageReader {
             since: since.map(str::to_string),
             cursor: None,
             seen: Default::default(),
+            ahead: Default::default(),
             done: false,
         }
+    }
+
+    pub fn kind(&self) -> EntityKind {
+        self.kind
+    }
+
+    pub fn since(&self) -> Option<&str> {
+        self.since.as_deref()
+    }
+
+    /// Take the pages listed ahead, to read them elsewhere (at once, on
+    /// other instances) instead of one by one through this reader.
+    pub fn take_ahead(&mut self) -> Vec<String> {
+        self.ahead.drain(..).collect()
     }
 }
 

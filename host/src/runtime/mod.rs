@@ -23,7 +23,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 pub use bindings::rule::exports::homeroom::plugin::rule_api::Verdict;
-pub use connector::{ConnectorSession, PageReader, ReadError};
+pub use connector::{ConnectorFactory, ConnectorSession, PageReader, ReadError};
 pub use error::{Failure, PluginCallError};
 pub use rule::RuleSession;
 pub use state::SessionOptions;

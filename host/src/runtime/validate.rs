@@ -7,6 +7,11 @@ use super::bindings::types::{Entity, EntityKind, Page, School, Value};
 
 /// Records one page may hold.
 pub const MAX_PAGE: usize = 100_000;
+/// Most cursors a page may list `ahead`: 10,000 pages of 1,000 records are
+/// 10 million records, past the largest district.
+pub const MAX_AHEAD: usize = 10_000;
+/// Longest cursor a page may hand back.
+pub const MAX_CURSOR: usize = 4096;
 /// Longest source id accepted.
 pub const MAX_ID: usize = 256;
 /// Attributes one record may carry.
@@ -99,6 +104,27 @@ pub fn page(kind: EntityKind, page: &Page, cursor: Option<&str>) -> Result<(), S
         return Err(
             "the next-page cursor is the same as this page's, so the read would never end".into(),
         );
+    }
+    if page.ahead.len() > MAX_AHEAD {
+        return Err(format!(
+            "the page lists {} pages ahead (the limit is {MAX_AHEAD}); list fewer and page on with `next`",
+            page.ahead.len()
+        ));
+    }
+    let mut ahead = std::collections::HashSet::with_capacity(page.ahead.len());
+    for c in page.next.iter().chain(&page.ahead) {
+        if c.len() > MAX_CURSOR {
+            return Err(format!(
+                "a cursor of {} bytes (the limit is {MAX_CURSOR})",
+                c.len()
+            ));
+        }
+        if Some(c.as_str()) == cursor || !ahead.insert(c.as_str()) {
+            return Err(format!(
+                "the cursor `{}` is listed twice, so a page would be read twice",
+                short(c)
+            ));
+        }
     }
     for e in &page.entities {
         if e.kind != kind {

@@ -128,6 +128,7 @@ fn empty_page() -> Page {
         entities: Vec::new(),
         next: None,
         total: Some(0),
+        ahead: Vec::new(),
     }
 }
 
@@ -493,6 +494,7 @@ impl Session {
             entities,
             next,
             total: None,
+            ahead: Vec::new(),
         })
     }
 

@@ -6,6 +6,12 @@
 //! The cursor handed to the host is the next offset (`"2000"`), or
 //! `"full:2000"` once a server refused the delta filter and the read fell
 //! back to the full set, as the WIT contract allows.
+//!
+//! When the first page's server says its total, the page lists the rest
+//! `ahead` (`"one:LIMIT:OFFSET:MARK"`, each a single page), so the host reads
+//! several at once; `next` then goes on past the total, in case the total
+//! was short. `MARK` names the first page, to catch a server that ignores
+//! `offset` on an instance that never saw the first page.
 
 use homeroom_sdk::connector_bindings::homeroom::plugin::http::{Method, Response};
 use homeroom_sdk::oneroster::{self, Service, Version};
@@ -107,14 +113,63 @@ fn get_page(
     parse_page(config, purpose, key, url, &response).map(Ok)
 }
 
-/// The cursor: the next offset, and whether the read fell back to the full set.
-fn parse_cursor(cursor: Option<&str>, limit: u64) -> Result<(bool, Offset), PluginError> {
-    match cursor {
+/// Most pages one first page lists ahead; the read pages on by `next` past them.
+const MAX_AHEAD: u64 = 5000;
+
+/// Where a cursor points.
+struct Position {
+    /// The read fell back to the full set.
+    full: bool,
+    offset: u64,
+    limit: u64,
+    /// A page listed ahead: read it alone; the first page's mark.
+    single: Option<u64>,
+}
+
+fn parse_cursor(cursor: Option<&str>, limit: u64) -> Result<Position, PluginError> {
+    let bad = |c: &str| {
+        PluginError::InvalidData(format!(
+            "the paging cursor `{c}` is not one this connector wrote"
+        ))
+    };
+    let (full, rest) = match cursor {
         Some(c) => match c.strip_prefix("full:") {
-            Some(rest) => Ok((true, Offset::from_cursor(Some(rest), limit)?)),
-            None => Ok((false, Offset::from_cursor(Some(c), limit)?)),
+            Some(rest) => (true, Some(rest)),
+            None => (false, Some(c)),
         },
-        None => Ok((false, Offset::from_cursor(None, limit)?)),
+        None => (false, None),
+    };
+    if let Some(one) = rest.and_then(|r| r.strip_prefix("one:")) {
+        let mut parts = one.split(':').map(str::parse::<u64>);
+        return match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(Ok(limit)), Some(Ok(offset)), Some(Ok(mark)), None) if limit > 0 => {
+                Ok(Position {
+                    full,
+                    offset,
+                    limit,
+                    single: Some(mark),
+                })
+            }
+            _ => Err(bad(cursor.unwrap_or_default())),
+        };
+    }
+    let o = Offset::from_cursor(rest, limit)?;
+    Ok(Position {
+        full,
+        offset: o.offset,
+        limit: o.limit,
+        single: None,
+    })
+}
+
+impl PageMark {
+    /// A short name of the page's contents, carried in the cursors listed
+    /// ahead of it.
+    fn digest(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        (&self.first, &self.last, self.len).hash(&mut h);
+        h.finish()
     }
 }
 
@@ -139,9 +194,11 @@ pub fn read(
             entities: Vec::new(),
             next: None,
             total: Some(0),
+            ahead: Vec::new(),
         });
     };
-    let (mut full, position) = parse_cursor(cursor, config.page_size)?;
+    let position = parse_cursor(cursor, config.page_size)?;
+    let mut full = position.full;
     let (offset, limit) = (position.offset, position.limit);
     let purpose = Purpose {
         resource: endpoint.path,
@@ -182,7 +239,9 @@ pub fn read(
 
     let since_key = since.filter(|_| !full);
     let mark = PageMark::of(kind, since_key, offset, &page.records);
-    if memory.as_ref().is_some_and(|m| m.repeats_in(&mark)) {
+    let repeats_first =
+        |m: &PageMark| position.single == Some(m.digest()) && offset > 0 && m.len > 0;
+    if memory.as_ref().is_some_and(|m| m.repeats_in(&mark)) || repeats_first(&mark) {
         env.warn(&format!(
             "`{}` at offset {offset}: the server sent the records of the previous page again; asking once more",
             endpoint.path
@@ -192,7 +251,7 @@ pub fn read(
             Err(response) => return Err(fetch::status_error(config, &purpose, &url, &response)),
         };
         let again = PageMark::of(kind, since_key, offset, &page.records);
-        if memory.as_ref().is_some_and(|m| m.repeats_in(&again)) {
+        if memory.as_ref().is_some_and(|m| m.repeats_in(&again)) || repeats_first(&again) {
             return Err(PluginError::InvalidData(format!(
                 "`{}` at offset {offset}: the server sent the same records as at offset {} twice; it ignores `offset`, so the read cannot page through it",
                 endpoint.path,
@@ -204,18 +263,39 @@ pub fn read(
 
     let received = page.records.len() as u64;
     let entities = map_records(env, kind, endpoint.path, offset, &page.records)?;
-    let next = fetch::next_offset(offset, limit, received, page.total, page.link).map(|n| {
-        if full {
-            format!("full:{n}")
-        } else {
-            n.to_string()
+    let prefix = if full { "full:" } else { "" };
+    let (next, ahead) = match (position.single, page.total) {
+        (Some(_), _) => (None, Vec::new()),
+        // The first page of a server that says its total: the rest can be
+        // read at once, in strides of what this page held (a server may cap
+        // `limit`).
+        (None, Some(total))
+            if cursor.is_none()
+                && received > 0
+                && total > received
+                && page.link != Link::NoNext =>
+        {
+            let digest = memory.as_ref().map_or(0, PageMark::digest);
+            let pages = (total - received).div_ceil(received).min(MAX_AHEAD);
+            let ahead = (1..=pages)
+                .map(|i| format!("{prefix}one:{received}:{}:{digest}", i * received))
+                .collect();
+            (Some(format!("{prefix}{}", (pages + 1) * received)), ahead)
         }
-    });
-    env.progress(offset + received, page.total);
+        _ => (
+            fetch::next_offset(offset, limit, received, page.total, page.link)
+                .map(|n| format!("{prefix}{n}")),
+            Vec::new(),
+        ),
+    };
+    if received > 0 {
+        env.progress(offset + received, page.total);
+    }
     Ok(Page {
         entities,
         next,
         total: page.total,
+        ahead,
     })
 }
 

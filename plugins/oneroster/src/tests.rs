@@ -121,7 +121,8 @@ fn page_of(key: &str, records: &[Json], url: &str, total_header: bool) -> Respon
     response(200, &headers, json!({ key: items }).to_string())
 }
 
-/// Read every page like the host does.
+/// Read every page like the host does: each page, the pages it lists ahead
+/// (on a fresh instance, as the host may), then its `next`.
 fn read_all(
     env: &mut Fake,
     kind: EntityKind,
@@ -136,6 +137,12 @@ fn read_all(
         let page = read::read(env, &config, kind, since, cursor.as_deref(), &mut memory)?;
         entities.extend(page.entities);
         cursors.push(page.next.clone());
+        for ahead in &page.ahead {
+            let mut fresh: Option<PageMark> = None;
+            let one = read::read(env, &config, kind, since, Some(ahead), &mut fresh)?;
+            assert!(one.next.is_none() && one.ahead.is_empty(), "{ahead}");
+            entities.extend(one.entities);
+        }
         match page.next {
             Some(next) => cursor = Some(next),
             None => return Ok((entities, cursors)),
@@ -150,16 +157,16 @@ fn a_full_read_pages_through_every_record() {
     let mut env = Fake::new(&[], move |r| Ok(page_of("users", &data, &r.url, true)));
     let (entities, cursors) = read_all(&mut env, EntityKind::User, None).unwrap();
     assert_eq!(entities.len(), 25);
-    assert_eq!(
-        cursors,
-        [Some("10".to_string()), Some("20".to_string()), None]
-    );
+    // The first page says 25 in all: the other two are listed ahead, to be
+    // read at once, and `next` looks past the total in case it was short.
+    assert_eq!(cursors, [Some("30".to_string()), None]);
     assert_eq!(
         env.urls(),
         [
             "https://sis.test/ims/oneroster/rostering/v1p2/users?limit=10&offset=0",
             "https://sis.test/ims/oneroster/rostering/v1p2/users?limit=10&offset=10",
             "https://sis.test/ims/oneroster/rostering/v1p2/users?limit=10&offset=20",
+            "https://sis.test/ims/oneroster/rostering/v1p2/users?limit=10&offset=30",
         ]
     );
     assert_eq!(
@@ -248,17 +255,18 @@ fn a_refused_delta_filter_falls_back_to_the_full_set() {
     let (entities, cursors) =
         read_all(&mut env, EntityKind::User, Some("2024-09-01T00:00:00Z")).unwrap();
     assert_eq!(entities.len(), 15);
-    assert_eq!(cursors, [Some("full:10".to_string()), None]);
+    // Fallen back to the full set, the pages ahead and the next stay on it.
+    assert_eq!(cursors, [Some("full:20".to_string()), None]);
     assert!(
         env.warnings[0].contains("refused the delta filter")
             && env.warnings[0].contains("filter not supported")
     );
     assert_eq!(
         env.requests.len(),
-        3,
-        "filtered, unfiltered, then the second page unfiltered"
+        4,
+        "filtered, unfiltered, then the page ahead and the look past the total unfiltered"
     );
-    assert!(query(&env.urls()[2], "filter").is_none());
+    assert!(env.urls()[2..].iter().all(|u| query(u, "filter").is_none()));
 }
 
 #[test]

@@ -67,6 +67,7 @@ impl Connector for Fixture {
                     entities: vec![],
                     next: None,
                     total: Some(0),
+                    ahead: vec![],
                 });
             }
         };
@@ -101,6 +102,7 @@ impl Connector for Fixture {
             entities,
             next: (end < lines.len()).then(|| end.to_string()),
             total: Some(lines.len() as u64),
+            ahead: vec![],
         })
     }
 

@@ -91,6 +91,7 @@ impl Connector for Hostile {
                 entities,
                 next: None,
                 total: None,
+                ahead: Vec::new(),
             })
         };
         match behaviour().as_str() {
@@ -126,6 +127,14 @@ impl Connector for Hostile {
                 entities: vec![user(&format!("u-{}", cursor.clone().unwrap_or_default()))],
                 next: Some("same".into()),
                 total: None,
+                ahead: Vec::new(),
+            }),
+            // A read that claims more pages than any source has.
+            "ahead-flood" => Ok(Page {
+                entities: vec![user("u1")],
+                next: None,
+                total: None,
+                ahead: (0..200_000).map(|i| i.to_string()).collect(),
             }),
             "bad-date" => page(vec![
                 user("u1").with("birthDate", Value::Date("31/02/2020".into())),
