@@ -278,7 +278,21 @@ async fn sync_rest(db: &str, service_url: &str, mode: &str) -> anyhow::Result<Js
         },
     )
     .await?;
-    Ok(run_json(&run, started))
+    let mut out = run_json(&run, started);
+    // Requests the read made: a kind on one page takes one; a longer one
+    // its pages and one more past the total its server said.
+    let pages: u64 = run
+        .report
+        .counts
+        .values()
+        .map(|c| match c.read {
+            0..=10_000 => 1,
+            n => n.div_ceil(10_000) + 1,
+        })
+        .sum();
+    out["pages"] = json!(pages);
+    out["width"] = json!(engine.read_concurrency);
+    Ok(out)
 }
 
 async fn serve_mock(package: &Path, latency_ms: u64) -> anyhow::Result<Json> {
@@ -727,40 +741,55 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
         });
 
         let db = format!("sqlite://{}", dir.join("csv.db").display());
-        let mut scenario =
-            |label: &str, args: &[&str], floor: Option<f64>| -> anyhow::Result<Json> {
-                let r = run_child(args)?;
-                let note = match r["failure"].as_str() {
-                    Some(f) => format!("FAILED: {f}"),
-                    None => format!("{} changes", r["changes"]),
-                };
-                print(Row {
-                    size: name.clone(),
-                    scenario: label.into(),
-                    seconds: r["seconds"].as_f64().unwrap_or(0.0),
-                    records: r["records"].as_u64().unwrap_or(0),
-                    floor,
-                    rss_mib: r["rss_mib"].as_f64().unwrap_or(0.0),
-                    note,
-                });
-                Ok(r)
+        // `more` adds to a row's note what only its neighbours explain.
+        let mut scenario = |label: &str,
+                            args: &[&str],
+                            floor: Option<f64>,
+                            more: &dyn Fn(&Json) -> String|
+         -> anyhow::Result<Json> {
+            let r = run_child(args)?;
+            let note = match r["failure"].as_str() {
+                Some(f) => format!("FAILED: {f}"),
+                None => format!("{} changes{}", r["changes"], more(&r)),
             };
+            print(Row {
+                size: name.clone(),
+                scenario: label.into(),
+                seconds: r["seconds"].as_f64().unwrap_or(0.0),
+                records: r["records"].as_u64().unwrap_or(0),
+                floor,
+                rss_mib: r["rss_mib"].as_f64().unwrap_or(0.0),
+                note,
+            });
+            Ok(r)
+        };
         let pkg = package.display().to_string();
-        scenario(
+        let none = |_: &Json| String::new();
+        let full = scenario(
             "full sync from CSV",
             &["csv", &db, &pkg, "full"],
             Some(floor),
+            &none,
         )?;
+        let full = full["seconds"].as_f64().unwrap_or(0.0);
+        let share_of_full = |r: &Json| {
+            format!(
+                "; {:.0}% of the full sync",
+                100.0 * r["seconds"].as_f64().unwrap_or(0.0) / full.max(1e-9)
+            )
+        };
         scenario(
             "unchanged re-run from CSV",
             &["csv", &db, &pkg, "full"],
             Some(floor),
+            &share_of_full,
         )?;
         let changed = touch_users(&package, 0.01)?;
         scenario(
             &format!("bulk CSV re-run, {changed} users changed"),
             &["csv", &db, &pkg, "full"],
             Some(floor),
+            &share_of_full,
         )?;
 
         // Size L writes gigabytes per database: keep one at a time on disk.
@@ -770,11 +799,13 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
             // Fresh package for REST (the touched one would do too; keep it simple).
             let mock = Mock::start(&package, 0)?;
             let rest_db = format!("sqlite://{}", dir.join("rest.db").display());
-            scenario(
+            let rest_full = scenario(
                 "full sync over REST (pages of 10k)",
                 &["rest", &rest_db, &mock.1, "full"],
                 Some(floor),
+                &none,
             )?;
+            let rest_full = rest_full["seconds"].as_f64().unwrap_or(0.0);
             drop(mock);
             let changed = touch_users(&package, 0.01)?;
             let mock = Mock::start(&package, 0)?;
@@ -782,6 +813,7 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
                 &format!("REST delta, {changed} users changed"),
                 &["rest", &rest_db, &mock.1, "quick"],
                 Some(floor),
+                &none,
             )?;
             drop(mock);
             remove_db(&dir.join("rest.db"));
@@ -791,6 +823,16 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
                 "full sync over REST, 50 ms per page",
                 &["rest", &slow_db, &mock.1, "full"],
                 Some(floor),
+                &|r: &Json| {
+                    let pages = r["pages"].as_u64().unwrap_or(0);
+                    let width = r["width"].as_u64().unwrap_or(1).max(1);
+                    let forced = pages.div_ceil(width) as f64 * 0.05;
+                    let added = r["seconds"].as_f64().unwrap_or(0.0) - rest_full;
+                    format!(
+                        "; the latency adds {added:.2} s to the run without it, where {pages} pages, {width} at a time, force {forced:.2} s ({:.1}x)",
+                        added / forced.max(1e-9)
+                    )
+                },
             )?;
             remove_db(&dir.join("rest-slow.db"));
         }

@@ -262,7 +262,15 @@ pub fn read(
     *memory = Some(PageMark::of(kind, since_key, offset, &page.records));
 
     let received = page.records.len() as u64;
-    let entities = map_records(env, kind, endpoint.path, offset, &page.records)?;
+    // Mapped record by record, each parsed record freed as it goes: an
+    // instance's memory holds one page once, not twice.
+    let entities = map_records(
+        env,
+        kind,
+        endpoint.path,
+        offset,
+        std::mem::take(&mut page.records),
+    )?;
     let prefix = if full { "full:" } else { "" };
     let (next, ahead) = match (position.single, page.total) {
         (Some(_), _) => (None, Vec::new()),
@@ -306,13 +314,13 @@ fn map_records(
     kind: EntityKind,
     path: &str,
     offset: u64,
-    records: &[Json],
+    records: Vec<Json>,
 ) -> Result<Vec<Entity>, PluginError> {
     let mut entities = Vec::with_capacity(records.len());
     let mut warnings = 0usize;
     let mut skipped = 0usize;
-    for (i, record) in records.iter().enumerate() {
-        match oneroster::entity_from_json(kind, record) {
+    for (i, record) in records.into_iter().enumerate() {
+        match oneroster::entity_from_json(kind, &record) {
             Ok(mapped) => {
                 for w in &mapped.warnings {
                     if warnings < WARNINGS_PER_PAGE {
@@ -327,7 +335,7 @@ fn map_records(
                 env.warn(&format!(
                     "`{path}` at offset {offset}: record {} skipped: {e}: {}",
                     offset + i as u64,
-                    oneroster::describe(record)
+                    oneroster::describe(&record)
                 ));
             }
         }
