@@ -1101,7 +1101,11 @@ fn page(
         (total, items)
     } else {
         let mut records: Vec<Json> = served
-            .filter(|r| filter.as_ref().is_none_or(|f| !f.rejects_stored(r)))
+            .filter(|r| {
+                filter
+                    .as_ref()
+                    .is_none_or(|f| !f.rejects_stored(r, dataset::PRESENTED_ONLY))
+            })
             .map(|r| present(r, coll.source, version, root))
             .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
             .collect();

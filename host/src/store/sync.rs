@@ -621,6 +621,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         // Links: what each source record feeds, and the hash of what it said.
+        // In key order: a source's own order is random to the link b-tree,
+        // and at millions of links random inserts miss the page cache (L:
+        // 28 s in source order, 19 s sorted first). The last version of a
+        // record wins.
         let sql = if pg {
             "INSERT INTO entity_links (org_id, source_id, kind, source_record_id, entity_id, hash, active) \
              SELECT DISTINCT ON (kind, source_record_id) $1, $2, kind, source_record_id, entity_id, record_hash, 1 FROM changes \
@@ -630,7 +634,7 @@ impl Store {
         } else {
             "INSERT INTO entity_links (org_id, source_id, kind, source_record_id, entity_id, hash, active) \
              SELECT ?, ?, kind, source_record_id, entity_id, record_hash, 1 FROM changes \
-             WHERE run_id = ? AND excluded = 0 AND action IN ('add', 'update') ORDER BY seq \
+             WHERE run_id = ? AND excluded = 0 AND action IN ('add', 'update') ORDER BY kind, source_record_id, seq \
              ON CONFLICT (org_id, source_id, kind, source_record_id) DO UPDATE SET entity_id = excluded.entity_id, hash = excluded.hash, active = 1"
         };
         sqlx::query(sql)
@@ -655,13 +659,15 @@ impl Store {
             .await?;
         }
         // Without exclusions every key of the run goes in, with no look at the change set.
+        // In key order too (keys are emails and names: random to the b-tree).
         sqlx::query(if hints.excluded == 0 {
             "INSERT INTO entity_keys (org_id, kind, domain, key, entity_id) \
-             SELECT $1, kind, domain, key, entity_id FROM change_keys WHERE run_id = $2 ON CONFLICT DO NOTHING"
+             SELECT $1, kind, domain, key, entity_id FROM change_keys WHERE run_id = $2 \
+             ORDER BY kind, domain, key, entity_id ON CONFLICT DO NOTHING"
         } else {
             "INSERT INTO entity_keys (org_id, kind, domain, key, entity_id) \
              SELECT $1, k.kind, k.domain, k.key, k.entity_id FROM change_keys k JOIN changes c ON c.run_id = k.run_id AND c.seq = k.seq \
-             WHERE k.run_id = $2 AND c.excluded = 0 ON CONFLICT DO NOTHING"
+             WHERE k.run_id = $2 AND c.excluded = 0 ORDER BY k.kind, k.domain, k.key, k.entity_id ON CONFLICT DO NOTHING"
         })
         .bind(org_id)
         .bind(run_id)

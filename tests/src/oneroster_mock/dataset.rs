@@ -581,6 +581,10 @@ fn user_at<'a>(
     d.collections.get_mut("users")?.get_mut(at)?.as_object_mut()
 }
 
+/// Top-level fields `present` may add to a stored record (a user's roles in
+/// the shape of the version served).
+pub const PRESENTED_ONLY: &[&str] = &["role", "orgs", "roles"];
+
 pub fn present(record: &Json, collection: &str, version: Version, root: &str) -> Json {
     let mut out = record.clone();
     if let Some(o) = out.as_object_mut() {

@@ -69,17 +69,22 @@ impl Filter {
     }
 
     /// Whether a stored record fails the filter for sure, before it is
-    /// presented. Presenting only adds a version's fields and references'
-    /// `href`s, so a predicate (other than `!=`) on a top-level text field the
-    /// stored record holds is decided the same on both. A delta then presents
+    /// presented. Presenting adds only references' `href`s and the top-level
+    /// fields in `added`, so a predicate (other than `!=`) on any other
+    /// top-level field is decided the same on both: by the stored text, or
+    /// false when the stored record lacks the field. A delta then presents
     /// only the records it serves, not the whole collection.
-    pub fn rejects_stored(&self, stored: &Json) -> bool {
+    pub fn rejects_stored(&self, stored: &Json, added: &[&str]) -> bool {
         self.any_of.iter().all(|all| {
             all.iter().any(|p| {
-                p.op != Op::Ne
-                    && !p.field.contains('.')
-                    && stored.get(&p.field).is_some_and(Json::is_string)
-                    && !p.matches(stored)
+                if p.op == Op::Ne || p.field.contains('.') {
+                    return false;
+                }
+                match stored.get(&p.field) {
+                    Some(Json::String(_)) => !p.matches(stored),
+                    None => !added.contains(&p.field.as_str()),
+                    Some(_) => false,
+                }
             })
         })
     }
@@ -296,11 +301,13 @@ mod tests {
     #[test]
     fn stored_records_are_rejected_only_when_certain() {
         let u = user();
-        let rejects = |f: &str| Filter::parse(f).unwrap().rejects_stored(&u);
+        let rejects = |f: &str| Filter::parse(f).unwrap().rejects_stored(&u, &["role"]);
         assert!(rejects("dateLastModified>'2025-01-01T00:00:00Z'"));
         assert!(!rejects("dateLastModified>'2024-01-01T00:00:00Z'"));
         // Fields presenting may add, nested fields and `!=` go to the presented record.
         assert!(!rejects("role='teacher'") && !rejects("roles.role='teacher'"));
+        // A field neither stored nor added is not there to match.
+        assert!(rejects("middleName='B'"));
         assert!(!rejects("givenName!='Ada'"));
         // An OR is rejected only when each side fails.
         assert!(!rejects("givenName='Bob' OR role='student'"));
