@@ -203,6 +203,35 @@ impl Store {
         }
     }
 
+    /// Rows of `select` (columns of `entity_links l`, and of what it joins)
+    /// for these records of a source and kind, 500 record ids to a query.
+    async fn for_each_link_of(
+        &self,
+        select: &str,
+        (org_id, source_id, kind): (&str, &str, &str),
+        record_ids: &[&str],
+        mut f: impl FnMut(&sqlx::any::AnyRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for chunk in record_ids.chunks(INSERT_CHUNK) {
+            let mut p = self.params();
+            let sql = format!(
+                "{select} WHERE l.org_id = {} AND l.source_id = {} AND l.kind = {} AND l.source_record_id IN ({})",
+                p.next(),
+                p.next(),
+                p.next(),
+                p.list(chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(org_id).bind(source_id).bind(kind);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                f(&r)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The links of these records only: (record id, hash, active). A delta
     /// run asks per page for the few records it got, instead of reading every
     /// link of the kind.
@@ -214,24 +243,16 @@ impl Store {
         record_ids: &[&str],
         mut f: impl FnMut(&str, &str, bool),
     ) -> Result<(), StoreError> {
-        for chunk in record_ids.chunks(INSERT_CHUNK) {
-            let mut p = self.params();
-            let sql = format!(
-                "SELECT source_record_id, hash, active FROM entity_links WHERE org_id = {} AND source_id = {} AND kind = {} AND source_record_id IN ({})",
-                p.next(),
-                p.next(),
-                p.next(),
-                p.list(chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(org_id).bind(source_id).bind(kind);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
+        self.for_each_link_of(
+            "SELECT l.source_record_id, l.hash, l.active FROM entity_links l",
+            (org_id, source_id, kind),
+            record_ids,
+            |r| {
                 f(r.try_get(0)?, r.try_get(1)?, r.try_get::<i64, _>(2)? != 0);
-            }
-        }
-        Ok(())
+                Ok(())
+            },
+        )
+        .await
     }
 
     /// How many records of a kind a source feeds now.
@@ -288,21 +309,11 @@ impl Store {
         record_ids: &[&str],
     ) -> Result<HashMap<String, Current>, StoreError> {
         let mut out = HashMap::with_capacity(record_ids.len());
-        for chunk in record_ids.chunks(INSERT_CHUNK) {
-            let mut p = self.params();
-            let sql = format!(
-                "SELECT l.source_record_id, l.entity_id, l.active, e.data FROM entity_links l JOIN entities e ON e.id = l.entity_id \
-                 WHERE l.org_id = {} AND l.source_id = {} AND l.kind = {} AND l.source_record_id IN ({})",
-                p.next(),
-                p.next(),
-                p.next(),
-                p.list(chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(org_id).bind(source_id).bind(kind);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
+        self.for_each_link_of(
+            "SELECT l.source_record_id, l.entity_id, l.active, e.data FROM entity_links l JOIN entities e ON e.id = l.entity_id",
+            (org_id, source_id, kind),
+            record_ids,
+            |r| {
                 out.insert(
                     r.try_get(0)?,
                     Current {
@@ -311,8 +322,10 @@ impl Store {
                         data: r.try_get(3)?,
                     },
                 );
-            }
-        }
+                Ok(())
+            },
+        )
+        .await?;
         Ok(out)
     }
 
