@@ -124,7 +124,7 @@ async fn floor(package: &Path, db: &Path) -> anyhow::Result<Json> {
         .await?;
         let per_stmt = (30_000 / headers.len().max(1)).clamp(1, 500);
         let mut batch: Vec<csv::StringRecord> = Vec::with_capacity(per_stmt);
-        let mut flush = |batch: &mut Vec<csv::StringRecord>| -> Option<String> {
+        let flush = |batch: &mut Vec<csv::StringRecord>| -> Option<String> {
             if batch.is_empty() {
                 return None;
             }
@@ -373,23 +373,6 @@ fn thread_cpu() -> Duration {
         .unwrap_or_default()
 }
 
-/// How the pipeline reports a record a rule dropped (as `pipeline/rules.rs`).
-fn report_dropped(
-    dropped: &[(homeroom_host::pipeline::record::Record, String)],
-    rule: &str,
-    report: &mut homeroom_host::pipeline::report::RunReport,
-) {
-    for (record, why) in dropped {
-        let kind = record.kind.cli_name();
-        report.kind(kind).skipped += 1;
-        report.warn(
-            kind,
-            &record.source_id,
-            format!("left out by rule `{rule}`: {why}"),
-        );
-    }
-}
-
 /// The example grade filter over `n` records, three ways, each on pages of
 /// 1,000 pipeline records (`pipeline::record::Record`), the rule's manifest
 /// `reads` applied alike:
@@ -474,7 +457,7 @@ async fn rule_overhead(n: usize) -> anyhow::Result<Json> {
             }
         }
         drop((batch, wire));
-        report_dropped(&dropped, "grade-filter", &mut native_report);
+        native_report.left_out_by_rule("grade-filter", &dropped);
         native += thread_cpu().saturating_sub(cpu);
         native_wall += wall.elapsed();
         native_kept += kept.len();
@@ -484,7 +467,7 @@ async fn rule_overhead(n: usize) -> anyhow::Result<Json> {
         let mut page = template.clone();
         let (cpu, wall) = (thread_cpu(), Instant::now());
         let dropped = session.apply(&mut page).await?;
-        report_dropped(&dropped, session.plugin_id(), &mut wasm_report);
+        wasm_report.left_out_by_rule(session.plugin_id(), &dropped);
         wasm += thread_cpu().saturating_sub(cpu);
         wasm_wall += wall.elapsed();
         wasm_kept += page.len();

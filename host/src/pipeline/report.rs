@@ -58,6 +58,19 @@ impl RunReport {
             .expect("the kind's counts were inserted above")
     }
 
+    /// Records a rule left out: each counts as skipped, with the rule's reason.
+    pub fn left_out_by_rule(&mut self, rule: &str, dropped: &[(super::record::Record, String)]) {
+        for (record, why) in dropped {
+            let kind = record.kind.cli_name();
+            self.kind(kind).skipped += 1;
+            self.warn(
+                kind,
+                &record.source_id,
+                format!("left out by rule `{rule}`: {why}"),
+            );
+        }
+    }
+
     pub fn warn(&mut self, kind: &str, source_id: &str, message: impl Into<String>) {
         self.warnings_total += 1;
         if self.warnings.len() < KEEP_ISSUES {

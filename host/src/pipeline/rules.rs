@@ -81,15 +81,7 @@ impl RuleChain {
                 .apply(&mut records)
                 .await
                 .map_err(|e| EngineError::Setup(e.to_string()))?;
-            for (record, why) in dropped {
-                let kind = record.kind.cli_name();
-                report.kind(kind).skipped += 1;
-                report.warn(
-                    kind,
-                    &record.source_id,
-                    format!("left out by rule `{}`: {why}", session.plugin_id()),
-                );
-            }
+            report.left_out_by_rule(session.plugin_id(), &dropped);
         }
         Ok(records)
     }
