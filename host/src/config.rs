@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::kinds::{entity_kind_of, rule_kinds};
+
 /// A district's whole setup.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -362,6 +364,55 @@ pub struct Schedule {
     pub mode: Option<String>,
 }
 
+/// The days a weekly schedule may name, in order.
+pub const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Why a schedule an admin entered cannot be kept.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSchedule(pub String);
+
+impl Schedule {
+    /// Check each part of a schedule an admin entered.
+    pub fn check(&self) -> Result<(), InvalidSchedule> {
+        let bad = |m: String| Err(InvalidSchedule(m));
+        if let Some(at) = &self.at
+            && chrono::NaiveTime::parse_from_str(at, "%H:%M").is_err()
+        {
+            return bad(format!(
+                "`{at}` is not a time of day: use HH:MM, such as 02:30"
+            ));
+        }
+        if let Some(day) = &self.weekday {
+            if !WEEKDAYS.contains(&day.to_lowercase().as_str()) {
+                return bad(format!("`{day}` is not a weekday: use monday ... sunday"));
+            }
+            if self.every != Every::Week {
+                return bad("a weekday applies to a weekly schedule only".into());
+            }
+        }
+        if let Some(expires) = &self.expires
+            && chrono::NaiveDate::parse_from_str(expires, "%Y-%m-%d").is_err()
+        {
+            return bad(format!("`{expires}` is not a date: use YYYY-MM-DD"));
+        }
+        if let Some(mode) = &self.mode
+            && !matches!(mode.as_str(), "full" | "quick")
+        {
+            return bad(format!("`{mode}` is not a run mode: use full or quick"));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Every {
@@ -393,26 +444,6 @@ pub enum ConfigError {
     #[error("source `{source_id}`: {message}")]
     Invalid { source_id: String, message: String },
 }
-
-/// The kinds a filter, requirement or domain may name: entity kinds, and the
-/// role-based kinds admins know (student, teacher, contact, admin, calendar).
-pub const FILTER_KINDS: &[&str] = &[
-    "student",
-    "teacher",
-    "contact",
-    "admin",
-    "course",
-    "class",
-    "calendar",
-    "org",
-    "user",
-    "academic-session",
-    "enrollment",
-    "demographics",
-    "category",
-    "line-item",
-    "result",
-];
 
 impl DistrictConfig {
     pub fn parse(text: &str) -> Result<DistrictConfig, ConfigError> {
@@ -475,15 +506,15 @@ impl SourceConfig {
             .chain(self.master_fields.iter().map(|m| &m.kind))
             .chain(self.mapping.iter().map(|m| &m.kind))
         {
-            if !FILTER_KINDS.contains(&kind.as_str()) {
+            if !rule_kinds().any(|k| k == kind) {
                 return Err(invalid(format!(
                     "`{kind}` is not a kind; use one of {}",
-                    FILTER_KINDS.join(", ")
+                    rule_kinds().collect::<Vec<_>>().join(", ")
                 )));
             }
         }
         for m in &self.master_fields {
-            let kind = crate::pipeline::record::entity_kind_of(&m.kind);
+            let kind = entity_kind_of(&m.kind);
             if NEVER_MASTER
                 .iter()
                 .any(|(k, a)| *k == kind && *a == m.attribute)
@@ -528,7 +559,7 @@ impl SourceConfig {
         let configured: Vec<Domain> = self
             .domains
             .iter()
-            .filter(|d| crate::pipeline::record::entity_kind_of(&d.kind) == kind)
+            .filter(|d| entity_kind_of(&d.kind) == kind)
             .cloned()
             .collect();
         if configured.is_empty() && kind == "user" {

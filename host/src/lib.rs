@@ -1,6 +1,8 @@
 //! Homeroom host: the trusted side of the hub. See ARCHITECTURE.md for the map.
 
 pub mod api;
+pub mod app;
+pub mod bindings;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
@@ -10,8 +12,10 @@ pub mod pipeline;
 pub mod reconcile;
 pub mod runtime;
 pub mod secret;
+pub mod serve;
 pub mod store;
 pub mod ui;
+pub mod web;
 
 /// Paths the build produced, for the test suite.
 #[doc(hidden)]

@@ -39,9 +39,12 @@ use std::collections::HashMap;
 
 use crate::wit::types::{Attribute, Entity, EntityKind, PluginError, Reference, Status, Value};
 
-/// The packed batch as the WIT declares it (`rule-api.batch`).
+/// The packed batch as the WIT declares it (`rule-api.batch`); the host
+/// packs it on the other side, and `tests/tests/batch_layout.rs` pins both
+/// to the WIT.
 pub mod wire {
     pub use crate::rule_bindings::exports::homeroom::plugin::rule_api::Batch;
+    use crate::wit::types::EntityKind;
 
     /// Words per row of the batch's lists.
     pub const ENTITY_WORDS: usize = 8;
@@ -49,40 +52,40 @@ pub mod wire {
     pub const ITEM_WORDS: usize = 3;
     /// A date last modified that is not there.
     pub const NONE: u32 = u32::MAX;
+
+    /// `value` case indices in `types.wit`.
+    pub mod tag {
+        pub const NULL: u32 = 0;
+        pub const TEXT: u32 = 1;
+        pub const INTEGER: u32 = 2;
+        pub const NUMBER: u32 = 3;
+        pub const BOOLEAN: u32 = 4;
+        pub const DATE: u32 = 5;
+        pub const DATE_TIME: u32 = 6;
+        pub const TEXTS: u32 = 7;
+        pub const REFERENCE: u32 = 8;
+        pub const REFERENCES: u32 = 9;
+    }
+
+    /// `entity-kind` in case order of `types.wit`.
+    pub const KINDS: [EntityKind; 11] = [
+        EntityKind::Org,
+        EntityKind::AcademicSession,
+        EntityKind::Course,
+        EntityKind::Class,
+        EntityKind::User,
+        EntityKind::Enrollment,
+        EntityKind::Demographics,
+        EntityKind::UserAgent,
+        EntityKind::Category,
+        EntityKind::LineItem,
+        EntityKind::Result,
+    ];
 }
 
 pub use crate::rule_bindings::exports::homeroom::plugin::rule_api::Verdict;
 
-use wire::{ATTRIBUTE_WORDS, ENTITY_WORDS, ITEM_WORDS, NONE};
-
-/// `value` case indices in `types.wit`.
-mod tag {
-    pub const NULL: u32 = 0;
-    pub const TEXT: u32 = 1;
-    pub const INTEGER: u32 = 2;
-    pub const NUMBER: u32 = 3;
-    pub const BOOLEAN: u32 = 4;
-    pub const DATE: u32 = 5;
-    pub const DATE_TIME: u32 = 6;
-    pub const TEXTS: u32 = 7;
-    pub const REFERENCE: u32 = 8;
-    pub const REFERENCES: u32 = 9;
-}
-
-/// `entity-kind` in case order of `types.wit`.
-const KINDS: [EntityKind; 11] = [
-    EntityKind::Org,
-    EntityKind::AcademicSession,
-    EntityKind::Course,
-    EntityKind::Class,
-    EntityKind::User,
-    EntityKind::Enrollment,
-    EntityKind::Demographics,
-    EntityKind::UserAgent,
-    EntityKind::Category,
-    EntityKind::LineItem,
-    EntityKind::Result,
-];
+use wire::{ATTRIBUTE_WORDS, ENTITY_WORDS, ITEM_WORDS, KINDS, NONE, tag};
 
 fn kind_of(index: u32) -> EntityKind {
     KINDS

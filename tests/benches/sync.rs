@@ -315,9 +315,9 @@ const RULE_PAGE: usize = 1000;
 /// One page of user records as the pipeline holds them after attribute
 /// mapping (the attributes a OneRoster 1.1 CSV user carries), all students,
 /// grades cycling so that half are kept by a KG..05 filter.
-fn rule_page() -> Vec<homeroom_host::pipeline::record::Record> {
-    use homeroom_host::pipeline::record::Record;
-    use homeroom_host::runtime::bindings::types::EntityKind;
+fn rule_page() -> Vec<homeroom_host::model::record::Record> {
+    use homeroom_host::bindings::types::EntityKind;
+    use homeroom_host::model::record::Record;
     let grades = ["KG", "01", "03", "05", "07", "09", "11", "12"];
     (0..RULE_PAGE)
         .map(|i| {
@@ -353,7 +353,7 @@ fn rule_page() -> Vec<homeroom_host::pipeline::record::Record> {
 /// The host's packed batch in the SDK's types: the copy that lowering a
 /// batch into a guest's memory does, done natively.
 fn sdk_batch(
-    b: &homeroom_host::runtime::bindings::rule::exports::homeroom::plugin::rule_api::Batch,
+    b: &homeroom_host::bindings::rule::exports::homeroom::plugin::rule_api::Batch,
 ) -> homeroom_sdk::Batch {
     homeroom_sdk::Batch::from_wire(homeroom_sdk::rule::wire::Batch {
         names: b.names.clone(),
@@ -374,7 +374,7 @@ fn thread_cpu() -> Duration {
 }
 
 /// The example grade filter over `n` records, three ways, each on pages of
-/// 1,000 pipeline records (`pipeline::record::Record`), the rule's manifest
+/// 1,000 pipeline records (`model::record::Record`), the rule's manifest
 /// `reads` applied alike:
 /// - bare: the rule's decision function alone, on an already packed page;
 /// - native: the same decision compiled into the host, with what it needs
@@ -385,7 +385,7 @@ fn thread_cpu() -> Duration {
 ///
 /// Only the rule's part is timed: copying the page template is not.
 async fn rule_overhead(n: usize) -> anyhow::Result<Json> {
-    use homeroom_host::pipeline::report::RunReport;
+    use homeroom_host::model::report::RunReport;
     use homeroom_host::runtime::RuleSession;
     let pages = (n / RULE_PAGE).max(1);
     let n = pages * RULE_PAGE;

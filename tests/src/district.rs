@@ -1788,7 +1788,7 @@ mod tests {
             assert!(
                 fresh == kept,
                 "examples/sample-district/{} is not what the generator writes: regenerate it with \
-                 `cargo run -p homeroom-tests --bin gen-district -- --students 360 --out examples/sample-district`",
+                 `cargo run -p homeroom-tests --example gen-district -- --students 360 --out examples/sample-district`",
                 name.to_string_lossy()
             );
         }

@@ -9,11 +9,11 @@ use std::path::Path;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use homeroom_host::api::auth::{Role, issue_token};
-use homeroom_host::api::secrets::SecretBox;
-use homeroom_host::api::{self, App};
+use homeroom_host::app::secrets::SecretBox;
+use homeroom_host::app::{App, Role, issue_token};
 use homeroom_host::config::{DistrictConfig, Domain, DomainMode, Organization, SourceConfig};
 use homeroom_host::pipeline::{Engine, ImportOptions};
+use homeroom_host::serve;
 use homeroom_host::store::RunStatus;
 use homeroom_tests::support::{Fixture, database_urls, engine, org_id};
 use serde_json::{Value, json};
@@ -35,9 +35,9 @@ struct Reply {
 impl Harness {
     async fn new(url: &str) -> Harness {
         let engine = engine(url).await;
-        let app = api::app(engine.clone(), SecretBox::random());
+        let app = App::new(engine.clone(), SecretBox::random());
         Harness {
-            router: api::router(app.clone()),
+            router: serve::router(app.clone()),
             app,
             engine,
         }
@@ -91,7 +91,7 @@ impl Harness {
 
     async fn token(&self, org: &str, role: Role) -> String {
         issue_token(
-            &self.engine.store,
+            &self.engine.store(),
             &format!("{} of {org}", role.as_str()),
             false,
             "test",
@@ -280,7 +280,7 @@ async fn populate(h: &Harness, dir: &Path, name: &str, source: &str) -> Org {
     let mut with_preview = config.sources[0].clone();
     with_preview.advanced.preview = true;
     h.engine
-        .store
+        .store()
         .upsert_source(&org, &with_preview)
         .await
         .expect("save");
@@ -294,12 +294,12 @@ async fn populate(h: &Harness, dir: &Path, name: &str, source: &str) -> Org {
     assert_eq!(waiting.status, RunStatus::AwaitingApproval);
     let entity = h
         .engine
-        .store
+        .store()
         .entity_of(&org, source, "user", "st1")
         .await
         .expect("entity")
         .expect("st1 was imported");
-    let duplicate = h.engine.store.duplicates(&org, true).await.expect("dups")[0]
+    let duplicate = h.engine.store().duplicates(&org, true).await.expect("dups")[0]
         .id
         .clone();
     Org {
@@ -447,7 +447,7 @@ async fn every_route_checks_token_role_and_organization() {
         let a = populate(&h, tmp.path(), "auth-a", "sis").await;
         let b = populate(&h, tmp.path(), "auth-b", "b-sis").await;
         let spare = issue_token(
-            &h.engine.store,
+            &h.engine.store(),
             "spare",
             false,
             "test",
@@ -458,7 +458,7 @@ async fn every_route_checks_token_role_and_organization() {
         .0;
         let audit_before = h
             .engine
-            .store
+            .store()
             .audit_log(&a.id, 0, 1000)
             .await
             .unwrap()
@@ -567,16 +567,21 @@ async fn every_route_checks_token_role_and_organization() {
         }
 
         // Nothing denied changed anything.
-        let run = h.engine.store.run(&a.waiting_run).await.unwrap();
+        let run = h.engine.store().run(&a.waiting_run).await.unwrap();
         assert_eq!(run.status, RunStatus::AwaitingApproval, "{url}");
-        assert!(h.engine.store.source(&a.id, "sis").await.is_ok());
+        assert!(h.engine.store().source(&a.id, "sis").await.is_ok());
         assert_eq!(
-            h.engine.store.duplicates(&a.id, true).await.unwrap().len(),
+            h.engine
+                .store()
+                .duplicates(&a.id, true)
+                .await
+                .unwrap()
+                .len(),
             1
         );
         assert_eq!(
             h.engine
-                .store
+                .store()
                 .audit_log(&a.id, 0, 1000)
                 .await
                 .unwrap()
@@ -584,7 +589,7 @@ async fn every_route_checks_token_role_and_organization() {
             audit_before,
             "no audit row for a refused request"
         );
-        assert_eq!(h.engine.store.tokens(&a.id).await.unwrap().len(), 4);
+        assert_eq!(h.engine.store().tokens(&a.id).await.unwrap().len(), 4);
 
         // Unknown API routes answer JSON too.
         let r = h.get("/api/v1/nothing-here", &a.admin).await;
@@ -660,7 +665,7 @@ async fn organizations_are_isolated() {
                 r.text
             );
         }
-        let b_tokens = h.engine.store.tokens(&b.id).await.unwrap();
+        let b_tokens = h.engine.store().tokens(&b.id).await.unwrap();
         let r = h
             .call(
                 "DELETE",
@@ -671,7 +676,7 @@ async fn organizations_are_isolated() {
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
         assert_eq!(
-            h.engine.store.tokens(&b.id).await.unwrap().len(),
+            h.engine.store().tokens(&b.id).await.unwrap().len(),
             b_tokens.len()
         );
 
@@ -688,13 +693,18 @@ async fn organizations_are_isolated() {
         assert!(dups.text.contains(&a.duplicate));
 
         // B's objects are untouched.
-        let run = h.engine.store.run(&b.waiting_run).await.unwrap();
+        let run = h.engine.store().run(&b.waiting_run).await.unwrap();
         assert_eq!(run.status, RunStatus::AwaitingApproval);
         assert_eq!(
-            h.engine.store.duplicates(&b.id, true).await.unwrap().len(),
+            h.engine
+                .store()
+                .duplicates(&b.id, true)
+                .await
+                .unwrap()
+                .len(),
             1
         );
-        assert!(h.engine.store.source(&b.id, &b.source).await.is_ok());
+        assert!(h.engine.store().source(&b.id, &b.source).await.is_ok());
     }
 }
 
@@ -782,14 +792,14 @@ async fn secrets_are_write_only() {
         }
         use sqlx::Row;
         for row in sqlx::query("SELECT config FROM sources")
-            .fetch_all(h.engine.store.pool())
+            .fetch_all(h.engine.store().pool())
             .await
             .unwrap()
         {
             assert!(!row.get::<String, _>("config").contains(SECRET));
         }
         for row in sqlx::query("SELECT nonce, ciphertext FROM source_secrets")
-            .fetch_all(h.engine.store.pool())
+            .fetch_all(h.engine.store().pool())
             .await
             .unwrap()
         {
@@ -800,7 +810,7 @@ async fn secrets_are_write_only() {
             );
         }
         for row in sqlx::query("SELECT detail FROM audit_log")
-            .fetch_all(h.engine.store.pool())
+            .fetch_all(h.engine.store().pool())
             .await
             .unwrap()
         {
@@ -824,7 +834,13 @@ async fn secrets_are_write_only() {
         assert!(!page.text.contains(SECRET));
 
         // The host can still open it for a session.
-        let config = h.engine.store.source(&a.id, "lumen").await.unwrap().config;
+        let config = h
+            .engine
+            .store()
+            .source(&a.id, "lumen")
+            .await
+            .unwrap()
+            .config;
         let secrets = h.app.resolve_secrets(&a.id, &config).await.unwrap();
         assert_eq!(secrets["client_secret"].expose(), SECRET);
         assert_eq!(format!("{:?}", secrets["client_secret"]), "[redacted]");
@@ -856,7 +872,7 @@ async fn wizard_run_and_partial_approval_through_the_api() {
         let h = Harness::new(&url).await;
         let org = org_id("flow");
         h.engine
-            .store
+            .store()
             .upsert_organization(&org, "Flow district")
             .await
             .unwrap();
@@ -1162,7 +1178,7 @@ async fn tokens_are_hashed_scoped_and_revocable() {
         let h = Harness::new(&url).await;
         let org = org_id("tokens");
         h.engine
-            .store
+            .store()
             .upsert_organization(&org, "Tokens")
             .await
             .unwrap();
@@ -1185,7 +1201,7 @@ async fn tokens_are_hashed_scoped_and_revocable() {
         assert!(!list.text.contains(&token), "never listed again");
         use sqlx::Row;
         let stored: Vec<String> = sqlx::query("SELECT token_hash FROM api_tokens")
-            .fetch_all(h.engine.store.pool())
+            .fetch_all(h.engine.store().pool())
             .await
             .unwrap()
             .iter()
@@ -1244,12 +1260,12 @@ async fn ui_forms_refuse_a_missing_or_wrong_csrf_token() {
             assert!(r.text.contains("expired"));
         }
         assert!(
-            h.engine.store.source(&a.id, "sis").await.unwrap().enabled,
+            h.engine.store().source(&a.id, "sis").await.unwrap().enabled,
             "nothing changed"
         );
         let r = h.post_form(&session, &path, &format!("csrf={csrf}")).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
-        assert!(!h.engine.store.source(&a.id, "sis").await.unwrap().enabled);
+        assert!(!h.engine.store().source(&a.id, "sis").await.unwrap().enabled);
 
         // Another session's CSRF token does not do.
         let (other, other_csrf) = h.sign_in(&a.operator, &a.id).await;
@@ -1267,7 +1283,7 @@ async fn ui_forms_refuse_a_missing_or_wrong_csrf_token() {
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
         assert_eq!(
-            h.engine.store.run(&a.waiting_run).await.unwrap().status,
+            h.engine.store().run(&a.waiting_run).await.unwrap().status,
             RunStatus::Committed
         );
 
@@ -1328,7 +1344,7 @@ async fn hostile_values_are_escaped_in_every_page() {
         h.engine.approve(&run.id, &[]).await.unwrap();
         let evil = h
             .engine
-            .store
+            .store()
             .entity_of(&org, "sis", "user", "evil")
             .await
             .unwrap()
@@ -1385,14 +1401,13 @@ async fn first_start_makes_a_demo_organization_and_an_admin_token() {
     let tmp = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", tmp.path().join("fresh.db").display());
     let h = Harness::new(&url).await;
-    let token = api::first_start(&h.engine)
+    let token = h
+        .app
+        .first_start()
         .await
         .unwrap()
         .expect("a token on first start");
-    assert!(
-        api::first_start(&h.engine).await.unwrap().is_none(),
-        "only once"
-    );
+    assert!(h.app.first_start().await.unwrap().is_none(), "only once");
     let me = h.get("/api/v1/me", &token).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json["platform"], true);
@@ -1468,7 +1483,11 @@ async fn openapi_document_describes_every_route() {
     let tmp = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", tmp.path().join("doc.db").display());
     let h = Harness::new(&url).await;
-    h.engine.store.upsert_organization("o", "O").await.unwrap();
+    h.engine
+        .store()
+        .upsert_organization("o", "O")
+        .await
+        .unwrap();
     let t = h.token("o", Role::Viewer).await;
     let doc = h.get("/api/v1/openapi.json", &t).await;
     assert_eq!(doc.status, StatusCode::OK);

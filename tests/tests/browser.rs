@@ -14,7 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use homeroom_host::api::{self, secrets::SecretBox};
+use homeroom_host::app::views::GalleryEntry;
+use homeroom_host::app::{App, secrets::SecretBox};
 use homeroom_host::store::RunStatus;
 use homeroom_tests::support::{Fixture, engine};
 use serde_json::json;
@@ -214,7 +215,7 @@ struct Subject {
     source_id: &'static str,
 }
 
-fn subject(tmp: &Path, gallery: &[api::model::GalleryEntry]) -> Subject {
+fn subject(tmp: &Path, gallery: &[GalleryEntry]) -> Subject {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-district");
     if let (true, Some(e)) = (
         sample.join("manifest.csv").is_file(),
@@ -276,16 +277,19 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
     let tmp = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", tmp.path().join("homeroom.db").display());
     let engine = engine(&url).await;
-    let token = api::first_start(&engine)
+    let app = App::new(engine.clone(), SecretBox::random());
+    let token = app
+        .first_start()
         .await
         .unwrap()
         .expect("first start makes a token");
-    let app = api::app(engine.clone(), SecretBox::random());
     let subject = subject(tmp.path(), &app.gallery(None));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
-        axum::serve(listener, api::router(app)).await.ok();
+        axum::serve(listener, homeroom_host::serve::router(app))
+            .await
+            .ok();
     });
 
     let (_driver, port) = start_driver(&driver_bin).await;
@@ -410,7 +414,7 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
     ui.until_text("Setup finished", false, 20).await;
     ui.shot("14-integrations").await;
     let source = engine
-        .store
+        .store()
         .source("demo", subject.source_id)
         .await
         .expect("the wizard saved the source");
@@ -424,7 +428,12 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
     let html = ui.until_text("Awaiting approval", true, 180).await;
     assert!(html.contains("Report"), "{}", visible_text(&html));
     ui.shot("15-run-awaiting-approval").await;
-    let run = engine.store.runs("demo", None, 1).await.unwrap().remove(0);
+    let run = engine
+        .store()
+        .runs("demo", None, 1)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(run.status, RunStatus::AwaitingApproval);
     let adds = run.report.counts["user"].add;
     assert!(adds > 10, "{:?}", run.report.counts);
@@ -446,10 +455,10 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
     ui.click("button[value=approve]").await;
     ui.until_text("The run was approved", false, 60).await;
     ui.shot("17-run-committed").await;
-    let run = engine.store.run(&run.id).await.unwrap();
+    let run = engine.store().run(&run.id).await.unwrap();
     assert_eq!(run.status, RunStatus::Committed);
     let users = engine
-        .store
+        .store()
         .entity_counts("demo")
         .await
         .unwrap()
@@ -461,7 +470,7 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
     for id in &left_out {
         assert!(
             engine
-                .store
+                .store()
                 .entity_of("demo", subject.source_id, "user", id)
                 .await
                 .unwrap()

@@ -52,7 +52,7 @@ fn students(n: usize) -> Fixture {
 
 async fn active(engine: &Engine, org: &str, kind: &str) -> i64 {
     engine
-        .store
+        .store()
         .entity_counts(org)
         .await
         .unwrap()
@@ -137,7 +137,7 @@ async fn two_sources_reconcile_by_domains_and_master_fields() {
 
         // Master field: the identity source's username wins; the SIS keeps its name.
         let st1 = engine
-            .store
+            .store()
             .entity_of(&org, "sis", "user", "st1")
             .await
             .unwrap()
@@ -148,7 +148,10 @@ async fn two_sources_reconcile_by_domains_and_master_fields() {
             st1.data["phone"]["v"], "555-0100",
             "a blank is filled by any source"
         );
-        assert_eq!(engine.store.entity_sources(&st1.id).await.unwrap().len(), 2);
+        assert_eq!(
+            engine.store().entity_sources(&st1.id).await.unwrap().len(),
+            2
+        );
 
         // The SIS changes st1's username: the master keeps it, so nothing changes.
         sis.set("user", "st1", "username", json!("renamed-in-sis"));
@@ -160,11 +163,11 @@ async fn two_sources_reconcile_by_domains_and_master_fields() {
             "{url}: {:?}",
             third.report.counts
         );
-        let st1 = engine.store.entity(&org, &st1.id).await.unwrap();
+        let st1 = engine.store().entity(&org, &st1.id).await.unwrap();
         assert_eq!(st1.data["username"]["v"], "given1@district.org");
 
         // The queue: three pairs, resolved by each action.
-        let dups = engine.store.duplicates(&org, true).await.unwrap();
+        let dups = engine.store().duplicates(&org, true).await.unwrap();
         assert_eq!(dups.len(), 3, "{url}");
         let by_given = |n: u32| {
             dups.iter()
@@ -174,7 +177,7 @@ async fn two_sources_reconcile_by_domains_and_master_fields() {
                 .clone()
         };
         let merged = engine
-            .store
+            .store()
             .resolve_duplicate(
                 &org,
                 &by_given(5),
@@ -186,27 +189,31 @@ async fn two_sources_reconcile_by_domains_and_master_fields() {
             .await
             .unwrap();
         assert_eq!(merged.status, "deleted");
-        let primary = engine.store.entity(&org, &merged.primary.id).await.unwrap();
+        let primary = engine
+            .store()
+            .entity(&org, &merged.primary.id)
+            .await
+            .unwrap();
         assert_eq!(
             primary.data["email"]["v"], "g5@district.org",
             "the chosen field was copied over"
         );
         assert!(
             !engine
-                .store
+                .store()
                 .entity(&org, &merged.secondary.id)
                 .await
                 .unwrap()
                 .active
         );
         let ignored = engine
-            .store
+            .store()
             .resolve_duplicate(&org, &by_given(6), false, &[], Resolution::Ignore, "admin")
             .await
             .unwrap();
         assert_eq!(ignored.status, "ignored");
         let kept = engine
-            .store
+            .store()
             .resolve_duplicate(
                 &org,
                 &by_given(7),
@@ -220,7 +227,7 @@ async fn two_sources_reconcile_by_domains_and_master_fields() {
         assert_eq!(kept.status, "kept");
         assert!(
             engine
-                .store
+                .store()
                 .duplicates(&org, true)
                 .await
                 .unwrap()
@@ -233,7 +240,7 @@ async fn two_sources_reconcile_by_domains_and_master_fields() {
         );
         assert!(
             engine
-                .store
+                .store()
                 .resolve_duplicate(&org, &by_given(6), false, &[], Resolution::Ignore, "admin")
                 .await
                 .is_err(),
@@ -291,7 +298,7 @@ async fn mass_delete_is_held_and_approved_in_part() {
         );
 
         let deletes = engine
-            .store
+            .store()
             .changes(&held.id, Some("user"), Some("delete"), 0, 100)
             .await
             .unwrap();
@@ -316,7 +323,7 @@ async fn mass_delete_is_held_and_approved_in_part() {
         for d in &deletes[..3] {
             assert!(
                 engine
-                    .store
+                    .store()
                     .entity_of(&org, "sis", "user", &d.source_record_id)
                     .await
                     .unwrap()
@@ -348,17 +355,22 @@ async fn unchanged_reimport_changes_and_rewrites_nothing() {
         let first = import(&engine, &org, "sis").await;
         assert_eq!(first.report.changes(), 33);
         let before = engine
-            .store
+            .store()
             .entities(&org, "user", None, 0, 1000)
             .await
             .unwrap();
         let sample = engine
-            .store
+            .store()
             .entity_of(&org, "sis", "user", "st7")
             .await
             .unwrap()
             .unwrap();
-        let history_before = engine.store.entity_history(&sample.id).await.unwrap().len();
+        let history_before = engine
+            .store()
+            .entity_history(&sample.id)
+            .await
+            .unwrap()
+            .len();
 
         let second = import(&engine, &org, "sis").await;
         assert_eq!(second.status, RunStatus::Committed);
@@ -371,7 +383,7 @@ async fn unchanged_reimport_changes_and_rewrites_nothing() {
         assert_eq!(second.report.counts["user"].unchanged, 30);
         assert!(
             engine
-                .store
+                .store()
                 .changes(&second.id, None, None, 0, 10)
                 .await
                 .unwrap()
@@ -379,7 +391,7 @@ async fn unchanged_reimport_changes_and_rewrites_nothing() {
         );
         assert_eq!(
             engine
-                .store
+                .store()
                 .entities(&org, "user", None, 0, 1000)
                 .await
                 .unwrap()
@@ -387,7 +399,12 @@ async fn unchanged_reimport_changes_and_rewrites_nothing() {
             before.len()
         );
         assert_eq!(
-            engine.store.entity_history(&sample.id).await.unwrap().len(),
+            engine
+                .store()
+                .entity_history(&sample.id)
+                .await
+                .unwrap()
+                .len(),
             history_before,
             "no history written"
         );
@@ -400,7 +417,7 @@ async fn sqlx_updated_run(engine: &Engine, id: &str) -> String {
     use sqlx::Row;
     sqlx::query("SELECT updated_run FROM entities WHERE id = $1")
         .bind(id)
-        .fetch_one(engine.store.pool())
+        .fetch_one(engine.store().pool())
         .await
         .unwrap()
         .get("updated_run")
@@ -458,7 +475,7 @@ async fn quick_run_deletes_cascade_and_reactivate() {
         import(&engine, &org, "sis").await;
         assert_eq!(active(&engine, &org, "enrollment").await, 4);
         let st2 = engine
-            .store
+            .store()
             .entity_of(&org, "sis", "user", "st2")
             .await
             .unwrap()
@@ -498,7 +515,7 @@ async fn quick_run_deletes_cascade_and_reactivate() {
             back.report.counts
         );
         let again = engine
-            .store
+            .store()
             .entity_of(&org, "sis", "user", "st2")
             .await
             .unwrap()
@@ -569,7 +586,7 @@ async fn bad_records_and_failed_reads_commit_nothing() {
         );
         assert!(
             engine
-                .store
+                .store()
                 .entity_of(&org, "sis", "user", "new-1")
                 .await
                 .unwrap()
@@ -578,7 +595,7 @@ async fn bad_records_and_failed_reads_commit_nothing() {
 
         let mut broken = s.clone();
         broken.settings.insert("fail_on".into(), "user".into());
-        engine.store.upsert_source(&org, &broken).await.unwrap();
+        engine.store().upsert_source(&org, &broken).await.unwrap();
         let mid_read = import(&engine, &org, "sis").await;
         assert_eq!(mid_read.status, RunStatus::Failed);
         let why = mid_read.report.failure.clone().unwrap_or_default();
@@ -589,7 +606,7 @@ async fn bad_records_and_failed_reads_commit_nothing() {
         );
         assert!(
             engine
-                .store
+                .store()
                 .entity_of(&org, "sis", "user", "new-1")
                 .await
                 .unwrap()

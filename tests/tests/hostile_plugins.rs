@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use homeroom_host::bindings::types::EntityKind;
 use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
 use homeroom_host::gallery::Package;
 use homeroom_host::gallery::grant::grant;
-use homeroom_host::pipeline::record::Record;
-use homeroom_host::runtime::bindings::types::EntityKind;
+use homeroom_host::model::record::Record;
 use homeroom_host::runtime::{
     ConnectorSession, Failure, Limits, RuleSession, Runtime, SessionOptions,
 };

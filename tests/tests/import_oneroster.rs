@@ -194,7 +194,7 @@ async fn the_sample_district_over_rest_with_each_auth_then_a_delta() {
                 "{what}: the deleted student's enrollments go too"
             );
             let renamed = engine
-                .store
+                .store()
                 .entity_of(&org, "sis", "user", &edited)
                 .await
                 .unwrap()
@@ -234,7 +234,7 @@ async fn faults_are_ridden_out_or_commit_nothing() {
     let why = failed.report.failure.clone().unwrap_or_default();
     assert!(why.contains("nothing was committed"), "{why}");
     assert!(
-        engine.store.entity_counts(&org).await.unwrap().is_empty(),
+        engine.store().entity_counts(&org).await.unwrap().is_empty(),
         "nothing committed"
     );
 

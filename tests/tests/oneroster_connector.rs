@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use homeroom_host::bindings::types::{
+    Action, Attribute, Change, Entity, EntityKind, Reference, Status, Value,
+};
 use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
 use homeroom_host::gallery::grant::grant;
 use homeroom_host::gallery::{Gallery, Package};
-use homeroom_host::runtime::bindings::types::{
-    Action, Attribute, Change, Entity, EntityKind, Reference, Status, Value,
-};
 use homeroom_host::runtime::{
     ConnectorSession, Failure, Limits, LoadedPlugin, Runtime, SessionOptions,
 };

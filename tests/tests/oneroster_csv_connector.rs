@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use homeroom_host::bindings::types::{EntityKind, Value};
 use homeroom_host::gallery::{Gallery, Package};
-use homeroom_host::runtime::bindings::types::{EntityKind, Value};
 use homeroom_host::runtime::{
     ConnectorSession, Failure, Limits, LoadedPlugin, ReadError, Runtime, SessionOptions,
 };

@@ -1,36 +1,16 @@
-//! Errors of the API and the admin UI: each carries the HTTP status it maps
-//! to and a message a person can act on. The API answers them as JSON
-//! `{ "error": "..." }`; the UI renders them in its page frame.
+//! Errors of the REST API: an application error (`crate::app::AppError`)
+//! answered as JSON `{ "error": "..." }` with its HTTP status, and the
+//! API's own refusals of a request it cannot read.
 
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::pipeline::EngineError;
-use crate::store::StoreError;
+use crate::app::AppError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// No token, or one that is unknown or revoked.
-    #[error("{0}")]
-    Unauthorized(String),
-    /// The caller's role does not allow this.
-    #[error("{0}")]
-    Forbidden(String),
-    /// Not there, or not the caller's to see.
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    BadRequest(String),
-    /// The request is valid but the object's state refuses it.
-    #[error("{0}")]
-    Conflict(String),
-    /// A source system could not be reached or refused.
-    #[error("{0}")]
-    Upstream(String),
-    #[error("{0}")]
-    Internal(String),
-}
+#[error(transparent)]
+pub struct ApiError(#[from] pub AppError);
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -43,46 +23,20 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        crate::web::status(&self.0)
     }
 
+    /// A request the API cannot take as it is.
     pub fn bad(message: impl Into<String>) -> ApiError {
-        ApiError::BadRequest(message.into())
+        ApiError(AppError::invalid(message))
     }
-}
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
-        match e {
-            StoreError::NotFound(m) => ApiError::NotFound(m),
-            StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Sql(e) => {
-                tracing::error!("database error: {e}");
-                ApiError::Internal(
-                    "the database did not answer as expected; the server log has the details"
-                        .into(),
-                )
-            }
-            other => ApiError::Internal(other.to_string()),
-        }
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError(AppError::Unauthorized(message.into()))
     }
-}
 
-impl From<EngineError> for ApiError {
-    fn from(e: EngineError) -> ApiError {
-        match e {
-            EngineError::Store(s) => s.into(),
-            EngineError::Setup(m) => ApiError::BadRequest(m),
-            EngineError::Refused(m) => ApiError::Conflict(m),
-        }
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError(AppError::NotFound(message.into()))
     }
 }
 

@@ -1,5 +1,5 @@
 //! The REST API under /api/v1: thin handlers that take JSON, call the
-//! shared operations in `app.rs` and answer JSON. Each handler carries its
+//! application layer (`crate::app`) and answer JSON. Each handler carries its
 //! OpenAPI description, from which /api/v1/openapi.json is generated.
 
 use axum::Json;
@@ -13,11 +13,9 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::App;
-use super::app::EntityQuery;
-use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::model::*;
+use crate::app::views::*;
+use crate::app::{App, AppError, Caller, EntityQuery};
 
 /// A JSON body whose rejection is a JSON error a person can act on.
 pub struct Body<T>(pub T);
@@ -497,7 +495,7 @@ async fn put_schedule(
     Body(v): Body<Option<crate::config::Schedule>>,
 ) -> ApiResult<Json<SourceView>> {
     if let Some(s) = &v {
-        super::validate_schedule(s)?;
+        s.check().map_err(AppError::from)?;
     }
     let detail = serde_json::to_value(&v).unwrap_or_default();
     Ok(Json(

@@ -1,10 +1,13 @@
-//! The `homeroom` command line: argument parsing and printing only. Every
-//! command calls into the library (gallery, runtime, store, api); nothing here
-//! holds logic another interface would need too.
+//! The `homeroom` command line: argument parsing and printing only. The
+//! engine commands call the application layer (`app::local`), `serve` runs
+//! the HTTP service (`crate::serve`), the plugin commands drive one package
+//! through the gallery and the runtime. Nothing here reaches the store, and
+//! nothing here holds logic another face would need too.
 
 mod plugin;
 mod sync;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -26,7 +29,7 @@ pub struct Cli {
     pub allow_unsigned: bool,
 
     /// The database: sqlite://FILE (the default, created on first use) or postgres://...
-    #[arg(long, global = true, env = "HOMEROOM_DB", default_value = crate::store::DEFAULT_URL)]
+    #[arg(long, global = true, env = "HOMEROOM_DB", default_value = crate::app::local::DEFAULT_DB)]
     pub db: String,
 
     /// The organization to work on (needed only when there are several).
@@ -45,7 +48,7 @@ pub enum Command {
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
     /// Run the web UI and REST API.
-    Serve(crate::api::ServeArgs),
+    Serve(crate::serve::ServeArgs),
     #[command(flatten)]
     Sync(sync::SyncCommand),
 }
@@ -57,18 +60,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugins => plugin::list(&gallery, cli.json),
         Command::Plugin(cmd) => plugin::run(cmd, gallery, cli.json).await,
         Command::Serve(args) => {
-            let store = crate::store::Store::open(&cli.db).await?;
-            let runtime = crate::runtime::Runtime::new(crate::runtime::Limits::default())
-                .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-            let engine = crate::pipeline::Engine::new(store, runtime, std::sync::Arc::new(gallery));
-            crate::api::serve(args, engine, &cli.db).await
+            let engine = crate::pipeline::Engine::open(&cli.db, gallery).await?;
+            crate::serve::run(args, engine, &cli.db).await
         }
         Command::Sync(cmd) => {
-            let store = crate::store::Store::open(&cli.db).await?;
-            let runtime = crate::runtime::Runtime::new(crate::runtime::Limits::default())
-                .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-            let engine = crate::pipeline::Engine::new(store, runtime, std::sync::Arc::new(gallery));
-            sync::run(cmd, engine, cli.org, cli.json).await
+            let engine = crate::pipeline::Engine::open(&cli.db, gallery).await?;
+            sync::run(
+                cmd,
+                crate::app::local::Local::new(engine),
+                cli.org,
+                cli.json,
+            )
+            .await
         }
     }
+}
+
+/// A progress bar of records on stderr; hidden for `--json` or when stderr
+/// is not a terminal.
+fn progress_bar(json: bool) -> indicatif::ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {bar:30} {pos}/{len} records · {per_sec} · {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
 }

@@ -2,7 +2,6 @@
 //! a connector locally against a real or mock endpoint, and signing packages.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,11 +10,11 @@ use clap::Subcommand;
 use ed25519_dalek::SigningKey;
 
 use super::Cli;
+use crate::bindings::types::{Entity, EntityKind};
 use crate::capabilities::http::{ConnectionClient, HttpLimits};
 use crate::gallery::grant::grant;
 use crate::gallery::package::sign_dir;
 use crate::gallery::{Gallery, Package};
-use crate::runtime::bindings::types::{Entity, EntityKind};
 use crate::runtime::{ConnectorSession, Limits, Runtime, SessionOptions};
 use crate::secret::Secret;
 
@@ -105,7 +104,7 @@ fn trusted_keys() -> anyhow::Result<Vec<ed25519_dalek::VerifyingKey>> {
 }
 
 pub fn list(gallery: &Gallery, json: bool) -> anyhow::Result<()> {
-    let rows = crate::api::model::GalleryEntry::all(gallery.packages());
+    let rows = crate::app::views::GalleryEntry::all(gallery.packages());
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
@@ -224,7 +223,7 @@ pub async fn run(cmd: PluginCommand, gallery: Gallery, json: bool) -> anyhow::Re
                 }
                 Some(kind) => {
                     let kind = EntityKind::from_cli(&kind)?;
-                    let bar = progress_bar(json);
+                    let bar = super::progress_bar(json);
                     let mut shown = 0usize;
                     let count = session
                         .read_all(kind, since.as_deref(), |page| {
@@ -253,20 +252,6 @@ pub async fn run(cmd: PluginCommand, gallery: Gallery, json: bool) -> anyhow::Re
             Ok(())
         }
     }
-}
-
-fn progress_bar(json: bool) -> indicatif::ProgressBar {
-    if json || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {pos}/{len} records {per_sec} {elapsed}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar
 }
 
 fn print_entity(e: &Entity, json: bool) {

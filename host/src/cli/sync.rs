@@ -1,17 +1,16 @@
 //! The engine commands: configuration as code, import, runs, approval,
-//! duplicates. Printing only; the work is `pipeline::Engine`'s.
+//! duplicates. Parsing and printing only; the work is the application
+//! layer's (`app::local`).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
 
+use crate::app::local::{CommitOutcome, EntityRow, Local, Resolution, Run, RunStatus};
 use crate::config::DistrictConfig;
-use crate::pipeline::{ActionRef, Engine, ImportOptions, Mode};
-use crate::store::sync::CommitOutcome;
-use crate::store::{Resolution, Run};
+use crate::pipeline::{ActionRef, ImportOptions, Mode};
 
 #[derive(Subcommand)]
 pub enum SyncCommand {
@@ -80,219 +79,256 @@ pub enum ConfigCommand {
 
 pub async fn run(
     cmd: SyncCommand,
-    engine: Engine,
+    engine: Local,
     org: Option<String>,
     json: bool,
 ) -> anyhow::Result<()> {
     if let SyncCommand::Apply { file } = &cmd {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let config = DistrictConfig::parse(&text)?;
-        engine.apply_config(&config).await?;
-        println!(
-            "applied {}: organization `{}`, {} sources",
-            file.display(),
-            config.organization.id,
-            config.sources.len()
-        );
-        return Ok(());
+        return apply(&engine, file).await;
     }
     let org = resolve_org(&engine, org).await?;
+    let engine = &engine;
     match cmd {
-        SyncCommand::Apply { .. } => {}
+        SyncCommand::Apply { .. } => Ok(()),
         SyncCommand::Config(ConfigCommand::Export) => {
-            print!("{}", engine.export_config(&org).await?.to_toml());
+            print!("{}", engine.export(&org).await?.to_toml());
+            Ok(())
         }
-        SyncCommand::Sources => {
-            let sources = engine.store.sources(&org).await?;
-            let mut rows = Vec::new();
-            for s in sources {
-                let last = engine
-                    .store
-                    .runs(&org, Some(&s.config.id), 1)
-                    .await?
-                    .into_iter()
-                    .next();
-                rows.push(serde_json::json!({
-                    "id": s.config.id, "plugin": s.config.plugin, "enabled": s.enabled,
-                    "last_run": last.as_ref().map(|r| &r.id), "last_status": last.as_ref().map(|r| r.status.as_str()),
-                    "last_started": last.as_ref().map(|r| &r.started_at),
-                }));
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                println!(
-                    "{:<16} {:<20} {:<9} {}",
-                    "SOURCE", "PLUGIN", "STATE", "LAST RUN"
-                );
-                for r in rows {
-                    println!(
-                        "{:<16} {:<20} {:<9} {} {}",
-                        r["id"].as_str().unwrap_or(""),
-                        r["plugin"].as_str().unwrap_or(""),
-                        if r["enabled"] == true {
-                            "enabled"
-                        } else {
-                            "disabled"
-                        },
-                        r["last_status"].as_str().unwrap_or("never"),
-                        r["last_started"].as_str().unwrap_or("")
-                    );
-                }
-            }
-        }
+        SyncCommand::Sources => sources(engine, &org, json).await,
         SyncCommand::Import {
             source,
             full: _,
             quick,
             auto_commit,
-        } => {
-            let bar = progress_bar(json);
-            let sink_bar = bar.clone();
-            let opts = ImportOptions {
-                mode: if quick { Mode::Quick } else { Mode::Full },
-                trigger: "manual".into(),
-                by: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
-                auto_commit: auto_commit.then_some(true),
-                progress: Some(Arc::new(move |done, total| {
-                    if let Some(t) = total {
-                        sink_bar.set_length(t);
-                    }
-                    sink_bar.set_position(done);
-                })),
-                ..Default::default()
-            };
-            let run = engine.import(&org, &source, opts).await?;
-            bar.finish_and_clear();
-            print_run(&run, json)?;
-            if run.status == crate::store::RunStatus::Failed {
-                bail!("run {} failed", run.id);
-            }
-        }
-        SyncCommand::Runs { source, limit } => {
-            let runs = engine.store.runs(&org, source.as_deref(), limit).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&runs)?);
-            } else {
-                println!(
-                    "{:<36} {:<12} {:<6} {:<18} {:>6} {}",
-                    "RUN", "SOURCE", "MODE", "STATUS", "CHANGES", "STARTED"
-                );
-                for r in runs {
-                    println!(
-                        "{:<36} {:<12} {:<6} {:<18} {:>6} {}",
-                        r.id,
-                        r.source_id,
-                        r.mode,
-                        r.status.as_str(),
-                        r.report.changes(),
-                        r.started_at
-                    );
-                }
-            }
-        }
-        SyncCommand::Run { id, actions } => {
-            let run = engine.store.run(&id).await?;
-            print_run(&run, json)?;
-            if actions {
-                let changes = engine.store.changes(&id, None, None, 0, 100_000).await?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&changes)?);
-                } else {
-                    for c in changes {
-                        let mark = if c.excluded { " (excluded)" } else { "" };
-                        println!(
-                            "{:>6} {:<12} {:<7} {}{}",
-                            c.seq, c.kind, c.action, c.source_record_id, mark
-                        );
-                    }
-                }
-            }
-        }
-        SyncCommand::Approve { id, exclude } => {
-            let exclude: Vec<ActionRef> = exclude
-                .iter()
-                .map(|e| e.parse())
-                .collect::<Result<_, String>>()
-                .map_err(anyhow::Error::msg)?;
-            let (run, outcome) = engine.approve(&id, &exclude).await?;
-            match outcome {
-                CommitOutcome::Applied { applied, excluded } => println!(
-                    "run {} committed: {applied} changes applied, {excluded} left out",
-                    run.id
-                ),
-                CommitOutcome::AlreadyCommitted => println!(
-                    "run {} was already committed; nothing was applied again",
-                    run.id
-                ),
-            }
-        }
+        } => import(engine, &org, &source, quick, auto_commit, json).await,
+        SyncCommand::Runs { source, limit } => runs(engine, &org, source, limit, json).await,
+        SyncCommand::Run { id, actions } => run_report(engine, &id, actions, json).await,
+        SyncCommand::Approve { id, exclude } => approve(engine, &id, &exclude).await,
         SyncCommand::Discard { id } => {
             let run = engine.discard(&id).await?;
             println!("run {} discarded: nothing of it was applied", run.id);
+            Ok(())
         }
-        SyncCommand::Duplicates => {
-            let dups = engine.store.duplicates(&org, true).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&dups)?);
-            } else if dups.is_empty() {
-                println!("no duplicates waiting");
-            } else {
-                for d in dups {
-                    let name = |e: &crate::store::EntityRow| {
-                        ["givenName", "familyName", "email"]
-                            .iter()
-                            .filter_map(|a| {
-                                e.data
-                                    .get(*a)
-                                    .and_then(|c| c.get("v"))
-                                    .and_then(|v| v.as_str())
-                            })
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    };
-                    println!(
-                        "{}  {} by {}\n    primary   {}  {}\n    secondary {}  {}",
-                        d.id,
-                        d.kind,
-                        d.domain,
-                        d.primary.id,
-                        name(&d.primary),
-                        d.secondary.id,
-                        name(&d.secondary)
-                    );
-                }
-            }
-        }
+        SyncCommand::Duplicates => duplicates(engine, &org, json).await,
         SyncCommand::Resolve {
             id,
             action,
             swap,
             copy,
-        } => {
-            let resolution = match action.as_str() {
-                "delete" => Resolution::Delete,
-                "ignore" => Resolution::Ignore,
-                "keep" | "keep-as-new" => Resolution::KeepAsNew,
-                other => bail!("`{other}` is not a resolution: use delete, ignore or keep"),
-            };
-            let d = engine
-                .store
-                .resolve_duplicate(&org, &id, swap, &copy, resolution, "cli")
-                .await?;
-            println!("duplicate {} resolved: {}", d.id, d.status);
+        } => resolve(engine, &org, &id, &action, swap, &copy).await,
+    }
+}
+
+async fn apply(engine: &Local, file: &std::path::Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let config = DistrictConfig::parse(&text)?;
+    engine.apply(&config).await?;
+    println!(
+        "applied {}: organization `{}`, {} sources",
+        file.display(),
+        config.organization.id,
+        config.sources.len()
+    );
+    Ok(())
+}
+
+async fn sources(engine: &Local, org: &str, json: bool) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    for (s, last) in engine.sources(org).await? {
+        rows.push(serde_json::json!({
+            "id": s.config.id, "plugin": s.config.plugin, "enabled": s.enabled,
+            "last_run": last.as_ref().map(|r| &r.id), "last_status": last.as_ref().map(|r| r.status.as_str()),
+            "last_started": last.as_ref().map(|r| &r.started_at),
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!(
+            "{:<16} {:<20} {:<9} {}",
+            "SOURCE", "PLUGIN", "STATE", "LAST RUN"
+        );
+        for r in rows {
+            println!(
+                "{:<16} {:<20} {:<9} {} {}",
+                r["id"].as_str().unwrap_or(""),
+                r["plugin"].as_str().unwrap_or(""),
+                if r["enabled"] == true {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
+                r["last_status"].as_str().unwrap_or("never"),
+                r["last_started"].as_str().unwrap_or("")
+            );
         }
     }
     Ok(())
 }
 
+async fn import(
+    engine: &Local,
+    org: &str,
+    source: &str,
+    quick: bool,
+    auto_commit: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let bar = super::progress_bar(json);
+    let sink_bar = bar.clone();
+    let opts = ImportOptions {
+        mode: if quick { Mode::Quick } else { Mode::Full },
+        trigger: "manual".into(),
+        by: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
+        auto_commit: auto_commit.then_some(true),
+        progress: Some(Arc::new(move |done, total| {
+            if let Some(t) = total {
+                sink_bar.set_length(t);
+            }
+            sink_bar.set_position(done);
+        })),
+        ..Default::default()
+    };
+    let run = engine.import(org, source, opts).await?;
+    bar.finish_and_clear();
+    print_run(&run, json)?;
+    if run.status == RunStatus::Failed {
+        bail!("run {} failed", run.id);
+    }
+    Ok(())
+}
+
+async fn runs(
+    engine: &Local,
+    org: &str,
+    source: Option<String>,
+    limit: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let runs = engine.runs(org, source.as_deref(), limit).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+    } else {
+        println!(
+            "{:<36} {:<12} {:<6} {:<18} {:>6} {}",
+            "RUN", "SOURCE", "MODE", "STATUS", "CHANGES", "STARTED"
+        );
+        for r in runs {
+            println!(
+                "{:<36} {:<12} {:<6} {:<18} {:>6} {}",
+                r.id,
+                r.source_id,
+                r.mode,
+                r.status.as_str(),
+                r.report.changes(),
+                r.started_at
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn run_report(engine: &Local, id: &str, actions: bool, json: bool) -> anyhow::Result<()> {
+    let run = engine.run(id).await?;
+    print_run(&run, json)?;
+    if actions {
+        let changes = engine.changes(id).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&changes)?);
+        } else {
+            for c in changes {
+                let mark = if c.excluded { " (excluded)" } else { "" };
+                println!(
+                    "{:>6} {:<12} {:<7} {}{}",
+                    c.seq, c.kind, c.action, c.source_record_id, mark
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn approve(engine: &Local, id: &str, exclude: &[String]) -> anyhow::Result<()> {
+    let exclude: Vec<ActionRef> = exclude
+        .iter()
+        .map(|e| e.parse())
+        .collect::<Result<_, String>>()
+        .map_err(anyhow::Error::msg)?;
+    let (run, outcome) = engine.approve(id, &exclude).await?;
+    match outcome {
+        CommitOutcome::Applied { applied, excluded } => println!(
+            "run {} committed: {applied} changes applied, {excluded} left out",
+            run.id
+        ),
+        CommitOutcome::AlreadyCommitted => println!(
+            "run {} was already committed; nothing was applied again",
+            run.id
+        ),
+    }
+    Ok(())
+}
+
+async fn duplicates(engine: &Local, org: &str, json: bool) -> anyhow::Result<()> {
+    let dups = engine.duplicates(org).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&dups)?);
+    } else if dups.is_empty() {
+        println!("no duplicates waiting");
+    } else {
+        for d in dups {
+            let name = |e: &EntityRow| {
+                ["givenName", "familyName", "email"]
+                    .iter()
+                    .filter_map(|a| {
+                        e.data
+                            .get(*a)
+                            .and_then(|c| c.get("v"))
+                            .and_then(|v| v.as_str())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            println!(
+                "{}  {} by {}\n    primary   {}  {}\n    secondary {}  {}",
+                d.id,
+                d.kind,
+                d.domain,
+                d.primary.id,
+                name(&d.primary),
+                d.secondary.id,
+                name(&d.secondary)
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn resolve(
+    engine: &Local,
+    org: &str,
+    id: &str,
+    action: &str,
+    swap: bool,
+    copy: &[String],
+) -> anyhow::Result<()> {
+    let resolution = match action {
+        "delete" => Resolution::Delete,
+        "ignore" => Resolution::Ignore,
+        "keep" | "keep-as-new" => Resolution::KeepAsNew,
+        other => bail!("`{other}` is not a resolution: use delete, ignore or keep"),
+    };
+    let d = engine.resolve(org, id, swap, copy, resolution).await?;
+    println!("duplicate {} resolved: {}", d.id, d.status);
+    Ok(())
+}
+
 /// The organization to work on: the one named, or the only one there is.
-async fn resolve_org(engine: &Engine, org: Option<String>) -> anyhow::Result<String> {
+async fn resolve_org(engine: &Local, org: Option<String>) -> anyhow::Result<String> {
     if let Some(org) = org {
         return Ok(org);
     }
-    let orgs = engine.store.organizations().await?;
+    let orgs = engine.organizations().await?;
     match orgs.as_slice() {
         [(id, _)] => Ok(id.clone()),
         [] => bail!("no organization yet: `homeroom apply district.toml` creates one"),
@@ -304,20 +340,6 @@ async fn resolve_org(engine: &Engine, org: Option<String>) -> anyhow::Result<Str
                 .join(", ")
         ),
     }
-}
-
-fn progress_bar(json: bool) -> indicatif::ProgressBar {
-    if json || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {bar:30} {pos}/{len} records · {per_sec} · {elapsed}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar
 }
 
 pub fn print_run(run: &Run, json: bool) -> anyhow::Result<()> {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::capabilities::http::{Auth, Connection, HttpLimits};
-use crate::gallery::manifest::{AuthKind, Manifest, SettingType};
+use crate::gallery::manifest::{AuthKind, Manifest, SettingSpec, SettingType};
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,39 +59,82 @@ pub fn grant(
     secrets: &BTreeMap<String, Secret>,
     limits: HttpLimits,
 ) -> Result<Grant, GrantError> {
-    let plugin = manifest.id.clone();
-    let known = || {
-        manifest
-            .settings
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    refuse_unknown_names(manifest, settings, secrets)?;
+    let mut visible = visible_settings(manifest, settings, secrets)?;
+    if manifest.kind.is_rule() {
+        return Ok(Grant {
+            settings: visible,
+            connection: None,
+        });
+    }
+    let auth_kind = chosen_auth(manifest, settings)?;
+    if settings.contains_key("auth") {
+        visible.insert("auth".into(), auth_kind.label().into());
+    }
+    let auth = Credentials {
+        manifest,
+        visible: &visible,
+        secrets,
+    }
+    .auth(auth_kind)?;
+    Ok(Grant {
+        connection: Some(Connection {
+            allowed_hosts: allowed_hosts(manifest, &visible),
+            auth,
+            limits,
+        }),
+        settings: visible,
+    })
+}
+
+/// Every setting and secret a source names must be one the manifest declares.
+fn refuse_unknown_names(
+    manifest: &Manifest,
+    settings: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, Secret>,
+) -> Result<(), GrantError> {
     for name in settings.keys().chain(secrets.keys()) {
         if name != "auth" && manifest.setting(name).is_none() {
             return Err(GrantError::UnknownSetting {
-                plugin,
+                plugin: manifest.id.clone(),
                 name: name.clone(),
-                known: known(),
+                known: manifest
+                    .settings
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
     }
+    Ok(())
+}
+
+/// The settings the plugin may read: every non-secret setting with its value
+/// or default, each checked against its type; required ones (secrets too)
+/// must be there.
+fn visible_settings(
+    manifest: &Manifest,
+    settings: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, Secret>,
+) -> Result<BTreeMap<String, String>, GrantError> {
+    let plugin = &manifest.id;
+    let missing = |spec: &SettingSpec| GrantError::MissingSetting {
+        plugin: plugin.clone(),
+        name: spec.name.clone(),
+        label: spec.label.clone(),
+    };
     let mut visible = BTreeMap::new();
     for spec in &manifest.settings {
         if spec.secret {
             if settings.contains_key(&spec.name) {
                 return Err(GrantError::SecretAsSetting {
-                    plugin,
+                    plugin: plugin.clone(),
                     name: spec.name.clone(),
                 });
             }
             if spec.required && secrets.get(&spec.name).is_none_or(|s| s.is_empty()) {
-                return Err(GrantError::MissingSetting {
-                    plugin,
-                    name: spec.name.clone(),
-                    label: spec.label.clone(),
-                });
+                return Err(missing(spec));
             }
             continue;
         }
@@ -101,168 +144,178 @@ pub fn grant(
             .or(spec.default.as_ref());
         let Some(value) = value else {
             if spec.required {
-                return Err(GrantError::MissingSetting {
-                    plugin,
-                    name: spec.name.clone(),
-                    label: spec.label.clone(),
-                });
+                return Err(missing(spec));
             }
             continue;
         };
-        let invalid = |why: &str| GrantError::InvalidSetting {
-            plugin: plugin.clone(),
-            name: spec.name.clone(),
-            value: value.clone(),
-            why: why.to_string(),
-        };
-        match spec.kind {
-            SettingType::Url => {
-                let url = url::Url::parse(value).map_err(|e| invalid(&e.to_string()))?;
-                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                    return Err(invalid("it must be an http:// or https:// address"));
-                }
-            }
-            SettingType::Number => {
-                value
-                    .trim()
-                    .parse::<f64>()
-                    .map_err(|_| invalid("it must be a number"))?;
-            }
-            SettingType::Choice if !spec.choices.iter().any(|c| c == value) => {
-                return Err(invalid(&format!(
-                    "choose one of {}",
-                    spec.choices.join(", ")
-                )));
-            }
-            SettingType::Boolean if !matches!(value.as_str(), "true" | "false") => {
-                return Err(invalid("it must be true or false"));
-            }
-            _ => {}
-        }
+        check_value(plugin, spec, value)?;
         visible.insert(spec.name.clone(), value.clone());
     }
+    Ok(visible)
+}
 
-    if manifest.kind.is_rule() {
-        return Ok(Grant {
-            settings: visible,
-            connection: None,
-        });
-    }
-
-    let auth_kind = match settings.get("auth") {
-        None => manifest.auth.first().copied().unwrap_or(AuthKind::None),
-        Some(chosen) => manifest
-            .auth
-            .iter()
-            .copied()
-            .find(|k| k.label() == chosen)
-            .ok_or_else(|| GrantError::UnsupportedAuth {
-                plugin: plugin.clone(),
-                chosen: chosen.clone(),
-                supported: manifest
-                    .auth
-                    .iter()
-                    .map(|k| k.label())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?,
+/// A setting's value must be of the setting's type.
+fn check_value(plugin: &str, spec: &SettingSpec, value: &str) -> Result<(), GrantError> {
+    let invalid = |why: &str| GrantError::InvalidSetting {
+        plugin: plugin.to_string(),
+        name: spec.name.clone(),
+        value: value.to_string(),
+        why: why.to_string(),
     };
-    if settings.contains_key("auth") {
-        visible.insert("auth".into(), auth_kind.label().into());
+    match spec.kind {
+        SettingType::Url => {
+            let url = url::Url::parse(value).map_err(|e| invalid(&e.to_string()))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(invalid("it must be an http:// or https:// address"));
+            }
+        }
+        SettingType::Number => {
+            value
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| invalid("it must be a number"))?;
+        }
+        SettingType::Choice if !spec.choices.iter().any(|c| c == value) => {
+            return Err(invalid(&format!(
+                "choose one of {}",
+                spec.choices.join(", ")
+            )));
+        }
+        SettingType::Boolean if !matches!(value, "true" | "false") => {
+            return Err(invalid("it must be true or false"));
+        }
+        _ => {}
     }
-    let need = |name: &str| -> Result<String, GrantError> {
-        visible
+    Ok(())
+}
+
+/// The auth kind the source chose (`auth`), or the manifest's first.
+fn chosen_auth(
+    manifest: &Manifest,
+    settings: &BTreeMap<String, String>,
+) -> Result<AuthKind, GrantError> {
+    let Some(chosen) = settings.get("auth") else {
+        return Ok(manifest.auth.first().copied().unwrap_or(AuthKind::None));
+    };
+    manifest
+        .auth
+        .iter()
+        .copied()
+        .find(|k| k.label() == chosen)
+        .ok_or_else(|| GrantError::UnsupportedAuth {
+            plugin: manifest.id.clone(),
+            chosen: chosen.clone(),
+            supported: manifest
+                .auth
+                .iter()
+                .map(|k| k.label())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// What the host authenticates with, from the settings and secrets an auth
+/// kind needs.
+struct Credentials<'a> {
+    manifest: &'a Manifest,
+    visible: &'a BTreeMap<String, String>,
+    secrets: &'a BTreeMap<String, Secret>,
+}
+
+impl Credentials<'_> {
+    fn missing(&self, name: &str) -> GrantError {
+        GrantError::MissingSetting {
+            plugin: self.manifest.id.clone(),
+            name: name.to_string(),
+            label: self
+                .manifest
+                .setting(name)
+                .map(|s| s.label.clone())
+                .unwrap_or_else(|| name.to_string()),
+        }
+    }
+
+    fn setting(&self, name: &str) -> Result<String, GrantError> {
+        self.visible
             .get(name)
             .cloned()
-            .ok_or_else(|| GrantError::MissingSetting {
-                plugin: plugin.clone(),
-                name: name.to_string(),
-                label: manifest
-                    .setting(name)
-                    .map(|s| s.label.clone())
-                    .unwrap_or_else(|| name.to_string()),
-            })
-    };
-    let need_secret = |name: &str| -> Result<Secret, GrantError> {
-        secrets
+            .ok_or_else(|| self.missing(name))
+    }
+
+    fn secret(&self, name: &str) -> Result<Secret, GrantError> {
+        self.secrets
             .get(name)
             .filter(|s| !s.is_empty())
             .cloned()
-            .ok_or_else(|| GrantError::MissingSetting {
-                plugin: plugin.clone(),
-                name: name.to_string(),
-                label: manifest
-                    .setting(name)
-                    .map(|s| s.label.clone())
-                    .unwrap_or_else(|| name.to_string()),
-            })
-    };
-    let scopes = || -> Vec<String> {
-        visible
+            .ok_or_else(|| self.missing(name))
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        self.visible
             .get("scopes")
             .map(|s| s.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default()
-    };
-    let auth = match auth_kind {
-        AuthKind::None => Auth::None,
-        AuthKind::Basic => Auth::Basic {
-            username: need("username")?,
-            password: need_secret("password")?,
-        },
-        AuthKind::ApiKey => Auth::ApiKey {
-            header: visible
-                .get("api_key_header")
-                .cloned()
-                .unwrap_or_else(|| "X-API-Key".to_string()),
-            key: need_secret("api_key")?,
-        },
-        AuthKind::Bearer => Auth::Bearer {
-            token: need_secret("token")?,
-        },
-        AuthKind::Oauth2ClientCredentials => Auth::OAuth2ClientCredentials {
-            token_url: need("token_url")?,
-            client_id: need("client_id")?,
-            client_secret: need_secret("client_secret")?,
-            scopes: scopes(),
-        },
-        AuthKind::Oauth2Password => Auth::OAuth2Password {
-            token_url: need("token_url")?,
-            client_id: need("client_id")?,
-            client_secret: secrets.get("client_secret").cloned(),
-            username: need("username")?,
-            password: need_secret("password")?,
-            scopes: scopes(),
-        },
-        AuthKind::Oauth1 => Auth::OAuth1 {
-            consumer_key: need("client_id")?,
-            consumer_secret: need_secret("client_secret")?,
-        },
-    };
+    }
 
-    let mut allowed_hosts = Vec::new();
+    fn auth(&self, kind: AuthKind) -> Result<Auth, GrantError> {
+        Ok(match kind {
+            AuthKind::None => Auth::None,
+            AuthKind::Basic => Auth::Basic {
+                username: self.setting("username")?,
+                password: self.secret("password")?,
+            },
+            AuthKind::ApiKey => Auth::ApiKey {
+                header: self
+                    .visible
+                    .get("api_key_header")
+                    .cloned()
+                    .unwrap_or_else(|| "X-API-Key".to_string()),
+                key: self.secret("api_key")?,
+            },
+            AuthKind::Bearer => Auth::Bearer {
+                token: self.secret("token")?,
+            },
+            AuthKind::Oauth2ClientCredentials => Auth::OAuth2ClientCredentials {
+                token_url: self.setting("token_url")?,
+                client_id: self.setting("client_id")?,
+                client_secret: self.secret("client_secret")?,
+                scopes: self.scopes(),
+            },
+            AuthKind::Oauth2Password => Auth::OAuth2Password {
+                token_url: self.setting("token_url")?,
+                client_id: self.setting("client_id")?,
+                client_secret: self.secrets.get("client_secret").cloned(),
+                username: self.setting("username")?,
+                password: self.secret("password")?,
+                scopes: self.scopes(),
+            },
+            AuthKind::Oauth1 => Auth::OAuth1 {
+                consumer_key: self.setting("client_id")?,
+                consumer_secret: self.secret("client_secret")?,
+            },
+        })
+    }
+}
+
+/// The hosts the plugin may reach: the manifest's patterns, with `{setting}`
+/// replaced by the host (and port) of that setting's URL.
+fn allowed_hosts(manifest: &Manifest, visible: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
     for pattern in &manifest.allowed_hosts {
         match pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
             Some(name) => {
-                if let Some(value) = visible.get(name) {
-                    if let Ok(url) = url::Url::parse(value) {
-                        if let Some(host) = url.host_str() {
-                            allowed_hosts.push(match url.port() {
-                                Some(port) => format!("{host}:{port}"),
-                                None => host.to_string(),
-                            });
-                        }
-                    }
+                let url = visible.get(name).and_then(|v| url::Url::parse(v).ok());
+                if let Some(url) = url
+                    && let Some(host) = url.host_str()
+                {
+                    out.push(match url.port() {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host.to_string(),
+                    });
                 }
             }
-            None => allowed_hosts.push(pattern.clone()),
+            None => out.push(pattern.clone()),
         }
     }
-    Ok(Grant {
-        settings: visible,
-        connection: Some(Connection {
-            allowed_hosts,
-            auth,
-            limits,
-        }),
-    })
+    out
 }

@@ -5,8 +5,7 @@
 //! run. This module orchestrates; SQL lives in `store`, plugin execution in
 //! `runtime`, and the merge and identity logic in `reconcile`.
 
-pub mod record;
-pub mod report;
+mod error;
 mod rules;
 pub mod stages;
 
@@ -14,32 +13,23 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::bindings::types::EntityKind;
 use crate::capabilities::http::{ConnectionClient, HttpLimits};
 use crate::capabilities::log::ProgressSink;
 use crate::config::SourceConfig;
 use crate::gallery::grant::grant;
 use crate::gallery::manifest::Direction;
 use crate::gallery::{Gallery, Package};
+use crate::model::record::{self, Record};
+use crate::model::report::RunReport;
 use crate::reconcile::Reconciler;
 use crate::reconcile::merge::Masters;
-use crate::runtime::bindings::types::EntityKind;
 use crate::runtime::{ConnectorFactory, ConnectorSession, PageReader, Runtime, SessionOptions};
 use crate::secret::Secret;
 use crate::store::sync::{CommitHints, CommitOutcome, KeyDomain};
-use crate::store::{DbKeyValue, Run, RunStatus, Store, StoreError};
-use record::Record;
-use report::RunReport;
+use crate::store::{DbKeyValue, Run, RunStatus, Store};
+pub use error::{EngineError, ReadFailure, RunError};
 use stages::{Outcome, Stages};
-
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Setup(String),
-    #[error("{0}")]
-    Refused(String),
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -93,7 +83,7 @@ impl Default for ImportOptions {
 /// the scheduler.
 #[derive(Clone)]
 pub struct Engine {
-    pub store: Store,
+    store: Store,
     pub runtime: Arc<Runtime>,
     pub gallery: Arc<Gallery>,
     pub http_limits: HttpLimits,
@@ -169,6 +159,21 @@ impl Engine {
             http_limits: HttpLimits::default(),
             read_concurrency: READ_CONCURRENCY,
         }
+    }
+
+    /// The engine over the database `db_url` names (migrated on open), with
+    /// the runtime's default limits.
+    pub async fn open(db_url: &str, gallery: Gallery) -> Result<Engine, EngineError> {
+        let store = Store::open(db_url).await?;
+        let runtime = Runtime::new(crate::runtime::Limits::default())
+            .map_err(|e| EngineError::Setup(format!("the plugin runtime cannot start: {e:#}")))?;
+        Ok(Engine::new(store, runtime, Arc::new(gallery)))
+    }
+
+    /// The engine's database. The application layer (`crate::app`) and the
+    /// test suite use it; no face does.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Apply a district's configuration file: the organization and every
@@ -358,7 +363,7 @@ impl Engine {
             for m in &s.config.master_fields {
                 masters.insert(
                     (
-                        record::entity_kind_of(&m.kind).to_string(),
+                        crate::model::kinds::entity_kind_of(&m.kind).to_string(),
                         m.attribute.clone(),
                     ),
                     m.source.clone(),
@@ -376,12 +381,9 @@ impl Engine {
             for kind in EntityKind::ALL {
                 for d in s.config.domains_for(kind.cli_name()) {
                     let name = d.attributes.join("+");
-                    if !out
-                        .iter()
-                        .any(|k| k.kind == kind.cli_name() && k.name == name)
-                    {
+                    if !out.iter().any(|k| k.kind == kind && k.name == name) {
                         out.push(KeyDomain {
-                            kind: kind.cli_name().into(),
+                            kind,
                             name,
                             attributes: d.attributes,
                         });
@@ -436,7 +438,7 @@ impl Engine {
             )
             .await;
         if let Err(failure) = outcome {
-            report.failure = Some(failure);
+            report.failure = Some(failure.report_text());
             self.store.clear_changes(&run_id).await?;
             self.store
                 .finish_run(&run_id, RunStatus::Failed, None, &report)
@@ -463,6 +465,8 @@ impl Engine {
         Ok(self.store.run(&run_id).await?)
     }
 
+    /// Read, stage and reconcile every kind the connector imports into the
+    /// run's change set. Nothing is committed here.
     async fn run_stages(
         &self,
         org_id: &str,
@@ -471,176 +475,61 @@ impl Engine {
         since: Option<&str>,
         opts: &ImportOptions,
         report: &mut RunReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let started = Instant::now();
         let secrets = match &opts.secrets {
             Some(s) => s.clone(),
-            None => secrets_from_env(config).map_err(|e| e.to_string())?,
+            None => secrets_from_env(config)?,
         };
         // Progress is the engine's to report (records read so far), not the plugin's.
-        let (session, package, spares) = self
-            .connect_reader(org_id, config, &secrets, None)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut stages = Stages::new(config);
-        if config.schools.mode == crate::config::SchoolsMode::Auto {
-            stages.auto_map_schools(
-                self.known_schools(org_id)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        // Orphan references are only knowable when the run sees everything.
-        let mut refs = (since.is_none()).then(RefCheck::default);
-        let mut done = 0u64;
-        let mut rules = rules::RuleChain::start(self, config)
-            .await
-            .map_err(|e| e.to_string())?;
-        let kinds: Vec<EntityKind> =
-            EntityKind::ALL
-                .into_iter()
-                .filter(|k| {
-                    package.manifest.entities.iter().any(|e| {
-                        e.kind == k.cli_name() && e.directions.contains(&Direction::Import)
-                    })
-                })
-                .collect();
-        let masters = self.masters(org_id).await.map_err(|e| e.to_string())?;
-        let key_domains = self.key_domains(org_id).await.map_err(|e| e.to_string())?;
-        let mut reconciler =
-            Reconciler::new(&self.store, org_id, config, run_id, masters, key_domains);
+        let (session, package, spares) =
+            self.connect_reader(org_id, config, &secrets, None).await?;
+        let kinds = imported_kinds(&package);
+        let mut reconciler = Reconciler::new(
+            &self.store,
+            org_id,
+            config,
+            run_id,
+            self.masters(org_id).await?,
+            self.key_domains(org_id).await?,
+        );
         if since.is_some() {
             reconciler = reconciler.for_delta();
         }
-        let bulk = since.is_none() && config.advanced.bulk_upload;
-        // The connector reads ahead on its own task (the other core) while
-        // this one maps, reconciles and writes the page before.
-        let mut pages = read_ahead(
-            session,
-            (self.read_concurrency > 1).then_some((spares, self.read_concurrency)),
-            kinds.clone(),
-            since.map(str::to_string),
-        );
-        let (mut waiting, mut mapping, mut reconciling, mut linking) =
-            (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-        for kind in &kinds {
-            let name = kind.cli_name();
-            if let Some(refs) = refs.as_mut() {
-                refs.finish_kind(report);
-            }
-            let clock = Instant::now();
-            reconciler
-                .begin_kind(name, report)
-                .await
-                .map_err(|e| e.to_string())?;
-            linking += clock.elapsed().as_secs_f64();
-            loop {
-                let clock = Instant::now();
-                let fetched = pages.recv().await;
-                waiting += clock.elapsed().as_secs_f64();
-                let records = match fetched {
-                    Some(Fetched::Page(records)) => records,
-                    Some(Fetched::KindDone) => break,
-                    Some(Fetched::Failed(e)) => {
-                        return Err(format!("the read failed, nothing was committed: {e}"));
-                    }
-                    None => {
-                        return Err(
-                            "the connector's reader stopped before the end; nothing was committed"
-                                .into(),
-                        );
-                    }
-                };
-                let clock = Instant::now();
-                report.kind(name).read += records.len() as u64;
-                done += records.len() as u64;
-                if let Some(progress) = &opts.progress {
-                    progress(done, None);
-                }
-                let mut mapped = Vec::with_capacity(records.len());
-                for mut r in records {
-                    match stages.map(&mut r) {
-                        Outcome::Keep => mapped.push(r),
-                        Outcome::Skip(_) => report.kind(name).skipped += 1,
-                        Outcome::Error(why) => report.error(name, &r.source_id, why),
-                    }
-                }
-                let mapped = rules
-                    .transform(mapped, report)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let mut checked = Vec::with_capacity(mapped.len());
-                for r in mapped {
-                    let mut warnings = Vec::new();
-                    match stages.check(&r, &mut warnings) {
-                        Outcome::Keep => {
-                            for w in warnings {
-                                report.warn(name, &r.source_id, w);
-                            }
-                            checked.push(r);
-                        }
-                        Outcome::Skip(why) => {
-                            report.kind(name).skipped += 1;
-                            if why.contains("is missing") {
-                                report.warn(name, &r.source_id, why);
-                            }
-                        }
-                        Outcome::Error(why) => report.error(name, &r.source_id, why),
-                    }
-                }
-                let kept = rules
-                    .filter(checked, report)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if let Some(refs) = refs.as_mut() {
-                    refs.check(&kept, report);
-                }
-                mapping += clock.elapsed().as_secs_f64();
-                let clock = Instant::now();
-                reconciler
-                    .page(kept, report)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                reconciling += clock.elapsed().as_secs_f64();
-            }
-            let clock = Instant::now();
-            reconciler
-                .end_kind(bulk, report)
-                .await
-                .map_err(|e| e.to_string())?;
-            reconciling += clock.elapsed().as_secs_f64();
-        }
-        if let Some(refs) = refs.as_mut() {
-            refs.finish_kind(report);
-        }
-        let clock = Instant::now();
-        reconciler.finish().await.map_err(|e| e.to_string())?;
-        reconciling += clock.elapsed().as_secs_f64();
-        for (name, t) in [
-            ("read", waiting),
-            ("map", mapping),
-            ("links", linking),
-            ("reconcile", reconciling),
-            ("total", started.elapsed().as_secs_f64()),
-        ] {
-            report.timings.insert(name.into(), t);
-        }
-        let read = report.total(|c| c.read);
-        let share = if read == 0 {
-            0.0
-        } else {
-            report.errors_total as f64 / read as f64
+        let mut run = ImportRun {
+            stages: self.stages(org_id, config).await?,
+            rules: rules::RuleChain::start(self, config).await?,
+            // Orphan references are only knowable when the run sees everything.
+            refs: since.is_none().then(RefCheck::default),
+            reconciler,
+            // The connector reads ahead on its own task (the other core)
+            // while this one maps, reconciles and writes the page before.
+            pages: read_ahead(
+                session,
+                (self.read_concurrency > 1).then_some((spares, self.read_concurrency)),
+                kinds.clone(),
+                since.map(str::to_string),
+            ),
+            progress: opts.progress.as_ref(),
+            bulk: since.is_none() && config.advanced.bulk_upload,
+            done: 0,
+            timings: Timings::default(),
         };
-        if report.errors_total > 0 && share > config.advanced.max_error_share {
-            return Err(format!(
-                "{} of {} records ({:.1}%) failed mapping or validation, more than the {:.1}% this source allows; nothing was committed. The errors name each record and why",
-                report.errors_total,
-                read,
-                share * 100.0,
-                config.advanced.max_error_share * 100.0
-            ));
+        for kind in kinds {
+            run.read_kind(kind, report).await?;
         }
-        Ok(())
+        run.finish(report, started).await?;
+        check_error_share(config, report)
+    }
+
+    /// The per-record stages of a source, with the district's known schools
+    /// when its schools are mapped automatically.
+    async fn stages(&self, org_id: &str, config: &SourceConfig) -> Result<Stages, EngineError> {
+        let mut stages = Stages::new(config);
+        if config.schools.mode == crate::config::SchoolsMode::Auto {
+            stages.auto_map_schools(self.known_schools(org_id).await?);
+        }
+        Ok(stages)
     }
 
     async fn commit(
@@ -664,13 +553,7 @@ impl Engine {
         report
             .timings
             .insert("commit".into(), started.elapsed().as_secs_f64());
-        let json = serde_json::to_string(&*report).unwrap_or_default();
-        sqlx::query("UPDATE runs SET report = $1 WHERE id = $2")
-            .bind(json)
-            .bind(run_id)
-            .execute(self.store.pool())
-            .await
-            .map_err(StoreError::from)?;
+        self.store.save_report(run_id, report).await?;
         Ok(outcome)
     }
 
@@ -738,13 +621,204 @@ impl Engine {
     }
 }
 
+/// The kinds a connector imports, in the order they are read (parents first).
+fn imported_kinds(package: &Package) -> Vec<EntityKind> {
+    EntityKind::ALL
+        .into_iter()
+        .filter(|k| {
+            package
+                .manifest
+                .entities
+                .iter()
+                .any(|e| e.kind == k.cli_name() && e.directions.contains(&Direction::Import))
+        })
+        .collect()
+}
+
+/// Past the share of failed records a source allows, the run fails.
+fn check_error_share(config: &SourceConfig, report: &RunReport) -> Result<(), RunError> {
+    let read = report.total(|c| c.read);
+    let share = if read == 0 {
+        0.0
+    } else {
+        report.errors_total as f64 / read as f64
+    };
+    if report.errors_total > 0 && share > config.advanced.max_error_share {
+        return Err(RunError::TooManyErrors {
+            errors: report.errors_total,
+            read,
+            share,
+            allowed: config.advanced.max_error_share,
+        });
+    }
+    Ok(())
+}
+
+/// Seconds spent in each part of a run, for its report.
+#[derive(Default)]
+struct Timings {
+    /// Waiting for the connector's next page.
+    read: f64,
+    /// Stages and rules.
+    map: f64,
+    /// Reading what the source said last time, per kind.
+    links: f64,
+    reconcile: f64,
+}
+
+/// An import run while it reads: each page goes through the stages, the
+/// rules, the orphan check and reconcile, in that order.
+struct ImportRun<'a> {
+    stages: Stages,
+    rules: rules::RuleChain,
+    refs: Option<RefCheck>,
+    reconciler: Reconciler<'a>,
+    pages: tokio::sync::mpsc::Receiver<Fetched>,
+    progress: Option<&'a ProgressSink>,
+    /// Absence means delete (a full run of a bulk source).
+    bulk: bool,
+    /// Records read so far.
+    done: u64,
+    timings: Timings,
+}
+
+impl ImportRun<'_> {
+    /// Every page of one kind, then what the kind's end decides (deletes by
+    /// absence, same-kind references).
+    async fn read_kind(
+        &mut self,
+        kind: EntityKind,
+        report: &mut RunReport,
+    ) -> Result<(), RunError> {
+        if let Some(refs) = self.refs.as_mut() {
+            refs.finish_kind(report);
+        }
+        let clock = Instant::now();
+        self.reconciler.begin_kind(kind, report).await?;
+        self.timings.links += clock.elapsed().as_secs_f64();
+        loop {
+            let clock = Instant::now();
+            let fetched = self.pages.recv().await;
+            self.timings.read += clock.elapsed().as_secs_f64();
+            match fetched {
+                Some(Fetched::Page(records)) => self.page(kind, records, report).await?,
+                Some(Fetched::KindDone) => break,
+                Some(Fetched::Failed(e)) => return Err(RunError::Read(e)),
+                None => return Err(RunError::Read(ReadFailure::Stopped)),
+            }
+        }
+        let clock = Instant::now();
+        self.reconciler.end_kind(self.bulk, report).await?;
+        self.timings.reconcile += clock.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// One page: map, transform, check, filter, then reconcile what is kept.
+    async fn page(
+        &mut self,
+        kind: EntityKind,
+        records: Vec<Record>,
+        report: &mut RunReport,
+    ) -> Result<(), RunError> {
+        let clock = Instant::now();
+        report.kind(kind).read += records.len() as u64;
+        self.done += records.len() as u64;
+        if let Some(progress) = self.progress {
+            progress(self.done, None);
+        }
+        let mapped = self.map(kind, records, report);
+        let mapped = self
+            .rules
+            .transform(mapped, report)
+            .await
+            .map_err(RunError::Rule)?;
+        let checked = self.check(kind, mapped, report);
+        let kept = self
+            .rules
+            .filter(checked, report)
+            .await
+            .map_err(RunError::Rule)?;
+        if let Some(refs) = self.refs.as_mut() {
+            refs.check(&kept, report);
+        }
+        self.timings.map += clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
+        self.reconciler.page(kept, report).await?;
+        self.timings.reconcile += clock.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// The stages before the rules: prefix, schools, attribute mapping.
+    fn map(
+        &mut self,
+        kind: EntityKind,
+        records: Vec<Record>,
+        report: &mut RunReport,
+    ) -> Vec<Record> {
+        let mut mapped = Vec::with_capacity(records.len());
+        for mut r in records {
+            match self.stages.map(&mut r) {
+                Outcome::Keep => mapped.push(r),
+                Outcome::Skip(_) => report.kind(kind).skipped += 1,
+                Outcome::Error(why) => report.error(kind, &r.source_id, why),
+            }
+        }
+        mapped
+    }
+
+    /// The stages after the transforms: requirements and built-in filters.
+    fn check(&self, kind: EntityKind, records: Vec<Record>, report: &mut RunReport) -> Vec<Record> {
+        let mut checked = Vec::with_capacity(records.len());
+        for r in records {
+            let mut warnings = Vec::new();
+            match self.stages.check(&r, &mut warnings) {
+                Outcome::Keep => {
+                    for w in warnings {
+                        report.warn(kind, &r.source_id, w);
+                    }
+                    checked.push(r);
+                }
+                Outcome::Skip(why) => {
+                    report.kind(kind).skipped += 1;
+                    if why.contains("is missing") {
+                        report.warn(kind, &r.source_id, why);
+                    }
+                }
+                Outcome::Error(why) => report.error(kind, &r.source_id, why),
+            }
+        }
+        checked
+    }
+
+    /// The last kind's references, the change set's last rows, the timings.
+    async fn finish(mut self, report: &mut RunReport, started: Instant) -> Result<(), RunError> {
+        if let Some(refs) = self.refs.as_mut() {
+            refs.finish_kind(report);
+        }
+        let clock = Instant::now();
+        self.reconciler.finish().await?;
+        self.timings.reconcile += clock.elapsed().as_secs_f64();
+        let t = &self.timings;
+        for (name, seconds) in [
+            ("read", t.read),
+            ("map", t.map),
+            ("links", t.links),
+            ("reconcile", t.reconcile),
+            ("total", started.elapsed().as_secs_f64()),
+        ] {
+            report.timings.insert(name.into(), seconds);
+        }
+        Ok(())
+    }
+}
+
 /// What the connector's reader task hands over, in order.
 enum Fetched {
     /// A page, already in the host's working form.
     Page(Vec<Record>),
     /// The current kind has no more pages.
     KindDone,
-    Failed(String),
+    Failed(ReadFailure),
 }
 
 /// Read every page of `kinds`, in order, on a task of its own, turning each
@@ -766,11 +840,7 @@ fn read_ahead(
             let mut reader = PageReader::new(kind, since.as_deref());
             loop {
                 let Some(mut session) = idle.pop() else {
-                    let _ = tx
-                        .send(Fetched::Failed(
-                            "no connector instance is left to read with".into(),
-                        ))
-                        .await;
+                    let _ = tx.send(Fetched::Failed(ReadFailure::NoInstance)).await;
                     return;
                 };
                 let read = session.next_page(&mut reader).await;
@@ -780,7 +850,7 @@ fn read_ahead(
                         Fetched::Page(page.entities.into_iter().map(Record::from_entity).collect())
                     }
                     Ok(None) => break,
-                    Err(e) => Fetched::Failed(e.to_string()),
+                    Err(e) => Fetched::Failed(e.into()),
                 };
                 let failed = matches!(fetched, Fetched::Failed(_));
                 // The pipeline stopped listening (it failed): stop reading.
@@ -834,7 +904,7 @@ impl AheadRead<'_> {
         cursors: Vec<String>,
         idle: &mut Vec<ConnectorSession>,
         tx: &tokio::sync::mpsc::Sender<Fetched>,
-    ) -> Result<(), Option<String>> {
+    ) -> Result<(), Option<ReadFailure>> {
         let mut cursors = cursors.into_iter();
         let mut inflight: std::collections::VecDeque<tokio::task::JoinHandle<AheadPage>> =
             Default::default();
@@ -853,7 +923,7 @@ impl AheadRead<'_> {
                         Ok(s) => s,
                         Err(e) => {
                             stop(&mut inflight);
-                            return Err(Some(e.to_string()));
+                            return Err(Some(e.into()));
                         }
                     },
                 };
@@ -873,7 +943,7 @@ impl AheadRead<'_> {
                 Ok(done) => done,
                 Err(e) => {
                     stop(&mut inflight);
-                    return Err(Some(format!("a page reader stopped: {e}")));
+                    return Err(Some(e.into()));
                 }
             };
             match page {
@@ -886,7 +956,7 @@ impl AheadRead<'_> {
                 }
                 Err(e) => {
                     stop(&mut inflight);
-                    return Err(Some(e.to_string()));
+                    return Err(Some(e.into()));
                 }
             }
         }
@@ -903,7 +973,15 @@ struct RefCheck {
     seen: std::collections::HashMap<&'static str, foldhash::HashSet<u128>>,
     /// References to records of the same kind (a student's guardians are users
     /// too, and may come later in the file): checked when the kind ends.
-    pending: Vec<(&'static str, String, String, EntityKind, String)>,
+    pending: Vec<PendingRef>,
+}
+
+/// A reference between two records of one kind, checked at the kind's end.
+struct PendingRef {
+    kind: EntityKind,
+    record: String,
+    attribute: String,
+    id: String,
 }
 
 /// Same-kind references kept for the end-of-kind check; past this many the
@@ -916,29 +994,27 @@ impl RefCheck {
             if r.deleted {
                 continue;
             }
-            let own = r.kind.cli_name();
             r.each_reference(|attr, kind, id| {
                 if kind == r.kind {
                     if self.pending.len() < PENDING_REFS {
-                        self.pending.push((
-                            own,
-                            r.source_id.clone(),
-                            attr.to_string(),
+                        self.pending.push(PendingRef {
                             kind,
-                            id.to_string(),
-                        ));
+                            record: r.source_id.clone(),
+                            attribute: attr.to_string(),
+                            id: id.to_string(),
+                        });
                     }
                     return;
                 }
-                if let Some(ids) = self.seen.get(kind.cli_name()) {
-                    if !ids.contains(&record::id_key(id)) {
-                        orphan(report, own, &r.source_id, attr, kind, id);
-                    }
+                if let Some(ids) = self.seen.get(kind.cli_name())
+                    && !ids.contains(&record::id_key(id))
+                {
+                    orphan(report, r.kind, &r.source_id, attr, kind, id);
                 }
             });
             if !matches!(r.kind, EntityKind::Enrollment | EntityKind::Result) {
                 self.seen
-                    .entry(own)
+                    .entry(r.kind.cli_name())
                     .or_default()
                     .insert(record::id_key(&r.source_id));
             }
@@ -947,13 +1023,13 @@ impl RefCheck {
 
     /// The end of a kind: check the references among its own records.
     fn finish_kind(&mut self, report: &mut RunReport) {
-        for (kind, record, attr, ref_kind, id) in std::mem::take(&mut self.pending) {
+        for p in std::mem::take(&mut self.pending) {
             if !self
                 .seen
-                .get(ref_kind.cli_name())
-                .is_some_and(|ids| ids.contains(&record::id_key(&id)))
+                .get(p.kind.cli_name())
+                .is_some_and(|ids| ids.contains(&record::id_key(&p.id)))
             {
-                orphan(report, kind, &record, &attr, ref_kind, &id);
+                orphan(report, p.kind, &p.record, &p.attribute, p.kind, &p.id);
             }
         }
     }
@@ -961,7 +1037,7 @@ impl RefCheck {
 
 fn orphan(
     report: &mut RunReport,
-    kind: &str,
+    kind: EntityKind,
     record: &str,
     attr: &str,
     ref_kind: EntityKind,

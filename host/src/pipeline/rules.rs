@@ -8,11 +8,11 @@
 use crate::config::SourceConfig;
 use crate::gallery::PluginKind;
 use crate::gallery::grant::grant;
-use crate::runtime::{RuleSession, SessionOptions};
+use crate::runtime::{PluginCallError, RuleSession, SessionOptions};
 
-use super::record::Record;
-use super::report::RunReport;
 use super::{Engine, EngineError};
+use crate::model::record::Record;
+use crate::model::report::RunReport;
 
 pub struct RuleChain {
     transforms: Vec<RuleSession>,
@@ -70,17 +70,14 @@ impl RuleChain {
         sessions: &mut [RuleSession],
         mut records: Vec<Record>,
         report: &mut RunReport,
-    ) -> Result<Vec<Record>, EngineError> {
+    ) -> Result<Vec<Record>, PluginCallError> {
         for session in sessions {
             if records.is_empty() {
                 break;
             }
             // The session keeps in `records` what the rule kept (replacements
             // merged in, see `runtime::RuleSession::apply`).
-            let dropped = session
-                .apply(&mut records)
-                .await
-                .map_err(|e| EngineError::Setup(e.to_string()))?;
+            let dropped = session.apply(&mut records).await?;
             report.left_out_by_rule(session.plugin_id(), &dropped);
         }
         Ok(records)
@@ -90,7 +87,7 @@ impl RuleChain {
         &mut self,
         records: Vec<Record>,
         report: &mut RunReport,
-    ) -> Result<Vec<Record>, EngineError> {
+    ) -> Result<Vec<Record>, PluginCallError> {
         Self::run(&mut self.transforms, records, report).await
     }
 
@@ -98,7 +95,7 @@ impl RuleChain {
         &mut self,
         records: Vec<Record>,
         report: &mut RunReport,
-    ) -> Result<Vec<Record>, EngineError> {
+    ) -> Result<Vec<Record>, PluginCallError> {
         Self::run(&mut self.filters, records, report).await
     }
 }

@@ -9,12 +9,13 @@ use std::collections::HashSet;
 use regex::Regex;
 use serde_json::Value as Json;
 
-use super::record::{Record, entity_kind_of, is_blank, is_of_kind, json_text};
+use crate::bindings::types::EntityKind;
 use crate::config::{
     AttributeMapping, Condition, Filter, FilterRule, Op, PostOp, RequirementAction, SchoolsMode,
     SourceConfig, Transform,
 };
-use crate::runtime::bindings::types::EntityKind;
+use crate::model::kinds::entity_kind_of;
+use crate::model::record::{Record, is_blank, is_of_kind, json_text};
 
 /// What a stage decided for one record.
 #[derive(Debug, PartialEq)]
@@ -437,7 +438,7 @@ mod tests {
     use serde_json::json;
 
     fn student(id: &str, grade: &str, email: Option<&str>) -> Record {
-        let mut attrs = crate::pipeline::record::Attrs::new();
+        let mut attrs = crate::model::record::Attrs::new();
         attrs.insert("role".into(), json!("student"));
         attrs.insert("givenName".into(), json!("Ada"));
         attrs.insert("familyName".into(), json!("Lovelace"));
@@ -533,7 +534,7 @@ mod tests {
         let mut stages = Stages::new(&config);
         stages.auto_map_schools(["Springfield  High".to_string()]);
         let school = |id: &str, name: &str| {
-            let mut attrs = crate::pipeline::record::Attrs::new();
+            let mut attrs = crate::model::record::Attrs::new();
             attrs.insert("type".into(), json!("school"));
             attrs.insert("name".into(), json!(name));
             Record {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value as Json, json};
 
 use crate::config::BlankValues;
-use crate::pipeline::record::{Attrs, is_blank};
+use crate::model::record::{Attrs, is_blank};
 
 /// (entity kind, attribute) → the source id whose value wins.
 pub type Masters = HashMap<(String, String), String>;
@@ -72,43 +72,10 @@ pub fn merge(
     out
 }
 
-/// Attribute → [old, new] for every attribute whose value changed.
-pub fn diff(before: Option<&Map<String, Json>>, after: &Map<String, Json>) -> Map<String, Json> {
-    let empty = Map::new();
-    let before = before.unwrap_or(&empty);
-    let mut d = Map::new();
-    for (attr, cell) in after {
-        let old = before
-            .get(attr)
-            .and_then(|c| c.get("v"))
-            .cloned()
-            .unwrap_or(Json::Null);
-        let new = cell.get("v").cloned().unwrap_or(Json::Null);
-        if old != new {
-            d.insert(attr.clone(), json!([old, new]));
-        }
-    }
-    for (attr, cell) in before {
-        if !after.contains_key(attr) {
-            d.insert(
-                attr.clone(),
-                json!([cell.get("v").cloned().unwrap_or(Json::Null), Json::Null]),
-            );
-        }
-    }
-    d
-}
-
-/// The plain attribute values of entity data (without provenance).
-pub fn values(data: &Map<String, Json>) -> Map<String, Json> {
-    data.iter()
-        .map(|(k, c)| (k.clone(), c.get("v").cloned().unwrap_or(Json::Null)))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::change::diff;
 
     fn attrs(pairs: &[(&str, &str)]) -> Attrs {
         pairs

@@ -23,12 +23,14 @@ use std::collections::HashMap;
 use serde_json::{Map, Value as Json, json};
 use tokio::task::JoinHandle;
 
+use crate::bindings::types::EntityKind;
 use crate::config::{Domain, DomainMode, SourceConfig};
-use crate::pipeline::record::{Attrs, Record, id_key, is_blank, json_text};
-use crate::pipeline::report::RunReport;
-use crate::store::sync::{ChangeKey, Current, KeyDomain, NewChange, domain_key};
+use crate::model::change::diff;
+use crate::model::record::{Attrs, Record, id_key, is_blank, json_text};
+use crate::model::report::RunReport;
+use crate::store::sync::{ChangeKey, Current, DuplicateOf, KeyDomain, NewChange, domain_key};
 use crate::store::{Store, StoreError};
-use merge::{Masters, MergeRules, diff, merge};
+use merge::{Masters, MergeRules, merge};
 
 /// Change rows handed to the writer at a time.
 const FLUSH_AT: usize = 4_000;
@@ -65,7 +67,7 @@ pub struct Reconciler<'a> {
     /// deleted, for the enrollment cascade.
     deleted: foldhash::HashSet<(&'static str, String)>,
     // The kind being reconciled.
-    kind: &'static str,
+    kind: EntityKind,
     /// What the source said last time, per record of the kind: every link
     /// on a full run, only those of the pages seen so far on a delta run.
     links: foldhash::HashMap<u128, LinkState>,
@@ -140,7 +142,7 @@ impl<'a> Reconciler<'a> {
             key_domains,
             seq: 0,
             deleted: Default::default(),
-            kind: "",
+            kind: EntityKind::Org,
             links: Default::default(),
             delta: false,
             domains: Vec::new(),
@@ -160,7 +162,7 @@ impl<'a> Reconciler<'a> {
 
     fn rules(&self) -> MergeRules<'_> {
         MergeRules {
-            kind: self.kind,
+            kind: self.kind.cli_name(),
             source: &self.source.id,
             masters: &self.masters,
             blanks: self.source.advanced.blank_values,
@@ -176,20 +178,21 @@ impl<'a> Reconciler<'a> {
     /// Start a kind: read what the source said last time.
     pub async fn begin_kind(
         &mut self,
-        kind: &'static str,
+        kind: EntityKind,
         report: &mut RunReport,
     ) -> Result<(), StoreError> {
         self.kind = kind;
+        let name = kind.cli_name();
         self.links.clear();
         let existing = if self.delta {
             self.store
-                .count_active_links(self.org_id, &self.source.id, kind)
+                .count_active_links(self.org_id, &self.source.id, name)
                 .await?
         } else {
             let mut existing = 0u64;
             let links = &mut self.links;
             self.store
-                .for_each_link(self.org_id, &self.source.id, kind, |id, hash, active| {
+                .for_each_link(self.org_id, &self.source.id, name, |id, hash, active| {
                     existing += active as u64;
                     links.insert(id_key(id), LinkState::said(hash, active));
                 })
@@ -197,9 +200,9 @@ impl<'a> Reconciler<'a> {
             existing
         };
         report.kind(kind).existing = existing;
-        self.domains = self.source.domains_for(kind);
+        self.domains = self.source.domains_for(name);
         // On a first import there is nothing to find: skip every lookup.
-        self.may_match = !self.domains.is_empty() && self.store.has_keys(self.org_id, kind).await?;
+        self.may_match = !self.domains.is_empty() && self.store.has_keys(self.org_id, name).await?;
         Ok(())
     }
 
@@ -221,7 +224,7 @@ impl<'a> Reconciler<'a> {
                 .link_states(
                     self.org_id,
                     &self.source.id,
-                    kind,
+                    kind.cli_name(),
                     &ids,
                     |id, hash, active| {
                         links.insert(id_key(id), LinkState::said(hash, active));
@@ -271,7 +274,7 @@ impl<'a> Reconciler<'a> {
             let ids: Vec<&str> = known.iter().map(|(r, _)| r.source_id.as_str()).collect();
             let mut current = self
                 .store
-                .links_with_entities(self.org_id, &self.source.id, kind, &ids)
+                .links_with_entities(self.org_id, &self.source.id, kind.cli_name(), &ids)
                 .await?;
             for (r, hash) in known {
                 match current.remove(&r.source_id) {
@@ -316,7 +319,7 @@ impl<'a> Reconciler<'a> {
         let kind = self.kind;
         if r.deleted {
             if cur.active {
-                self.deleted.insert((kind, r.source_id.clone()));
+                self.deleted.insert((kind.cli_name(), r.source_id.clone()));
                 let seq = self.next_seq();
                 self.pending.push(delete_row(
                     seq,
@@ -365,6 +368,7 @@ impl<'a> Reconciler<'a> {
             diff: (visible && cur.active).then(|| to_text(&d)),
             record_hash: Some(format!("{hash:032x}")),
             visible,
+            duplicate: None,
         });
     }
 
@@ -411,7 +415,13 @@ impl<'a> Reconciler<'a> {
             let keys: Vec<&str> = wanted.iter().map(|(_, k)| k.as_str()).collect();
             let hits = self
                 .store
-                .find_by_keys(self.org_id, self.kind, &name, &keys, &self.source.id)
+                .find_by_keys(
+                    self.org_id,
+                    self.kind.cli_name(),
+                    &name,
+                    &keys,
+                    &self.source.id,
+                )
                 .await?;
             for (i, key) in wanted {
                 if let Some(entity) = hits.get(&key) {
@@ -459,6 +469,7 @@ impl<'a> Reconciler<'a> {
                         diff: Some(to_text(&d)),
                         record_hash,
                         visible: true,
+                        duplicate: None,
                     });
                     return;
                 }
@@ -468,7 +479,10 @@ impl<'a> Reconciler<'a> {
                     report.warn(
                         kind,
                         &r.source_id,
-                        format!("may be the same as an existing {kind} (domain {name}): queued for review"),
+                        format!(
+                            "may be the same as an existing {} (domain {name}): queued for review",
+                            kind.cli_name()
+                        ),
                     );
                     let new_id = uuid::Uuid::now_v7().to_string();
                     self.keys_of(seq, &new_id, |a| {
@@ -482,9 +496,13 @@ impl<'a> Reconciler<'a> {
                         after: Some(added_data(&r.attrs, &self.source.id)),
                         source_record_id: r.source_id,
                         before: None,
-                        diff: Some(to_text(&json!({"duplicate_of": entity_id, "domain": name}))),
+                        diff: None,
                         record_hash,
                         visible: true,
+                        duplicate: Some(DuplicateOf {
+                            entity_id,
+                            domain: name,
+                        }),
                     });
                     return;
                 }
@@ -506,6 +524,7 @@ impl<'a> Reconciler<'a> {
             diff: None,
             record_hash,
             visible: true,
+            duplicate: None,
         });
     }
 
@@ -517,16 +536,21 @@ impl<'a> Reconciler<'a> {
             let mut gone: Vec<(String, String)> = Vec::new();
             let links = &self.links;
             self.store
-                .for_each_active_link(self.org_id, &self.source.id, kind, |record, entity| {
-                    if links.get(&id_key(record)).is_some_and(|s| !s.seen) {
-                        gone.push((record.to_string(), entity.to_string()));
-                    }
-                })
+                .for_each_active_link(
+                    self.org_id,
+                    &self.source.id,
+                    kind.cli_name(),
+                    |record, entity| {
+                        if links.get(&id_key(record)).is_some_and(|s| !s.seen) {
+                            gone.push((record.to_string(), entity.to_string()));
+                        }
+                    },
+                )
                 .await?;
             let ids: Vec<&str> = gone.iter().map(|(_, e)| e.as_str()).collect();
             let mut current = self.store.entity_data(&ids).await?;
             for (record_id, entity_id) in gone {
-                self.deleted.insert((kind, record_id.clone()));
+                self.deleted.insert((kind.cli_name(), record_id.clone()));
                 let before = current.remove(&entity_id);
                 let seq = self.next_seq();
                 self.pending
@@ -535,7 +559,7 @@ impl<'a> Reconciler<'a> {
             }
         }
         self.links = Default::default();
-        if kind == "enrollment" {
+        if kind == EntityKind::Enrollment {
             self.cascade_enrollments(report).await?;
         }
         Ok(())
@@ -569,12 +593,12 @@ impl<'a> Reconciler<'a> {
             });
             if hit {
                 let seq = self.next_seq();
-                let mut row = delete_row(seq, "enrollment", entity_id, record_id, None);
+                let mut row = delete_row(seq, EntityKind::Enrollment, entity_id, record_id, None);
                 row.diff = Some(to_text(
                     &json!({"cascade": "its user or class was deleted"}),
                 ));
                 self.pending.push(row);
-                report.kind("enrollment").delete += 1;
+                report.kind(EntityKind::Enrollment).delete += 1;
             }
         }
         Ok(())
@@ -614,7 +638,7 @@ impl<'a> Reconciler<'a> {
 
 fn delete_row(
     seq: i64,
-    kind: &'static str,
+    kind: EntityKind,
     entity_id: String,
     record_id: String,
     before: Option<String>,
@@ -630,5 +654,6 @@ fn delete_row(
         diff: None,
         record_hash: None,
         visible: true,
+        duplicate: None,
     }
 }

@@ -7,7 +7,7 @@
 //! It does not decide what a plugin may do (that is `gallery::grant`), nor
 //! implement the capabilities (that is `capabilities`), nor touch storage.
 
-pub mod bindings;
+use crate::bindings;
 mod connector;
 mod error;
 mod rule;
@@ -25,7 +25,7 @@ use wasmtime::{Config, Engine};
 pub use bindings::rule::exports::homeroom::plugin::rule_api::Verdict;
 pub use connector::{ConnectorFactory, ConnectorSession, PageReader, ReadError};
 pub use error::{Failure, PluginCallError};
-pub use rule::RuleSession;
+pub use rule::{RuleSession, wire};
 pub use state::SessionOptions;
 
 use crate::gallery::{Package, PluginKind};

@@ -26,7 +26,7 @@ use super::bindings::types::{Entity, EntityKind};
 use super::error::{Failure, PluginCallError};
 use super::state::{Sandbox, SessionOptions, plugin_call};
 use super::{LoadedPlugin, Pre, Runtime, validate};
-use crate::pipeline::record::{Record, json_text};
+use crate::model::record::{Record, json_text};
 
 pub struct RuleSession {
     sandbox: Sandbox,
@@ -137,41 +137,51 @@ fn empty_batch() -> Batch {
     }
 }
 
-/// Words per row of the batch's lists (see `rule.wit`).
-const ENTITY_WORDS: usize = 8;
-const ATTRIBUTE_WORDS: usize = 4;
-const ITEM_WORDS: usize = 3;
-/// A date last modified that is not there.
-const NONE: u32 = u32::MAX;
+/// The packed batch's layout (`rule-api.batch` in `rule.wit`), which the
+/// SDK reads on the other side; `tests/tests/batch_layout.rs` pins both to
+/// the WIT.
+pub mod wire {
+    use crate::bindings::types::EntityKind;
 
-/// `value` case indices in `types.wit`.
-mod tag {
-    pub const NULL: u32 = 0;
-    pub const TEXT: u32 = 1;
-    pub const INTEGER: u32 = 2;
-    pub const NUMBER: u32 = 3;
-    pub const BOOLEAN: u32 = 4;
-    pub const TEXTS: u32 = 7;
-    pub const REFERENCE: u32 = 8;
-    pub const REFERENCES: u32 = 9;
-}
+    /// Words per row of the batch's lists.
+    pub const ENTITY_WORDS: usize = 8;
+    pub const ATTRIBUTE_WORDS: usize = 4;
+    pub const ITEM_WORDS: usize = 3;
+    /// A date last modified that is not there.
+    pub const NONE: u32 = u32::MAX;
 
-/// An `entity-kind` case index in `types.wit`.
-fn kind_index(kind: EntityKind) -> u32 {
-    match kind {
-        EntityKind::Org => 0,
-        EntityKind::AcademicSession => 1,
-        EntityKind::Course => 2,
-        EntityKind::Class => 3,
-        EntityKind::User => 4,
-        EntityKind::Enrollment => 5,
-        EntityKind::Demographics => 6,
-        EntityKind::UserAgent => 7,
-        EntityKind::Category => 8,
-        EntityKind::LineItem => 9,
-        EntityKind::Result => 10,
+    /// `value` case indices in `types.wit` (the host never sends a date as
+    /// its own case: dates travel as text).
+    pub mod tag {
+        pub const NULL: u32 = 0;
+        pub const TEXT: u32 = 1;
+        pub const INTEGER: u32 = 2;
+        pub const NUMBER: u32 = 3;
+        pub const BOOLEAN: u32 = 4;
+        pub const TEXTS: u32 = 7;
+        pub const REFERENCE: u32 = 8;
+        pub const REFERENCES: u32 = 9;
+    }
+
+    /// An `entity-kind` case index in `types.wit`.
+    pub fn kind_index(kind: EntityKind) -> u32 {
+        match kind {
+            EntityKind::Org => 0,
+            EntityKind::AcademicSession => 1,
+            EntityKind::Course => 2,
+            EntityKind::Class => 3,
+            EntityKind::User => 4,
+            EntityKind::Enrollment => 5,
+            EntityKind::Demographics => 6,
+            EntityKind::UserAgent => 7,
+            EntityKind::Category => 8,
+            EntityKind::LineItem => 9,
+            EntityKind::Result => 10,
+        }
     }
 }
+
+use wire::{ATTRIBUTE_WORDS, ENTITY_WORDS, ITEM_WORDS, NONE, kind_index, tag};
 
 /// Pack `records` into `batch` (its buffers reused), each record carrying
 /// the attributes in `reads`, or all of its attributes.

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::{Store, StoreError};
 use crate::config::SourceConfig;
-use crate::pipeline::report::RunReport;
+use crate::model::report::RunReport;
 
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -216,6 +216,17 @@ impl Store {
             .bind(hold_reason)
             .bind(json)
             .bind(now())
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Replace a run's report (a commit adds its timing to it).
+    pub async fn save_report(&self, run_id: &str, report: &RunReport) -> Result<(), StoreError> {
+        let json = serde_json::to_string(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query("UPDATE runs SET report = $1 WHERE id = $2")
+            .bind(json)
             .bind(run_id)
             .execute(&self.pool)
             .await?;

@@ -16,6 +16,7 @@ use sqlx::Row;
 
 use super::runs::now;
 use super::{Backend, Store, StoreError};
+use crate::bindings::types::EntityKind;
 
 /// One action of a change set.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -34,12 +35,16 @@ pub struct ChangeRow {
     pub record_hash: Option<String>,
     pub visible: bool,
     pub excluded: bool,
+    /// An add a manual domain of uniqueness matched: the pair it queues
+    /// when committed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<DuplicateOf>,
 }
 
 /// A change as the reconciler writes it: the JSON already serialised once.
 pub struct NewChange {
     pub seq: i64,
-    pub kind: &'static str,
+    pub kind: EntityKind,
     pub action: &'static str,
     pub entity_id: String,
     pub source_record_id: String,
@@ -48,12 +53,22 @@ pub struct NewChange {
     pub diff: Option<String>,
     pub record_hash: Option<String>,
     pub visible: bool,
+    /// An add a manual domain of uniqueness matched: the pair it queues.
+    pub duplicate: Option<DuplicateOf>,
+}
+
+/// The existing entity an added record may be the same as, and the domain
+/// of uniqueness that found it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DuplicateOf {
+    pub entity_id: String,
+    pub domain: String,
 }
 
 /// A domain key an entity will hold once its change is committed.
 pub struct ChangeKey {
     pub seq: i64,
-    pub kind: &'static str,
+    pub kind: EntityKind,
     pub domain: String,
     pub key: String,
     pub entity_id: String,
@@ -444,15 +459,15 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for chunk in changes.chunks(INSERT_CHUNK / 2) {
             let sql = format!(
-                "INSERT INTO changes (run_id, seq, kind, action, entity_id, source_record_id, before_data, after_data, diff, record_hash, visible, excluded) VALUES {}",
-                self.params().rows(chunk.len(), 12)
+                "INSERT INTO changes (run_id, seq, kind, action, entity_id, source_record_id, before_data, after_data, diff, record_hash, visible, excluded, duplicate_of, duplicate_domain) VALUES {}",
+                self.params().rows(chunk.len(), 14)
             );
             let mut q = sqlx::query(&sql);
             for c in chunk {
                 q = q
                     .bind(run_id)
                     .bind(c.seq)
-                    .bind(c.kind)
+                    .bind(c.kind.cli_name())
                     .bind(c.action)
                     .bind(&c.entity_id)
                     .bind(&c.source_record_id)
@@ -461,7 +476,9 @@ impl Store {
                     .bind(c.diff.as_deref())
                     .bind(c.record_hash.as_deref())
                     .bind(c.visible as i64)
-                    .bind(0i64);
+                    .bind(0i64)
+                    .bind(c.duplicate.as_ref().map(|d| d.entity_id.as_str()))
+                    .bind(c.duplicate.as_ref().map(|d| d.domain.as_str()));
             }
             q.execute(&mut *tx).await?;
         }
@@ -475,7 +492,7 @@ impl Store {
                 q = q
                     .bind(run_id)
                     .bind(k.seq)
-                    .bind(k.kind)
+                    .bind(k.kind.cli_name())
                     .bind(&k.domain)
                     .bind(&k.key)
                     .bind(&k.entity_id);
@@ -510,7 +527,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ChangeRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, kind, action, entity_id, source_record_id, before_data, after_data, diff, visible, excluded FROM changes \
+            "SELECT seq, kind, action, entity_id, source_record_id, before_data, after_data, diff, visible, excluded, duplicate_of, duplicate_domain FROM changes \
              WHERE run_id = $1 AND visible = 1 AND (CAST($2 AS TEXT) IS NULL OR kind = CAST($2 AS TEXT)) AND (CAST($3 AS TEXT) IS NULL OR action = CAST($3 AS TEXT)) \
              ORDER BY seq LIMIT $4 OFFSET $5",
         )
@@ -538,6 +555,10 @@ impl Store {
                     record_hash: None,
                     visible: r.try_get::<i64, _>("visible")? != 0,
                     excluded: r.try_get::<i64, _>("excluded")? != 0,
+                    duplicate_of: duplicate_of(
+                        r.try_get("duplicate_of")?,
+                        r.try_get("duplicate_domain")?,
+                    ),
                 })
             })
             .collect()
@@ -591,16 +612,14 @@ impl Store {
         hints: CommitHints,
     ) -> Result<CommitOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let now = now();
-        let claimed = sqlx::query(
-            "UPDATE runs SET status = 'committed', committed_at = $1 WHERE id = $2 AND status IN ('running', 'held', 'awaiting_approval')",
-        )
-        .bind(&now)
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if claimed == 0 {
+        let c = Commit {
+            org_id,
+            source_id,
+            run_id,
+            now: now(),
+            pg: self.backend == Backend::Postgres,
+        };
+        if !c.claim(&mut tx).await? {
             tx.rollback().await?;
             let run = self.run(run_id).await?;
             return match run.status {
@@ -611,155 +630,21 @@ impl Store {
                 ))),
             };
         }
-        let pg = self.backend == Backend::Postgres;
-        let tclock = std::time::Instant::now();
-        // Entities: the last version of each wins (two records of a run may
-        // merge into one entity).
-        let sql = if pg {
-            "INSERT INTO entities (id, org_id, kind, active, data, created_run, updated_run) \
-             SELECT DISTINCT ON (entity_id) entity_id, $1, kind, 1, after_data, run_id, run_id FROM changes \
-             WHERE run_id = $2 AND excluded = 0 AND action IN ('add', 'update') AND after_data IS NOT NULL \
-             ORDER BY entity_id, seq DESC \
-             ON CONFLICT (id) DO UPDATE SET active = 1, data = excluded.data, updated_run = excluded.updated_run"
-        } else {
-            "INSERT INTO entities (id, org_id, kind, active, data, created_run, updated_run) \
-             SELECT entity_id, ?, kind, 1, after_data, run_id, run_id FROM changes \
-             WHERE run_id = ? AND excluded = 0 AND action IN ('add', 'update') AND after_data IS NOT NULL \
-             ORDER BY seq \
-             ON CONFLICT (id) DO UPDATE SET active = 1, data = excluded.data, updated_run = excluded.updated_run"
-        };
-        sqlx::query(sql)
-            .bind(org_id)
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        // Links: what each source record feeds, and the hash of what it said.
-        // In key order: a source's own order is random to the link b-tree,
-        // and at millions of links random inserts miss the page cache (L:
-        // 28 s in source order, 19 s sorted first). The last version of a
-        // record wins.
-        let sql = if pg {
-            "INSERT INTO entity_links (org_id, source_id, kind, source_record_id, entity_id, hash, active) \
-             SELECT DISTINCT ON (kind, source_record_id) $1, $2, kind, source_record_id, entity_id, record_hash, 1 FROM changes \
-             WHERE run_id = $3 AND excluded = 0 AND action IN ('add', 'update') \
-             ORDER BY kind, source_record_id, seq DESC \
-             ON CONFLICT (org_id, source_id, kind, source_record_id) DO UPDATE SET entity_id = excluded.entity_id, hash = excluded.hash, active = 1"
-        } else {
-            "INSERT INTO entity_links (org_id, source_id, kind, source_record_id, entity_id, hash, active) \
-             SELECT ?, ?, kind, source_record_id, entity_id, record_hash, 1 FROM changes \
-             WHERE run_id = ? AND excluded = 0 AND action IN ('add', 'update') ORDER BY kind, source_record_id, seq \
-             ON CONFLICT (org_id, source_id, kind, source_record_id) DO UPDATE SET entity_id = excluded.entity_id, hash = excluded.hash, active = 1"
-        };
-        sqlx::query(sql)
-            .bind(org_id)
-            .bind(source_id)
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        // Domain keys: an entity that changed visibly gets its keys anew. On
-        // an organization's first import there is nothing to replace.
-        let had_keys = sqlx::query("SELECT 1 AS one FROM entity_keys WHERE org_id = $1 LIMIT 1")
-            .bind(org_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if had_keys {
-            sqlx::query(
-                "DELETE FROM entity_keys WHERE entity_id IN (SELECT entity_id FROM changes WHERE run_id = $1 AND excluded = 0 AND visible = 1 AND after_data IS NOT NULL)",
-            )
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Without exclusions every key of the run goes in, with no look at the change set.
-        // In key order too (keys are emails and names: random to the b-tree).
-        sqlx::query(if hints.excluded == 0 {
-            "INSERT INTO entity_keys (org_id, kind, domain, key, entity_id) \
-             SELECT $1, kind, domain, key, entity_id FROM change_keys WHERE run_id = $2 \
-             ORDER BY kind, domain, key, entity_id ON CONFLICT DO NOTHING"
-        } else {
-            "INSERT INTO entity_keys (org_id, kind, domain, key, entity_id) \
-             SELECT $1, k.kind, k.domain, k.key, k.entity_id FROM change_keys k JOIN changes c ON c.run_id = k.run_id AND c.seq = k.seq \
-             WHERE k.run_id = $2 AND c.excluded = 0 ORDER BY k.kind, k.domain, k.key, k.entity_id ON CONFLICT DO NOTHING"
-        })
-        .bind(org_id)
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM change_keys WHERE run_id = $1")
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        // Pairs a manual domain found.
+        let clock = std::time::Instant::now();
+        c.entities(&mut tx).await?;
+        c.links(&mut tx).await?;
+        c.keys(&mut tx, hints.excluded).await?;
         if hints.duplicates {
-            let rows = sqlx::query(
-                "SELECT kind, entity_id, diff FROM changes WHERE run_id = $1 AND excluded = 0 AND action = 'add' AND diff LIKE '%duplicate_of%'",
-            )
-            .bind(run_id)
-            .fetch_all(&mut *tx)
-            .await?;
-            for r in rows {
-                let kind: String = r.try_get(0)?;
-                let entity: String = r.try_get(1)?;
-                let Some(dup) = json_or_null(r.try_get(2)?) else {
-                    continue;
-                };
-                if let (Some(primary), Some(domain)) = (
-                    dup.get("duplicate_of").and_then(Json::as_str),
-                    dup.get("domain").and_then(Json::as_str),
-                ) {
-                    sqlx::query(
-                        "INSERT INTO duplicates (id, org_id, kind, domain, primary_entity, secondary_entity, status, run_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8)",
-                    )
-                    .bind(uuid::Uuid::now_v7().to_string())
-                    .bind(org_id)
-                    .bind(&kind)
-                    .bind(domain)
-                    .bind(primary)
-                    .bind(&entity)
-                    .bind(run_id)
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
+            c.duplicates(&mut tx).await?;
         }
-        // Deletes archive: the link goes inactive, and the entity too once no
-        // source feeds it.
         if hints.deletes {
-            sqlx::query(
-                "UPDATE entity_links SET active = 0 WHERE org_id = $1 AND source_id = $2 AND active = 1 \
-                 AND (kind, source_record_id) IN (SELECT kind, source_record_id FROM changes WHERE run_id = $3 AND excluded = 0 AND action = 'delete')",
-            )
-            .bind(org_id)
-            .bind(source_id)
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE entities SET active = 0, updated_run = $1 \
-                 WHERE id IN (SELECT entity_id FROM changes WHERE run_id = $2 AND excluded = 0 AND action = 'delete') \
-                 AND NOT EXISTS (SELECT 1 FROM entity_links l WHERE l.entity_id = entities.id AND l.active = 1)",
-            )
-            .bind(run_id)
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
+            c.deletes(&mut tx).await?;
         }
-        // History: one row per visible action; an add's diff is read from its change.
-        let applied = sqlx::query(
-            "INSERT INTO entity_history (entity_id, run_id, seq, action, diff, at) \
-             SELECT entity_id, run_id, seq, action, diff, $1 FROM changes WHERE run_id = $2 AND excluded = 0 AND visible = 1",
-        )
-        .bind(&now)
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let applied = c.history(&mut tx).await?;
         tx.commit().await?;
         tracing::debug!(
             run_id,
-            seconds = tclock.elapsed().as_secs_f64(),
+            seconds = clock.elapsed().as_secs_f64(),
             applied,
             "commit applied"
         );
@@ -802,19 +687,222 @@ fn take_prefixed(s: &str) -> Result<(&str, &str), StoreError> {
     Ok((&tail[..end], &tail[end..]))
 }
 
+/// One commit of a run's change set: the steps `Store::commit_run` takes in
+/// its transaction, in order.
+struct Commit<'a> {
+    org_id: &'a str,
+    source_id: &'a str,
+    run_id: &'a str,
+    now: String,
+    pg: bool,
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+impl Commit<'_> {
+    /// Mark the run committed, if it is still waiting or running; false
+    /// when another commit (or a discard) came first.
+    async fn claim(&self, tx: &mut Tx) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(
+            "UPDATE runs SET status = 'committed', committed_at = $1 WHERE id = $2 AND status IN ('running', 'held', 'awaiting_approval')",
+        )
+        .bind(&self.now)
+        .bind(self.run_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        Ok(claimed > 0)
+    }
+
+    async fn entities(&self, tx: &mut Tx) -> Result<(), StoreError> {
+        let (org_id, run_id, pg) = (self.org_id, self.run_id, self.pg);
+        // Entities: the last version of each wins (two records of a run may
+        // merge into one entity).
+        let sql = if pg {
+            "INSERT INTO entities (id, org_id, kind, active, data, created_run, updated_run) \
+             SELECT DISTINCT ON (entity_id) entity_id, $1, kind, 1, after_data, run_id, run_id FROM changes \
+             WHERE run_id = $2 AND excluded = 0 AND action IN ('add', 'update') AND after_data IS NOT NULL \
+             ORDER BY entity_id, seq DESC \
+             ON CONFLICT (id) DO UPDATE SET active = 1, data = excluded.data, updated_run = excluded.updated_run"
+        } else {
+            "INSERT INTO entities (id, org_id, kind, active, data, created_run, updated_run) \
+             SELECT entity_id, ?, kind, 1, after_data, run_id, run_id FROM changes \
+             WHERE run_id = ? AND excluded = 0 AND action IN ('add', 'update') AND after_data IS NOT NULL \
+             ORDER BY seq \
+             ON CONFLICT (id) DO UPDATE SET active = 1, data = excluded.data, updated_run = excluded.updated_run"
+        };
+        sqlx::query(sql)
+            .bind(org_id)
+            .bind(run_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn links(&self, tx: &mut Tx) -> Result<(), StoreError> {
+        let (org_id, source_id, run_id, pg) = (self.org_id, self.source_id, self.run_id, self.pg);
+        // Links: what each source record feeds, and the hash of what it said.
+        // In key order: a source's own order is random to the link b-tree,
+        // and at millions of links random inserts miss the page cache (L:
+        // 28 s in source order, 19 s sorted first). The last version of a
+        // record wins.
+        let sql = if pg {
+            "INSERT INTO entity_links (org_id, source_id, kind, source_record_id, entity_id, hash, active) \
+             SELECT DISTINCT ON (kind, source_record_id) $1, $2, kind, source_record_id, entity_id, record_hash, 1 FROM changes \
+             WHERE run_id = $3 AND excluded = 0 AND action IN ('add', 'update') \
+             ORDER BY kind, source_record_id, seq DESC \
+             ON CONFLICT (org_id, source_id, kind, source_record_id) DO UPDATE SET entity_id = excluded.entity_id, hash = excluded.hash, active = 1"
+        } else {
+            "INSERT INTO entity_links (org_id, source_id, kind, source_record_id, entity_id, hash, active) \
+             SELECT ?, ?, kind, source_record_id, entity_id, record_hash, 1 FROM changes \
+             WHERE run_id = ? AND excluded = 0 AND action IN ('add', 'update') ORDER BY kind, source_record_id, seq \
+             ON CONFLICT (org_id, source_id, kind, source_record_id) DO UPDATE SET entity_id = excluded.entity_id, hash = excluded.hash, active = 1"
+        };
+        sqlx::query(sql)
+            .bind(org_id)
+            .bind(source_id)
+            .bind(run_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// `excluded`: how many actions an admin left out (none: every key of
+    /// the run goes in without a look at the change set).
+    async fn keys(&self, tx: &mut Tx, excluded: u64) -> Result<(), StoreError> {
+        let (org_id, run_id) = (self.org_id, self.run_id);
+        // Domain keys: an entity that changed visibly gets its keys anew. On
+        // an organization's first import there is nothing to replace.
+        let had_keys = sqlx::query("SELECT 1 AS one FROM entity_keys WHERE org_id = $1 LIMIT 1")
+            .bind(org_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some();
+        if had_keys {
+            sqlx::query(
+                "DELETE FROM entity_keys WHERE entity_id IN (SELECT entity_id FROM changes WHERE run_id = $1 AND excluded = 0 AND visible = 1 AND after_data IS NOT NULL)",
+            )
+            .bind(run_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        // Without exclusions every key of the run goes in, with no look at the change set.
+        // In key order too (keys are emails and names: random to the b-tree).
+        sqlx::query(if excluded == 0 {
+            "INSERT INTO entity_keys (org_id, kind, domain, key, entity_id) \
+             SELECT $1, kind, domain, key, entity_id FROM change_keys WHERE run_id = $2 \
+             ORDER BY kind, domain, key, entity_id ON CONFLICT DO NOTHING"
+        } else {
+            "INSERT INTO entity_keys (org_id, kind, domain, key, entity_id) \
+             SELECT $1, k.kind, k.domain, k.key, k.entity_id FROM change_keys k JOIN changes c ON c.run_id = k.run_id AND c.seq = k.seq \
+             WHERE k.run_id = $2 AND c.excluded = 0 ORDER BY k.kind, k.domain, k.key, k.entity_id ON CONFLICT DO NOTHING"
+        })
+        .bind(org_id)
+        .bind(run_id)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("DELETE FROM change_keys WHERE run_id = $1")
+            .bind(run_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn duplicates(&self, tx: &mut Tx) -> Result<(), StoreError> {
+        let (org_id, run_id, now) = (self.org_id, self.run_id, &self.now);
+        // Pairs a manual domain found.
+        let rows = sqlx::query(
+            "SELECT kind, entity_id, duplicate_of, duplicate_domain FROM changes WHERE run_id = $1 AND excluded = 0 AND action = 'add' AND duplicate_of IS NOT NULL",
+        )
+        .bind(run_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in rows {
+            let kind: String = r.try_get(0)?;
+            let entity: String = r.try_get(1)?;
+            let primary: String = r.try_get(2)?;
+            let domain: Option<String> = r.try_get(3)?;
+            if let Some(domain) = domain {
+                sqlx::query(
+                    "INSERT INTO duplicates (id, org_id, kind, domain, primary_entity, secondary_entity, status, run_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8)",
+                )
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(org_id)
+                .bind(&kind)
+                .bind(domain)
+                .bind(primary)
+                .bind(&entity)
+                .bind(run_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn deletes(&self, tx: &mut Tx) -> Result<(), StoreError> {
+        let (org_id, source_id, run_id) = (self.org_id, self.source_id, self.run_id);
+        // Deletes archive: the link goes inactive, and the entity too once no
+        // source feeds it.
+        sqlx::query(
+            "UPDATE entity_links SET active = 0 WHERE org_id = $1 AND source_id = $2 AND active = 1 \
+             AND (kind, source_record_id) IN (SELECT kind, source_record_id FROM changes WHERE run_id = $3 AND excluded = 0 AND action = 'delete')",
+        )
+        .bind(org_id)
+        .bind(source_id)
+        .bind(run_id)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "UPDATE entities SET active = 0, updated_run = $1 \
+             WHERE id IN (SELECT entity_id FROM changes WHERE run_id = $2 AND excluded = 0 AND action = 'delete') \
+             AND NOT EXISTS (SELECT 1 FROM entity_links l WHERE l.entity_id = entities.id AND l.active = 1)",
+        )
+        .bind(run_id)
+        .bind(run_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The history rows; returns how many actions were applied.
+    async fn history(&self, tx: &mut Tx) -> Result<u64, StoreError> {
+        let (now, run_id) = (&self.now, self.run_id);
+        // History: one row per visible action; an add's diff is read from its change.
+        Ok(sqlx::query(
+            "INSERT INTO entity_history (entity_id, run_id, seq, action, diff, at) \
+             SELECT entity_id, run_id, seq, action, diff, $1 FROM changes WHERE run_id = $2 AND excluded = 0 AND visible = 1",
+        )
+        .bind(now)
+        .bind(run_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+    }
+}
+
+/// The pair a change row keeps, when it keeps one.
+fn duplicate_of(entity_id: Option<String>, domain: Option<String>) -> Option<DuplicateOf> {
+    Some(DuplicateOf {
+        entity_id: entity_id?,
+        domain: domain?,
+    })
+}
+
 /// An add's diff: every attribute of its data, from nothing.
 pub fn added_diff(action: &str, after: &Option<Json>) -> Option<Json> {
     if action != "add" {
         return None;
     }
     let after = after.as_ref()?.as_object()?;
-    Some(Json::Object(crate::reconcile::merge::diff(None, after)))
+    Some(Json::Object(crate::model::change::diff(None, after)))
 }
 
 /// A domain of uniqueness whose keys are kept for an entity kind.
 #[derive(Debug, Clone)]
 pub struct KeyDomain {
-    pub kind: String,
+    pub kind: EntityKind,
     pub name: String,
     pub attributes: Vec<String>,
 }

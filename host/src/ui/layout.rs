@@ -6,9 +6,9 @@
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value as Json;
 
-use super::Session;
-use crate::api::auth::Role;
-use crate::api::model::OrgInfo;
+use crate::app::Role;
+use crate::app::Session;
+use crate::app::views::OrgInfo;
 
 /// The organization a page is about, and who looks at it.
 pub struct Ctx {

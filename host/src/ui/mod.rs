@@ -5,9 +5,8 @@
 //! HttpOnly SameSite=Strict session cookie, and CSRF protection: every POST
 //! carries the session's CSRF token, checked here before any handler runs.
 //!
-//! Every operation goes through `crate::api::App`, the same code and the same
-//! role checks as the REST API; the UI never reads the store for anything the
-//! API would refuse the caller. Values from source systems are escaped by
+//! Every operation goes through `crate::app::App`, the same code and the same
+//! role checks as the REST API; the UI never reads the store or the engine. Values from source systems are escaped by
 //! maud, which escapes everything it interpolates.
 
 mod layout;
@@ -24,9 +23,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 
-use crate::api::App;
-use crate::api::auth::{self, Caller};
-use crate::api::error::ApiError;
+use crate::app::{self, App, AppError, Session};
 
 const SESSION_COOKIE: &str = "homeroom_session";
 const LOGIN_COOKIE: &str = "homeroom_login";
@@ -34,13 +31,6 @@ const LOGIN_COOKIE: &str = "homeroom_login";
 const SESSION_HOURS: i64 = 12;
 /// The largest form the UI takes.
 const MAX_FORM: usize = 1024 * 1024;
-
-/// A signed-in UI session.
-#[derive(Clone)]
-pub struct Session {
-    pub caller: Caller,
-    pub csrf: String,
-}
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -53,18 +43,14 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-async fn load_session(app: &App, headers: &HeaderMap) -> Result<Option<Session>, ApiError> {
-    let Some(id) = cookie(headers, SESSION_COOKIE) else {
-        return Ok(None);
-    };
-    let Some((token_id, csrf)) = app.engine.store.session(&auth::hash_token(&id)).await? else {
-        return Ok(None);
-    };
-    Ok(auth::caller_for_token_id(&app.engine.store, &token_id)
-        .await?
-        .map(|caller| Session { caller, csrf }))
+async fn load_session(app: &App, headers: &HeaderMap) -> Result<Option<Session>, AppError> {
+    match cookie(headers, SESSION_COOKIE) {
+        Some(id) => app.session(&id).await,
+        None => Ok(None),
+    }
 }
 
+/// A page request's signed-in session; without one, the sign-in page.
 impl FromRequestParts<App> for Session {
     type Rejection = Response;
 
@@ -132,7 +118,9 @@ impl<S: Send + Sync> FromRequest<S> for Form {
     async fn from_request(req: Request, _: &S) -> Result<Form, Response> {
         let bytes = axum::body::to_bytes(req.into_body(), MAX_FORM)
             .await
-            .map_err(|_| UiError(ApiError::bad("the form is too large to take")).into_response())?;
+            .map_err(|_| {
+                UiError(AppError::invalid("the form is too large to take")).into_response()
+            })?;
         Ok(Form(
             url::form_urlencoded::parse(&bytes)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -142,17 +130,17 @@ impl<S: Send + Sync> FromRequest<S> for Form {
 }
 
 /// An error shown as a page.
-pub struct UiError(pub ApiError);
+pub struct UiError(pub AppError);
 
-impl From<ApiError> for UiError {
-    fn from(e: ApiError) -> UiError {
-        UiError(e)
+impl<E: Into<AppError>> From<E> for UiError {
+    fn from(e: E) -> UiError {
+        UiError(e.into())
     }
 }
 
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
+        let status = crate::web::status(&self.0);
         let title = match status {
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::FORBIDDEN => "Not allowed",
@@ -220,13 +208,13 @@ async fn csrf_guard(State(app): State<App>, request: Request, next: Next) -> Res
         }
     };
     let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
-        return UiError(ApiError::bad("the form is too large to take")).into_response();
+        return UiError(AppError::invalid("the form is too large to take")).into_response();
     };
     let sent = url::form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.into_owned());
     match (expected, sent) {
-        (Some(e), Some(s)) if !e.is_empty() && auth::same(&e, &s) => {
+        (Some(e), Some(s)) if !e.is_empty() && app::same(&e, &s) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
@@ -250,7 +238,7 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 fn login_form(error: Option<&str>, next: Option<&str>) -> Response {
-    let login_csrf = auth::random_id();
+    let login_csrf = app::random_id();
     let body = layout::bare(
         "Sign in",
         html! {
@@ -295,9 +283,9 @@ async fn login_get(axum::extract::RawQuery(q): axum::extract::RawQuery) -> Respo
 async fn login_post(State(app): State<App>, form: Form) -> Response {
     let next = safe_next(form.get("next"));
     let token = form.text("token");
-    let caller = match auth::caller_for_token(&app.engine.store, &token).await {
-        Ok(c) => c,
-        Err(ApiError::Unauthorized(_)) => {
+    let id = match app.sign_in(&token, SESSION_HOURS).await {
+        Ok((id, _)) => id,
+        Err(AppError::Unauthorized(_)) => {
             return login_form(
                 Some("That token is not known or was revoked. Check it and try again."),
                 Some(&next),
@@ -305,18 +293,6 @@ async fn login_post(State(app): State<App>, form: Form) -> Response {
         }
         Err(e) => return UiError(e).into_response(),
     };
-    let id = auth::random_id();
-    let csrf = auth::random_id();
-    let expires = (chrono::Utc::now() + chrono::Duration::hours(SESSION_HOURS))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    if let Err(e) = app
-        .engine
-        .store
-        .create_session(&auth::hash_token(&id), &caller.token_id, &csrf, &expires)
-        .await
-    {
-        return UiError(e.into()).into_response();
-    }
     let mut response = see_other(&next);
     let h = response.headers_mut();
     h.append(
@@ -329,11 +305,9 @@ async fn login_post(State(app): State<App>, form: Form) -> Response {
 
 async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
-        let _ = app
-            .engine
-            .store
-            .delete_session(&auth::hash_token(&id))
-            .await;
+        if let Err(e) = app.sign_out(&id).await {
+            tracing::warn!("sign-out: {e}");
+        }
     }
     let mut response = see_other("/login");
     response

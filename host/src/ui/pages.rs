@@ -10,11 +10,12 @@ use maud::{Markup, html};
 use serde_json::Value as Json;
 
 use super::layout::{self, Ctx, Nav, action_label, kind_label, page, status_badge, when};
-use super::{Form, Session, UiResult, html_page, see_other};
-use crate::api::auth::Role;
-use crate::api::error::ApiError;
-use crate::api::model::{Activate, Exclusions, Resolve, RunSummary, entity_label};
-use crate::api::{App, EntityQuery};
+use super::{Form, UiResult, html_page, see_other};
+use crate::app::AppError;
+use crate::app::Role;
+use crate::app::Session;
+use crate::app::views::{Activate, Exclusions, Resolve, RunSummary, entity_label};
+use crate::app::{App, EntityQuery};
 
 /// Query-string fields.
 pub fn query(q: Option<String>) -> Form {
@@ -54,28 +55,6 @@ fn refs(v: &Json) -> Vec<(String, String)> {
     }
 }
 
-/// Source id → (entity id, name) of the organization's orgs (district and
-/// schools), to show a school's name where a record points at it.
-async fn org_index(app: &App, org: &str) -> std::collections::HashMap<String, (String, String)> {
-    let mut out = std::collections::HashMap::new();
-    let store = &app.engine.store;
-    let Ok((orgs, _)) = store
-        .entities_filtered(org, "org", None, None, false, 0, 500)
-        .await
-    else {
-        return out;
-    };
-    for o in orgs {
-        let label = entity_label("org", &o.data);
-        if let Ok(links) = store.entity_sources(&o.id).await {
-            for (_, record_id, _) in links {
-                out.insert(record_id, (o.id.clone(), label.clone()));
-            }
-        }
-    }
-    out
-}
-
 /// A value, with references to schools shown by name.
 fn value_with_orgs(v: &Json, orgs: &std::collections::HashMap<String, (String, String)>) -> String {
     let r = refs(v);
@@ -100,7 +79,7 @@ pub async fn ctx(app: &App, session: Session, org: &str) -> UiResult<Ctx> {
         .iter()
         .find(|o| o.id == org)
         .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("no organization `{org}`")))?;
+        .ok_or_else(|| AppError::NotFound(format!("no organization `{org}`")))?;
     Ok(Ctx { session, org, orgs })
 }
 
@@ -513,13 +492,9 @@ async fn run_page(
     let base = ctx.base();
     let running = s.status == "running";
     let waiting = run.waiting;
-    let (_, excluded) = app
-        .engine
-        .store
-        .count_changes(&run_id, None, None)
-        .await
-        .map_err(ApiError::from)?;
-    let store = &app.engine.store;
+    let excluded = app
+        .excluded_actions(&ctx.session.caller, &org, &run_id)
+        .await?;
     let mut issue_links = std::collections::HashMap::new();
     for i in run
         .report
@@ -528,14 +503,20 @@ async fn run_page(
         .take(shown)
         .chain(run.report.warnings.iter().take(shown))
     {
-        if let Ok(Some(e)) = store
-            .entity_of(&org, &s.source_id, &i.kind, &i.source_id)
+        if let Ok(Some(e)) = app
+            .record_of(
+                &ctx.session.caller,
+                &org,
+                &s.source_id,
+                &i.kind,
+                &i.source_id,
+            )
             .await
         {
             issue_links.insert((i.kind.clone(), i.source_id.clone()), e.id);
         }
     }
-    let issue_row = |i: &crate::pipeline::report::Issue| {
+    let issue_row = |i: &crate::model::report::Issue| {
         html! {
             tr {
                 td { (i.kind) }
@@ -774,11 +755,11 @@ async fn actions_post(
     Path((org, run_id)): Path<(String, String)>,
     form: Form,
 ) -> UiResult {
-    let parse = |v: Vec<String>| -> Result<Vec<i64>, ApiError> {
+    let parse = |v: Vec<String>| -> Result<Vec<i64>, AppError> {
         v.iter()
             .map(|s| {
                 s.parse::<i64>()
-                    .map_err(|_| ApiError::bad(format!("`{s}` is not an action number")))
+                    .map_err(|_| AppError::invalid(format!("`{s}` is not an action number")))
             })
             .collect()
     };
@@ -878,7 +859,10 @@ async fn records(
         .map(|t| t.2)
         .unwrap_or(&["sourcedId"]);
     let base = ctx.base();
-    let orgs = org_index(&app, &org).await;
+    let orgs = app
+        .org_names(&ctx.session.caller, &org)
+        .await
+        .unwrap_or_default();
     let here = format!(
         "{base}/records?kind={}&q={}{}",
         enc(&kind),
@@ -935,9 +919,11 @@ async fn record(
     for a in &e.attributes {
         let Some(source) = &a.source else { continue };
         for (kind, rid) in refs(&a.value).into_iter().take(50) {
-            if let Ok(Some(t)) = app.engine.store.entity_of(&org, source, &kind, &rid).await {
-                let label = entity_label(&t.kind, &t.data);
-                targets.insert((kind, rid), (t.id, label));
+            if let Ok(Some(t)) = app
+                .record_of(&ctx.session.caller, &org, source, &kind, &rid)
+                .await
+            {
+                targets.insert((kind, rid), (t.id, t.label));
             }
         }
     }
@@ -1062,7 +1048,7 @@ async fn duplicate(
         .await?
         .into_iter()
         .find(|d| d.id == id)
-        .ok_or_else(|| ApiError::NotFound(format!("no duplicate pair `{id}`")))?;
+        .ok_or_else(|| AppError::NotFound(format!("no duplicate pair `{id}`")))?;
     let base = ctx.base();
     let open = d.status == "open" && ctx.can(Role::Operator);
     let mut attrs: Vec<&String> = d

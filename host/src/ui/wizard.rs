@@ -15,11 +15,12 @@ use serde_json::{Value as Json, json};
 
 use super::layout::{Ctx, Nav, page, status_badge};
 use super::pages::{ctx, query};
-use super::{Form, Session, UiResult, html_page, see_other};
-use crate::api::App;
-use crate::api::auth::Role;
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::model::{Delivery, SourceView};
+use super::{Form, UiResult, html_page, see_other};
+use crate::app::App;
+use crate::app::Role;
+use crate::app::Session;
+use crate::app::views::{Delivery, SourceView};
+use crate::app::{AppError, AppResult};
 use crate::config::{
     Advanced, AttributeMapping, BlankValues, Domain, Filter, MasterField, Requirement, Schedule,
     SchoolsMapping, SchoolsMode,
@@ -41,18 +42,25 @@ pub const STEPS: &[(&str, &str)] = &[
 /// From this step on, Finish is offered.
 const FINISH_FROM: usize = 3;
 
-const KINDS: &[&str] = &[
-    "student",
-    "teacher",
-    "contact",
-    "admin",
-    "course",
-    "class",
-    "calendar",
-    "org",
-    "user",
-    "enrollment",
-];
+/// The kinds the wizard's rule steps offer: the admin kinds rules know,
+/// then the entity kinds districts write rules for.
+fn kinds() -> impl Iterator<Item = &'static str> {
+    use crate::bindings::types::EntityKind;
+    crate::model::kinds::ADMIN_KINDS
+        .iter()
+        .filter(|k| k.in_rules)
+        .map(|k| k.name)
+        .chain(
+            [
+                EntityKind::Org,
+                EntityKind::Course,
+                EntityKind::Class,
+                EntityKind::User,
+                EntityKind::Enrollment,
+            ]
+            .map(EntityKind::cli_name),
+        )
+}
 
 const TRANSFORMS: &[(&str, &str)] = &[
     ("copy", "Copy an attribute"),
@@ -96,11 +104,11 @@ pub fn routes() -> Router<App> {
     )
 }
 
-fn step_index(step: &str) -> ApiResult<usize> {
+fn step_index(step: &str) -> AppResult<usize> {
     STEPS
         .iter()
         .position(|(s, _)| *s == step)
-        .ok_or_else(|| ApiError::NotFound(format!("no setup step `{step}`")))
+        .ok_or_else(|| AppError::NotFound(format!("no setup step `{step}`")))
 }
 
 /// A message on the step page: (class, text).
@@ -345,20 +353,20 @@ fn delivery(ctx: &Ctx, view: &SourceView) -> Markup {
     }
 }
 
-fn percent(form: &Form, name: &str, label: &str) -> ApiResult<f64> {
+fn percent(form: &Form, name: &str, label: &str) -> AppResult<f64> {
     let t = form.text(name);
     let v: f64 = t
         .parse()
-        .map_err(|_| ApiError::bad(format!("{label}: `{t}` is not a number")))?;
+        .map_err(|_| AppError::invalid(format!("{label}: `{t}` is not a number")))?;
     if !(0.0..=100.0).contains(&v) {
-        return Err(ApiError::bad(format!(
+        return Err(AppError::invalid(format!(
             "{label} is a percentage from 0 to 100"
         )));
     }
     Ok(v / 100.0)
 }
 
-fn delivery_from(form: &Form, view: &SourceView) -> ApiResult<Delivery> {
+fn delivery_from(form: &Form, view: &SourceView) -> AppResult<Delivery> {
     let entry = view.app_entry.as_ref();
     let mut settings = std::collections::BTreeMap::new();
     let mut secrets = std::collections::BTreeMap::new();
@@ -410,7 +418,7 @@ fn delivery_from(form: &Form, view: &SourceView) -> ApiResult<Delivery> {
             continue;
         }
         let (kind, attrs) = line.split_once('=').ok_or_else(|| {
-            ApiError::bad(format!(
+            AppError::invalid(format!(
                 "match keys: `{}` is not KIND = ATTRIBUTE + ATTRIBUTE",
                 line.trim()
             ))
@@ -421,7 +429,7 @@ fn delivery_from(form: &Form, view: &SourceView) -> ApiResult<Delivery> {
             .filter(|a| !a.is_empty())
             .collect();
         if attrs.is_empty() {
-            return Err(ApiError::bad(format!(
+            return Err(AppError::invalid(format!(
                 "match keys: name the attributes for `{}`",
                 kind.trim()
             )));
@@ -507,7 +515,7 @@ fn remove_button(i: usize) -> Markup {
 fn kind_select(name: &str, id: &str) -> Markup {
     html! {
         select id=(id) name=(name) {
-            @for k in KINDS { option value=(k) { (k) } }
+            @for k in kinds() { option value=(k) { (k) } }
         }
     }
 }
@@ -577,13 +585,13 @@ fn attributes(ctx: &Ctx, view: &SourceView) -> Markup {
     }
 }
 
-fn mapping_from(form: &Form) -> ApiResult<AttributeMapping> {
+fn mapping_from(form: &Form) -> AppResult<AttributeMapping> {
     let f = form.text("m_fn");
     let from = form.text("m_from");
     let value = form.get("m_value").unwrap_or("").to_string();
-    let need = |v: &str, what: &str| -> ApiResult<()> {
+    let need = |v: &str, what: &str| -> AppResult<()> {
         if v.trim().is_empty() {
-            Err(ApiError::bad(format!("this function needs {what}")))
+            Err(AppError::invalid(format!("this function needs {what}")))
         } else {
             Ok(())
         }
@@ -631,7 +639,7 @@ fn mapping_from(form: &Form) -> ApiResult<AttributeMapping> {
                     continue;
                 }
                 let (a, b) = line.split_once('=').ok_or_else(|| {
-                    ApiError::bad(format!("`{line}` is not A=B: write one mapping per line"))
+                    AppError::invalid(format!("`{line}` is not A=B: write one mapping per line"))
                 })?;
                 map.insert(a.trim().to_string(), json!(b.trim()));
             }
@@ -649,9 +657,10 @@ fn mapping_from(form: &Form) -> ApiResult<AttributeMapping> {
             j["input"] = json!(form.text("m_input"));
             j["output"] = json!(form.text("m_output"));
         }
-        other => return Err(ApiError::bad(format!("`{other}` is not a function"))),
+        other => return Err(AppError::invalid(format!("`{other}` is not a function"))),
     }
-    serde_json::from_value(j).map_err(|e| ApiError::bad(format!("the mapping is not valid: {e}")))
+    serde_json::from_value(j)
+        .map_err(|e| AppError::invalid(format!("the mapping is not valid: {e}")))
 }
 
 fn requirements(ctx: &Ctx, view: &SourceView) -> Markup {
@@ -781,7 +790,7 @@ fn filters(ctx: &Ctx, view: &SourceView) -> Markup {
     }
 }
 
-fn filter_from(form: &Form) -> ApiResult<Filter> {
+fn filter_from(form: &Form) -> AppResult<Filter> {
     let t = form.text("f_template");
     let mut j = json!({"kind": form.text("f_kind"), "template": t});
     match t.as_str() {
@@ -789,7 +798,7 @@ fn filter_from(form: &Form) -> ApiResult<Filter> {
         "grade-range" => {
             let (min, max) = (form.text("f_min"), form.text("f_max"));
             if min.is_empty() || max.is_empty() {
-                return Err(ApiError::bad(
+                return Err(AppError::invalid(
                     "a grade range needs its lowest and highest grade",
                 ));
             }
@@ -804,7 +813,7 @@ fn filter_from(form: &Form) -> ApiResult<Filter> {
                 .filter(|s| !s.is_empty())
                 .collect();
             if schools.is_empty() {
-                return Err(ApiError::bad(
+                return Err(AppError::invalid(
                     "list the school ids to keep, comma-separated",
                 ));
             }
@@ -834,7 +843,7 @@ fn filter_from(form: &Form) -> ApiResult<Filter> {
                 conditions.push(c);
             }
             if conditions.is_empty() {
-                return Err(ApiError::bad(
+                return Err(AppError::invalid(
                     "a custom filter needs at least one condition: fill Attribute 1",
                 ));
             }
@@ -845,9 +854,14 @@ fn filter_from(form: &Form) -> ApiResult<Filter> {
             };
             j[key] = json!(conditions);
         }
-        other => return Err(ApiError::bad(format!("`{other}` is not a filter template"))),
+        other => {
+            return Err(AppError::invalid(format!(
+                "`{other}` is not a filter template"
+            )));
+        }
     }
-    serde_json::from_value(j).map_err(|e| ApiError::bad(format!("the filter is not valid: {e}")))
+    serde_json::from_value(j)
+        .map_err(|e| AppError::invalid(format!("the filter is not valid: {e}")))
 }
 
 fn domains(ctx: &Ctx, view: &SourceView) -> Markup {
@@ -895,7 +909,7 @@ fn domains(ctx: &Ctx, view: &SourceView) -> Markup {
     }
 }
 
-async fn master_fields(app: &App, ctx: &Ctx, view: &SourceView) -> ApiResult<Markup> {
+async fn master_fields(app: &App, ctx: &Ctx, view: &SourceView) -> AppResult<Markup> {
     let list = &view.config.master_fields;
     let sources = app.sources(&ctx.session.caller, &ctx.org.id).await?;
     Ok(html! {
@@ -936,15 +950,7 @@ fn schedule(view: &SourceView) -> Markup {
         crate::config::Every::Day => "day",
         crate::config::Every::Week => "week",
     });
-    let days = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
+    let days = crate::config::WEEKDAYS;
     html! {
         div.panel {
             h2 { "Sync Schedule" }
@@ -972,13 +978,13 @@ fn schedule(view: &SourceView) -> Markup {
     }
 }
 
-fn schedule_from(form: &Form) -> ApiResult<Option<Schedule>> {
+fn schedule_from(form: &Form) -> AppResult<Option<Schedule>> {
     let every = match form.text("every").as_str() {
         "" => return Ok(None),
         "hour" => crate::config::Every::Hour,
         "day" => crate::config::Every::Day,
         "week" => crate::config::Every::Week,
-        other => return Err(ApiError::bad(format!("`{other}` is not a period"))),
+        other => return Err(AppError::invalid(format!("`{other}` is not a period"))),
     };
     let s = Schedule {
         weekday: form
@@ -989,11 +995,11 @@ fn schedule_from(form: &Form) -> ApiResult<Option<Schedule>> {
         expires: form.opt("expires"),
         mode: form.opt("mode"),
     };
-    crate::api::validate_schedule(&s)?;
+    s.check().map_err(AppError::from)?;
     Ok(Some(s))
 }
 
-async fn done(app: &App, ctx: &Ctx, view: &SourceView) -> ApiResult<Markup> {
+async fn done(app: &App, ctx: &Ctx, view: &SourceView) -> AppResult<Markup> {
     let row = app
         .source_row(&ctx.session.caller, &ctx.org.id, &view.summary.id)
         .await?;
@@ -1034,8 +1040,8 @@ fn index(go: &str, prefix: &str, len: usize) -> Option<usize> {
 fn edit_list<T>(
     list: &mut Vec<T>,
     go: &str,
-    add: impl FnOnce() -> ApiResult<T>,
-) -> ApiResult<bool> {
+    add: impl FnOnce() -> AppResult<T>,
+) -> AppResult<bool> {
     if go == "add" {
         list.push(add()?);
         return Ok(true);
@@ -1062,7 +1068,7 @@ async fn save_step(
     step: &str,
     go: &str,
     form: &Form,
-) -> ApiResult<String> {
+) -> AppResult<String> {
     let caller = &ctx.session.caller;
     let org = &ctx.org.id;
     let view = app.source(caller, org, id).await?;
@@ -1137,7 +1143,7 @@ async fn save_step(
             };
             let attribute = form.text("r_attribute");
             if attribute.is_empty() {
-                return Err(ApiError::bad("name the attribute that is required"));
+                return Err(AppError::invalid("name the attribute that is required"));
             }
             Ok(Requirement {
                 kind: form.text("r_kind"),
@@ -1154,7 +1160,7 @@ async fn save_step(
                 .filter(|s| !s.is_empty())
                 .collect();
             if attributes.is_empty() {
-                return Err(ApiError::bad("a domain needs at least one attribute"));
+                return Err(AppError::invalid("a domain needs at least one attribute"));
             }
             Ok(Domain {
                 kind: form.text("d_kind"),
@@ -1169,7 +1175,7 @@ async fn save_step(
         "master-fields" => list_step!(master_fields, "master_fields", || {
             let attribute = form.text("mf_attribute");
             if attribute.is_empty() {
-                return Err(ApiError::bad("name the attribute"));
+                return Err(AppError::invalid("name the attribute"));
             }
             Ok(MasterField {
                 kind: form.text("mf_kind"),
@@ -1205,8 +1211,8 @@ async fn step_post(
     // List steps: the navigation form carries only `go`.
     let saved = save_step(&app, &ctx, &id, &step, &go, &form).await;
     if let Err(e) = saved {
-        let status = e.status();
-        if matches!(e, ApiError::NotFound(_) | ApiError::Forbidden(_)) {
+        let status = crate::web::status(&e);
+        if matches!(e, AppError::NotFound(_) | AppError::Forbidden(_)) {
             return Err(e.into());
         }
         return render(&app, &ctx, &id, &step, Some(("bad", e.to_string())), status).await;
@@ -1232,7 +1238,7 @@ async fn step_post(
                     &id,
                     &step,
                     Some(("bad", e.to_string())),
-                    e.status(),
+                    crate::web::status(&e),
                 )
                 .await
             }

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bindings::types::EntityKind;
+
 /// Issues kept per run; past this only the count grows.
 const KEEP_ISSUES: usize = 1_000;
 
@@ -48,7 +50,9 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    pub fn kind(&mut self, kind: &str) -> &mut KindCounts {
+    /// The counts of a kind (kept under its name).
+    pub fn kind(&mut self, kind: EntityKind) -> &mut KindCounts {
+        let kind = kind.cli_name();
         // Called per record: allocate the key only the first time.
         if !self.counts.contains_key(kind) {
             self.counts.insert(kind.to_string(), KindCounts::default());
@@ -59,9 +63,13 @@ impl RunReport {
     }
 
     /// Records a rule left out: each counts as skipped, with the rule's reason.
-    pub fn left_out_by_rule(&mut self, rule: &str, dropped: &[(super::record::Record, String)]) {
+    pub fn left_out_by_rule(
+        &mut self,
+        rule: &str,
+        dropped: &[(crate::model::record::Record, String)],
+    ) {
         for (record, why) in dropped {
-            let kind = record.kind.cli_name();
+            let kind = record.kind;
             self.kind(kind).skipped += 1;
             self.warn(
                 kind,
@@ -71,23 +79,23 @@ impl RunReport {
         }
     }
 
-    pub fn warn(&mut self, kind: &str, source_id: &str, message: impl Into<String>) {
+    pub fn warn(&mut self, kind: EntityKind, source_id: &str, message: impl Into<String>) {
         self.warnings_total += 1;
         if self.warnings.len() < KEEP_ISSUES {
             self.warnings.push(Issue {
-                kind: kind.into(),
+                kind: kind.cli_name().into(),
                 source_id: source_id.into(),
                 message: message.into(),
             });
         }
     }
 
-    pub fn error(&mut self, kind: &str, source_id: &str, message: impl Into<String>) {
+    pub fn error(&mut self, kind: EntityKind, source_id: &str, message: impl Into<String>) {
         self.errors_total += 1;
         self.kind(kind).errors += 1;
         if self.errors.len() < KEEP_ISSUES {
             self.errors.push(Issue {
-                kind: kind.into(),
+                kind: kind.cli_name().into(),
                 source_id: source_id.into(),
                 message: message.into(),
             });

@@ -1,5 +1,5 @@
 //! Write a synthetic district as a OneRoster CSV package:
-//! `cargo run -p homeroom-tests --bin gen-district -- --students 360 --out examples/sample-district`
+//! `cargo run -p homeroom-tests --example gen-district -- --students 360 --out examples/sample-district`
 //! (`--seed N` and `--version 1.1|1.2` are optional).
 
 use homeroom_tests::district;

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
 
-use crate::runtime::bindings::types::{Attribute, Entity, EntityKind, Reference, Status, Value};
+use crate::bindings::types::{Attribute, Entity, EntityKind, Reference, Status, Value};
+use crate::model::kinds::entity_kind_of;
 
 pub type Attrs = BTreeMap<String, Json>;
 
@@ -257,34 +258,25 @@ impl Record {
     }
 }
 
-/// The entity kind a filter kind names (`student` → `user`, `calendar` → `academic-session`).
-pub fn entity_kind_of(filter_kind: &str) -> &str {
-    match filter_kind {
-        "student" | "teacher" | "contact" | "admin" => "user",
-        "calendar" => "academic-session",
-        other => other,
-    }
-}
-
-/// Whether a record is of a filter kind: role-based kinds look at the role.
-pub fn is_of_kind(record: &Record, filter_kind: &str) -> bool {
-    if record.kind.cli_name() != entity_kind_of(filter_kind) {
+/// Whether a record is of a rule's kind: an admin kind narrowed by an
+/// attribute looks at that attribute (a role, case-insensitively).
+pub fn is_of_kind(record: &Record, rule_kind: &str) -> bool {
+    if record.kind.cli_name() != entity_kind_of(rule_kind) {
         return false;
     }
-    let role = record.role().unwrap_or_default();
-    match filter_kind {
-        "student" => role == "student",
-        "teacher" => role == "teacher" || role == "aide",
-        "contact" => matches!(role.as_str(), "parent" | "guardian" | "relative"),
-        "admin" => matches!(
-            role.as_str(),
-            "administrator"
-                | "districtadministrator"
-                | "siteadministrator"
-                | "proctor"
-                | "systemadministrator"
-        ),
-        _ => true,
+    let narrow = crate::model::kinds::ADMIN_KINDS
+        .iter()
+        .find(|k| k.in_rules && k.name == rule_kind)
+        .and_then(|k| k.narrow);
+    match narrow {
+        None => true,
+        Some((attribute, values)) => {
+            let value = record
+                .text(attribute)
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            values.contains(&value.as_str())
+        }
     }
 }
 

@@ -214,7 +214,7 @@ pub struct RunView {
     /// Counts per kind and action, warnings and errors with their records,
     /// timings, failure, hold reason.
     #[schema(value_type = Object)]
-    pub report: crate::pipeline::report::RunReport,
+    pub report: crate::model::report::RunReport,
     /// While the run reads.
     pub progress: Option<Progress>,
     /// Whether it waits for approval.
@@ -522,7 +522,7 @@ pub fn entity_label(kind: &str, data: &serde_json::Map<String, Json>) -> String 
     let text = |a: &str| {
         data.get(a)
             .and_then(|c| c.get("v"))
-            .map(crate::pipeline::record::json_text)
+            .map(crate::model::record::json_text)
             .unwrap_or_default()
     };
     let label = match kind {

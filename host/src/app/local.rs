@@ -1,0 +1,109 @@
+//! The command line on the hub's own machine. Whoever can open the database
+//! is its operator, so these operations take no token and check no role;
+//! otherwise they are the same operations the API and the UI reach through
+//! `App`, on the same engine. They answer with the records the store keeps
+//! (runs, change rows, duplicate pairs), re-exported here, which the CLI
+//! prints as they are (its `--json` output is those records).
+
+use super::error::AppResult;
+use crate::config::DistrictConfig;
+use crate::pipeline::{ActionRef, Engine, ImportOptions};
+pub use crate::store::sync::{ChangeRow, CommitOutcome};
+pub use crate::store::{
+    DEFAULT_URL as DEFAULT_DB, Duplicate, EntityRow, Resolution, Run, RunStatus, SourceRow,
+};
+
+/// The operator's side of the application, for the command line.
+pub struct Local {
+    engine: Engine,
+}
+
+impl Local {
+    pub fn new(engine: Engine) -> Local {
+        Local { engine }
+    }
+
+    /// Apply a district's configuration file: its organization and sources.
+    pub async fn apply(&self, config: &DistrictConfig) -> AppResult<()> {
+        Ok(self.engine.apply_config(config).await?)
+    }
+
+    /// The organization's configuration as a file `apply` takes back.
+    pub async fn export(&self, org: &str) -> AppResult<DistrictConfig> {
+        Ok(self.engine.export_config(org).await?)
+    }
+
+    /// Every organization: (id, name).
+    pub async fn organizations(&self) -> AppResult<Vec<(String, String)>> {
+        Ok(self.engine.store().organizations().await?)
+    }
+
+    /// Each source with its newest run, if it has one.
+    pub async fn sources(&self, org: &str) -> AppResult<Vec<(SourceRow, Option<Run>)>> {
+        let store = self.engine.store();
+        let mut out = Vec::new();
+        for source in store.sources(org).await? {
+            let last = store
+                .runs(org, Some(&source.config.id), 1)
+                .await?
+                .into_iter()
+                .next();
+            out.push((source, last));
+        }
+        Ok(out)
+    }
+
+    pub async fn import(&self, org: &str, source: &str, opts: ImportOptions) -> AppResult<Run> {
+        Ok(self.engine.import(org, source, opts).await?)
+    }
+
+    /// Runs, newest first.
+    pub async fn runs(&self, org: &str, source: Option<&str>, limit: i64) -> AppResult<Vec<Run>> {
+        Ok(self.engine.store().runs(org, source, limit).await?)
+    }
+
+    pub async fn run(&self, id: &str) -> AppResult<Run> {
+        Ok(self.engine.store().run(id).await?)
+    }
+
+    /// A run's whole change set, in order.
+    pub async fn changes(&self, id: &str) -> AppResult<Vec<ChangeRow>> {
+        Ok(self
+            .engine
+            .store()
+            .changes(id, None, None, 0, 100_000)
+            .await?)
+    }
+
+    pub async fn approve(
+        &self,
+        id: &str,
+        exclude: &[ActionRef],
+    ) -> AppResult<(Run, CommitOutcome)> {
+        Ok(self.engine.approve(id, exclude).await?)
+    }
+
+    pub async fn discard(&self, id: &str) -> AppResult<Run> {
+        Ok(self.engine.discard(id).await?)
+    }
+
+    /// The open duplicate pairs.
+    pub async fn duplicates(&self, org: &str) -> AppResult<Vec<Duplicate>> {
+        Ok(self.engine.store().duplicates(org, true).await?)
+    }
+
+    pub async fn resolve(
+        &self,
+        org: &str,
+        id: &str,
+        swap: bool,
+        copy: &[String],
+        resolution: Resolution,
+    ) -> AppResult<Duplicate> {
+        Ok(self
+            .engine
+            .store()
+            .resolve_duplicate(org, id, swap, copy, resolution, "cli")
+            .await?)
+    }
+}

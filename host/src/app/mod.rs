@@ -1,0 +1,138 @@
+//! The application layer: every operation an admin, an operator, a viewer,
+//! the command line or (later) a scheduler performs. Each checks the
+//! caller's role in the organization first (404 when it has none, 403 when
+//! too low), does the work through the engine and the store, and writes an
+//! audit row for every change. The REST API, the admin UI and the CLI are
+//! faces over it: they parse, call an operation and show its answer, and
+//! none of them reaches the store or the engine itself.
+//!
+//! Nothing here knows about HTTP, JSON bodies, HTML or a terminal; errors
+//! are `AppError`, which each face shows in its own way.
+
+mod auth;
+mod error;
+pub mod local;
+mod organizations;
+mod records;
+mod runs;
+pub mod secrets;
+mod sources;
+pub mod views;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value as Json, json};
+
+pub use auth::{Caller, Role, Session, hash_token, issue_token, random_id, same};
+pub use error::{AppError, AppResult};
+use secrets::SecretBox;
+use views::*;
+
+use crate::bindings::types::EntityKind;
+use crate::config::{DistrictConfig, Organization, SchoolsMode, SourceConfig};
+use crate::gallery::Package;
+use crate::model::kinds::{ADMIN_KINDS, admin_kind};
+use crate::pipeline::{ActionRef, Engine, ImportOptions, Mode};
+use crate::secret::Secret;
+use crate::store::sync::CommitOutcome;
+use crate::store::{AttrFilter, Run, RunStatus, SourceRow};
+
+/// The organization a first start makes, so there is something to open.
+pub const DEMO_ORG: (&str, &str) = ("demo", "Demo District");
+
+/// The application: the engine, the key that seals secrets, and the live
+/// progress of the runs this process reads. Cheap to clone.
+#[derive(Clone)]
+pub struct App(Arc<AppInner>);
+
+/// What an `App` holds; its fields are the application layer's own.
+pub struct AppInner {
+    engine: Engine,
+    secrets: SecretBox,
+    /// Live progress of the runs this process is reading, by run id.
+    progress: Mutex<HashMap<String, Arc<Mutex<Progress>>>>,
+}
+
+impl std::ops::Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+/// An attribute and the values it may have.
+pub type ValueFilter = (&'static str, &'static [&'static str]);
+
+/// What a list's kind means: (entity kind, attribute filter). An admin
+/// kind (`students`, `calendar`) or an entity kind.
+pub fn list_kind(kind: &str) -> AppResult<(&'static str, Option<ValueFilter>)> {
+    if let Some(k) = admin_kind(kind) {
+        return Ok((k.entity.cli_name(), k.narrow));
+    }
+    EntityKind::ALL
+        .into_iter()
+        .map(EntityKind::cli_name)
+        .find(|k| *k == kind)
+        .map(|k| (k, None))
+        .ok_or_else(|| {
+            AppError::invalid(format!(
+                "`{kind}` is not a kind of record: use {} or an entity kind ({})",
+                ADMIN_KINDS
+                    .iter()
+                    .map(|k| k.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                EntityKind::ALL.map(|k| k.cli_name()).join(", ")
+            ))
+        })
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Query of an entity list.
+#[derive(Debug, Clone, Default)]
+pub struct EntityQuery {
+    pub kind: String,
+    pub q: Option<String>,
+    pub archived: bool,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl App {
+    pub fn new(engine: Engine, secrets: SecretBox) -> App {
+        App(Arc::new(AppInner {
+            engine,
+            secrets,
+            progress: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub async fn audit(
+        &self,
+        caller: &Caller,
+        org: &str,
+        action: &str,
+        target: &str,
+        detail: Json,
+    ) -> AppResult<()> {
+        self.engine
+            .store()
+            .audit(
+                org,
+                &caller.token_id,
+                &caller.label(),
+                action,
+                target,
+                &detail,
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,299 @@
+//! Runs: start an import in the background with its live progress, list
+//! and read runs, their change sets, approval, exclusions and discard.
+
+use super::*;
+
+impl App {
+    /// Start an import in the background; returns its run id as soon as
+    /// the run exists.
+    pub async fn start_run(
+        &self,
+        caller: &Caller,
+        org: &str,
+        id: &str,
+        mode: Option<&str>,
+    ) -> AppResult<String> {
+        caller.require(org, Role::Operator)?;
+        let row = self.source_row(caller, org, id).await?;
+        let mode = match mode.unwrap_or("full") {
+            "full" | "" => Mode::Full,
+            "quick" => Mode::Quick,
+            other => {
+                return Err(AppError::invalid(format!(
+                    "`{other}` is not a mode: use full or quick"
+                )));
+            }
+        };
+        if !row.enabled {
+            return Err(AppError::Conflict(format!(
+                "`{id}` is not enabled: finish its setup or enable it, then run it"
+            )));
+        }
+        if let Some(run) = self.engine.store().running_run(org, id).await? {
+            return Err(AppError::Conflict(format!(
+                "run {run} of `{id}` is still reading; wait for it to finish"
+            )));
+        }
+        let secrets = self.resolve_secrets(org, &row.config).await?;
+        let cell = Arc::new(Mutex::new(Progress::default()));
+        let sink_cell = cell.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let opts = ImportOptions {
+            mode,
+            trigger: "api".into(),
+            by: caller.label(),
+            auto_commit: None,
+            progress: Some(Arc::new(move |done, total| {
+                if let Ok(mut p) = sink_cell.lock() {
+                    p.done = done;
+                    p.total = total;
+                }
+            })),
+            on_started: Some(tx),
+            secrets: Some(secrets),
+        };
+        let engine = self.engine.clone();
+        let (org_s, id_s) = (org.to_string(), id.to_string());
+        let task = tokio::spawn(async move { engine.import(&org_s, &id_s, opts).await });
+        let run_id = match rx.await {
+            Ok(run_id) => run_id,
+            // The import ended before it made a run: say why.
+            Err(_) => {
+                return match task.await {
+                    Ok(Ok(run)) => Ok(run.id),
+                    Ok(Err(e)) => Err(e.into()),
+                    Err(e) => Err(AppError::Internal(format!("the import stopped: {e}"))),
+                };
+            }
+        };
+        if let Ok(mut map) = self.progress.lock() {
+            map.insert(run_id.clone(), cell);
+        }
+        let app = self.clone();
+        let watched = run_id.clone();
+        let org_w = org.to_string();
+        tokio::spawn(async move {
+            let outcome = task.await;
+            if let Ok(mut map) = app.progress.lock() {
+                map.remove(&watched);
+            }
+            let why = match outcome {
+                Ok(Ok(_)) => return,
+                Ok(Err(e)) => format!("the run stopped: {e}"),
+                Err(e) => {
+                    format!("the run stopped unexpectedly ({e}); the server log has the details")
+                }
+            };
+            tracing::error!(run = %watched, "{why}");
+            if let Ok(Some(run)) = app.engine.store().org_run(&org_w, &watched).await
+                && run.status == RunStatus::Running
+            {
+                let mut report = run.report.clone();
+                report.failure = Some(why);
+                let _ = app
+                    .engine
+                    .store()
+                    .finish_run(&watched, RunStatus::Failed, None, &report)
+                    .await;
+            }
+        });
+        self.audit(
+            caller,
+            org,
+            "run.start",
+            &run_id,
+            json!({"source": id, "mode": mode.as_str()}),
+        )
+        .await?;
+        Ok(run_id)
+    }
+
+    pub fn progress_of(&self, run_id: &str) -> Option<Progress> {
+        let map = self.progress.lock().ok()?;
+        let cell = map.get(run_id)?;
+        let p = *cell.lock().ok()?;
+        Some(p)
+    }
+
+    pub async fn runs(
+        &self,
+        caller: &Caller,
+        org: &str,
+        source: Option<&str>,
+        limit: i64,
+    ) -> AppResult<Vec<RunSummary>> {
+        caller.role(org)?;
+        Ok(self
+            .engine
+            .store()
+            .runs(org, source, limit.clamp(1, 500))
+            .await?
+            .iter()
+            .map(RunSummary::from)
+            .collect())
+    }
+
+    /// A run of the organization; 404 for any other.
+    pub async fn run_row(&self, caller: &Caller, org: &str, run_id: &str) -> AppResult<Run> {
+        caller.role(org)?;
+        self.engine
+            .store()
+            .org_run(org, run_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no run `{run_id}` in `{org}`")))
+    }
+
+    /// How many of a run's actions an admin left out of its approval.
+    pub async fn excluded_actions(
+        &self,
+        caller: &Caller,
+        org: &str,
+        run_id: &str,
+    ) -> AppResult<i64> {
+        let run = self.run_row(caller, org, run_id).await?;
+        Ok(self
+            .engine
+            .store()
+            .count_changes(&run.id, None, None)
+            .await?
+            .1)
+    }
+
+    pub async fn run(&self, caller: &Caller, org: &str, run_id: &str) -> AppResult<RunView> {
+        let run = self.run_row(caller, org, run_id).await?;
+        Ok(RunView {
+            summary: RunSummary::from(&run),
+            progress: (run.status == RunStatus::Running)
+                .then(|| self.progress_of(run_id).unwrap_or_default()),
+            waiting: run.status.is_waiting(),
+            report: run.report,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn actions(
+        &self,
+        caller: &Caller,
+        org: &str,
+        run_id: &str,
+        kind: Option<&str>,
+        action: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> AppResult<ActionPage> {
+        self.run_row(caller, org, run_id).await?;
+        if let Some(a) = action
+            && !matches!(a, "add" | "update" | "delete")
+        {
+            return Err(AppError::invalid(format!(
+                "`{a}` is not an action: use add, update or delete"
+            )));
+        }
+        let offset = offset.max(0);
+        let limit = limit.clamp(1, 500);
+        let store = self.engine.store();
+        let rows = store.changes(run_id, kind, action, offset, limit).await?;
+        let (total, excluded) = store.count_changes(run_id, kind, action).await?;
+        Ok(ActionPage {
+            next_offset: (offset + (rows.len() as i64) < total).then_some(offset + limit),
+            actions: rows
+                .into_iter()
+                .map(|c| ActionView {
+                    seq: c.seq,
+                    kind: c.kind,
+                    action: c.action,
+                    entity_id: c.entity_id,
+                    source_record_id: c.source_record_id,
+                    before: c.before,
+                    after: c.after,
+                    diff: c.diff,
+                    excluded: c.excluded,
+                })
+                .collect(),
+            total,
+            excluded,
+            offset,
+            limit,
+        })
+    }
+
+    /// Leave actions of a waiting run out of its approval, or put them back.
+    pub async fn set_exclusions(
+        &self,
+        caller: &Caller,
+        org: &str,
+        run_id: &str,
+        x: &Exclusions,
+    ) -> AppResult<()> {
+        caller.require(org, Role::Operator)?;
+        let run = self.run_row(caller, org, run_id).await?;
+        if !run.status.is_waiting() {
+            return Err(AppError::Conflict(format!(
+                "run {run_id} is {}; only a waiting run's actions can be left out",
+                run.status.as_str()
+            )));
+        }
+        for (seqs, excluded) in [(&x.exclude, true), (&x.include, false)] {
+            for seq in seqs {
+                if !self
+                    .engine
+                    .store()
+                    .set_change_excluded(run_id, *seq, excluded)
+                    .await?
+                {
+                    return Err(AppError::invalid(format!(
+                        "{seq} is not an action of run {run_id}"
+                    )));
+                }
+            }
+        }
+        self.audit(
+            caller,
+            org,
+            "run.exclusions",
+            run_id,
+            json!({"exclude": x.exclude, "include": x.include}),
+        )
+        .await
+    }
+
+    pub async fn approve(
+        &self,
+        caller: &Caller,
+        org: &str,
+        run_id: &str,
+        exclude: &[i64],
+    ) -> AppResult<Approved> {
+        caller.require(org, Role::Operator)?;
+        self.run_row(caller, org, run_id).await?;
+        let refs: Vec<ActionRef> = exclude.iter().map(|s| ActionRef::Seq(*s)).collect();
+        let (run, outcome) = self.engine.approve(run_id, &refs).await?;
+        let (applied, excluded, already) = match outcome {
+            CommitOutcome::Applied { applied, excluded } => (applied, excluded, false),
+            CommitOutcome::AlreadyCommitted => (0, 0, true),
+        };
+        self.audit(
+            caller,
+            org,
+            "run.approve",
+            run_id,
+            json!({"exclude": exclude, "applied": applied, "excluded": excluded}),
+        )
+        .await?;
+        Ok(Approved {
+            run: RunSummary::from(&run),
+            applied,
+            excluded,
+            already_committed: already,
+        })
+    }
+
+    pub async fn discard(&self, caller: &Caller, org: &str, run_id: &str) -> AppResult<RunSummary> {
+        caller.require(org, Role::Operator)?;
+        self.run_row(caller, org, run_id).await?;
+        let run = self.engine.discard(run_id).await?;
+        self.audit(caller, org, "run.discard", run_id, json!({}))
+            .await?;
+        Ok(RunSummary::from(&run))
+    }
+}

@@ -1,0 +1,561 @@
+//! The gallery and an organization's sources: activation, the wizard's
+//! steps (delivery, terms, schools), secrets, the connection test, enable
+//! and delete.
+
+use super::*;
+
+impl App {
+    pub fn gallery(&self, q: Option<&str>) -> Vec<GalleryEntry> {
+        GalleryEntry::all(self.engine.gallery.packages())
+            .into_iter()
+            .filter(|e| e.kind == "connector")
+            .filter(|e| q.is_none_or(|q| e.matches(q)))
+            .collect()
+    }
+
+    pub fn gallery_entry(&self, id: &str) -> AppResult<GalleryEntry> {
+        let package = self
+            .engine
+            .gallery
+            .get(id)
+            .map_err(|_| AppError::NotFound(format!("no app `{id}` in the gallery")))?;
+        let listing = (package.manifest.id != id).then_some(id);
+        Ok(GalleryEntry::of(package, listing))
+    }
+
+    fn package(&self, config: &SourceConfig) -> AppResult<Arc<Package>> {
+        Ok(self.engine.package_for(config)?.0)
+    }
+
+    pub async fn source_row(&self, caller: &Caller, org: &str, id: &str) -> AppResult<SourceRow> {
+        caller.role(org)?;
+        self.engine
+            .store()
+            .sources(org)
+            .await?
+            .into_iter()
+            .find(|s| s.config.id == id)
+            .ok_or_else(|| AppError::NotFound(format!("no source `{id}` in `{org}`")))
+    }
+
+    async fn summary(&self, org: &str, row: &SourceRow) -> AppResult<SourceSummary> {
+        let c = &row.config;
+        let app_name = self
+            .gallery_entry(&c.plugin)
+            .map(|e| e.name)
+            .unwrap_or_else(|_| c.plugin.clone());
+        let setup = self.engine.store().setup(org, &c.id).await?;
+        let state = if setup.as_ref().is_some_and(|s| s.finished_at.is_none()) && !row.enabled {
+            "setup"
+        } else if row.enabled {
+            "enabled"
+        } else {
+            "disabled"
+        };
+        let last_run = self
+            .engine
+            .store()
+            .runs(org, Some(&c.id), 1)
+            .await?
+            .first()
+            .map(RunSummary::from);
+        Ok(SourceSummary {
+            id: c.id.clone(),
+            name: c.name.clone().unwrap_or_else(|| app_name.clone()),
+            app: c.plugin.clone(),
+            app_name,
+            kind: "import".into(),
+            target: "Homeroom".into(),
+            state: state.into(),
+            last_run,
+        })
+    }
+
+    pub async fn sources(&self, caller: &Caller, org: &str) -> AppResult<Vec<SourceSummary>> {
+        caller.role(org)?;
+        let mut out = Vec::new();
+        for row in self.engine.store().sources(org).await? {
+            out.push(self.summary(org, &row).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn source(&self, caller: &Caller, org: &str, id: &str) -> AppResult<SourceView> {
+        let row = self.source_row(caller, org, id).await?;
+        let mut secrets_set: Vec<String> = self
+            .engine
+            .store()
+            .sealed_secrets(org, id)
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        for name in row.config.secrets.keys() {
+            if !secrets_set.contains(name) {
+                secrets_set.push(name.clone());
+            }
+        }
+        secrets_set.sort();
+        Ok(SourceView {
+            summary: self.summary(org, &row).await?,
+            secrets_set,
+            setup: self.engine.store().setup(org, id).await?,
+            app_entry: self.gallery_entry(&row.config.plugin).ok(),
+            config: row.config,
+        })
+    }
+
+    /// Check a source's configuration against its plugin and save it.
+    async fn save(&self, org: &str, config: SourceConfig) -> AppResult<()> {
+        let name = self
+            .engine
+            .store()
+            .organizations()
+            .await?
+            .into_iter()
+            .find(|(id, _)| id == org)
+            .map(|(_, n)| n)
+            .ok_or_else(|| AppError::NotFound(format!("no organization `{org}`")))?;
+        self.engine
+            .apply_config(&DistrictConfig {
+                organization: Organization {
+                    id: org.to_string(),
+                    name,
+                },
+                sources: vec![config],
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Activate a gallery app: a new source in setup, disabled until the
+    /// wizard finishes.
+    pub async fn activate(
+        &self,
+        caller: &Caller,
+        org: &str,
+        req: &Activate,
+    ) -> AppResult<SourceView> {
+        caller.require(org, Role::Admin)?;
+        let entry = self.gallery_entry(&req.app)?;
+        if entry.kind != "connector" {
+            return Err(AppError::invalid(format!(
+                "`{}` is a rule, not an app: attach it to a source in its Filter Rules step",
+                req.app
+            )));
+        }
+        let existing: Vec<String> = self
+            .engine
+            .store()
+            .sources(org)
+            .await?
+            .into_iter()
+            .map(|s| s.config.id)
+            .collect();
+        let id = match &req.id {
+            Some(id) => {
+                let id = id.trim().to_string();
+                if !is_slug(&id) {
+                    return Err(AppError::invalid(
+                        "a source id is 1-64 lowercase letters, digits, - or _",
+                    ));
+                }
+                if existing.contains(&id) {
+                    return Err(AppError::Conflict(format!(
+                        "a source `{id}` exists already in `{org}`; choose another id"
+                    )));
+                }
+                id
+            }
+            None => {
+                let base = entry.id.clone();
+                let mut id = base.clone();
+                let mut n = 2;
+                while existing.contains(&id) {
+                    id = format!("{base}-{n}");
+                    n += 1;
+                }
+                id
+            }
+        };
+        let mut config = SourceConfig::new(&id, &entry.id);
+        config.name = Some(
+            req.name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .unwrap_or(&entry.name)
+                .to_string(),
+        );
+        config.enabled = false;
+        self.save(org, config).await?;
+        self.engine
+            .store()
+            .create_setup(org, &id, &caller.label())
+            .await?;
+        self.audit(
+            caller,
+            org,
+            "source.activate",
+            &id,
+            json!({"app": entry.id}),
+        )
+        .await?;
+        self.source(caller, org, &id).await
+    }
+
+    /// Change one part of a source's configuration (a wizard step).
+    pub async fn update_source(
+        &self,
+        caller: &Caller,
+        org: &str,
+        id: &str,
+        step: &str,
+        detail: Json,
+        change: impl FnOnce(&mut SourceConfig, &Package) -> AppResult<()>,
+    ) -> AppResult<SourceView> {
+        caller.require(org, Role::Admin)?;
+        let row = self.source_row(caller, org, id).await?;
+        let mut config = row.config;
+        let package = self.package(&config)?;
+        change(&mut config, &package)?;
+        config.enabled = row.enabled;
+        self.save(org, config).await?;
+        self.audit(caller, org, &format!("source.{step}"), id, detail)
+            .await?;
+        self.source(caller, org, id).await
+    }
+
+    /// Delivery Config: settings, secret values (write-only), folder and
+    /// Advanced Settings.
+    pub async fn delivery(
+        &self,
+        caller: &Caller,
+        org: &str,
+        id: &str,
+        d: Delivery,
+    ) -> AppResult<SourceView> {
+        caller.require(org, Role::Admin)?;
+        let row = self.source_row(caller, org, id).await?;
+        let package = self.package(&row.config)?;
+        let m = &package.manifest;
+        for name in d.secrets.keys() {
+            if !m.is_secret(name) {
+                return Err(AppError::invalid(format!(
+                    "`{name}` is not a secret setting of {}; secrets it takes: {}",
+                    m.name,
+                    m.settings
+                        .iter()
+                        .filter(|s| s.secret)
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        if let Some(settings) = &d.settings {
+            for name in settings.keys() {
+                if m.is_secret(name) {
+                    return Err(AppError::invalid(format!(
+                        "`{name}` is a secret: send it under `secrets`, where it is stored encrypted and never shown again"
+                    )));
+                }
+                if m.setting(name).is_none() && name != "auth" {
+                    return Err(AppError::invalid(format!(
+                        "{} has no setting `{name}`; its settings: {}",
+                        m.name,
+                        m.settings
+                            .iter()
+                            .filter(|s| !s.secret)
+                            .map(|s| s.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
+        let files = m.files;
+        let detail = json!({
+            "settings": d.settings,
+            "secrets_changed": d.secrets.iter().filter(|(_, v)| v.as_deref() != Some("")).map(|(k, _)| k).collect::<Vec<_>>(),
+            "folder": d.folder,
+            "advanced": d.advanced,
+        });
+        let Delivery {
+            name,
+            settings,
+            secrets,
+            folder,
+            advanced,
+        } = d;
+        self.update_source(caller, org, id, "delivery", detail, move |c, _| {
+            if let Some(name) = name {
+                let name = name.trim();
+                c.name = (!name.is_empty()).then(|| name.to_string());
+            }
+            if let Some(settings) = settings {
+                c.settings = settings
+                    .into_iter()
+                    .map(|(k, v)| (k, v.trim().to_string()))
+                    .filter(|(_, v)| !v.is_empty())
+                    .collect();
+            }
+            if let Some(folder) = folder {
+                if !files && !folder.trim().is_empty() {
+                    return Err(AppError::invalid("this app reads no folder"));
+                }
+                let folder = folder.trim();
+                c.folder = (!folder.is_empty()).then(|| folder.to_string());
+            }
+            if let Some(advanced) = advanced {
+                c.advanced = advanced;
+            }
+            Ok(())
+        })
+        .await?;
+        for (name, value) in secrets {
+            match value {
+                None => self.engine.store().delete_secret(org, id, &name).await?,
+                Some(v) if v.is_empty() => {}
+                Some(v) => {
+                    let sealed = self.secrets.seal(org, id, &name, &Secret::new(v));
+                    self.engine.store().put_secret(org, id, &sealed).await?;
+                }
+            }
+        }
+        self.source(caller, org, id).await
+    }
+
+    pub async fn accept_terms(
+        &self,
+        caller: &Caller,
+        org: &str,
+        id: &str,
+        accepted: bool,
+    ) -> AppResult<SourceView> {
+        caller.require(org, Role::Admin)?;
+        self.source_row(caller, org, id).await?;
+        if !accepted {
+            return Err(AppError::invalid(
+                "the Terms of Use must be accepted to use this app",
+            ));
+        }
+        self.engine
+            .store()
+            .accept_terms(org, id, &caller.label())
+            .await?;
+        self.audit(caller, org, "source.terms", id, json!({"accepted": true}))
+            .await?;
+        self.source(caller, org, id).await
+    }
+
+    /// What is still missing before a source can run, in words.
+    pub async fn missing(&self, org: &str, row: &SourceRow) -> AppResult<Vec<String>> {
+        let (package, settings) = self.engine.package_for(&row.config)?;
+        let stored: Vec<String> = self
+            .engine
+            .store()
+            .sealed_secrets(org, &row.config.id)
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        let mut missing = Vec::new();
+        for s in &package.manifest.settings {
+            if !s.required {
+                continue;
+            }
+            let set = if s.secret {
+                stored.contains(&s.name) || row.config.secrets.contains_key(&s.name)
+            } else {
+                settings.get(&s.name).is_some_and(|v| !v.is_empty()) || s.default.is_some()
+            };
+            if !set {
+                missing.push(format!("{} (Delivery Config)", s.label));
+            }
+        }
+        if package.manifest.files && row.config.folder.is_none() {
+            missing.push("the folder to read (Delivery Config)".into());
+        }
+        if let Some(setup) = self.engine.store().setup(org, &row.config.id).await?
+            && setup.terms_accepted_at.is_none()
+        {
+            missing.push("acceptance of the Terms of Use".into());
+        }
+        Ok(missing)
+    }
+
+    /// Finish the wizard: check nothing required is missing, then enable.
+    pub async fn finish(&self, caller: &Caller, org: &str, id: &str) -> AppResult<SourceView> {
+        caller.require(org, Role::Admin)?;
+        let row = self.source_row(caller, org, id).await?;
+        let missing = self.missing(org, &row).await?;
+        if !missing.is_empty() {
+            return Err(AppError::invalid(format!(
+                "the setup is not complete; still missing: {}",
+                missing.join(", ")
+            )));
+        }
+        let mut config = row.config;
+        config.enabled = true;
+        self.save(org, config).await?;
+        self.engine
+            .store()
+            .finish_setup(org, id, &caller.label())
+            .await?;
+        self.audit(caller, org, "source.finish", id, json!({}))
+            .await?;
+        self.source(caller, org, id).await
+    }
+
+    pub async fn set_enabled(
+        &self,
+        caller: &Caller,
+        org: &str,
+        id: &str,
+        enabled: bool,
+    ) -> AppResult<SourceView> {
+        caller.require(org, Role::Admin)?;
+        let row = self.source_row(caller, org, id).await?;
+        if enabled {
+            let missing = self.missing(org, &row).await?;
+            if !missing.is_empty() {
+                return Err(AppError::invalid(format!(
+                    "`{id}` cannot be enabled yet; still missing: {}",
+                    missing.join(", ")
+                )));
+            }
+        }
+        let mut config = row.config;
+        config.enabled = enabled;
+        self.save(org, config).await?;
+        if enabled {
+            self.engine
+                .store()
+                .finish_setup(org, id, &caller.label())
+                .await?;
+        }
+        self.audit(
+            caller,
+            org,
+            if enabled {
+                "source.enable"
+            } else {
+                "source.disable"
+            },
+            id,
+            json!({}),
+        )
+        .await?;
+        self.source(caller, org, id).await
+    }
+
+    pub async fn delete_source(&self, caller: &Caller, org: &str, id: &str) -> AppResult<()> {
+        caller.require(org, Role::Admin)?;
+        self.source_row(caller, org, id).await?;
+        if let Some(run) = self.engine.store().running_run(org, id).await? {
+            return Err(AppError::Conflict(format!(
+                "run {run} of `{id}` is still reading; delete the source when it is over"
+            )));
+        }
+        self.engine.store().delete_source(org, id).await?;
+        self.audit(caller, org, "source.delete", id, json!({}))
+            .await
+    }
+
+    /// The secret values of a source: those entered through the API or the
+    /// UI, then those its configuration names by environment variable.
+    pub async fn resolve_secrets(
+        &self,
+        org: &str,
+        config: &SourceConfig,
+    ) -> AppResult<BTreeMap<String, Secret>> {
+        let sealed = self.engine.store().sealed_secrets(org, &config.id).await?;
+        let mut out = self
+            .secrets
+            .open_all(org, &config.id, &sealed)
+            .map_err(AppError::Invalid)?;
+        for (name, var) in &config.secrets {
+            if out.contains_key(name) {
+                continue;
+            }
+            let value = std::env::var(var).map_err(|_| {
+                AppError::invalid(format!(
+                    "the secret `{name}` is read from the environment variable {var}, which is not set on this host: set it, or enter the value in the Delivery Config step"
+                ))
+            })?;
+            out.insert(name.clone(), Secret::new(value));
+        }
+        Ok(out)
+    }
+
+    pub async fn test_connection(
+        &self,
+        caller: &Caller,
+        org: &str,
+        id: &str,
+    ) -> AppResult<TestResult> {
+        caller.require(org, Role::Admin)?;
+        let row = self.source_row(caller, org, id).await?;
+        let outcome = async {
+            let secrets = self.resolve_secrets(org, &row.config).await?;
+            let (mut session, _) = self
+                .engine
+                .connect(org, &row.config, &secrets, None)
+                .await?;
+            session
+                .test_connection()
+                .await
+                .map_err(|e| AppError::Upstream(e.to_string()))
+        }
+        .await;
+        let result = match outcome {
+            Ok(message) => TestResult { ok: true, message },
+            Err(e) => TestResult {
+                ok: false,
+                message: e.to_string(),
+            },
+        };
+        self.audit(
+            caller,
+            org,
+            "source.test_connection",
+            id,
+            json!({"ok": result.ok}),
+        )
+        .await?;
+        Ok(result)
+    }
+
+    pub async fn schools(
+        &self,
+        caller: &Caller,
+        org: &str,
+        id: &str,
+    ) -> AppResult<Vec<SchoolView>> {
+        caller.require(org, Role::Admin)?;
+        let row = self.source_row(caller, org, id).await?;
+        let secrets = self.resolve_secrets(org, &row.config).await?;
+        let (mut session, _) = self
+            .engine
+            .connect(org, &row.config, &secrets, None)
+            .await?;
+        let schools = session
+            .list_schools()
+            .await
+            .map_err(|e| AppError::Upstream(e.to_string()))?;
+        let mapping = &row.config.schools;
+        Ok(schools
+            .into_iter()
+            .map(|s| SchoolView {
+                mapped: match mapping.mode {
+                    SchoolsMode::All | SchoolsMode::Auto => true,
+                    SchoolsMode::Selected => mapping.selected.contains(&s.source_id),
+                },
+                source_id: s.source_id,
+                name: s.name,
+                identifier: s.identifier,
+            })
+            .collect())
+    }
+}
