@@ -66,8 +66,10 @@ impl From<EngineError> for AppError {
     fn from(e: EngineError) -> AppError {
         match e {
             EngineError::Store(s) => s.into(),
-            EngineError::Setup(m) => AppError::Invalid(m),
             EngineError::Refused(m) => AppError::Conflict(m),
+            // Everything else keeps the operation from starting: the
+            // caller's set-up is what to fix.
+            other => AppError::Invalid(other.to_string()),
         }
     }
 }

@@ -3,14 +3,38 @@
 //! report keeps its message, causes included), and `ReadFailure` for a
 //! connector's read that stopped part-way.
 
-use crate::runtime::PluginCallError;
+use crate::capabilities::http::HttpError;
+use crate::config::ConfigError;
+use crate::gallery::grant::GrantError;
+use crate::gallery::package::PackageError;
+use crate::runtime::{LoadError, PluginCallError};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A setting, a secret or a plugin keeps the operation from starting.
+    /// The source's configuration does not hold together.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The gallery has no such plugin, or its package will not open.
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    /// The source's settings and secrets do not give the plugin what its
+    /// manifest needs.
+    #[error(transparent)]
+    Grant(#[from] GrantError),
+    /// The connection the grant describes cannot be set up.
+    #[error(transparent)]
+    Connection(#[from] HttpError),
+    /// The plugin's component will not compile or link.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The plugin failed as it started.
+    #[error(transparent)]
+    Plugin(#[from] PluginCallError),
+    /// Anything else that keeps the operation from starting (a missing
+    /// secret variable, a folder not set).
     #[error("{0}")]
     Setup(String),
     /// The object's state refuses the operation.

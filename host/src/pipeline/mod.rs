@@ -183,9 +183,7 @@ impl Engine {
         config: &crate::config::DistrictConfig,
     ) -> Result<(), EngineError> {
         for source in &config.sources {
-            source
-                .validate()
-                .map_err(|e| EngineError::Setup(e.to_string()))?;
+            source.validate()?;
             let (package, _) = self.package_for(source)?;
             for name in source.settings.keys().chain(source.secrets.keys()) {
                 if package.manifest.setting(name).is_none() && name != "auth" {
@@ -252,11 +250,7 @@ impl Engine {
         &self,
         config: &SourceConfig,
     ) -> Result<(Arc<Package>, BTreeMap<String, String>), EngineError> {
-        let package = self
-            .gallery
-            .get(&config.plugin)
-            .map_err(|e| EngineError::Setup(e.to_string()))?
-            .clone();
+        let package = self.gallery.get(&config.plugin)?.clone();
         let settings = package.settings_for(&config.plugin, &config.settings);
         Ok((package, settings))
     }
@@ -290,18 +284,12 @@ impl Engine {
             &settings,
             secrets,
             self.http_limits.clone(),
-        )
-        .map_err(|e| EngineError::Setup(e.to_string()))?;
+        )?;
         let http = match granted.connection {
-            Some(c) => Some(Arc::new(
-                ConnectionClient::new(c).map_err(|e| EngineError::Setup(e.to_string()))?,
-            )),
+            Some(c) => Some(Arc::new(ConnectionClient::new(c)?)),
             None => None,
         };
-        let loaded = self
-            .runtime
-            .load(&package)
-            .map_err(|e| EngineError::Setup(e.to_string()))?;
+        let loaded = self.runtime.load(&package)?;
         let drop_dir = if package.manifest.files {
             Some(
                 config
@@ -330,9 +318,7 @@ impl Engine {
             progress,
         };
         let factory = ConnectorFactory::new(self.runtime.clone(), loaded.clone(), options.clone());
-        let session = ConnectorSession::start(&self.runtime, loaded, options)
-            .await
-            .map_err(|e| EngineError::Setup(e.to_string()))?;
+        let session = ConnectorSession::start(&self.runtime, loaded, options).await?;
         Ok((session, package, factory))
     }
 

@@ -26,11 +26,7 @@ impl RuleChain {
             filters: Vec::new(),
         };
         for r in &config.rules {
-            let package = engine
-                .gallery
-                .get(&r.plugin)
-                .map_err(|e| EngineError::Setup(e.to_string()))?
-                .clone();
+            let package = engine.gallery.get(&r.plugin)?.clone();
             if !package.manifest.kind.is_rule() {
                 return Err(EngineError::Setup(format!(
                     "`{}` is a connector, not a rule",
@@ -42,12 +38,8 @@ impl RuleChain {
                 &r.settings,
                 &Default::default(),
                 engine.http_limits.clone(),
-            )
-            .map_err(|e| EngineError::Setup(e.to_string()))?;
-            let loaded = engine
-                .runtime
-                .load(&package)
-                .map_err(|e| EngineError::Setup(e.to_string()))?;
+            )?;
+            let loaded = engine.runtime.load(&package)?;
             let session = RuleSession::start(
                 &engine.runtime,
                 loaded,
@@ -56,8 +48,7 @@ impl RuleChain {
                     ..Default::default()
                 },
             )
-            .await
-            .map_err(|e| EngineError::Setup(e.to_string()))?;
+            .await?;
             match package.manifest.kind {
                 PluginKind::TransformRule => chain.transforms.push(session),
                 _ => chain.filters.push(session),
