@@ -2,6 +2,10 @@
 //! and read runs, their change sets, approval, exclusions and discard.
 
 use super::*;
+use crate::model::change::Action;
+
+/// An import running on its own task.
+type ImportTask = tokio::task::JoinHandle<Result<Run, crate::pipeline::EngineError>>;
 
 impl App {
     /// Start an import in the background; returns its run id as soon as
@@ -36,67 +40,13 @@ impl App {
         }
         let secrets = self.resolve_secrets(org, &row.config).await?;
         let cell = Arc::new(Mutex::new(Progress::default()));
-        let sink_cell = cell.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let opts = ImportOptions {
-            mode,
-            trigger: "api".into(),
-            by: caller.label(),
-            auto_commit: None,
-            progress: Some(Arc::new(move |done, total| {
-                if let Ok(mut p) = sink_cell.lock() {
-                    p.done = done;
-                    p.total = total;
-                }
-            })),
-            on_started: Some(tx),
-            secrets: Some(secrets),
-        };
-        let engine = self.engine.clone();
-        let (org_s, id_s) = (org.to_string(), id.to_string());
-        let task = tokio::spawn(async move { engine.import(&org_s, &id_s, opts).await });
-        let run_id = match rx.await {
-            Ok(run_id) => run_id,
-            // The import ended before it made a run: say why.
-            Err(_) => {
-                return match task.await {
-                    Ok(Ok(run)) => Ok(run.id),
-                    Ok(Err(e)) => Err(e.into()),
-                    Err(e) => Err(AppError::Internal(format!("the import stopped: {e}"))),
-                };
-            }
-        };
+        let (run_id, task) = self
+            .spawn_import(org, id, mode, &caller.label(), secrets, cell.clone())
+            .await?;
         if let Ok(mut map) = self.progress.lock() {
             map.insert(run_id.clone(), cell);
         }
-        let app = self.clone();
-        let watched = run_id.clone();
-        let org_w = org.to_string();
-        tokio::spawn(async move {
-            let outcome = task.await;
-            if let Ok(mut map) = app.progress.lock() {
-                map.remove(&watched);
-            }
-            let why = match outcome {
-                Ok(Ok(_)) => return,
-                Ok(Err(e)) => format!("the run stopped: {e}"),
-                Err(e) => {
-                    format!("the run stopped unexpectedly ({e}); the server log has the details")
-                }
-            };
-            tracing::error!(run = %watched, "{why}");
-            if let Ok(Some(run)) = app.engine.store().org_run(&org_w, &watched).await
-                && run.status == RunStatus::Running
-            {
-                let mut report = run.report.clone();
-                report.failure = Some(why);
-                let _ = app
-                    .engine
-                    .store()
-                    .finish_run(&watched, RunStatus::Failed, None, &report)
-                    .await;
-            }
-        });
+        self.watch(org, &run_id, task);
         self.audit(
             caller,
             org,
@@ -106,6 +56,81 @@ impl App {
         )
         .await?;
         Ok(run_id)
+    }
+
+    /// Start the import on a task of its own, its progress kept in `cell`;
+    /// returns the run's id as soon as the run exists, and the task.
+    async fn spawn_import(
+        &self,
+        org: &str,
+        id: &str,
+        mode: Mode,
+        by: &str,
+        secrets: BTreeMap<String, Secret>,
+        cell: Arc<Mutex<Progress>>,
+    ) -> AppResult<(String, ImportTask)> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let opts = ImportOptions {
+            mode,
+            trigger: "api".into(),
+            by: by.to_string(),
+            auto_commit: None,
+            progress: Some(Arc::new(move |done, total| {
+                if let Ok(mut p) = cell.lock() {
+                    p.done = done;
+                    p.total = total;
+                }
+            })),
+            on_started: Some(tx),
+            secrets: Some(secrets),
+        };
+        let engine = self.engine.clone();
+        let (org, id) = (org.to_string(), id.to_string());
+        let task = tokio::spawn(async move { engine.import(&org, &id, opts).await });
+        match rx.await {
+            Ok(run_id) => Ok((run_id, task)),
+            // The import ended before it made a run: say why.
+            Err(_) => match task.await {
+                Ok(Ok(run)) => Ok((run.id.clone(), tokio::spawn(std::future::ready(Ok(run))))),
+                Ok(Err(e)) => Err(e.into()),
+                Err(e) => Err(AppError::Internal(format!("the import stopped: {e}"))),
+            },
+        }
+    }
+
+    /// When the import's task ends: forget its progress, and if it stopped
+    /// without finishing its run (a panic, an error past the run's start),
+    /// mark the run failed with why.
+    fn watch(&self, org: &str, run_id: &str, task: ImportTask) {
+        let app = self.clone();
+        let (org, run_id) = (org.to_string(), run_id.to_string());
+        tokio::spawn(async move {
+            let outcome = task.await;
+            if let Ok(mut map) = app.progress.lock() {
+                map.remove(&run_id);
+            }
+            let why = match outcome {
+                Ok(Ok(_)) => return,
+                Ok(Err(e)) => format!("the run stopped: {e}"),
+                Err(e) => {
+                    format!("the run stopped unexpectedly ({e}); the server log has the details")
+                }
+            };
+            tracing::error!(run = %run_id, "{why}");
+            let store = app.engine.store();
+            if let Ok(Some(run)) = store.org_run(&org, &run_id).await
+                && run.status == RunStatus::Running
+            {
+                let mut report = run.report.clone();
+                report.failure = Some(why);
+                if let Err(e) = store
+                    .finish_run(&run_id, RunStatus::Failed, None, &report)
+                    .await
+                {
+                    tracing::error!(run = %run_id, "cannot mark the run failed: {e}");
+                }
+            }
+        });
     }
 
     pub fn progress_of(&self, run_id: &str) -> Option<Progress> {
@@ -183,7 +208,7 @@ impl App {
     ) -> AppResult<ActionPage> {
         self.run_row(caller, org, run_id).await?;
         if let Some(a) = action
-            && !matches!(a, "add" | "update" | "delete")
+            && Action::parse(a).is_none()
         {
             return Err(AppError::invalid(format!(
                 "`{a}` is not an action: use add, update or delete"

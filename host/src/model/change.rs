@@ -5,6 +5,31 @@
 
 use serde_json::{Map, Value as Json, json};
 
+/// What a change does to an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Add,
+    Update,
+    Delete,
+}
+
+impl Action {
+    pub const ALL: [Action; 3] = [Action::Add, Action::Update, Action::Delete];
+
+    /// The action's name in the store, the API, the CLI and the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Add => "add",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
 /// Attribute → [old, new] for every attribute whose value changed.
 pub fn diff(before: Option<&Map<String, Json>>, after: &Map<String, Json>) -> Map<String, Json> {
     let empty = Map::new();

@@ -1,9 +1,10 @@
 //! The flow of one import run (DESIGN.md): read pages from the connector,
 //! stage them, run the per-record stages and the district's rule components,
-//! reconcile into a change set, hold or commit. Approval, discard and the
-//! duplicates queue live here too, as the operations an admin performs on a
-//! run. This module orchestrates; SQL lives in `store`, plugin execution in
-//! `runtime`, and the merge and identity logic in `reconcile`.
+//! reconcile into a change set, hold or commit; and what ends a waiting
+//! run, approval or discard. `Engine` is what the application layer
+//! (`crate::app`) calls. This module orchestrates; SQL lives in `store`,
+//! plugin execution in `runtime`, the merge and identity logic in
+//! `reconcile`, and the checks of a caller's role in `app`.
 
 mod error;
 mod rules;
@@ -20,6 +21,7 @@ use crate::config::SourceConfig;
 use crate::gallery::grant::grant;
 use crate::gallery::manifest::Direction;
 use crate::gallery::{Gallery, Package};
+use crate::model::change::Action;
 use crate::model::record::{self, Record};
 use crate::model::report::RunReport;
 use crate::reconcile::Reconciler;
@@ -104,7 +106,7 @@ pub enum ActionRef {
     Seq(i64),
     Record {
         kind: Option<String>,
-        action: String,
+        action: Action,
         record: String,
     },
 }
@@ -116,19 +118,18 @@ impl std::str::FromStr for ActionRef {
             return Ok(ActionRef::Seq(n));
         }
         let parts: Vec<&str> = s.splitn(3, ':').collect();
-        let valid = |a: &str| matches!(a, "add" | "update" | "delete");
-        match parts.as_slice() {
-            [action, record] if valid(action) => Ok(ActionRef::Record {
-                kind: None,
-                action: action.to_string(),
+        let (kind, action, record) = match parts.as_slice() {
+            [action, record] => (None, *action, *record),
+            [kind, action, record] => (Some(kind.to_string()), *action, *record),
+            _ => (None, "", ""),
+        };
+        match Action::parse(action) {
+            Some(action) => Ok(ActionRef::Record {
+                kind,
+                action,
                 record: record.to_string(),
             }),
-            [kind, action, record] if valid(action) => Ok(ActionRef::Record {
-                kind: Some(kind.to_string()),
-                action: action.to_string(),
-                record: record.to_string(),
-            }),
-            _ => Err(format!(
+            None => Err(format!(
                 "`{s}` names no action: use its number, ACTION:RECORD_ID or KIND:ACTION:RECORD_ID (action is add, update or delete)"
             )),
         }
@@ -570,11 +571,12 @@ impl Engine {
                 } => {
                     let found = self
                         .store
-                        .find_change_seqs(run_id, kind.as_deref(), action, record)
+                        .find_change_seqs(run_id, kind.as_deref(), *action, record)
                         .await?;
                     if found.is_empty() {
                         return Err(EngineError::Refused(format!(
-                            "run {run_id} has no {action} of `{record}`; `homeroom run {run_id} --actions` lists its actions"
+                            "run {run_id} has no {} of `{record}`; `homeroom run {run_id} --actions` lists its actions",
+                            action.as_str()
                         )));
                     }
                     seqs.extend(found);

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::bindings::types::EntityKind;
 use crate::config::{Domain, DomainMode, SourceConfig};
-use crate::model::change::diff;
+use crate::model::change::{Action, diff};
 use crate::model::record::{Attrs, Record, id_key, is_blank, json_text};
 use crate::model::report::RunReport;
 use crate::store::sync::{ChangeKey, Current, DuplicateOf, KeyDomain, NewChange, domain_key};
@@ -341,9 +341,9 @@ impl<'a> Reconciler<'a> {
         let d = diff(before.as_ref(), &after);
         // An archived entity that comes back is an add (reactivation).
         let (action, visible) = if cur.active {
-            ("update", !d.is_empty())
+            (Action::Update, !d.is_empty())
         } else {
-            ("add", true)
+            (Action::Add, true)
         };
         let seq = self.next_seq();
         if visible {
@@ -461,7 +461,7 @@ impl<'a> Reconciler<'a> {
                     self.pending.push(NewChange {
                         seq,
                         kind,
-                        action: "update",
+                        action: Action::Update,
                         entity_id,
                         source_record_id: r.source_id,
                         before: before_text,
@@ -491,7 +491,7 @@ impl<'a> Reconciler<'a> {
                     self.pending.push(NewChange {
                         seq,
                         kind,
-                        action: "add",
+                        action: Action::Add,
                         entity_id: new_id,
                         after: Some(added_data(&r.attrs, &self.source.id)),
                         source_record_id: r.source_id,
@@ -516,7 +516,7 @@ impl<'a> Reconciler<'a> {
         self.pending.push(NewChange {
             seq,
             kind,
-            action: "add",
+            action: Action::Add,
             entity_id: new_id,
             after: Some(added_data(&r.attrs, &self.source.id)),
             source_record_id: r.source_id,
@@ -646,7 +646,7 @@ fn delete_row(
     NewChange {
         seq,
         kind,
-        action: "delete",
+        action: Action::Delete,
         entity_id,
         source_record_id: record_id,
         before,

@@ -1,7 +1,8 @@
 //! Storage: one schema on SQLite (the embedded default, one file) and on
 //! PostgreSQL (production), through sqlx's `Any` driver. It owns the SQL and
 //! the migrations; callers get typed rows and never write SQL themselves. It
-//! knows nothing of plugins or HTTP.
+//! knows nothing of plugins, flows or HTTP: it is handed the rows it writes.
+//! Only `reconcile`, `pipeline` and `app` use it; no face does.
 
 mod kv;
 

@@ -17,6 +17,7 @@ use sqlx::Row;
 use super::runs::now;
 use super::{Backend, Store, StoreError};
 use crate::bindings::types::EntityKind;
+use crate::model::change::Action;
 
 /// One action of a change set.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -45,7 +46,7 @@ pub struct ChangeRow {
 pub struct NewChange {
     pub seq: i64,
     pub kind: EntityKind,
-    pub action: &'static str,
+    pub action: Action,
     pub entity_id: String,
     pub source_record_id: String,
     pub before: Option<String>,
@@ -468,7 +469,7 @@ impl Store {
                     .bind(run_id)
                     .bind(c.seq)
                     .bind(c.kind.cli_name())
-                    .bind(c.action)
+                    .bind(c.action.as_str())
                     .bind(&c.entity_id)
                     .bind(&c.source_record_id)
                     .bind(c.before.as_deref())
@@ -585,14 +586,14 @@ impl Store {
         &self,
         run_id: &str,
         kind: Option<&str>,
-        action: &str,
+        action: Action,
         record: &str,
     ) -> Result<Vec<i64>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq FROM changes WHERE run_id = $1 AND action = $2 AND source_record_id = $3 AND visible = 1 AND (CAST($4 AS TEXT) IS NULL OR kind = CAST($4 AS TEXT))",
         )
         .bind(run_id)
-        .bind(action)
+        .bind(action.as_str())
         .bind(record)
         .bind(kind)
         .fetch_all(&self.pool)

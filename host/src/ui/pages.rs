@@ -16,6 +16,7 @@ use crate::app::Role;
 use crate::app::Session;
 use crate::app::views::{Activate, Exclusions, Resolve, RunSummary, entity_label};
 use crate::app::{App, EntityQuery};
+use crate::model::change::Action;
 
 /// Query-string fields.
 pub fn query(q: Option<String>) -> Form {
@@ -475,8 +476,6 @@ async fn run_progress(
     .into_response())
 }
 
-const COUNT_COLUMNS: [&str; 3] = ["add", "update", "delete"];
-
 async fn run_page(
     State(app): State<App>,
     session: Session,
@@ -591,8 +590,9 @@ async fn run_page(
                         tr {
                             td { (kind_label(kind)) }
                             td.num { (c.read) } td.num { (c.skipped) }
-                            @for action in COUNT_COLUMNS {
-                                @let n = match action { "add" => c.add, "update" => c.update, _ => c.delete };
+                            @for action in Action::ALL {
+                                @let n = match action { Action::Add => c.add, Action::Update => c.update, Action::Delete => c.delete };
+                                @let action = action.as_str();
                                 td.num {
                                     @if n > 0 {
                                         a.count-link href={ (base) "/runs/" (s.id) "/actions?kind=" (enc(kind)) "&action=" (action) }
