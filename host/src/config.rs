@@ -99,6 +99,10 @@ pub struct Advanced {
     pub blank_values: BlankValues,
     /// Keep a class's name as first synced; later renames in the source are ignored.
     pub ignore_class_name_edits: bool,
+    /// Import records whose required reference points at nothing the source
+    /// sent (an enrollment in an unknown class, say); by default they are
+    /// left out and named in the run report.
+    pub keep_dangling_references: bool,
     /// A run whose records failing mapping, requirements or validation pass
     /// this share fails as a whole and commits nothing.
     pub max_error_share: f64,
@@ -119,6 +123,7 @@ impl Default for Advanced {
             sis_id_prefix: None,
             blank_values: BlankValues::Ignore,
             ignore_class_name_edits: false,
+            keep_dangling_references: false,
             max_error_share: 0.05,
             match_keys: BTreeMap::new(),
         }

@@ -616,42 +616,167 @@ async fn bad_records_and_failed_reads_commit_nothing() {
     }
 }
 
-/// A full run reports references to records the source does not have.
+/// Per kind, what a run read is accounted for: added, updated, unchanged,
+/// left out or failed.
+fn assert_counts_add_up(run: &homeroom_host::store::Run, what: &str) {
+    for (kind, c) in &run.report.counts {
+        assert_eq!(
+            c.read,
+            c.add + c.update + c.unchanged + c.skipped + c.errors,
+            "{what}: {kind} counts {c:?}"
+        );
+    }
+    let skipped: u64 = run.report.counts.values().map(|c| c.skipped).sum();
+    assert_eq!(
+        skipped, run.report.skips_total,
+        "{what}: every skip has its reason"
+    );
+}
+
+/// A full run leaves out a record whose required reference points at a
+/// record the source did not send (an enrollment of an unknown user, a class
+/// of an unknown school, and so the enrollments in that class), names each
+/// with what it points at, and commits none of them; the advanced setting
+/// `keep_dangling_references` imports them, with a warning.
 #[tokio::test]
-async fn orphan_references_are_reported() {
+async fn dangling_references_are_left_out_and_named() {
     let tmp = tempfile::tempdir().unwrap();
-    let url = &database_urls(tmp.path())[0];
-    let engine = engine(url).await;
-    let org = org_id("orphans");
-    let dir = tmp.path().join("sis");
-    let mut f = students(2);
-    f.add(
-        "class",
-        "c1",
-        json!({"title": "Math", "school": org_ref("s1")}),
-    );
-    f.add(
-        "enrollment",
-        "e1",
-        json!({"user": {"kind": "user", "id": "st1"}, "class": {"kind": "class", "id": "c1"}}),
-    );
-    f.add(
-        "enrollment",
-        "e2",
-        json!({"user": {"kind": "user", "id": "ghost"}, "class": {"kind": "class", "id": "c1"}}),
-    );
-    f.write(&dir);
-    apply(&engine, &org, vec![source("sis", &dir)]).await;
-    let run = import(&engine, &org, "sis").await;
-    let orphans: Vec<_> = run
-        .report
-        .warnings
-        .iter()
-        .filter(|w| w.message.contains("orphan reference"))
-        .collect();
-    assert_eq!(orphans.len(), 1, "{:?}", run.report.warnings);
-    assert_eq!(orphans[0].source_id, "e2");
-    assert!(orphans[0].message.contains("user `ghost`"));
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let org = org_id("dangling");
+        let dir = tmp.path().join(format!("sis-{org}"));
+        let mut f = students(2);
+        f.add(
+            "class",
+            "c1",
+            json!({"title": "Math", "school": org_ref("s1")}),
+        );
+        f.add(
+            "class",
+            "c2",
+            json!({"title": "Art", "school": org_ref("nowhere")}),
+        );
+        f.add(
+            "enrollment",
+            "e1",
+            json!({"user": {"kind": "user", "id": "st1"}, "class": {"kind": "class", "id": "c1"}}),
+        );
+        f.add(
+            "enrollment",
+            "e2",
+            json!({"user": {"kind": "user", "id": "ghost"}, "class": {"kind": "class", "id": "c1"}}),
+        );
+        f.add(
+            "enrollment",
+            "e3",
+            json!({"user": {"kind": "user", "id": "st2"}, "class": {"kind": "class", "id": "c2"}}),
+        );
+        f.write(&dir);
+        apply(&engine, &org, vec![source("sis", &dir)]).await;
+        let run = import(&engine, &org, "sis").await;
+        assert_eq!(run.status, RunStatus::Committed, "{url}");
+        assert_counts_add_up(&run, &url);
+        let why = |id: &str| {
+            run.report
+                .skips
+                .iter()
+                .find(|s| s.source_id == id)
+                .map(|s| s.message.clone())
+                .unwrap_or_default()
+        };
+        assert!(
+            why("e2").contains("user `ghost`"),
+            "{url}: {:?}",
+            run.report.skips
+        );
+        assert!(
+            why("c2").contains("org `nowhere`"),
+            "{url}: {:?}",
+            run.report.skips
+        );
+        assert!(
+            why("e3").contains("class `c2`"),
+            "{url}: {:?}",
+            run.report.skips
+        );
+        assert_eq!(run.report.skips_total, 3, "{url}: {:?}", run.report.skips);
+        for (kind, id) in [("enrollment", "e2"), ("class", "c2"), ("enrollment", "e3")] {
+            assert!(
+                engine
+                    .store()
+                    .entity_of(&org, "sis", kind, id)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "{url}: {kind} {id} is not committed"
+            );
+        }
+        assert_eq!(active(&engine, &org, "enrollment").await, 1, "{url}");
+
+        let mut keep = source("sis", &dir);
+        keep.advanced.keep_dangling_references = true;
+        engine.store().upsert_source(&org, &keep).await.unwrap();
+        let kept = import(&engine, &org, "sis").await;
+        assert_counts_add_up(&kept, &url);
+        assert_eq!(kept.report.skips_total, 0, "{url}: {:?}", kept.report.skips);
+        assert_eq!(active(&engine, &org, "enrollment").await, 3, "{url}");
+        assert!(
+            kept.report
+                .warnings
+                .iter()
+                .any(|w| w.source_id == "e2" && w.message.contains("orphan reference")),
+            "{url}: {:?}",
+            kept.report.warnings
+        );
+    }
+}
+
+/// Every record a run leaves out is counted and kept with why: a filter
+/// rule, a data requirement, an id the source sent twice.
+#[tokio::test]
+async fn every_record_left_out_is_counted_with_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let org = org_id("leftout");
+        let dir = tmp.path().join(format!("sis-{org}"));
+        let mut f = students(4);
+        f.set("user", "st3", "email", json!(""));
+        f.add(
+            "user",
+            "st1",
+            json!({"givenName": "Again", "familyName": "Twice", "email": "again@sis.example", "role": "student", "orgs": [org_ref("s2")]}),
+        );
+        f.write(&dir);
+        let mut s = source("sis", &dir);
+        s.filters.push(homeroom_host::config::Filter {
+            kind: "student".into(),
+            rule: homeroom_host::config::FilterRule::HasEmail,
+        });
+        apply(&engine, &org, vec![s]).await;
+        let run = import(&engine, &org, "sis").await;
+        assert_counts_add_up(&run, &url);
+        let user = &run.report.counts["user"];
+        assert_eq!(user.skipped, 2, "{url}: {:?}", run.report.skips);
+        let reasons: Vec<(&str, &str)> = run
+            .report
+            .skips
+            .iter()
+            .map(|s| (s.source_id.as_str(), s.message.as_str()))
+            .collect();
+        assert!(
+            reasons
+                .iter()
+                .any(|(id, why)| *id == "st3" && !why.is_empty()),
+            "{url}: {reasons:?}"
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|(id, why)| *id == "st1" && why.contains("twice")),
+            "{url}: {reasons:?}"
+        );
+    }
 }
 
 /// A reference to a record of the same kind that comes later (a student's

@@ -383,6 +383,15 @@ pub fn print_run(run: &Run, json: bool) -> anyhow::Result<()> {
             run.report.warnings_total, run.id
         );
     }
+    for s in run.report.skips.iter().take(20) {
+        println!("skipped: {} {}: {}", s.kind, s.source_id, s.message);
+    }
+    if run.report.skips_total > 20 {
+        println!(
+            "... {} records left out in all (`homeroom run {} --json` has the first 1,000 with why)",
+            run.report.skips_total, run.id
+        );
+    }
     for e in run.report.errors.iter().take(20) {
         println!("error: {} {}: {}", e.kind, e.source_id, e.message);
     }

@@ -40,6 +40,10 @@ pub struct RunReport {
     pub warnings_total: u64,
     pub errors: Vec<Issue>,
     pub errors_total: u64,
+    /// Records left out (schools mapping, requirements, filters, rules,
+    /// references), each with why: the first 1,000; `skips_total` counts all.
+    pub skips: Vec<Issue>,
+    pub skips_total: u64,
     /// Seconds per phase (read, reconcile, commit).
     pub timings: BTreeMap<String, f64>,
     /// Why the run failed, when it did.
@@ -62,6 +66,19 @@ impl RunReport {
             .expect("the kind's counts were inserted above")
     }
 
+    /// A record left out of the run, and why.
+    pub fn skip(&mut self, kind: EntityKind, source_id: &str, why: impl Into<String>) {
+        self.kind(kind).skipped += 1;
+        self.skips_total += 1;
+        if self.skips.len() < KEEP_ISSUES {
+            self.skips.push(Issue {
+                kind: kind.cli_name().into(),
+                source_id: source_id.into(),
+                message: why.into(),
+            });
+        }
+    }
+
     /// Records a rule left out: each counts as skipped, with the rule's reason.
     pub fn left_out_by_rule(
         &mut self,
@@ -69,10 +86,8 @@ impl RunReport {
         dropped: &[(crate::model::record::Record, String)],
     ) {
         for (record, why) in dropped {
-            let kind = record.kind;
-            self.kind(kind).skipped += 1;
-            self.warn(
-                kind,
+            self.skip(
+                record.kind,
                 &record.source_id,
                 format!("left out by rule `{rule}`: {why}"),
             );

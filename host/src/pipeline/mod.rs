@@ -499,6 +499,7 @@ impl Engine {
             ),
             progress: opts.progress.as_ref(),
             bulk: since.is_none() && config.advanced.bulk_upload,
+            keep_dangling: config.advanced.keep_dangling_references,
             done: 0,
             timings: Timings::default(),
         };
@@ -665,6 +666,8 @@ struct ImportRun<'a> {
     progress: Option<&'a ProgressSink>,
     /// Absence means delete (a full run of a bulk source).
     bulk: bool,
+    /// Import records whose required reference points at nothing.
+    keep_dangling: bool,
     /// Records read so far.
     done: u64,
     timings: Timings,
@@ -726,9 +729,10 @@ impl ImportRun<'_> {
             .filter(checked, report)
             .await
             .map_err(RunError::Rule)?;
-        if let Some(refs) = self.refs.as_mut() {
-            refs.check(&kept, report);
-        }
+        let kept = match self.refs.as_mut() {
+            Some(refs) => refs.check(kept, self.keep_dangling, report),
+            None => kept,
+        };
         self.timings.map += clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         self.reconciler.page(kept, report).await?;
@@ -747,7 +751,7 @@ impl ImportRun<'_> {
         for mut r in records {
             match self.stages.map(&mut r) {
                 Outcome::Keep => mapped.push(r),
-                Outcome::Skip(_) => report.kind(kind).skipped += 1,
+                Outcome::Skip(why) => report.skip(kind, &r.source_id, why),
                 Outcome::Error(why) => report.error(kind, &r.source_id, why),
             }
         }
@@ -766,12 +770,7 @@ impl ImportRun<'_> {
                     }
                     checked.push(r);
                 }
-                Outcome::Skip(why) => {
-                    report.kind(kind).skipped += 1;
-                    if why.contains("is missing") {
-                        report.warn(kind, &r.source_id, why);
-                    }
-                }
+                Outcome::Skip(why) => report.skip(kind, &r.source_id, why),
                 Outcome::Error(why) => report.error(kind, &r.source_id, why),
             }
         }
@@ -972,41 +971,122 @@ struct PendingRef {
     id: String,
 }
 
+/// The references a record cannot do without: an enrollment's user and
+/// class, a class's course and school, a user's orgs (one known is enough).
+const REQUIRED_REFERENCES: &[(EntityKind, &str)] = &[
+    (EntityKind::Enrollment, "user"),
+    (EntityKind::Enrollment, "class"),
+    (EntityKind::Class, "course"),
+    (EntityKind::Class, "school"),
+    (EntityKind::User, "orgs"),
+];
+
+fn required(kind: EntityKind, attribute: &str) -> bool {
+    REQUIRED_REFERENCES
+        .iter()
+        .any(|(k, a)| *k == kind && *a == attribute)
+}
+
 /// Same-kind references kept for the end-of-kind check; past this many the
 /// rest are not checked (memory stays bounded on the largest districts).
 const PENDING_REFS: usize = 200_000;
 
 impl RefCheck {
-    fn check(&mut self, records: &[Record], report: &mut RunReport) {
+    /// The records of a page that may go on: one whose required reference
+    /// points at a record of a kind this run read and did not get is left
+    /// out (unless `keep_dangling`), named with what it points at; any
+    /// other reference to nothing is a warning.
+    fn check(
+        &mut self,
+        records: Vec<Record>,
+        keep_dangling: bool,
+        report: &mut RunReport,
+    ) -> Vec<Record> {
+        let mut kept = Vec::with_capacity(records.len());
         for r in records {
             if r.deleted {
+                kept.push(r);
                 continue;
             }
-            r.each_reference(|attr, kind, id| {
-                if kind == r.kind {
-                    if self.pending.len() < PENDING_REFS {
-                        self.pending.push(PendingRef {
-                            kind,
-                            record: r.source_id.clone(),
-                            attribute: attr.to_string(),
-                            id: id.to_string(),
-                        });
-                    }
-                    return;
-                }
-                if let Some(ids) = self.seen.get(kind.cli_name())
-                    && !ids.contains(&record::id_key(id))
-                {
-                    orphan(report, r.kind, &r.source_id, attr, kind, id);
-                }
-            });
+            if let Some(why) = self.references(&r, keep_dangling, report) {
+                report.skip(r.kind, &r.source_id, why);
+                continue;
+            }
             if !matches!(r.kind, EntityKind::Enrollment | EntityKind::Result) {
                 self.seen
                     .entry(r.kind.cli_name())
                     .or_default()
                     .insert(record::id_key(&r.source_id));
             }
+            kept.push(r);
         }
+        kept
+    }
+
+    /// Check a record's references: warn of each that points at nothing,
+    /// and say why the record dangles when a required one does (for a list,
+    /// when every item does), unless dangling records are kept.
+    fn references(
+        &mut self,
+        r: &Record,
+        keep_dangling: bool,
+        report: &mut RunReport,
+    ) -> Option<String> {
+        // (attribute, references, of them to nothing)
+        let mut counted: Vec<(String, usize, Vec<(EntityKind, String)>)> = Vec::new();
+        r.each_reference(|attr, kind, id| {
+            if kind == r.kind {
+                if self.pending.len() < PENDING_REFS {
+                    self.pending.push(PendingRef {
+                        kind,
+                        record: r.source_id.clone(),
+                        attribute: attr.to_string(),
+                        id: id.to_string(),
+                    });
+                }
+                return;
+            }
+            let missing = self
+                .seen
+                .get(kind.cli_name())
+                .is_some_and(|ids| !ids.contains(&record::id_key(id)));
+            let at = match counted.iter().position(|(a, _, _)| a == attr) {
+                Some(at) => at,
+                None => {
+                    counted.push((attr.to_string(), 0, Vec::new()));
+                    counted.len() - 1
+                }
+            };
+            counted[at].1 += 1;
+            if missing {
+                counted[at].2.push((kind, id.to_string()));
+            }
+        });
+        let mut dangling = None;
+        for (attr, total, missing) in counted {
+            if missing.is_empty() {
+                continue;
+            }
+            if !keep_dangling
+                && dangling.is_none()
+                && missing.len() == total
+                && required(r.kind, &attr)
+            {
+                let targets: Vec<String> = missing
+                    .iter()
+                    .map(|(k, id)| format!("{} `{id}`", k.cli_name()))
+                    .collect();
+                dangling = Some(format!(
+                    "dangling reference: `{attr}` points at {}, which the source does not have; the record is left out (the source's advanced setting keep_dangling_references imports it anyway)",
+                    targets.join(", ")
+                ));
+                continue;
+            }
+            for (kind, id) in missing {
+                orphan(report, r.kind, &r.source_id, &attr, kind, &id);
+            }
+        }
+        dangling
     }
 
     /// The end of a kind: check the references among its own records.

@@ -238,8 +238,13 @@ impl<'a> Reconciler<'a> {
             let hash = r.hash();
             let key = id_key(&r.source_id);
             match self.links.get_mut(&key) {
-                // A record the source repeated within this run counts once.
-                Some(s) if s.seen => {}
+                // A record the source repeated within this run counts once:
+                // the first stands, the repeat is left out and named.
+                Some(s) if s.seen => report.skip(
+                    kind,
+                    &r.source_id,
+                    "the source sent this id twice in one run; the first of the two is imported",
+                ),
                 Some(s) => {
                     s.seen = true;
                     let unchanged = if r.deleted {

@@ -515,6 +515,13 @@ async fn run_page(
             issue_links.insert((i.kind.clone(), i.source_id.clone()), e.id);
         }
     }
+    let skipped_kind = q.get("skipped").filter(|k| !k.is_empty());
+    let skips: Vec<&crate::model::report::Issue> = run
+        .report
+        .skips
+        .iter()
+        .filter(|i| skipped_kind.is_none_or(|k| i.kind == k))
+        .collect();
     let issue_row = |i: &crate::model::report::Issue| {
         html! {
             tr {
@@ -589,7 +596,13 @@ async fn run_page(
                     @for (kind, c) in &run.report.counts {
                         tr {
                             td { (kind_label(kind)) }
-                            td.num { (c.read) } td.num { (c.skipped) }
+                            td.num { (c.read) }
+                            td.num {
+                                @if c.skipped > 0 {
+                                    a.count-link href={ (base) "/runs/" (s.id) "?skipped=" (enc(kind)) "#skipped" }
+                                        aria-label={ (c.skipped) " " (kind) " records left out" } { (c.skipped) }
+                                } @else { span.muted { "0" } }
+                            }
                             @for action in Action::ALL {
                                 @let n = match action { Action::Add => c.add, Action::Update => c.update, Action::Delete => c.delete };
                                 @let action = action.as_str();
@@ -614,6 +627,20 @@ async fn run_page(
             } }
             @if !all_issues && run.report.errors.len() > shown {
                 p { a href={ (base) "/runs/" (s.id) "?issues=all#errors" } { "Show all " (run.report.errors.len()) " kept errors" } }
+            }
+        }
+        @if !run.report.skips.is_empty() {
+            h2 #skipped { "Left out (" (run.report.skips_total) ")" }
+            p.help { "Records this run did not import, each with why: schools mapping, data requirements, filter rules, rules, references to records the source did not send, ids sent twice." }
+            @if let Some(kind) = skipped_kind {
+                p { "Only " (kind_label(kind)) " records. " a href={ (base) "/runs/" (s.id) "#skipped" } { "Show every kind" } }
+            }
+            div.tablewrap { table {
+                thead { tr { th { "Kind" } th { "Record" } th { "Why" } } }
+                tbody { @for i in skips.iter().take(shown) { (issue_row(i)) } }
+            } }
+            @if !all_issues && skips.len() > shown {
+                p { a href={ (base) "/runs/" (s.id) "?issues=all" (skipped_kind.map(|k| format!("&skipped={}", enc(k))).unwrap_or_default()) "#skipped" } { "Show all " (skips.len()) " kept" } }
             }
         }
         @if !run.report.warnings.is_empty() {

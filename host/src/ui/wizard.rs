@@ -315,6 +315,8 @@ fn delivery(ctx: &Ctx, view: &SourceView) -> Markup {
                     span { "Apply runs without approval unless the hold threshold is passed" } }
                 label.check { input type="checkbox" name="adv.ignore_class_name_edits" value="1" checked[a.ignore_class_name_edits];
                     span { "Keep class names as first synced" small { "Later renames in the source are ignored." } } }
+                label.check { input type="checkbox" name="adv.keep_dangling_references" value="1" checked[a.keep_dangling_references];
+                    span { "Keep records that point at nothing" small { "An enrollment in a class, or a class of a course, the source did not send is imported anyway. Leave clear to leave such records out; the run report names each." } } }
                 fieldset {
                     legend { "Sync hold threshold and error limit" }
                     p.help { "A run whose changes pass these shares of any kind waits for approval, and nothing of it is exported until then." }
@@ -402,6 +404,7 @@ fn delivery_from(form: &Form, view: &SourceView) -> AppResult<Delivery> {
         preview: form.has("adv.preview"),
         auto_commit: form.has("adv.auto_commit"),
         ignore_class_name_edits: form.has("adv.ignore_class_name_edits"),
+        keep_dangling_references: form.has("adv.keep_dangling_references"),
         sis_id_prefix: form.opt("adv.sis_id_prefix"),
         blank_values: match form.text("adv.blank_values").as_str() {
             "replace" => BlankValues::Replace,

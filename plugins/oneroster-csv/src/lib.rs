@@ -16,12 +16,15 @@
 //! OneRoster has no collection of user agents: they are users' `agents`, and
 //! a read of `user-agent` is empty, as with the REST connector.
 //!
-//! A bad row (a wrong number of fields, no `sourcedId`, a date that is not a
-//! date) is logged with its file and line and skipped; each file's read ends
-//! with a line counting what was read and skipped, and with the references
-//! that point at nothing in the package (orphans). A header without a
-//! column the version requires fails the read with a message naming the
-//! file, the column and the columns expected.
+//! A bad row (a wrong number of fields, no `sourcedId`, a date that is data,
+//! like `startDate`, and is not a date) is logged with its file and line and
+//! skipped; each file's read ends with a line counting what was read and
+//! skipped, a line counting rows whose `dateLastModified` (only metadata) is
+//! not a date and was read as unknown, and the references that point at
+//! nothing in the package (orphans). A header without a column the version
+//! requires fails the read with a message naming the file, the column and
+//! the columns expected; a misspelled column name (`famillyName`) is read as
+//! the column it plainly means, with a warning.
 //!
 //! Modules: `package` finds and opens the package (folder or zip),
 //! `manifest` reads `manifest.csv`, `schema` knows each file's columns,

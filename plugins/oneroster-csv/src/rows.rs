@@ -8,6 +8,14 @@
 //! than re-reading), and the checks that make a row bad: a wrong number of
 //! fields, no `sourcedId`, a date that is not a date. A bad row is reported
 //! with its file, line and reason and skipped; it never stops the read.
+//!
+//! What is not data does not make a row bad: a `dateLastModified` that is
+//! not a date (`15/01/2025`) is read as unknown and counted for one line at
+//! the end of the file; a line of nothing but spaces and commas (the rows a
+//! spreadsheet cleared) is not a row; a row may stop before the empty
+//! columns that end a header line. Dates that are data (`startDate`,
+//! `birthDate`, ...) are still checked: a guess at `01/02/2025` or a record
+//! read without its date would change what the record says.
 
 use std::io::{self, Read};
 
@@ -31,14 +39,25 @@ pub struct Position {
     pub records: u64,
     /// Bad records skipped so far.
     pub skipped: u64,
+    /// Good records so far whose `dateLastModified` is not a date, read as
+    /// unknown.
+    pub undated: u64,
+    /// The line of the first of them (0 when there is none).
+    pub first_undated: u64,
 }
 
 impl Position {
+    /// `byte:line:records:skipped`, and `:undated:first_undated` when some
+    /// rows had a `dateLastModified` that is not a date.
     pub fn to_cursor(self) -> String {
-        format!(
+        let mut cursor = format!(
             "{}:{}:{}:{}",
             self.byte, self.line, self.records, self.skipped
-        )
+        );
+        if self.undated > 0 {
+            cursor.push_str(&format!(":{}:{}", self.undated, self.first_undated));
+        }
+        cursor
     }
 
     pub fn from_cursor(cursor: &str) -> Result<Position, PluginError> {
@@ -52,13 +71,26 @@ impl Position {
             .map(|p| p.parse::<u64>())
             .collect::<Result<_, _>>()
             .map_err(|_| bad())?;
+        let (undated, first_undated) = match parts.as_slice() {
+            [_, _, _, _] => (0, 0),
+            &[_, line, _, _, undated, first] if undated > 0 && first > 0 && first < line => {
+                (undated, first)
+            }
+            _ => return Err(bad()),
+        };
         match parts.as_slice() {
-            &[byte, line, records, skipped] if line > 0 && skipped <= records => Ok(Position {
-                byte,
-                line,
-                records,
-                skipped,
-            }),
+            &[byte, line, records, skipped, ..]
+                if line > 0 && skipped <= records && undated <= records - skipped =>
+            {
+                Ok(Position {
+                    byte,
+                    line,
+                    records,
+                    skipped,
+                    undated,
+                    first_undated,
+                })
+            }
             _ => Err(bad()),
         }
     }
@@ -93,6 +125,24 @@ impl Record {
         self.ends.len()
     }
 
+    /// Empty the field at `i` (the fields after it move down in the text).
+    pub fn blank(&mut self, i: usize) {
+        let Some(&end) = self.ends.get(i) else {
+            return;
+        };
+        let start = match i.checked_sub(1) {
+            Some(before) => self.ends.get(before).copied().unwrap_or(0),
+            None => 0,
+        };
+        if start >= end || !self.text.is_char_boundary(start) || !self.text.is_char_boundary(end) {
+            return;
+        }
+        self.text.replace_range(start..end, "");
+        for e in self.ends.iter_mut().skip(i) {
+            *e -= end - start;
+        }
+    }
+
     /// The field at `i`, if the row has one.
     pub fn get(&self, i: usize) -> Option<&str> {
         let end = *self.ends.get(i)?;
@@ -123,6 +173,9 @@ struct Checked {
     id: usize,
     dates: Vec<(&'static str, usize)>,
     date_times: Vec<(&'static str, usize)>,
+    /// `dateLastModified`, which is metadata: when it is not a date the row
+    /// is read with none.
+    modified: Option<usize>,
 }
 
 impl Checked {
@@ -136,7 +189,8 @@ impl Checked {
             // The header check makes sure every file has a sourcedId.
             id: header.position("sourcedId").unwrap_or(usize::MAX),
             dates: at(&mut spec.dates.iter()),
-            date_times: at(&mut spec.date_times.iter().chain(["dateLastModified"].iter())),
+            date_times: at(&mut spec.date_times.iter()),
+            modified: header.position("dateLastModified"),
         }
     }
 }
@@ -235,8 +289,7 @@ impl RowReader {
         let after_header = Position {
             byte: bom + csv.position().byte(),
             line: csv.position().line(),
-            records: 0,
-            skipped: 0,
+            ..Position::default()
         };
         // Does the first row end with commas the header does not have?
         let width = header.width();
@@ -326,17 +379,25 @@ impl RowReader {
         let len = self.record.len();
         let bad = |reason: String| Row::Bad { line, reason };
         if len < width {
-            return bad(format!(
-                "it has {len} field{} where the header has {width}",
-                if len == 1 { "" } else { "s" }
-            ));
-        }
-        if len > width + self.extra || (len > width && !self.record.iter().skip(width).all(blank)) {
+            // A row may stop before the empty columns ending the header line.
+            let named = self.header.named_width();
+            if len < named {
+                return bad(format!(
+                    "it has {len} field{} where the header has {named}",
+                    if len == 1 { "" } else { "s" }
+                ));
+            }
+        } else if len > width + self.extra
+            || (len > width && !self.record.iter().skip(width).all(blank))
+        {
             return bad(format!(
                 "it has {len} fields where the header has {width} (a value holding a comma must be quoted)"
             ));
         }
         self.not_utf8 |= decode(&self.record, width, &mut self.fields);
+        while self.fields.len() < width {
+            self.fields.push("");
+        }
         let fields = &self.fields;
         let id = fields.get(self.checked.id).unwrap_or("");
         if id.is_empty() {
@@ -361,13 +422,27 @@ impl RowReader {
                 ));
             }
         }
+        // Metadata only: a date that is not one is read as unknown, counted.
+        if let Some(at) = self.checked.modified
+            && fields
+                .get(at)
+                .is_some_and(|v| !v.is_empty() && normalize_datetime(v).is_none())
+        {
+            self.fields.blank(at);
+            if self.pos.undated == 0 {
+                self.pos.first_undated = line;
+            }
+            self.pos.undated += 1;
+        }
         Row::Good { line }
     }
 }
 
-/// An empty line (with CRLF line ends, a lone `\r`, trimmed away).
+/// An empty line (with CRLF line ends, a lone `\r`, trimmed away), or one of
+/// nothing but separators and spaces: a row a spreadsheet cleared. (A row
+/// with data mostly has its `sourcedId` first, so this stops at one field.)
 fn is_blank(record: &csv::ByteRecord) -> bool {
-    record.len() == 1 && record.get(0).is_some_and(blank)
+    record.iter().all(blank)
 }
 
 /// A field that is empty once trimmed.
@@ -418,14 +493,32 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
-        let p = Position {
+        let mut p = Position {
             byte: 1234,
             line: 17,
             records: 15,
             skipped: 2,
+            ..Position::default()
         };
+        assert_eq!(p.to_cursor(), "1234:17:15:2");
         assert_eq!(Position::from_cursor(&p.to_cursor()).unwrap(), p);
-        for bad in ["", "12", "a:b:c:d", "1:0:0:0", "1:2:3:4", "1:2:3:4:5"] {
+        p.undated = 3;
+        p.first_undated = 4;
+        assert_eq!(p.to_cursor(), "1234:17:15:2:3:4");
+        assert_eq!(Position::from_cursor(&p.to_cursor()).unwrap(), p);
+        for bad in [
+            "",
+            "12",
+            "a:b:c:d",
+            "1:0:0:0",
+            "1:2:3:4",
+            "1:2:3:4:5",
+            "1:17:15:2:0:0",
+            "1:17:15:2:3:0",
+            "1:17:15:2:3:17",
+            "1:17:15:2:14:4",
+            "1:17:15:2:3:4:5",
+        ] {
             assert!(Position::from_cursor(bad).is_err(), "{bad}");
         }
     }

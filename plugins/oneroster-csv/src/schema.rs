@@ -5,8 +5,15 @@
 //! file, the column and what was expected.
 //!
 //! Columns are matched by name, not position, and without regard to case
-//! (`orgSourcedIDs` is `orgSourcedIds`); columns the specification does not
-//! name (extensions, `metadata.*`) are kept.
+//! (`orgSourcedIDs` is `orgSourcedIds`, silently: the intent is plain and
+//! exports differ in case more often than not); columns the specification
+//! does not name (extensions, `metadata.*`) are kept. A name one typing slip
+//! from exactly one column of the file (a letter doubled, a doubled letter
+//! typed once, two neighbouring letters swapped: `famillyName`, `givneName`)
+//! is read as that column, with a note for the admin, unless the header also
+//! has the column itself or another name slips onto it too. Empty columns at
+//! the end of the header line (`...,email,,`) are ignored, so a row may stop
+//! before them. All of this is worked out once per header, not per row.
 
 use homeroom_sdk::oneroster::Version;
 use homeroom_sdk::{EntityKind, PluginError};
@@ -353,12 +360,24 @@ pub struct Header {
     /// column with an empty name, which is ignored.
     pub names: Vec<Option<String>>,
     index: QuickMap<String, usize>,
+    /// What the admin should hear about the header line (misspelled column
+    /// names), each naming the file and the column.
+    pub notes: Vec<String>,
 }
 
 impl Header {
     /// How many fields the header line has.
     pub fn width(&self) -> usize {
         self.names.len()
+    }
+
+    /// How many fields a row needs: up to the last column with a name (empty
+    /// columns at the end of the header line hold nothing).
+    pub fn named_width(&self) -> usize {
+        self.names
+            .iter()
+            .rposition(Option::is_some)
+            .map_or(0, |i| i + 1)
     }
 
     /// The position of a column.
@@ -369,6 +388,166 @@ impl Header {
     /// A column's value in a row (empty when the file has no such column).
     pub fn get<'a, F: Fields + ?Sized>(&self, row: &'a F, name: &str) -> &'a str {
         self.position(name).and_then(|i| row.field(i)).unwrap_or("")
+    }
+}
+
+/// A typing slip that turns a column name into another name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slip {
+    /// `famillyName` for `familyName`.
+    Doubled,
+    /// `clasSourcedId` for `classSourcedId`.
+    Undoubled,
+    /// `givneName` for `givenName`.
+    Swapped,
+}
+
+impl Slip {
+    fn label(self) -> &'static str {
+        match self {
+            Slip::Doubled => "a letter doubled",
+            Slip::Undoubled => "a double letter typed once",
+            Slip::Swapped => "two letters swapped",
+        }
+    }
+}
+
+/// Whether `b` is `a` with one letter removed where it doubled its
+/// neighbour (`famillyName`, `familyName`). Compares without regard to case.
+fn one_doubled(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() + 1 {
+        return false;
+    }
+    let same = |x: &u8, y: &u8| x.eq_ignore_ascii_case(y);
+    let at = a.iter().zip(b).take_while(|(x, y)| same(x, y)).count();
+    // `a[at]` is the extra letter: it must repeat the letter before or after
+    // it, and the rest must match.
+    let doubles = (at > 0 && same(&a[at], &a[at - 1]))
+        || a.get(at + 1).is_some_and(|next| same(&a[at], next));
+    doubles && a[at + 1..].iter().zip(&b[at..]).all(|(x, y)| same(x, y))
+}
+
+/// The slip that turns the column name `column` into `name`, if one does.
+pub fn slip(name: &str, column: &str) -> Option<Slip> {
+    let (a, b) = (name.as_bytes(), column.as_bytes());
+    if !name.is_ascii() || a.eq_ignore_ascii_case(b) {
+        return None;
+    }
+    if one_doubled(a, b) {
+        return Some(Slip::Doubled);
+    }
+    if one_doubled(b, a) {
+        return Some(Slip::Undoubled);
+    }
+    if a.len() == b.len() {
+        let differ: Vec<usize> = (0..a.len())
+            .filter(|&i| !a[i].eq_ignore_ascii_case(&b[i]))
+            .collect();
+        if let [i, j] = differ[..]
+            && j == i + 1
+            && a[i].eq_ignore_ascii_case(&b[j])
+            && a[j].eq_ignore_ascii_case(&b[i])
+        {
+            return Some(Slip::Swapped);
+        }
+    }
+    None
+}
+
+/// The columns of `columns` that `name` is one slip from.
+fn slipped_from(name: &str, columns: &[&'static str]) -> Vec<(&'static str, Slip)> {
+    columns
+        .iter()
+        .filter_map(|c| slip(name, c).map(|s| (*c, s)))
+        .collect()
+}
+
+/// `a`, `a` and `b`, `a`, `b` and `c` (each in backticks; `or` for `and`).
+fn listing(items: &[&str], and: &str) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} {and} {last}", rest.join(", ")),
+    }
+}
+
+/// A header name no OneRoster file has, one slip from columns of this file.
+struct Slipped {
+    at: usize,
+    name: String,
+    from: Vec<(&'static str, Slip)>,
+}
+
+/// Read the names that are one slip from a column of the file as that
+/// column when only that reading is possible, and say so in `notes`.
+fn mend_slips(
+    file: &str,
+    columns: &[&'static str],
+    names: &mut [Option<String>],
+    index: &mut QuickMap<String, usize>,
+    notes: &mut Vec<String>,
+) {
+    // Names no file of OneRoster has (`known` gave the rest their spelling),
+    // with the columns of this file they are one slip from.
+    let is_known = |n: &str| {
+        FILES
+            .iter()
+            .flat_map(|s| [s.v1_1, s.v1_2])
+            .flatten()
+            .any(|c| c.all.contains(&n))
+    };
+    let candidates: Vec<Slipped> = names
+        .iter()
+        .enumerate()
+        .filter_map(|(at, n)| {
+            let n = n.as_deref()?;
+            if is_known(n) || n.contains('.') {
+                return None;
+            }
+            let from = slipped_from(n, columns);
+            (!from.is_empty()).then(|| Slipped {
+                at,
+                name: n.to_string(),
+                from,
+            })
+        })
+        .collect();
+    for Slipped { at, name, from } in &candidates {
+        let mut meant: Vec<&str> = from.iter().map(|(c, _)| *c).collect();
+        meant.sort_unstable();
+        meant.dedup();
+        if let [(column, slip)] = from.as_slice() {
+            let rivals: Vec<&str> = candidates
+                .iter()
+                .filter(|other| &other.name != name && other.from.iter().any(|(c, _)| c == column))
+                .map(|other| other.name.as_str())
+                .collect();
+            if index.contains_key(*column) {
+                notes.push(format!(
+                    "{file}: column `{name}` in the header line looks like a misspelling of `{column}`, which the header also has, so it is read as a column of its own: rename or remove it in the export"
+                ));
+            } else if !rivals.is_empty() {
+                notes.push(format!(
+                    "{file}: column `{name}` in the header line looks like a misspelling of `{column}`, as does {}, so {} read as `{column}`: keep one and spell it `{column}` in the export",
+                    listing(&rivals, "and"),
+                    if rivals.len() == 1 { "neither is" } else { "none of them is" }
+                ));
+            } else {
+                index.remove(name);
+                index.insert(column.to_string(), *at);
+                names[*at] = Some(column.to_string());
+                notes.push(format!(
+                    "{file}: column `{name}` in the header line is read as `{column}` ({}): correct the column name in the export",
+                    slip.label()
+                ));
+            }
+        } else {
+            notes.push(format!(
+                "{file}: column `{name}` in the header line looks like a misspelling of {}, so it is read as a column of its own: rename it to the column it means in the export",
+                listing(&meant, "or")
+            ));
+        }
     }
 }
 
@@ -408,6 +587,8 @@ pub fn check_header(
         }
         names.push(Some(name));
     }
+    let mut notes = Vec::new();
+    mend_slips(file, columns.all, &mut names, &mut index, &mut notes);
     let missing: Vec<&str> = columns
         .required
         .iter()
@@ -415,7 +596,11 @@ pub fn check_header(
         .filter(|c| !index.contains_key(*c))
         .collect();
     if missing.is_empty() {
-        return Ok(Header { names, index });
+        return Ok(Header {
+            names,
+            index,
+            notes,
+        });
     }
     let listed = missing
         .iter()
@@ -427,8 +612,28 @@ pub fn check_header(
     } else {
         format!("columns {listed} are missing")
     };
+    // Names in the header that look like a missing column, misspelled.
+    let mut hints = String::new();
+    for column in &missing {
+        let like: Vec<&str> = names
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .filter(|n| slip(n, column).is_some())
+            .collect();
+        match like.as_slice() {
+            [] => {}
+            [one] => hints.push_str(&format!(
+                "; the header has `{one}`, which looks like a misspelling of it: spell it `{column}`"
+            )),
+            many => hints.push_str(&format!(
+                "; the header has {}, which look like misspellings of it: keep one and spell it `{column}`",
+                listing(many, "and")
+            )),
+        }
+    }
     let mut message = format!(
-        "{file}: {what}; a OneRoster {} {file} has: {}",
+        "{file}: {what}{hints}; a OneRoster {} {file} has: {}",
         version.label(),
         columns.all.join(", ")
     );
@@ -510,6 +715,12 @@ mod tests {
         assert_eq!(h.position("metadata.ncesId"), Some(3));
         assert_eq!(h.width(), 5);
         assert_eq!(h.names[4], None);
+        assert_eq!(h.named_width(), 4);
+        assert!(
+            h.notes.is_empty(),
+            "case alone is not worth a note: {:?}",
+            h.notes
+        );
         let err = check_header(
             orgs,
             Version::V1p1,
@@ -520,6 +731,69 @@ mod tests {
             err.message().contains("`name` appears twice"),
             "{}",
             err.message()
+        );
+    }
+
+    #[test]
+    fn slips_are_one_doubled_letter_one_double_typed_once_or_one_swap() {
+        assert_eq!(slip("famillyName", "familyName"), Some(Slip::Doubled));
+        assert_eq!(slip("FFamilyname", "familyName"), Some(Slip::Doubled));
+        assert_eq!(
+            slip("clasSourcedId", "classSourcedId"),
+            Some(Slip::Undoubled)
+        );
+        assert_eq!(slip("givneName", "givenName"), Some(Slip::Swapped));
+        assert_eq!(slip("sourcedID", "sourcedId"), None, "case only");
+        for far in [
+            "sourceId",
+            "famiyName",
+            "givenNmea",
+            "famxlyName",
+            "nmea",
+            "Göven",
+        ] {
+            let near = ["sourcedId", "familyName", "givenName", "name"]
+                .iter()
+                .any(|c| slip(far, c).is_some());
+            assert!(!near, "{far}");
+        }
+    }
+
+    #[test]
+    fn a_slip_onto_two_columns_is_not_guessed() {
+        // `aab` is `ab` with a letter doubled and `aba` with two swapped.
+        let mut names = vec![Some("aab".to_string())];
+        let mut index = QuickMap::default();
+        index.insert("aab".to_string(), 0);
+        let mut notes = Vec::new();
+        mend_slips("x.csv", &["ab", "aba"], &mut names, &mut index, &mut notes);
+        assert_eq!(names[0].as_deref(), Some("aab"));
+        assert_eq!(
+            notes,
+            [
+                "x.csv: column `aab` in the header line looks like a misspelling of `ab` or `aba`, so it is read as a column of its own: rename it to the column it means in the export"
+            ]
+        );
+        // A double letter typed once is mended too, with a note.
+        let h = check_header(
+            spec("enrollments.csv").unwrap(),
+            Version::V1p2,
+            &strings(&[
+                "sourcedId",
+                "clasSourcedId",
+                "schoolSourcedId",
+                "userSourcedId",
+                "role",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(h.position("classSourcedId"), Some(1));
+        assert_eq!(h.names[1].as_deref(), Some("classSourcedId"));
+        assert_eq!(
+            h.notes,
+            [
+                "enrollments.csv: column `clasSourcedId` in the header line is read as `classSourcedId` (a double letter typed once): correct the column name in the export"
+            ]
         );
     }
 }

@@ -5,10 +5,12 @@
 //! pages so the next page continues where the last stopped; a page whose
 //! cursor does not match reopens the file and seeks, so a resumed read works
 //! too), the caches a session builds (id sets for orphan checks, the 1.2
-//! roles and profiles joined into users), and what is logged: bad rows (the
-//! first few one by one, then a count), loose values, orphans and a final
-//! line per file. It calls no host function: log lines are collected in a
-//! [`Log`] for `lib.rs` to send, so everything here runs in native tests.
+//! roles and profiles joined into users), and what is logged: what the
+//! header line has wrong (once per file), bad rows (the first few one by
+//! one, then a count), loose values, orphans and final lines per file (rows
+//! read and skipped, rows read with no date last modified). It calls no host
+//! function: log lines are collected in a [`Log`] for `lib.rs` to send, so
+//! everything here runs in native tests.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -162,6 +164,16 @@ fn closing(log: &mut Log, rows: &RowReader, what: &str) {
     } else {
         log.info(format!("{file}: {} {what}", plural(good, "row", "rows")));
     }
+    if pos.undated > 0 {
+        let (count, they) = match pos.undated {
+            1 => ("1 row has".to_string(), "it is"),
+            n => (format!("{n} rows have"), "they are"),
+        };
+        log.warn(format!(
+            "{file}: {count} a `dateLastModified` that is not a date or date-time (the first is line {}); {they} read with no date last modified: have the export write it as YYYY-MM-DD or like 2024-08-19T14:30:00Z",
+            pos.first_undated
+        ));
+    }
     if rows.not_utf8 {
         log.warn(format!(
             "{file} is not UTF-8 text; it was read as Windows-1252: save it as UTF-8 so accented names come through as meant"
@@ -187,6 +199,14 @@ impl Session {
     fn warn_once(&mut self, log: &mut Log, text: String) {
         if self.said.insert(text.clone()) {
             log.warn(text);
+        }
+    }
+
+    /// What a file's header line has wrong (misspelled column names), once
+    /// per session.
+    fn header_notes(&mut self, log: &mut Log, rows: &RowReader) {
+        for note in &rows.header.notes {
+            self.warn_once(log, note.clone());
         }
     }
 
@@ -347,6 +367,7 @@ impl Session {
             return Ok(());
         };
         let mut rows = RowReader::open(&opened.package, spec, opened.version, None)?;
+        self.header_notes(log, &rows);
         let checks = self.checks(opened, &rows, log);
         let mut orphans = Orphans::default();
         let mut listed = 0;
@@ -424,6 +445,7 @@ impl Session {
                         mode.label(),
                         opened.package.label
                     ));
+                    self.header_notes(log, &rows);
                 }
                 let checks = self.checks(&opened, &rows, log);
                 let joined = kind == EntityKind::User && opened.version == Version::V1p2;
@@ -510,7 +532,8 @@ impl Session {
         let mut read = Vec::new();
         for spec in FILES.iter().filter(|s| s.in_version(version)) {
             if let Some(mode) = self.mode(&opened, spec.file, log)? {
-                RowReader::open(&opened.package, spec, version, None)?;
+                let rows = RowReader::open(&opened.package, spec, version, None)?;
+                self.header_notes(log, &rows);
                 read.push((spec, mode));
             }
         }
