@@ -135,15 +135,7 @@ impl App {
             .duplicates(org, open_only)
             .await?
             .iter()
-            .map(|d| DuplicateView {
-                id: d.id.clone(),
-                kind: d.kind.clone(),
-                domain: d.domain.clone(),
-                primary: entity_view(&d.primary),
-                secondary: entity_view(&d.secondary),
-                status: d.status.clone(),
-                run_id: d.run_id.clone(),
-            })
+            .map(DuplicateView::from)
             .collect())
     }
 
@@ -178,14 +170,6 @@ impl App {
             json!({"resolution": r.resolution, "swap": r.swap, "copy": r.copy}),
         )
         .await?;
-        Ok(DuplicateView {
-            id: d.id.clone(),
-            kind: d.kind.clone(),
-            domain: d.domain.clone(),
-            primary: entity_view(&d.primary),
-            secondary: entity_view(&d.secondary),
-            status: d.status.clone(),
-            run_id: d.run_id.clone(),
-        })
+        Ok(DuplicateView::from(&d))
     }
 }

@@ -21,6 +21,20 @@ pub struct OrgInfo {
     pub role: Role,
 }
 
+impl From<&crate::store::Duplicate> for DuplicateView {
+    fn from(d: &crate::store::Duplicate) -> DuplicateView {
+        DuplicateView {
+            id: d.id.clone(),
+            kind: d.kind.clone(),
+            domain: d.domain.clone(),
+            primary: entity_view(&d.primary),
+            secondary: entity_view(&d.secondary),
+            status: d.status.clone(),
+            run_id: d.run_id.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewOrg {
     /// Lowercase letters, digits and dashes (`springfield`).

@@ -374,30 +374,11 @@ pub fn print_run(run: &Run, json: bool) -> anyhow::Result<()> {
             kind, c.read, c.skipped, c.add, c.update, c.delete, c.unchanged, c.errors
         );
     }
-    for w in run.report.warnings.iter().take(20) {
-        println!("warning: {} {}: {}", w.kind, w.source_id, w.message);
-    }
-    if run.report.warnings_total > 20 {
-        println!(
-            "... {} warnings in all (`homeroom run {} --json` has them)",
-            run.report.warnings_total, run.id
-        );
-    }
-    for s in run.report.skips.iter().take(20) {
-        println!("skipped: {} {}: {}", s.kind, s.source_id, s.message);
-    }
-    if run.report.skips_total > 20 {
-        println!(
-            "... {} records left out in all (`homeroom run {} --json` has the first 1,000 with why)",
-            run.report.skips_total, run.id
-        );
-    }
-    for e in run.report.errors.iter().take(20) {
-        println!("error: {} {}: {}", e.kind, e.source_id, e.message);
-    }
-    if run.report.errors_total > 20 {
-        println!("... {} errors in all", run.report.errors_total);
-    }
+    let r = &run.report;
+    let more = format!("(`homeroom run {} --json` has the first 1,000)", run.id);
+    print_issues("warning", &r.warnings, r.warnings_total, &more);
+    print_issues("skipped", &r.skips, r.skips_total, &more);
+    print_issues("error", &r.errors, r.errors_total, &more);
     if run.report.duplicates > 0 {
         println!(
             "{} possible duplicates queued: `homeroom duplicates`",
@@ -405,4 +386,14 @@ pub fn print_run(run: &Run, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The first 20 issues of one list of a run report, and how many in all.
+fn print_issues(label: &str, issues: &[crate::model::report::Issue], total: u64, more: &str) {
+    for i in issues.iter().take(20) {
+        println!("{label}: {} {}: {}", i.kind, i.source_id, i.message);
+    }
+    if total > 20 {
+        println!("... {total} {label} in all {more}");
+    }
 }

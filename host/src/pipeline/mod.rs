@@ -1032,8 +1032,9 @@ impl RefCheck {
         keep_dangling: bool,
         report: &mut RunReport,
     ) -> Option<String> {
-        // (attribute, references, of them to nothing)
-        let mut counted: Vec<(String, usize, Vec<(EntityKind, String)>)> = Vec::new();
+        // The references to nothing, by attribute; nothing is allocated for
+        // a record whose references all hold (the common case).
+        let mut missing_refs: Vec<(String, Vec<(EntityKind, String)>)> = Vec::new();
         r.each_reference(|attr, kind, id| {
             if kind == r.kind {
                 if self.pending.len() < PENDING_REFS {
@@ -1050,23 +1051,25 @@ impl RefCheck {
                 .seen
                 .get(kind.cli_name())
                 .is_some_and(|ids| !ids.contains(&record::id_key(id)));
-            let at = match counted.iter().position(|(a, _, _)| a == attr) {
-                Some(at) => at,
-                None => {
-                    counted.push((attr.to_string(), 0, Vec::new()));
-                    counted.len() - 1
-                }
-            };
-            counted[at].1 += 1;
-            if missing {
-                counted[at].2.push((kind, id.to_string()));
+            if !missing {
+                return;
+            }
+            match missing_refs.iter_mut().find(|(a, _)| a == attr) {
+                Some((_, targets)) => targets.push((kind, id.to_string())),
+                None => missing_refs.push((attr.to_string(), vec![(kind, id.to_string())])),
             }
         });
+        // Each attribute with a reference to nothing: how many it has in all.
+        let counted: Vec<(String, usize, Vec<(EntityKind, String)>)> = missing_refs
+            .into_iter()
+            .map(|(attr, missing)| {
+                let mut total = 0;
+                r.each_reference(|a, kind, _| total += (a == attr && kind != r.kind) as usize);
+                (attr, total, missing)
+            })
+            .collect();
         let mut dangling = None;
         for (attr, total, missing) in counted {
-            if missing.is_empty() {
-                continue;
-            }
             if !keep_dangling
                 && dangling.is_none()
                 && missing.len() == total
