@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bindings::types::EntityKind;
 use crate::model::kinds::{entity_kind_of, rule_kinds};
 
 /// A district's whole setup.
@@ -67,7 +68,10 @@ pub struct SourceConfig {
     pub filters: Vec<Filter>,
     #[serde(default)]
     pub rules: Vec<RuleRef>,
-    #[serde(default)]
+    /// Domains of uniqueness in priority order. Left out, people are matched
+    /// by first name + last name + email (unattended); `domains = []`
+    /// removes that too.
+    #[serde(default = "default_domains")]
     pub domains: Vec<Domain>,
     #[serde(default)]
     pub master_fields: Vec<MasterField>,
@@ -79,6 +83,16 @@ pub struct SourceConfig {
 
 fn yes() -> bool {
     true
+}
+
+/// The domain people are compared by unless the admin changes it, as in the
+/// products districts use: first name + last name + email, merged unattended.
+pub fn default_domains() -> Vec<Domain> {
+    vec![Domain {
+        kind: "user".into(),
+        attributes: vec!["givenName".into(), "familyName".into(), "email".into()],
+        mode: DomainMode::Unattended,
+    }]
 }
 
 /// Delivery Config → Advanced Settings.
@@ -110,6 +124,12 @@ pub struct Advanced {
     /// run, when not its sourced id (students by `email`, `identifier` or a
     /// state id attribute; classes by `classCode` + `title`).
     pub match_keys: BTreeMap<String, Vec<String>>,
+    /// Items to sync: the kinds this source imports (`user`, `class`,
+    /// `category`...), read parents first whatever the order here. Empty:
+    /// every kind its connector imports. A kind left out is neither read
+    /// nor deleted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<String>,
 }
 
 impl Default for Advanced {
@@ -126,6 +146,7 @@ impl Default for Advanced {
             keep_dangling_references: false,
             max_error_share: 0.05,
             match_keys: BTreeMap::new(),
+            kinds: Vec::new(),
         }
     }
 }
@@ -480,7 +501,7 @@ impl SourceConfig {
             requirements: Vec::new(),
             filters: Vec::new(),
             rules: Vec::new(),
-            domains: Vec::new(),
+            domains: default_domains(),
             master_fields: Vec::new(),
             schedule: None,
             enabled: true,
@@ -548,6 +569,24 @@ impl SourceConfig {
                 })?;
             }
         }
+        let chosen = &self.advanced.kinds;
+        for name in chosen {
+            let kind = EntityKind::from_cli(name).map_err(|_| {
+                invalid(format!(
+                    "`{name}` in items to sync is not a kind; use one of {}",
+                    EntityKind::ALL.map(|k| k.cli_name()).join(", ")
+                ))
+            })?;
+            for need in kind.needs() {
+                if !chosen.iter().any(|c| c == need.cli_name()) {
+                    return Err(invalid(format!(
+                        "items to sync has `{name}` without `{}`, which every {name} points at; add `{}` too",
+                        need.cli_name(),
+                        need.cli_name()
+                    )));
+                }
+            }
+        }
         let h = &self.advanced.hold;
         if !(0.0..=1.0).contains(&h.updated_share) || !(0.0..=1.0).contains(&h.deleted_share) {
             return Err(invalid("hold thresholds are shares between 0 and 1".into()));
@@ -555,26 +594,17 @@ impl SourceConfig {
         Ok(())
     }
 
-    /// Domains of uniqueness for a kind, in priority order; people get first
-    /// name + last name + email (unattended) when none is configured.
+    /// Domains of uniqueness for a kind, in priority order (none when the
+    /// source does not compare by domains).
     pub fn domains_for(&self, kind: &str) -> Vec<Domain> {
         if !self.advanced.compare_by_domains {
             return Vec::new();
         }
-        let configured: Vec<Domain> = self
-            .domains
+        self.domains
             .iter()
             .filter(|d| entity_kind_of(&d.kind) == kind)
             .cloned()
-            .collect();
-        if configured.is_empty() && kind == "user" {
-            return vec![Domain {
-                kind: "user".into(),
-                attributes: vec!["givenName".into(), "familyName".into(), "email".into()],
-                mode: DomainMode::Unattended,
-            }];
-        }
-        configured
+            .collect()
     }
 }
 

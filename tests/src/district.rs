@@ -24,6 +24,20 @@ use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::Path;
 
+/// The file of each kind the generator writes, as the run report names the kind.
+pub const KIND_FILES: &[(&str, &str)] = &[
+    ("org", "orgs.csv"),
+    ("academic-session", "academicSessions.csv"),
+    ("course", "courses.csv"),
+    ("class", "classes.csv"),
+    ("user", "users.csv"),
+    ("demographics", "demographics.csv"),
+    ("enrollment", "enrollments.csv"),
+    ("category", "categories.csv"),
+    ("line-item", "lineItems.csv"),
+    ("result", "results.csv"),
+];
+
 /// Which OneRoster CSV binding to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
@@ -1674,10 +1688,20 @@ fn write_manifest(version: Version, dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Parse `gen-district` arguments: `--students N --out DIR [--seed S] [--version 1.1|1.2]`.
-pub fn parse_args(args: &[String]) -> Result<(Options, std::path::PathBuf), String> {
+/// What `gen-district` is asked to write.
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub options: Options,
+    pub out: std::path::PathBuf,
+    /// Mix in the defects of real exports (`crate::defects`).
+    pub defects: bool,
+}
+
+/// Parse `gen-district` arguments: `--students N --out DIR [--seed S] [--version 1.1|1.2] [--defects]`.
+pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut opts = Options::default();
     let mut out = None;
+    let mut defects = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -1704,6 +1728,7 @@ pub fn parse_args(args: &[String]) -> Result<(Options, std::path::PathBuf), Stri
                     .ok_or_else(|| format!("--version is 1.1 or 1.2, not `{v}`"))?;
             }
             "--out" => out = Some(std::path::PathBuf::from(value()?)),
+            "--defects" => defects = true,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -1711,7 +1736,11 @@ pub fn parse_args(args: &[String]) -> Result<(Options, std::path::PathBuf), Stri
         return Err("--students must be at least 1".into());
     }
     let out = out.ok_or("--out DIR is required")?;
-    Ok((opts, out))
+    Ok(Args {
+        options: opts,
+        out,
+        defects,
+    })
 }
 
 /// A line per file, for the generator's output.

@@ -20,6 +20,15 @@
 //! JSON, a page that repeats (offset ignored once), an `X-Total-Count` that
 //! lies. The handle also counts requests and edits the dataset (add, update,
 //! mark `tobedeleted`, each with a fresh `dateLastModified`) for delta tests.
+//!
+//! It can play a provider that offers less, as many SIS providers do
+//! (rostering only): [`MockOneRoster::offer_only`] (or
+//! [`MockConfig::services`]) leaves services out, and
+//! [`MockOneRoster::offer_demographics`] (or [`MockConfig::demographics`])
+//! leaves `/demographics` out. Every collection left out answers 404 with the
+//! imsx status body the specifications give (`imsx_codeMajor` failure,
+//! `imsx_severity` error, an `imsx_description`, code minor `unknownobject`),
+//! before credentials are looked at, under both versions' base paths.
 
 pub mod dataset;
 pub mod filter;
@@ -79,6 +88,20 @@ pub enum Service {
     Resources,
 }
 
+impl Service {
+    /// Every service, what the default configuration offers.
+    pub const ALL: [Service; 3] = [Service::Rostering, Service::Gradebook, Service::Resources];
+
+    /// The service's name in the specifications (`rostering`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Rostering => "rostering",
+            Service::Gradebook => "gradebook",
+            Service::Resources => "resources",
+        }
+    }
+}
+
 /// The client id and secret the default configuration registers.
 pub const CLIENT_ID: &str = "homeroom-test-client";
 pub const CLIENT_SECRET: &str = "homeroom-test-secret";
@@ -128,6 +151,13 @@ pub struct MockConfig {
     pub oauth1_on_v1p2: bool,
     /// How far an OAuth 1.0a timestamp may be from the server's clock.
     pub oauth1_window: Duration,
+    /// The services offered (all by default). The collections of the others
+    /// answer 404, as a provider's that does not offer them: `vec![Rostering]`
+    /// plays a rostering-only provider.
+    pub services: Vec<Service>,
+    /// Whether `/demographics` is served (a rostering collection many
+    /// servers leave out); false answers it 404.
+    pub demographics: bool,
 }
 
 impl Default for MockConfig {
@@ -145,6 +175,8 @@ impl Default for MockConfig {
             token_lifetime: Duration::from_secs(3600),
             oauth1_on_v1p2: false,
             oauth1_window: Duration::from_secs(300),
+            services: Service::ALL.to_vec(),
+            demographics: true,
         }
     }
 }
@@ -375,6 +407,22 @@ impl MockOneRoster {
     /// Change the configuration of the running server.
     pub fn configure(&self, change: impl FnOnce(&mut MockConfig)) {
         change(&mut lock(&self.state).config);
+    }
+
+    /// Offer only these services from now on: the collections of the others
+    /// (under both versions' base paths) answer 404 with an imsx status
+    /// body. `offer_only(&[Service::Rostering])` plays a rostering-only
+    /// provider; `offer_only(&Service::ALL)` offers everything again. Not
+    /// undone by [`MockOneRoster::clear_faults`].
+    pub fn offer_only(&self, services: &[Service]) {
+        lock(&self.state).config.services = services.to_vec();
+    }
+
+    /// Serve `/demographics` (true, the default) or answer it 404 (false),
+    /// as servers that do not offer demographics do. Not undone by
+    /// [`MockOneRoster::clear_faults`].
+    pub fn offer_demographics(&self, offered: bool) {
+        lock(&self.state).config.demographics = offered;
     }
 
     /// Forget every token issued (as a server restart would).
@@ -906,6 +954,32 @@ fn api(
             none,
         );
     };
+    if !s.config.services.contains(&coll.service) {
+        return (
+            imsx(
+                StatusCode::NOT_FOUND,
+                "unknownobject",
+                &format!(
+                    "this server does not offer the OneRoster {} {} service (no `{name}`)",
+                    version.label(),
+                    coll.service.name()
+                ),
+            ),
+            AuthSeen::None,
+            none,
+        );
+    }
+    if coll.source == "demographics" && !s.config.demographics {
+        return (
+            imsx(
+                StatusCode::NOT_FOUND,
+                "unknownobject",
+                "this server does not offer demographics",
+            ),
+            AuthSeen::None,
+            none,
+        );
+    }
     let needed = scopes_for(version, coll.service, method, coll.source);
     let auth = match authenticate(&mut s, addr, version, &needed, method, path, query, headers) {
         Ok(seen) => seen,

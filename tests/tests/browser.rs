@@ -120,12 +120,20 @@ impl Ui {
         }
     }
 
+    /// Click what the selector finds; an element the page replaced between
+    /// finding and clicking (a page still settling) is found again.
     async fn click(&self, selector: &str) {
-        self.css(selector)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click `{selector}`: {e}"));
+        let mut tries = 0;
+        loop {
+            match self.css(selector).await.click().await {
+                Ok(()) => return,
+                Err(e) if tries < 5 && e.to_string().contains("stale element") => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("click `{selector}`: {e}"),
+            }
+        }
     }
 
     async fn fill(&self, selector: &str, text: &str) {

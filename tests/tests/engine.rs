@@ -1,7 +1,9 @@
 //! The import engine end to end: real plugins through the real host into a
 //! real database (SQLite, and PostgreSQL when DATABASE_URL is set).
 
-use homeroom_host::config::{DistrictConfig, Domain, DomainMode, MasterField, SourceConfig};
+use homeroom_host::config::{
+    DistrictConfig, Domain, DomainMode, MasterField, SchoolsMode, SourceConfig,
+};
 use homeroom_host::pipeline::{ActionRef, Engine, ImportOptions, Mode};
 use homeroom_host::store::sync::CommitOutcome;
 use homeroom_host::store::{Resolution, RunStatus};
@@ -811,4 +813,298 @@ async fn forward_references_within_a_kind_are_not_orphans() {
         .collect();
     assert_eq!(orphans.len(), 1, "{:?}", run.report.warnings);
     assert!(orphans[0].message.contains("user `nobody`"));
+}
+
+/// The same person under two sourced ids of one feed: on a first import, by
+/// the default domain (first name + last name + email, unattended) the two
+/// records become one entity, named in the report; a manual domain adds the
+/// second and queues the pair; `domains = []` keeps them apart. A record
+/// that merges into an entity this run wrote thousands of rows before (in an
+/// earlier batch of the change writer) merges with what the run made of it.
+/// A later run that brings a third id of the same person finds the entity
+/// the source already feeds.
+#[tokio::test]
+async fn duplicates_within_one_feed_are_found_on_a_first_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let dir = tmp.path().join(format!("feed-{}", org_id("dups")));
+        // 4,500 students; the last is the first again under another id, with
+        // a phone the first lacks; st3 and st3-dup sit in one page.
+        let mut f = students(4_500);
+        f.set("user", "st4500", "givenName", json!("Given1"));
+        f.set("user", "st4500", "familyName", json!("Family1"));
+        f.set("user", "st4500", "email", json!("ST1@sis.example "));
+        f.set("user", "st4500", "phone", json!("555-0101"));
+        f.student(
+            "st3-dup",
+            "Given3",
+            "Family3",
+            "st3@sis.example",
+            "s2",
+            "05",
+        );
+        f.write(&dir);
+
+        // The default domain: merged, unattended.
+        let org = org_id("dups-default");
+        let mut sis = source("sis", &dir);
+        sis.settings.insert("page_size".into(), "500".into());
+        apply(&engine, &org, vec![sis.clone()]).await;
+        let run = import(&engine, &org, "sis").await;
+        assert_eq!(run.status, RunStatus::Committed, "{url}: {:?}", run.report);
+        assert_counts_add_up(&run, &url);
+        let users = &run.report.counts["user"];
+        assert_eq!(
+            (users.read, users.add, users.update),
+            (4_501, 4_499, 2),
+            "{url}: {users:?}"
+        );
+        assert_eq!(active(&engine, &org, "user").await, 4_499, "{url}");
+        let warned = |id: &str, first: &str| {
+            run.report.warnings.iter().any(|w| {
+                w.source_id == id
+                    && w.message.contains(&format!("`{first}`"))
+                    && w.message.contains("merged")
+            })
+        };
+        assert!(
+            warned("st4500", "st1") && warned("st3-dup", "st3"),
+            "{url}: {:?}",
+            run.report.warnings
+        );
+        let st1 = engine
+            .store()
+            .entity_of(&org, "sis", "user", "st1")
+            .await
+            .unwrap()
+            .unwrap();
+        let again = engine
+            .store()
+            .entity_of(&org, "sis", "user", "st4500")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(st1.id, again.id, "{url}: one entity for both ids");
+        assert_eq!(
+            st1.data["phone"]["v"], "555-0101",
+            "{url}: the second filled a blank"
+        );
+        assert_eq!(
+            st1.data["username"]["v"], "st1",
+            "{url}: the first's values stand"
+        );
+
+        // A second run: nothing changed, then a third id of st2 appears.
+        let rerun = import(&engine, &org, "sis").await;
+        assert_eq!(
+            rerun.report.changes(),
+            0,
+            "{url}: {:?}",
+            rerun.report.counts
+        );
+        let mut more = f.clone();
+        more.student(
+            "st2-again",
+            "Given2",
+            "Family2",
+            "st2@sis.example",
+            "s1",
+            "05",
+        );
+        more.write(&dir);
+        let third = import(&engine, &org, "sis").await;
+        let users = &third.report.counts["user"];
+        assert_eq!((users.add, users.update), (0, 1), "{url}: {users:?}");
+        let st2 = engine
+            .store()
+            .entity_of(&org, "sis", "user", "st2")
+            .await
+            .unwrap()
+            .unwrap();
+        let st2_again = engine
+            .store()
+            .entity_of(&org, "sis", "user", "st2-again")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            st2.id, st2_again.id,
+            "{url}: matched within the source across runs"
+        );
+        f.write(&dir);
+
+        // A manual domain: both added, the pair waits in the queue.
+        let org = org_id("dups-manual");
+        let mut manual = sis.clone();
+        manual.domains = vec![Domain {
+            kind: "user".into(),
+            attributes: vec!["givenName".into(), "familyName".into(), "email".into()],
+            mode: DomainMode::Manual,
+        }];
+        apply(&engine, &org, vec![manual]).await;
+        let run = import(&engine, &org, "sis").await;
+        let users = &run.report.counts["user"];
+        assert_eq!((users.add, users.update), (4_501, 0), "{url}: {users:?}");
+        assert_eq!(run.report.duplicates, 2, "{url}");
+        let dups = engine.store().duplicates(&org, true).await.unwrap();
+        assert_eq!(dups.len(), 2, "{url}");
+        let pair = dups
+            .iter()
+            .find(|d| d.secondary.data["phone"]["v"] == "555-0101")
+            .expect("the st4500 pair");
+        assert_eq!(pair.primary.data["username"]["v"], "st1", "{url}");
+
+        // No domain at all: two entities, no pair.
+        let org = org_id("dups-none");
+        let mut none = sis.clone();
+        none.domains = Vec::new();
+        apply(&engine, &org, vec![none]).await;
+        let run = import(&engine, &org, "sis").await;
+        assert_eq!(run.report.counts["user"].add, 4_501, "{url}");
+        assert_eq!(run.report.duplicates, 0, "{url}");
+    }
+}
+
+/// Automatic schools mapping in an organization that already holds schools:
+/// a feed whose schools mostly match none of them does not import a fraction
+/// of the district in silence; the run holds and says which schools matched
+/// and which did not. A feed whose schools all match commits.
+#[tokio::test]
+async fn schools_mapping_that_leaves_out_most_of_a_kind_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let org = org_id("schools-hold");
+        let first_dir = tmp.path().join(format!("first-{org}"));
+        let second_dir = tmp.path().join(format!("second-{org}"));
+        let mut first = Fixture::default();
+        first.with_schools();
+        first.write(&first_dir);
+        let mut feed = Fixture::default();
+        feed.add(
+            "org",
+            "x1",
+            json!({"name": "Shelbyville Middle", "type": "school"}),
+        );
+        feed.add(
+            "org",
+            "x2",
+            json!({"name": "springfield  high", "type": "school"}),
+        );
+        for i in 1..=4 {
+            let school = if i == 4 { "x2" } else { "x1" };
+            feed.student(
+                &format!("p{i}"),
+                &format!("P{i}"),
+                "Q",
+                &format!("p{i}@x.example"),
+                school,
+                "07",
+            );
+        }
+        feed.write(&second_dir);
+        let mut auto = source("sis", &second_dir);
+        auto.schools.mode = SchoolsMode::Auto;
+        apply(&engine, &org, vec![source("directory", &first_dir), auto]).await;
+        let run = import(&engine, &org, "directory").await;
+        assert_eq!(run.status, RunStatus::Committed, "{url}");
+
+        let run = import(&engine, &org, "sis").await;
+        assert_eq!(run.status, RunStatus::Held, "{url}: {:?}", run.report);
+        let reason = run.hold_reason.clone().unwrap_or_default();
+        assert!(
+            reason.contains("75% of user records")
+                && reason.contains("match a school of the district: springfield  high (x2)")
+                && reason.contains("match none: Shelbyville Middle (x1)"),
+            "{url}: {reason}"
+        );
+        let mapped = run.report.schools.clone().expect("schools outcome");
+        assert_eq!(mapped.left_out.get("user"), Some(&3), "{url}");
+        assert_counts_add_up(&run, &url);
+        engine.discard(&run.id).await.unwrap();
+
+        // Every school matches: nothing is held.
+        feed.set("org", "x1", "name", json!("Springfield Elementary"));
+        feed.write(&second_dir);
+        let run = import(&engine, &org, "sis").await;
+        assert_eq!(
+            run.status,
+            RunStatus::Committed,
+            "{url}: {:?}",
+            run.report.hold
+        );
+        assert_eq!(run.report.counts["user"].add, 4, "{url}");
+    }
+}
+
+/// Items to sync: a source that imports only orgs and users reads nothing
+/// else and deletes nothing else; a later run with every kind imports the
+/// rest. A choice that leaves out what a kind points at is refused before
+/// anything runs, saying what to add.
+#[tokio::test]
+async fn items_to_sync_choose_the_kinds_a_source_imports() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let org = org_id("items");
+        let dir = tmp.path().join(format!("sis-{org}"));
+        let mut f = students(3);
+        f.add(
+            "course",
+            "m",
+            json!({"title": "Math", "org": org_ref("s1")}),
+        );
+        f.add(
+            "class",
+            "c1",
+            json!({"title": "Math 1", "course": {"kind": "course", "id": "m"}, "school": org_ref("s1")}),
+        );
+        f.add(
+            "enrollment",
+            "e1",
+            json!({"user": {"kind": "user", "id": "st1"}, "class": {"kind": "class", "id": "c1"}, "role": "student"}),
+        );
+        f.write(&dir);
+
+        let mut sis = source("sis", &dir);
+        apply(&engine, &org, vec![sis.clone()]).await;
+        let all = import(&engine, &org, "sis").await;
+        assert_eq!(all.report.counts["enrollment"].add, 1, "{url}");
+
+        sis.advanced.kinds = vec!["user".into(), "org".into()];
+        apply(&engine, &org, vec![sis.clone()]).await;
+        let run = import(&engine, &org, "sis").await;
+        assert_eq!(run.status, RunStatus::Committed, "{url}");
+        let read: Vec<&String> = run
+            .report
+            .counts
+            .iter()
+            .filter(|(_, c)| c.read > 0)
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(read, ["org", "user"], "{url}: {:?}", run.report.counts);
+        assert_eq!(
+            run.report.changes(),
+            0,
+            "{url}: nothing of the kinds not chosen is deleted"
+        );
+        assert_eq!(active(&engine, &org, "enrollment").await, 1, "{url}");
+
+        sis.advanced.kinds = vec!["enrollment".into(), "user".into(), "org".into()];
+        let refused = engine
+            .apply_config(&DistrictConfig {
+                organization: homeroom_host::config::Organization {
+                    id: org.clone(),
+                    name: "Springfield".into(),
+                },
+                sources: vec![sis],
+            })
+            .await
+            .expect_err("enrollments without classes");
+        assert!(
+            refused.to_string().contains("`enrollment` without `class`"),
+            "{url}: {refused}"
+        );
+    }
 }

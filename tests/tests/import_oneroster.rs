@@ -9,7 +9,9 @@ use std::path::Path;
 use homeroom_host::config::{DistrictConfig, Organization, SourceConfig};
 use homeroom_host::pipeline::{Engine, ImportOptions, Mode};
 use homeroom_host::store::RunStatus;
-use homeroom_tests::oneroster_mock::{CLIENT_ID, CLIENT_SECRET, Dataset, MockOneRoster, Version};
+use homeroom_tests::oneroster_mock::{
+    CLIENT_ID, CLIENT_SECRET, Dataset, MockOneRoster, Service, Version,
+};
 use homeroom_tests::support::{database_urls, engine, org_id};
 use serde_json::json;
 
@@ -295,5 +297,89 @@ async fn pages_a_server_announces_are_read_several_at_once() {
             "the server saw at most {width} requests at a time, and that many"
         );
         assert_eq!(mock.token_requests(), 1, "the instances share one token");
+    }
+}
+
+/// A OneRoster 1.2 provider of the rostering service only (404 on the
+/// gradebook's collections and on demographics) is a normal provider: a
+/// first import takes what it offers and says what it does not; a provider
+/// that stops offering the gradebook deletes none of the gradebook records
+/// already in the hub.
+#[tokio::test]
+async fn a_provider_of_rostering_only_imports_what_it_offers() {
+    set_secret();
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let what = format!("{url} rostering only");
+        let mock = MockOneRoster::start(Dataset::from_csv_dir(sample()).unwrap())
+            .await
+            .unwrap();
+        mock.offer_only(&[Service::Rostering]);
+        mock.offer_demographics(false);
+        let engine = engine(&url).await;
+        let org = org_id("rostering-only");
+        setup(
+            &engine,
+            &org,
+            rest_source(&mock, Version::V1p2, "oauth2-client-credentials"),
+        )
+        .await;
+        let run = engine
+            .import(&org, "sis", ImportOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            run.status,
+            RunStatus::Committed,
+            "{what}: {:?}",
+            run.report.failure
+        );
+        let not_offered: Vec<&str> = run.report.not_offered.keys().map(String::as_str).collect();
+        assert_eq!(
+            not_offered,
+            ["category", "demographics", "line-item", "result"],
+            "{what}"
+        );
+        assert!(
+            run.report.warnings.iter().any(|w| w.kind == "category"
+                && w.message.contains("does not offer the gradebook service")),
+            "{what}: {:?}",
+            run.report.warnings
+        );
+        assert!(
+            run.report.counts["user"].add > 300,
+            "{what}: {:?}",
+            run.report.counts
+        );
+        assert!(run.report.counts["enrollment"].add > 0, "{what}");
+
+        // The gradebook comes, then goes again: nothing of it is deleted.
+        mock.offer_only(&Service::ALL);
+        let full = engine
+            .import(&org, "sis", ImportOptions::default())
+            .await
+            .unwrap();
+        let categories = full.report.counts["category"].add;
+        assert!(categories > 0, "{what}: {:?}", full.report.counts);
+        mock.offer_only(&[Service::Rostering]);
+        let again = engine
+            .import(&org, "sis", ImportOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            again.status,
+            RunStatus::Committed,
+            "{what}: {:?}",
+            again.report.hold
+        );
+        assert_eq!(
+            again.report.changes(),
+            0,
+            "{what}: {:?}",
+            again.report.counts
+        );
+        let kept = engine.store().entity_counts(&org).await.unwrap();
+        let held = kept.iter().find(|(k, _)| k == "category").map(|(_, n)| *n);
+        assert_eq!(held, Some(categories as i64), "{what}");
     }
 }

@@ -102,22 +102,11 @@ fn sample_counts() -> BTreeMap<&'static str, u64> {
 
 /// The rows per kind the generator reports for a package.
 fn summary_counts(summary: &district::Summary) -> BTreeMap<&'static str, u64> {
-    [
-        ("org", "orgs.csv"),
-        ("academic-session", "academicSessions.csv"),
-        ("course", "courses.csv"),
-        ("class", "classes.csv"),
-        ("user", "users.csv"),
-        ("demographics", "demographics.csv"),
-        ("enrollment", "enrollments.csv"),
-        ("category", "categories.csv"),
-        ("line-item", "lineItems.csv"),
-        ("result", "results.csv"),
-    ]
-    .into_iter()
-    .map(|(kind, file)| (kind, summary.rows(file)))
-    .chain([("user-agent", 0)])
-    .collect()
+    district::KIND_FILES
+        .iter()
+        .map(|(kind, file)| (*kind, summary.rows(file)))
+        .chain([("user-agent", 0)])
+        .collect()
 }
 
 fn zip_dir(from: &Path, zip: &Path, prefix: &str) {

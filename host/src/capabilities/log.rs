@@ -22,10 +22,18 @@ pub enum Level {
     Error,
 }
 
+/// Warnings kept for the run report per instance, between two takes.
+const KEEP_WARNINGS: usize = 200;
+
 pub struct PluginLog {
     plugin: String,
     recent: VecDeque<String>,
     progress: Option<ProgressSink>,
+    /// What the plugin warned of since the host last took its warnings
+    /// (a date it could not read, a misspelled column): the run report
+    /// shows them to the admin.
+    warnings: Vec<String>,
+    warnings_dropped: u64,
 }
 
 impl PluginLog {
@@ -34,7 +42,29 @@ impl PluginLog {
             plugin: plugin.into(),
             recent: VecDeque::with_capacity(RECENT_LINES),
             progress,
+            warnings: Vec::new(),
+            warnings_dropped: 0,
         }
+    }
+
+    /// A line the plugin itself logged: warnings are also kept for the run
+    /// report (host lines, such as a retry, are logs only).
+    pub fn from_plugin(&mut self, level: Level, message: &str) {
+        self.log(level, message);
+        if level == Level::Warn {
+            if self.warnings.len() < KEEP_WARNINGS {
+                self.warnings.push(message.chars().take(MAX_LINE).collect());
+            } else {
+                self.warnings_dropped += 1;
+            }
+        }
+    }
+
+    /// The plugin's warnings since the last take, and how many more there
+    /// were past those kept.
+    pub fn take_warnings(&mut self) -> (Vec<String>, u64) {
+        let dropped = std::mem::take(&mut self.warnings_dropped);
+        (std::mem::take(&mut self.warnings), dropped)
     }
 
     pub fn log(&mut self, level: Level, message: &str) {

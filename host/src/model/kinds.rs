@@ -4,6 +4,17 @@
 
 use crate::bindings::types::{EntityKind, Value};
 
+/// The references a record cannot do without, as (kind, attribute, kind it
+/// points at): an enrollment's user and class, a class's course and school,
+/// a user's orgs (one known is enough).
+pub const REQUIRED_REFERENCES: &[(EntityKind, &str, EntityKind)] = &[
+    (EntityKind::Enrollment, "user", EntityKind::User),
+    (EntityKind::Enrollment, "class", EntityKind::Class),
+    (EntityKind::Class, "course", EntityKind::Course),
+    (EntityKind::Class, "school", EntityKind::Org),
+    (EntityKind::User, "orgs", EntityKind::Org),
+];
+
 impl EntityKind {
     pub const ALL: [EntityKind; 11] = [
         EntityKind::Org,
@@ -18,6 +29,15 @@ impl EntityKind {
         EntityKind::LineItem,
         EntityKind::Result,
     ];
+
+    /// The kinds this kind cannot be imported without: those its required
+    /// references point at.
+    pub fn needs(self) -> impl Iterator<Item = EntityKind> {
+        REQUIRED_REFERENCES
+            .iter()
+            .filter(move |(k, _, _)| *k == self)
+            .map(|(_, _, target)| *target)
+    }
 
     /// The kind's name in the CLI, config files, logs and the API.
     pub fn cli_name(self) -> &'static str {

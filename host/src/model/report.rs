@@ -51,6 +51,26 @@ pub struct RunReport {
     /// Why the run is held, when it is.
     pub hold: Option<String>,
     pub duplicates: u64,
+    /// Kinds the source does not offer (a provider of the rostering service
+    /// only has no gradebook), with the connector's words why. Nothing of
+    /// such a kind is deleted.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_offered: BTreeMap<String, String>,
+    /// What automatic schools mapping made of the feed's schools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schools: Option<SchoolsMapped>,
+}
+
+/// What automatic schools mapping made of a feed's schools: those matching a
+/// school the district holds (by name or identifier), those matching none,
+/// and the records it left out per kind.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct SchoolsMapped {
+    /// `Name (sourced id)`, in the order the feed sent them.
+    pub matched: Vec<String>,
+    pub unmatched: Vec<String>,
+    pub left_out: BTreeMap<String, u64>,
 }
 
 impl RunReport {
@@ -64,6 +84,16 @@ impl RunReport {
         self.counts
             .get_mut(kind)
             .expect("the kind's counts were inserted above")
+    }
+
+    /// A kind the source does not offer: kept with why, and a warning.
+    pub fn not_offered(&mut self, kind: EntityKind, why: String) {
+        self.warn(
+            kind,
+            "",
+            format!("not imported: the source does not offer it ({why})"),
+        );
+        self.not_offered.insert(kind.cli_name().into(), why);
     }
 
     /// A record left out of the run, and why.

@@ -471,7 +471,7 @@ impl Engine {
         // Progress is the engine's to report (records read so far), not the plugin's.
         let (session, package, spares) =
             self.connect_reader(org_id, config, &secrets, None).await?;
-        let kinds = imported_kinds(&package);
+        let kinds = imported_kinds(&package, config, report);
         let mut reconciler = Reconciler::new(
             &self.store,
             org_id,
@@ -610,17 +610,40 @@ impl Engine {
     }
 }
 
-/// The kinds a connector imports, in the order they are read (parents first).
-fn imported_kinds(package: &Package) -> Vec<EntityKind> {
+/// The kinds a run reads, in the order they are read (parents first): those
+/// the connector imports, narrowed to the source's items to sync. An item
+/// the connector does not import is a warning.
+fn imported_kinds(
+    package: &Package,
+    config: &SourceConfig,
+    report: &mut RunReport,
+) -> Vec<EntityKind> {
+    let imports = |k: &EntityKind| {
+        package
+            .manifest
+            .entities
+            .iter()
+            .any(|e| e.kind == k.cli_name() && e.directions.contains(&Direction::Import))
+    };
+    let chosen = &config.advanced.kinds;
+    for name in chosen {
+        if let Ok(kind) = EntityKind::from_cli(name)
+            && !imports(&kind)
+        {
+            report.warn(
+                kind,
+                "",
+                format!(
+                    "`{name}` is in the source's items to sync, but the connector `{}` does not import it",
+                    package.manifest.id
+                ),
+            );
+        }
+    }
     EntityKind::ALL
         .into_iter()
-        .filter(|k| {
-            package
-                .manifest
-                .entities
-                .iter()
-                .any(|e| e.kind == k.cli_name() && e.directions.contains(&Direction::Import))
-        })
+        .filter(imports)
+        .filter(|k| chosen.is_empty() || chosen.iter().any(|c| c == k.cli_name()))
         .collect()
 }
 
@@ -687,19 +710,37 @@ impl ImportRun<'_> {
         let clock = Instant::now();
         self.reconciler.begin_kind(kind, report).await?;
         self.timings.links += clock.elapsed().as_secs_f64();
+        let mut offered = true;
         loop {
             let clock = Instant::now();
             let fetched = self.pages.recv().await;
             self.timings.read += clock.elapsed().as_secs_f64();
             match fetched {
-                Some(Fetched::Page(records)) => self.page(kind, records, report).await?,
+                Some(Fetched::Page(records, (warnings, more))) => {
+                    for w in warnings {
+                        report.warn(kind, "", format!("the connector says: {w}"));
+                    }
+                    report.warnings_total += more;
+                    self.page(kind, records, report).await?
+                }
                 Some(Fetched::KindDone) => break,
+                Some(Fetched::NotOffered(why)) => {
+                    report.not_offered(kind, why);
+                    offered = false;
+                    break;
+                }
                 Some(Fetched::Failed(e)) => return Err(RunError::Read(e)),
                 None => return Err(RunError::Read(ReadFailure::Stopped)),
             }
         }
+        if let (true, Some(refs)) = (offered, self.refs.as_mut()) {
+            refs.read_whole(kind);
+        }
         let clock = Instant::now();
-        self.reconciler.end_kind(self.bulk, report).await?;
+        // What a source does not offer is not absent: nothing is deleted.
+        self.reconciler
+            .end_kind(self.bulk && offered, report)
+            .await?;
         self.timings.reconcile += clock.elapsed().as_secs_f64();
         Ok(())
     }
@@ -782,6 +823,7 @@ impl ImportRun<'_> {
         if let Some(refs) = self.refs.as_mut() {
             refs.finish_kind(report);
         }
+        report.schools = self.stages.schools_mapped();
         let clock = Instant::now();
         self.reconciler.finish().await?;
         self.timings.reconcile += clock.elapsed().as_secs_f64();
@@ -799,12 +841,19 @@ impl ImportRun<'_> {
     }
 }
 
+/// What a connector warned of while it read a page (a date it could not
+/// read, a misspelled column), and how many more warnings it gave past those.
+type Warned = (Vec<String>, u64);
+
 /// What the connector's reader task hands over, in order.
 enum Fetched {
-    /// A page, already in the host's working form.
-    Page(Vec<Record>),
+    /// A page, already in the host's working form, and what the connector
+    /// warned of while reading it.
+    Page(Vec<Record>, Warned),
     /// The current kind has no more pages.
     KindDone,
+    /// The source does not offer the current kind (the plugin's words why).
+    NotOffered(String),
     Failed(ReadFailure),
 }
 
@@ -823,22 +872,35 @@ fn read_ahead(
     tokio::spawn(async move {
         // The instances not reading now; any of them reads the next page.
         let mut idle: Vec<ConnectorSession> = vec![session];
-        for kind in kinds {
+        'kinds: for kind in kinds {
             let mut reader = PageReader::new(kind, since.as_deref());
+            let mut first = true;
             loop {
                 let Some(mut session) = idle.pop() else {
                     let _ = tx.send(Fetched::Failed(ReadFailure::NoInstance)).await;
                     return;
                 };
                 let read = session.next_page(&mut reader).await;
+                let warned = session.take_warnings();
                 idle.push(session);
                 let fetched = match read {
-                    Ok(Some(page)) => {
-                        Fetched::Page(page.entities.into_iter().map(Record::from_entity).collect())
-                    }
+                    Ok(Some(page)) => Fetched::Page(
+                        page.entities.into_iter().map(Record::from_entity).collect(),
+                        warned,
+                    ),
                     Ok(None) => break,
+                    // The source does not offer the kind at all (a provider of
+                    // the rostering service only, say): the run goes on without it.
+                    Err(e) if first && e.failure.unsupported().is_some() => {
+                        let why = e.failure.unsupported().unwrap_or_default().to_string();
+                        if tx.send(Fetched::NotOffered(why)).await.is_err() {
+                            return;
+                        }
+                        continue 'kinds;
+                    }
                     Err(e) => Fetched::Failed(e.into()),
                 };
+                first = false;
                 let failed = matches!(fetched, Fetched::Failed(_));
                 // The pipeline stopped listening (it failed): stop reading.
                 if tx.send(fetched).await.is_err() || failed {
@@ -880,7 +942,7 @@ struct AheadRead<'a> {
 
 type AheadPage = (
     ConnectorSession,
-    Result<Vec<Record>, crate::runtime::PluginCallError>,
+    Result<(Vec<Record>, Warned), crate::runtime::PluginCallError>,
 );
 
 impl AheadRead<'_> {
@@ -920,7 +982,8 @@ impl AheadRead<'_> {
                         .read_page(kind, since.as_deref(), Some(&cursor))
                         .await
                         .map(|p| p.entities.into_iter().map(Record::from_entity).collect());
-                    (session, page)
+                    let warned = session.take_warnings();
+                    (session, page.map(|records| (records, warned)))
                 }));
             }
             let Some(first) = inflight.pop_front() else {
@@ -934,9 +997,9 @@ impl AheadRead<'_> {
                 }
             };
             match page {
-                Ok(records) => {
+                Ok((records, warned)) => {
                     idle.push(session);
-                    if tx.send(Fetched::Page(records)).await.is_err() {
+                    if tx.send(Fetched::Page(records, warned)).await.is_err() {
                         stop(&mut inflight);
                         return Err(None);
                     }
@@ -971,20 +1034,10 @@ struct PendingRef {
     id: String,
 }
 
-/// The references a record cannot do without: an enrollment's user and
-/// class, a class's course and school, a user's orgs (one known is enough).
-const REQUIRED_REFERENCES: &[(EntityKind, &str)] = &[
-    (EntityKind::Enrollment, "user"),
-    (EntityKind::Enrollment, "class"),
-    (EntityKind::Class, "course"),
-    (EntityKind::Class, "school"),
-    (EntityKind::User, "orgs"),
-];
-
 fn required(kind: EntityKind, attribute: &str) -> bool {
-    REQUIRED_REFERENCES
+    crate::model::kinds::REQUIRED_REFERENCES
         .iter()
-        .any(|(k, a)| *k == kind && *a == attribute)
+        .any(|(k, a, _)| *k == kind && *a == attribute)
 }
 
 /// Same-kind references kept for the end-of-kind check; past this many the
@@ -1068,28 +1121,39 @@ impl RefCheck {
                 (attr, total, missing)
             })
             .collect();
-        let mut dangling = None;
-        for (attr, total, missing) in counted {
-            if !keep_dangling
-                && dangling.is_none()
-                && missing.len() == total
-                && required(r.kind, &attr)
-            {
-                let targets: Vec<String> = missing
-                    .iter()
-                    .map(|(k, id)| format!("{} `{id}`", k.cli_name()))
-                    .collect();
-                dangling = Some(format!(
-                    "dangling reference: `{attr}` points at {}, which the source does not have; the record is left out (the source's advanced setting keep_dangling_references imports it anyway)",
-                    targets.join(", ")
-                ));
-                continue;
+        let dangling_attr = counted.iter().find(|(attr, total, missing)| {
+            !keep_dangling && missing.len() == *total && required(r.kind, attr)
+        });
+        if let Some((attr, _, missing)) = dangling_attr {
+            // Left out: its other references are not worth a word, and its
+            // references to its own kind need no check at the kind's end.
+            // (They are the last ones queued: this record's, just now.)
+            while self.pending.last().is_some_and(|p| p.record == r.source_id) {
+                self.pending.pop();
             }
+            let targets: Vec<String> = missing
+                .iter()
+                .map(|(k, id)| format!("{} `{id}`", k.cli_name()))
+                .collect();
+            return Some(format!(
+                "dangling reference: `{attr}` points at {}, which the source does not have; the record is left out (the source's advanced setting keep_dangling_references imports it anyway)",
+                targets.join(", ")
+            ));
+        }
+        for (attr, _, missing) in counted {
             for (kind, id) in missing {
                 orphan(report, r.kind, &r.source_id, &attr, kind, &id);
             }
         }
-        dangling
+        None
+    }
+
+    /// A kind the run read to its end: references to it are checked from
+    /// now on, even when none of its records got through.
+    fn read_whole(&mut self, kind: EntityKind) {
+        if !matches!(kind, EntityKind::Enrollment | EntityKind::Result) {
+            self.seen.entry(kind.cli_name()).or_default();
+        }
     }
 
     /// The end of a kind: check the references among its own records.
@@ -1147,6 +1211,25 @@ pub fn hold_reason(config: &SourceConfig, report: &RunReport) -> Option<String> 
                 deleted * 100.0,
                 t.deleted_share * 100.0
             ));
+        }
+    }
+    if let Some(m) = &report.schools {
+        for (kind, left_out) in &m.left_out {
+            let read = report.counts.get(kind).map_or(0, |c| c.read);
+            let share = *left_out as f64 / read.max(1) as f64;
+            if share > t.deleted_share {
+                let list = |names: &[String]| match names {
+                    [] => "none".to_string(),
+                    names => names.join(", "),
+                };
+                reasons.push(format!(
+                    "schools mapping left out {:.0}% of {kind} records (threshold {:.0}%): the feed's schools that match a school of the district: {}; that match none: {}. Check the schools' names and identifiers, or map them by hand",
+                    share * 100.0,
+                    t.deleted_share * 100.0,
+                    list(&m.matched),
+                    list(&m.unmatched),
+                ));
+            }
         }
     }
     (!reasons.is_empty()).then(|| reasons.join("; "))

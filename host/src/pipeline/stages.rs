@@ -16,6 +16,7 @@ use crate::config::{
 };
 use crate::model::kinds::entity_kind_of;
 use crate::model::record::{Record, is_blank, is_of_kind, json_text};
+use crate::model::report::SchoolsMapped;
 
 /// What a stage decided for one record.
 #[derive(Debug, PartialEq)]
@@ -34,6 +35,8 @@ pub struct Stages {
     schools: Option<HashSet<String>>,
     /// Auto mapping: names and identifiers (normalised) of the district's schools.
     known_schools: Option<HashSet<String>>,
+    /// Auto mapping: what it made of the feed's schools so far.
+    mapped: Option<SchoolsMapped>,
     mappings: Vec<(AttributeMapping, Option<Regex>)>,
     config: SourceConfig,
 }
@@ -75,6 +78,7 @@ impl Stages {
             prefix,
             schools,
             known_schools: None,
+            mapped: None,
             mappings,
             config: config.clone(),
         }
@@ -87,7 +91,14 @@ impl Stages {
         if !known.is_empty() {
             self.known_schools = Some(known);
             self.schools = Some(HashSet::new());
+            self.mapped = Some(SchoolsMapped::default());
         }
+    }
+
+    /// What automatic schools mapping made of the feed's schools (none
+    /// unless it is on and the district holds schools).
+    pub fn schools_mapped(&mut self) -> Option<SchoolsMapped> {
+        self.mapped.take()
     }
 
     /// Every stage in order (without rule components, which run on batches
@@ -105,6 +116,9 @@ impl Stages {
             record.map_ids(|id| format!("{p}-{id}"));
         }
         if let Outcome::Skip(why) = self.schools(record) {
+            if let Some(m) = self.mapped.as_mut() {
+                *m.left_out.entry(record.kind.cli_name().into()).or_default() += 1;
+            }
             return Outcome::Skip(why);
         }
         if let Err(why) = self.map_attributes(record) {
@@ -202,6 +216,18 @@ impl Stages {
                 .any(|v| known.contains(&normalise(&v)));
             if is_school && matches {
                 mapped.insert(record.source_id.clone());
+            }
+            if let (true, Some(m)) = (is_school, self.mapped.as_mut()) {
+                let name = format!(
+                    "{} ({})",
+                    record.text("name").unwrap_or_default(),
+                    record.source_id
+                );
+                if matches {
+                    m.matched.push(name);
+                } else {
+                    m.unmatched.push(name);
+                }
             }
         }
         let Some(mapped) = &self.schools else {

@@ -24,6 +24,10 @@ pub struct MergeRules<'a> {
     pub blanks: BlankValues,
     /// Keep a class's title as first synced.
     pub ignore_class_name_edits: bool,
+    /// Another record of the same source already supplies the entity (the
+    /// same person twice in one feed): this one only fills blanks, so the
+    /// first of the two stands.
+    pub fill_only: bool,
 }
 
 /// Merge `record` from `rules.source` into `current` (none for a new entity).
@@ -45,6 +49,12 @@ pub fn merge(
         {
             continue;
         }
+        if rules.fill_only {
+            if !is_blank(value) && cell.is_none_or(value_blank) {
+                out.insert(attr.clone(), json!({"v": value, "s": rules.source}));
+            }
+            continue;
+        }
         if is_blank(value) {
             let ours = cell.and_then(owner).as_deref() == Some(rules.source);
             if ours && rules.blanks == BlankValues::Replace {
@@ -64,7 +74,7 @@ pub fn merge(
         }
     }
     // What this source supplied before and no longer sends.
-    if rules.blanks == BlankValues::Replace {
+    if rules.blanks == BlankValues::Replace && !rules.fill_only {
         out.retain(|attr, cell| {
             record.contains_key(attr) || owner(cell).as_deref() != Some(rules.source)
         });
@@ -94,6 +104,7 @@ mod tests {
             masters: &masters,
             blanks: BlankValues::Ignore,
             ignore_class_name_edits: false,
+            fill_only: false,
         };
         let entra = MergeRules {
             source: "entra",
@@ -130,6 +141,7 @@ mod tests {
             masters: &masters,
             blanks: BlankValues::Ignore,
             ignore_class_name_edits: false,
+            fill_only: false,
         };
         let e = merge(
             None,
@@ -149,5 +161,35 @@ mod tests {
         let cleared = merge(Some(&e), &attrs(&[("givenName", "Ada")]), &replace);
         assert!(!cleared.contains_key("middleName"));
         assert_eq!(diff(Some(&e), &cleared)["middleName"], json!(["B", null]));
+    }
+
+    #[test]
+    fn a_second_record_of_one_source_only_fills_blanks() {
+        let masters = Masters::new();
+        let first = MergeRules {
+            kind: "user",
+            source: "sis",
+            masters: &masters,
+            blanks: BlankValues::Replace,
+            ignore_class_name_edits: false,
+            fill_only: false,
+        };
+        let e = merge(
+            None,
+            &attrs(&[("username", "st1"), ("middleName", "B")]),
+            &first,
+        );
+        let second = MergeRules {
+            fill_only: true,
+            ..first
+        };
+        let m = merge(
+            Some(&e),
+            &attrs(&[("username", "st9"), ("phone", "555")]),
+            &second,
+        );
+        assert_eq!(m["username"]["v"], "st1", "the first stands");
+        assert_eq!(m["phone"]["v"], "555", "a blank is filled");
+        assert_eq!(m["middleName"]["v"], "B", "nothing is cleared");
     }
 }

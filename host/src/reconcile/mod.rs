@@ -54,6 +54,40 @@ impl LinkState {
     }
 }
 
+/// What becomes of a record no link knows.
+enum Plan {
+    /// A new entity.
+    Add { entity: uuid::Uuid },
+    /// A new entity, and a pair with `primary` in the duplicates queue (a
+    /// manual domain matched).
+    Pair {
+        entity: uuid::Uuid,
+        domain: usize,
+        primary: String,
+    },
+    /// Merged into an entity an unattended domain matched; `in_run`: one
+    /// this run already changed or made.
+    Merge {
+        domain: usize,
+        entity: uuid::Uuid,
+        in_run: bool,
+    },
+    /// Merged into a stored entity whose id is not one this hub made.
+    MergeStored { domain: usize, entity: String },
+}
+
+impl Plan {
+    /// The entity the record goes into, as the run's domain keys know it.
+    fn entity(&self) -> Option<uuid::Uuid> {
+        match self {
+            Plan::Add { entity } | Plan::Pair { entity, .. } | Plan::Merge { entity, .. } => {
+                Some(*entity)
+            }
+            Plan::MergeStored { .. } => None,
+        }
+    }
+}
+
 pub struct Reconciler<'a> {
     store: &'a Store,
     org_id: &'a str,
@@ -75,7 +109,18 @@ pub struct Reconciler<'a> {
     /// 1% delta must not cost a read of every link.
     delta: bool,
     domains: Vec<Domain>,
-    may_match: bool,
+    /// Whether the store holds keys of the kind (on a first import it holds
+    /// none, and only this run's own records can match).
+    stored_keys: bool,
+    /// This run's records of the kind by domain key (the hash of the domain's
+    /// index and the key): the entity each went into, so the same person
+    /// twice in one feed is found, first import included. Memory: about 48
+    /// bytes a record, for kinds with a domain only.
+    in_run: foldhash::HashMap<u128, uuid::Uuid>,
+    /// Entities of the kind whose known records this run changed so far: a
+    /// record merging into one of them merges with what the run made of it,
+    /// not with what is stored.
+    touched: foldhash::HashSet<uuid::Uuid>,
     // Change rows waiting for the writer, and the writer's last batch.
     pending: Vec<NewChange>,
     pending_keys: Vec<ChangeKey>,
@@ -146,7 +191,9 @@ impl<'a> Reconciler<'a> {
             links: Default::default(),
             delta: false,
             domains: Vec::new(),
-            may_match: false,
+            stored_keys: false,
+            in_run: Default::default(),
+            touched: Default::default(),
             pending: Vec::new(),
             pending_keys: Vec::new(),
             writing: None,
@@ -167,6 +214,7 @@ impl<'a> Reconciler<'a> {
             masters: &self.masters,
             blanks: self.source.advanced.blank_values,
             ignore_class_name_edits: self.source.advanced.ignore_class_name_edits,
+            fill_only: false,
         }
     }
 
@@ -201,8 +249,11 @@ impl<'a> Reconciler<'a> {
         };
         report.kind(kind).existing = existing;
         self.domains = self.source.domains_for(name);
-        // On a first import there is nothing to find: skip every lookup.
-        self.may_match = !self.domains.is_empty() && self.store.has_keys(self.org_id, name).await?;
+        self.in_run = Default::default();
+        self.touched = Default::default();
+        // On a first import the store has nothing to find: skip its lookups.
+        self.stored_keys =
+            !self.domains.is_empty() && self.store.has_keys(self.org_id, name).await?;
         Ok(())
     }
 
@@ -291,27 +342,7 @@ impl<'a> Reconciler<'a> {
             }
         }
         if !fresh.is_empty() {
-            let matches = self.match_domains(&fresh).await?;
-            let matched: Vec<&str> = matches
-                .iter()
-                .filter_map(|m| match m {
-                    Some((di, e)) if self.domains[*di].mode == DomainMode::Unattended => {
-                        Some(e.as_str())
-                    }
-                    _ => None,
-                })
-                .collect();
-            let mut current = if matched.is_empty() {
-                HashMap::new()
-            } else {
-                self.store.entity_data(&matched).await?
-            };
-            for ((r, hash), found) in fresh.into_iter().zip(matches) {
-                let cur = found
-                    .as_ref()
-                    .and_then(|(_, e)| current.remove(e).map(|d| (e.clone(), d)));
-                self.new_record(r, hash, found, cur, report);
-            }
+            self.fresh(fresh, report).await?;
         }
         if self.pending.len() >= FLUSH_AT {
             self.flush().await?;
@@ -355,6 +386,7 @@ impl<'a> Reconciler<'a> {
             self.keys_of(seq, &cur.entity_id, |a| {
                 after.get(a).and_then(|c| c.get("v")).map(json_text)
             });
+            self.touch(&cur.entity_id);
         }
         match (visible, cur.active) {
             (false, _) => report.kind(kind).unchanged += 1,
@@ -392,14 +424,169 @@ impl<'a> Reconciler<'a> {
         }
     }
 
+    /// Note that this run changed a known record's entity (only where
+    /// domains can find it): records this run adds or merges are in `in_run`.
+    fn touch(&mut self, entity_id: &str) {
+        if !self.domains.is_empty()
+            && let Ok(id) = uuid::Uuid::parse_str(entity_id)
+        {
+            self.touched.insert(id);
+        }
+    }
+
+    /// The records no link knows: each is matched by the domains, in
+    /// priority order, against the store and against this run's records
+    /// before it (first import included), then merged (unattended), added
+    /// with a pair in the duplicates queue (manual) or added. Lookups are
+    /// batched: one query per domain per page, and one more for records
+    /// merging into an entity this run changed in an earlier batch.
+    async fn fresh(
+        &mut self,
+        fresh: Vec<(Record, u128)>,
+        report: &mut RunReport,
+    ) -> Result<(), StoreError> {
+        let stored = self.match_stored(&fresh).await?;
+        let mut plans = Vec::with_capacity(fresh.len());
+        // Entities records of this page go into: in the change set by the
+        // time a later record of the page merges into one.
+        let mut made_here: foldhash::HashSet<uuid::Uuid> = Default::default();
+        // Entities this run changed in an earlier page, that records of this
+        // page merge into: what the run made of them is read back, unless it
+        // still waits here.
+        let mut written_ids: Vec<String> = Vec::new();
+        for ((r, _), stored) in fresh.iter().zip(stored) {
+            let keys = self.domain_keys(r);
+            let hit = (0..self.domains.len()).find_map(|di| match &stored {
+                Some((sdi, entity)) if *sdi == di => Some((di, entity.clone(), false)),
+                _ => keys[di]
+                    .and_then(|k| self.in_run.get(&k))
+                    .map(|e| (di, e.to_string(), true)),
+            });
+            let plan = match hit {
+                Some((domain, entity, from_run))
+                    if self.domains[domain].mode == DomainMode::Unattended =>
+                {
+                    match uuid::Uuid::parse_str(&entity) {
+                        Ok(id) => {
+                            let here = made_here.contains(&id);
+                            let in_run = from_run || here || self.touched.contains(&id);
+                            if in_run
+                                && !here
+                                && !self.pending.iter().any(|c| c.entity_id == entity)
+                            {
+                                written_ids.push(entity);
+                            }
+                            Plan::Merge {
+                                domain,
+                                entity: id,
+                                in_run,
+                            }
+                        }
+                        // Not an id this hub made: merge with what is stored.
+                        Err(_) => Plan::MergeStored { domain, entity },
+                    }
+                }
+                Some((domain, primary, _)) => Plan::Pair {
+                    entity: uuid::Uuid::now_v7(),
+                    domain,
+                    primary,
+                },
+                None => Plan::Add {
+                    entity: uuid::Uuid::now_v7(),
+                },
+            };
+            if let Some(id) = plan.entity() {
+                made_here.insert(id);
+                for key in keys.into_iter().flatten() {
+                    self.in_run.entry(key).or_insert(id);
+                }
+            }
+            plans.push(plan);
+        }
+        // What merging records merge with: the stored entity, or what this
+        // run made of it (still waiting here, or already written).
+        let stored_ids: Vec<String> = plans
+            .iter()
+            .filter_map(|p| match p {
+                Plan::Merge {
+                    entity,
+                    in_run: false,
+                    ..
+                } => Some(entity.to_string()),
+                Plan::MergeStored { entity, .. } => Some(entity.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut stored_data = if stored_ids.is_empty() {
+            HashMap::new()
+        } else {
+            let ids: Vec<&str> = stored_ids.iter().map(String::as_str).collect();
+            self.store.entity_data(&ids).await?
+        };
+        let written = if written_ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.wait_for_writer().await?;
+            let ids: Vec<&str> = written_ids.iter().map(String::as_str).collect();
+            self.store.run_entity_data(self.run_id, &ids).await?
+        };
+        for ((r, hash), plan) in fresh.into_iter().zip(plans) {
+            let base = match &plan {
+                Plan::Merge {
+                    entity,
+                    in_run: true,
+                    ..
+                } => {
+                    let id = entity.to_string();
+                    self.pending
+                        .iter()
+                        .rev()
+                        .find(|c| c.entity_id == id && c.after.is_some())
+                        .map(|c| (c.after.clone(), Some(c.source_record_id.clone())))
+                        .or_else(|| {
+                            written
+                                .get(&id)
+                                .map(|(data, record)| (Some(data.clone()), Some(record.clone())))
+                        })
+                }
+                Plan::Merge { entity, .. } => stored_data
+                    .remove(&entity.to_string())
+                    .map(|d| (Some(d), None)),
+                Plan::MergeStored { entity, .. } => {
+                    stored_data.remove(entity).map(|d| (Some(d), None))
+                }
+                _ => None,
+            };
+            self.new_record(r, hash, plan, base, report);
+        }
+        Ok(())
+    }
+
+    /// The key of each of the kind's domains for a record (hashed with the
+    /// domain's place), none where the record lacks one of its attributes.
+    fn domain_keys(&self, r: &Record) -> Vec<Option<u128>> {
+        self.domains
+            .iter()
+            .enumerate()
+            .map(|(di, d)| {
+                domain_key(&d.attributes, |a| r.attrs.get(a).map(json_text)).map(|k| {
+                    let mut h = xxhash_rust::xxh3::Xxh3::new();
+                    h.update(&(di as u32).to_le_bytes());
+                    h.update(k.as_bytes());
+                    h.digest128()
+                })
+            })
+            .collect()
+    }
+
     /// For each new record, the first domain (in priority order) that finds
-    /// an existing entity of another source: one query per domain per page.
-    async fn match_domains(
+    /// an existing entity: one query per domain per page.
+    async fn match_stored(
         &self,
         fresh: &[(Record, u128)],
     ) -> Result<Vec<Option<(usize, String)>>, StoreError> {
         let mut found: Vec<Option<(usize, String)>> = vec![None; fresh.len()];
-        if !self.may_match {
+        if !self.stored_keys {
             return Ok(found);
         }
         for (di, domain) in self.domains.iter().enumerate() {
@@ -420,13 +607,7 @@ impl<'a> Reconciler<'a> {
             let keys: Vec<&str> = wanted.iter().map(|(_, k)| k.as_str()).collect();
             let hits = self
                 .store
-                .find_by_keys(
-                    self.org_id,
-                    self.kind.cli_name(),
-                    &name,
-                    &keys,
-                    &self.source.id,
-                )
+                .find_by_keys(self.org_id, self.kind.cli_name(), &name, &keys)
                 .await?;
             for (i, key) in wanted {
                 if let Some(entity) = hits.get(&key) {
@@ -437,99 +618,132 @@ impl<'a> Reconciler<'a> {
         Ok(found)
     }
 
-    /// A record no link knows: merged into what a domain found, or added.
+    /// A record no link knows, as its plan says. `base`: for a merge, the
+    /// data it merges with and, when a record of this run made it, which.
     fn new_record(
         &mut self,
         r: Record,
         hash: u128,
-        found: Option<(usize, String)>,
-        current: Option<(String, String)>,
+        plan: Plan,
+        base: Option<(Option<String>, Option<String>)>,
         report: &mut RunReport,
     ) {
         let kind = self.kind;
         let seq = self.next_seq();
         let record_hash = Some(format!("{hash:032x}"));
-        if let Some((di, entity_id)) = found {
-            let domain = &self.domains[di];
-            let name = domain.attributes.join("+");
-            match domain.mode {
-                DomainMode::Unattended => {
-                    let before_text = current.map(|(_, d)| d);
-                    let before = before_text.as_deref().map(parse_map);
-                    let after = merge(before.as_ref(), &r.attrs, &self.rules());
-                    let mut d = diff(before.as_ref(), &after);
-                    d.insert("merged_by".into(), json!(name));
-                    report.kind(kind).update += 1;
-                    self.keys_of(seq, &entity_id, |a| {
-                        after.get(a).and_then(|c| c.get("v")).map(json_text)
-                    });
-                    self.pending.push(NewChange {
-                        seq,
-                        kind,
-                        action: Action::Update,
-                        entity_id,
-                        source_record_id: r.source_id,
-                        before: before_text,
-                        after: Some(to_text(&after)),
-                        diff: Some(to_text(&d)),
-                        record_hash,
-                        visible: true,
-                        duplicate: None,
-                    });
-                    return;
-                }
-                DomainMode::Manual => {
-                    report.kind(kind).add += 1;
-                    report.duplicates += 1;
-                    report.warn(
-                        kind,
-                        &r.source_id,
-                        format!(
-                            "may be the same as an existing {} (domain {name}): queued for review",
-                            kind.cli_name()
-                        ),
-                    );
-                    let new_id = uuid::Uuid::now_v7().to_string();
-                    self.keys_of(seq, &new_id, |a| {
-                        r.attrs.get(a).filter(|v| !is_blank(v)).map(json_text)
-                    });
-                    self.pending.push(NewChange {
-                        seq,
-                        kind,
-                        action: Action::Add,
-                        entity_id: new_id,
-                        after: Some(added_data(&r.attrs, &self.source.id)),
-                        source_record_id: r.source_id,
-                        before: None,
-                        diff: None,
-                        record_hash,
-                        visible: true,
-                        duplicate: Some(DuplicateOf {
-                            entity_id,
-                            domain: name,
-                        }),
-                    });
-                    return;
-                }
+        let (entity_id, domain) = match plan {
+            Plan::Merge { entity, domain, .. } => (entity.to_string(), domain),
+            Plan::MergeStored { entity, domain } => (entity, domain),
+            Plan::Pair {
+                entity,
+                domain,
+                primary,
+            } => {
+                let name = self.domains[domain].attributes.join("+");
+                report.duplicates += 1;
+                report.warn(
+                    kind,
+                    &r.source_id,
+                    format!(
+                        "may be the same as another {} (domain {name}): added, and queued for review in Duplicates",
+                        kind.cli_name()
+                    ),
+                );
+                self.add(
+                    seq,
+                    r,
+                    entity.to_string(),
+                    record_hash,
+                    Some(DuplicateOf {
+                        entity_id: primary,
+                        domain: name,
+                    }),
+                    report,
+                );
+                return;
             }
+            Plan::Add { entity } => {
+                self.add(seq, r, entity.to_string(), record_hash, None, report);
+                return;
+            }
+        };
+        // A merge whose entity is gone (an admin resolved it away meanwhile): an add.
+        let Some((before_text, first)) = base else {
+            let id = uuid::Uuid::now_v7().to_string();
+            self.add(seq, r, id, record_hash, None, report);
+            return;
+        };
+        let name = self.domains[domain].attributes.join("+");
+        let before = before_text.as_deref().map(parse_map);
+        // Merged into what another record of this source supplies: the
+        // first of the two stands, this one fills blanks.
+        let ours = before.as_ref().is_some_and(|b| {
+            b.values()
+                .any(|c| c.get("s").and_then(Json::as_str) == Some(self.source.id.as_str()))
+        });
+        let rules = MergeRules {
+            fill_only: ours,
+            ..self.rules()
+        };
+        let after = merge(before.as_ref(), &r.attrs, &rules);
+        let mut d = diff(before.as_ref(), &after);
+        d.insert("merged_by".into(), json!(name));
+        if let Some(first) = &first {
+            report.warn(
+                kind,
+                &r.source_id,
+                format!(
+                    "the same {} as `{first}` of this run (domain {name}): merged into one",
+                    kind.cli_name()
+                ),
+            );
         }
+        report.kind(kind).update += 1;
+        self.keys_of(seq, &entity_id, |a| {
+            after.get(a).and_then(|c| c.get("v")).map(json_text)
+        });
+        self.pending.push(NewChange {
+            seq,
+            kind,
+            action: Action::Update,
+            entity_id,
+            source_record_id: r.source_id,
+            before: before_text,
+            after: Some(to_text(&after)),
+            diff: Some(to_text(&d)),
+            record_hash,
+            visible: true,
+            duplicate: None,
+        });
+    }
+
+    /// A new entity straight from a record.
+    fn add(
+        &mut self,
+        seq: i64,
+        r: Record,
+        entity_id: String,
+        record_hash: Option<String>,
+        duplicate: Option<DuplicateOf>,
+        report: &mut RunReport,
+    ) {
+        let kind = self.kind;
         report.kind(kind).add += 1;
-        let new_id = uuid::Uuid::now_v7().to_string();
-        self.keys_of(seq, &new_id, |a| {
+        self.keys_of(seq, &entity_id, |a| {
             r.attrs.get(a).filter(|v| !is_blank(v)).map(json_text)
         });
         self.pending.push(NewChange {
             seq,
             kind,
             action: Action::Add,
-            entity_id: new_id,
             after: Some(added_data(&r.attrs, &self.source.id)),
+            entity_id,
             source_record_id: r.source_id,
             before: None,
             diff: None,
             record_hash,
             visible: true,
-            duplicate: None,
+            duplicate,
         });
     }
 

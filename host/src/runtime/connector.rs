@@ -106,6 +106,12 @@ impl ConnectorSession {
         Ok(page)
     }
 
+    /// What the connector warned of since the last take, for the run
+    /// report, and how many more warnings it gave past those kept.
+    pub fn take_warnings(&mut self) -> (Vec<String>, u64) {
+        self.sandbox.take_warnings()
+    }
+
     /// The next page of a read, or none when the read is over. Refuses a
     /// cursor that comes back, so a read always ends.
     pub async fn next_page(

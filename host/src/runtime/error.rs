@@ -39,6 +39,18 @@ impl Failure {
         Failure::Plugin { kind, message }
     }
 
+    /// The plugin's message when it said it does not do what was asked
+    /// (`unsupported`): a source that does not offer a kind, say.
+    pub fn unsupported(&self) -> Option<&str> {
+        match self {
+            Failure::Plugin {
+                kind: "unsupported",
+                message,
+            } => Some(message),
+            _ => None,
+        }
+    }
+
     /// True when the plugin itself broke (as opposed to reporting a problem).
     pub fn is_crash(&self) -> bool {
         matches!(

@@ -99,7 +99,7 @@ impl log::Host for PluginState {
             log::Level::Warn => Level::Warn,
             log::Level::Error => Level::Error,
         };
-        self.log.log(level, &message);
+        self.log.from_plugin(level, &message);
     }
 
     async fn progress(&mut self, done: u64, total: Option<u64>) {
@@ -374,6 +374,15 @@ impl Sandbox {
             .take_while(|l| !l.starts_with("note:"))
             .collect();
         Some(format!("panic at {place}: {}", message.join(" ")))
+    }
+
+    /// What the plugin warned of since the last take (none once its store
+    /// is gone), and how many more warnings were not kept.
+    pub(crate) fn take_warnings(&mut self) -> (Vec<String>, u64) {
+        match self.store.as_mut() {
+            Some(store) => store.data_mut().log.take_warnings(),
+            None => (Vec::new(), 0),
+        }
     }
 
     fn recent_log(&self) -> Vec<String> {

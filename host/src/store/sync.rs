@@ -390,6 +390,34 @@ impl Store {
         Ok(out)
     }
 
+    /// The data entities have in a run's change set so far (the last change
+    /// of each wins), with the record that gave it: what a record merging
+    /// into an entity of this same run merges with.
+    pub async fn run_entity_data(
+        &self,
+        run_id: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<String, (String, String)>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let mut p = self.params();
+            let sql = format!(
+                "SELECT entity_id, after_data, source_record_id FROM changes \
+                 WHERE run_id = {} AND after_data IS NOT NULL AND entity_id IN ({}) ORDER BY seq",
+                p.next(),
+                p.list(chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(run_id);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether any entity of this kind has a domain key yet.
     pub async fn has_keys(&self, org_id: &str, kind: &str) -> Result<bool, StoreError> {
         let mut p = self.params();
@@ -406,15 +434,15 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// For each key, the first active entity holding it in a domain that
-    /// `source_id` does not feed yet.
+    /// For each key, the first active entity holding it in a domain (of any
+    /// source, this one's included: the same person under two ids of one
+    /// feed is a duplicate too).
     pub async fn find_by_keys(
         &self,
         org_id: &str,
         kind: &str,
         domain: &str,
         keys: &[&str],
-        source_id: &str,
     ) -> Result<HashMap<String, String>, StoreError> {
         let mut out: HashMap<String, String> = HashMap::new();
         for chunk in keys.chunks(INSERT_CHUNK) {
@@ -422,19 +450,13 @@ impl Store {
             let sql = format!(
                 "SELECT k.key, k.entity_id FROM entity_keys k JOIN entities e ON e.id = k.entity_id AND e.active = 1 \
                  WHERE k.org_id = {} AND k.kind = {} AND k.domain = {} \
-                 AND NOT EXISTS (SELECT 1 FROM entity_links l WHERE l.entity_id = k.entity_id AND l.source_id = {} AND l.active = 1) \
                  AND k.key IN ({}) ORDER BY k.entity_id",
-                p.next(),
                 p.next(),
                 p.next(),
                 p.next(),
                 p.list(chunk.len())
             );
-            let mut q = sqlx::query(&sql)
-                .bind(org_id)
-                .bind(kind)
-                .bind(domain)
-                .bind(source_id);
+            let mut q = sqlx::query(&sql).bind(org_id).bind(kind).bind(domain);
             for k in chunk {
                 q = q.bind(*k);
             }

@@ -584,6 +584,15 @@ async fn run_page(
                 dt { "Changes" } dd { (s.changes) @if excluded > 0 { " · " (excluded) " left out" } }
                 dt { "Warnings / errors" } dd { (s.warnings) " / " (s.errors) }
                 @if run.report.duplicates > 0 { dt { "Duplicates queued" } dd { a href={ (base) "/duplicates" } { (run.report.duplicates) } } }
+                @if !run.report.not_offered.is_empty() {
+                    dt { "Not offered by the source" }
+                    dd { (run.report.not_offered.keys().map(|k| kind_label(k)).collect::<Vec<_>>().join(", ")) }
+                }
+                @if let Some(m) = &run.report.schools {
+                    dt { "Schools mapped" }
+                    dd { (m.matched.len()) " of " (m.matched.len() + m.unmatched.len())
+                        @if !m.unmatched.is_empty() { " · not matched: " (m.unmatched.join(", ")) } }
+                }
             }
         }
         @if !run.report.counts.is_empty() {

@@ -305,10 +305,22 @@ fn delivery(ctx: &Ctx, view: &SourceView) -> Markup {
         details.advanced {
             summary { "Advanced Settings" }
             div {
+                @let importable: Vec<&str> = view.app_entry.iter().flat_map(|e| e.entities.iter()).filter(|e| e.directions.iter().any(|d| d == "import")).map(|e| e.kind.as_str()).collect();
+                @if !importable.is_empty() {
+                    fieldset {
+                        legend { "Items to sync" }
+                        p.help { "The kinds this source imports. They are read parents first (schools, sessions, courses, classes, users, then enrollments), so users are in before the classes' enrollments. A kind left clear is neither read nor deleted; the gradebook kinds are optional." }
+                        div.checks {
+                            @for k in &importable {
+                                label.check { input type="checkbox" name={ "adv.kind." (k) } value="1" checked[a.kinds.is_empty() || a.kinds.iter().any(|c| c == k)]; span { (k) } }
+                            }
+                        }
+                    }
+                }
                 label.check { input type="checkbox" name="adv.bulk_upload" value="1" checked[a.bulk_upload];
                     span { "Bulk upload mode" small { "Each full run holds all the data: records missing from it are deleted." } } }
                 label.check { input type="checkbox" name="adv.compare_by_domains" value="1" checked[a.compare_by_domains];
-                    span { "Data comes from multiple data sources: compare records by the Domains of Uniqueness" small { "Find the same person from another source (the SIS and the directory, say). Leave clear for a single source." } } }
+                    span { "Compare records by the Domains of Uniqueness" small { "Find the same person twice: under two ids of this source's feed, or from another source (the SIS and the directory, say)." } } }
                 label.check { input type="checkbox" name="adv.preview" value="1" checked[a.preview];
                     span { "Preview of data upload" small { "Every run waits for your approval; new data is not available until you accept it." } } }
                 label.check { input type="checkbox" name="adv.auto_commit" value="1" checked[a.auto_commit];
@@ -412,6 +424,29 @@ fn delivery_from(form: &Form, view: &SourceView) -> AppResult<Delivery> {
         },
         ..view.config.advanced.clone()
     };
+    let importable: Vec<&str> = entry
+        .iter()
+        .flat_map(|e| e.entities.iter())
+        .filter(|e| e.directions.iter().any(|d| d == "import"))
+        .map(|e| e.kind.as_str())
+        .collect();
+    if !importable.is_empty() {
+        let chosen: Vec<String> = importable
+            .iter()
+            .filter(|k| form.has(&format!("adv.kind.{k}")))
+            .map(|k| k.to_string())
+            .collect();
+        if chosen.is_empty() {
+            return Err(AppError::invalid("Items to sync: choose at least one kind"));
+        }
+        // Every kind chosen is the same as none listed: new kinds of a later
+        // connector version come in too.
+        advanced.kinds = if chosen.len() == importable.len() {
+            Vec::new()
+        } else {
+            chosen
+        };
+    }
     advanced.hold.updated_share = percent(form, "adv.hold_updated", "Updated records")?;
     advanced.hold.deleted_share = percent(form, "adv.hold_deleted", "Deleted records")?;
     advanced.max_error_share = percent(form, "adv.max_error", "Failed records")?;
@@ -872,7 +907,7 @@ fn domains(ctx: &Ctx, view: &SourceView) -> Markup {
     html! {
         div.panel {
             h2 { "Domains of Uniqueness" }
-            p.muted { "Attributes whose equal values mean the same record, in priority order. Unattended domains merge matches; manual ones queue them as duplicates for you. With none set, people are matched by first name, last name and email." }
+            p.muted { "Attributes whose equal values mean the same record, in priority order. Each applies within this source's feed and against every other source, first import included. Unattended domains merge matches; manual ones add the record and queue the pair in Duplicates for you. A new source starts with people matched by first name, last name and email; remove it to match on nothing." }
             form method="post" {
                 (ctx.csrf())
                 div.tablewrap { table {

@@ -125,6 +125,10 @@ mod tests {
             c.base(Service::Gradebook),
             "https://sis.example.org/ims/oneroster/gradebook/v1p2"
         );
+        assert_eq!(
+            c.base(Service::Resources),
+            "https://sis.example.org/ims/oneroster/resources/v1p2"
+        );
         assert_eq!(c.page_size, 1000);
         assert!(c.notes.is_empty());
 

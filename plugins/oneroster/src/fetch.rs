@@ -53,7 +53,7 @@ impl Purpose<'_> {
     }
 
     /// The OAuth 2 scope the request needs (OneRoster's own names).
-    fn scope(&self, config: &Config) -> String {
+    pub fn scope(&self, config: &Config) -> String {
         let name = match (self.service, self.method) {
             (_, Method::Put | Method::Post | Method::Patch) => "gradebook.createput",
             (_, Method::Delete) => "gradebook.delete",
@@ -200,6 +200,62 @@ pub fn status_error(
             "{path} answered an unexpected HTTP {status} {doing}{said}"
         )),
     }
+}
+
+/// The part of a OneRoster server a collection belongs to that a server may
+/// leave out, as an admin reads it: the gradebook and resources services,
+/// and demographics (a rostering collection many servers do not serve).
+/// None for the core rostering collections, which every OneRoster server
+/// serves: a 404 there is a wrong Service URL or Version.
+pub fn optional_part(service: Service, resource: &str) -> Option<&'static str> {
+    match service {
+        Service::Gradebook => Some("the gradebook service"),
+        Service::Resources => Some("the resources service"),
+        Service::Rostering if resource.starts_with("demographics") => Some("demographics"),
+        Service::Rostering => None,
+    }
+}
+
+/// Whether a status means "there is no such collection here" (404 Not
+/// Found, 501 Not Implemented).
+pub fn is_absent(status: u16) -> bool {
+    matches!(status, 404 | 501)
+}
+
+/// A collection path as words (`lineItems` → `line items`).
+pub fn words(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 4);
+    for c in path.chars() {
+        if c.is_ascii_uppercase() {
+            out.push(' ');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The answer to a 404 or 501 on the first page of a collection of an
+/// optional part of the server ([`optional_part`]): the source does not
+/// offer the kind, which is normal (many providers offer rostering only).
+/// `Unsupported`, so the host imports the other kinds, keeps this kind's
+/// records and shows the message as a warning; none for a core rostering
+/// collection or another status, which stay errors ([`status_error`]).
+pub fn not_offered(purpose: &Purpose, url: &str, response: &Response) -> Option<PluginError> {
+    if !is_absent(response.status) {
+        return None;
+    }
+    let part = optional_part(purpose.service, purpose.resource)?;
+    let path = url.split('?').next().unwrap_or(url);
+    let said = server_says(&response.body)
+        .map(|s| format!("; the server says: {s}"))
+        .unwrap_or_default();
+    Some(PluginError::Unsupported(format!(
+        "the server does not offer {part} (HTTP {} on {path}{said}); {} are not imported. If it should, check the Service URL and the Version",
+        response.status,
+        words(purpose.resource)
+    )))
 }
 
 /// A response header (case-insensitive name), all values joined by `, `.

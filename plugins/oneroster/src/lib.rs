@@ -1,6 +1,9 @@
 //! OneRoster REST connector: reads any OneRoster 1.1 or 1.2 provider (orgs,
 //! academic sessions, courses, classes, users, enrollments, demographics and
-//! the gradebook) in full or by delta, and writes grades back.
+//! the gradebook) in full or by delta, and writes grades back. A provider
+//! that offers rostering only is normal: the kinds it does not offer are
+//! `unsupported` on their first page, and the connection test lists the
+//! services found.
 //!
 //! The host holds the credentials and signs every request (OAuth 2.0 client
 //! credentials or OAuth 1.0a, per the source's `auth` setting); this crate

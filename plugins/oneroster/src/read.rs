@@ -12,6 +12,13 @@
 //! several at once; `next` then goes on past the total, in case the total
 //! was short. `MARK` names the first page, to catch a server that ignores
 //! `offset` on an instance that never saw the first page.
+//!
+//! Many providers offer rostering only. A 404 or 501 on the first page of a
+//! gradebook or resources collection, or of `demographics`, means the server
+//! does not offer that kind: the read answers `unsupported` naming the
+//! service and the kind ([`fetch::not_offered`]), and the host imports the
+//! other kinds and keeps this kind's records. The connection test says which
+//! of these the server offers.
 
 use homeroom_sdk::connector_bindings::homeroom::plugin::http::{Method, Response};
 use homeroom_sdk::oneroster::{self, Service, Version};
@@ -206,6 +213,17 @@ pub fn read(
         method: Method::Get,
         offset: Some(offset),
     };
+    // A 404 or 501 on the first page of an optional part of the server
+    // (gradebook, resources, demographics) says the source does not offer
+    // the kind; on a later page the collection was there, so it stays an
+    // error.
+    let first = cursor.is_none();
+    let refused = |url: &str, response: &Response| {
+        first
+            .then(|| fetch::not_offered(&purpose, url, response))
+            .flatten()
+            .unwrap_or_else(|| fetch::status_error(config, &purpose, url, response))
+    };
     let filter = since.filter(|_| !full).map(delta_filter);
     let url = fetch::collection_url(
         config,
@@ -229,12 +247,10 @@ pub fn read(
                 fetch::collection_url(config, endpoint.service, endpoint.path, limit, offset, None);
             match get_page(env, config, &purpose, endpoint.path, &url)? {
                 Ok(page) => page,
-                Err(response) => {
-                    return Err(fetch::status_error(config, &purpose, &url, &response));
-                }
+                Err(response) => return Err(refused(&url, &response)),
             }
         }
-        Err(response) => return Err(fetch::status_error(config, &purpose, &url, &response)),
+        Err(response) => return Err(refused(&url, &response)),
     };
 
     let since_key = since.filter(|_| !full);
@@ -248,7 +264,7 @@ pub fn read(
         ));
         page = match get_page(env, config, &purpose, endpoint.path, &url)? {
             Ok(page) => page,
-            Err(response) => return Err(fetch::status_error(config, &purpose, &url, &response)),
+            Err(response) => return Err(refused(&url, &response)),
         };
         let again = PageMark::of(kind, since_key, offset, &page.records);
         if memory.as_ref().is_some_and(|m| m.repeats_in(&again)) || repeats_first(&again) {
@@ -428,8 +444,64 @@ pub fn list_schools(env: &mut dyn Env, config: &Config) -> Result<Vec<School>, P
     )))
 }
 
+/// What one cheap read of an optional part of the server said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Probe {
+    Offered,
+    NotOffered,
+    /// Offered, but the credentials lack the scope (named).
+    NotGranted(String),
+    /// Neither: why not.
+    Unknown(String),
+}
+
+/// The optional parts of a server a connection test looks for: a name, the
+/// service, and one collection of it to read.
+const PROBES: [(&str, Service, &str); 3] = [
+    ("gradebook", Service::Gradebook, "categories"),
+    ("resources", Service::Resources, "resources"),
+    ("demographics", Service::Rostering, "demographics"),
+];
+
+/// `GET {collection}?limit=1` of a service: whether the server offers it.
+fn probe(env: &mut dyn Env, config: &Config, service: Service, collection: &str) -> Probe {
+    let purpose = Purpose {
+        resource: collection,
+        service,
+        method: Method::Get,
+        offset: None,
+    };
+    let url = format!("{}/{collection}?limit=1", config.base(service));
+    let response = match fetch::send(env, config, &purpose, &url, None) {
+        Ok(response) => response,
+        Err(e) => {
+            let why = match e {
+                PluginError::Unavailable(_) => "no answer",
+                PluginError::Auth(_) => "the token endpoint refused the client",
+                PluginError::InvalidData(_) => "the answer was too large",
+                _ => "the request could not be sent",
+            };
+            return Probe::Unknown(why.to_string());
+        }
+    };
+    match response.status {
+        200..=299 => match fetch::collection(&response.body, collection) {
+            Ok(_) => Probe::Offered,
+            Err(_) => Probe::Unknown(format!(
+                "HTTP {} without a `{collection}` list",
+                response.status
+            )),
+        },
+        status if fetch::is_absent(status) => Probe::NotOffered,
+        401 | 403 => Probe::NotGranted(purpose.scope(config)),
+        status => Probe::Unknown(format!("HTTP {status}")),
+    }
+}
+
 /// One cheap read (`orgs?limit=1`) that says what to fix when it fails, then
-/// the schools, to say what was found.
+/// the schools, to say what was found, then one cheap read of each optional
+/// part of the server (gradebook, resources, demographics) to say which the
+/// server offers. A missing optional part never fails the test.
 pub fn test_connection(env: &mut dyn Env, config: &Config) -> Result<String, PluginError> {
     let purpose = Purpose {
         resource: "orgs",
@@ -470,6 +542,33 @@ pub fn test_connection(env: &mut dyn Env, config: &Config) -> Result<String, Plu
         schools.len(),
         if schools.len() == 1 { "" } else { "s" }
     );
+    let mut offered = vec!["rostering"];
+    let mut absent = Vec::new();
+    let mut not_granted = Vec::new();
+    let mut unknown = Vec::new();
+    for (name, service, collection) in PROBES {
+        match probe(env, config, service, collection) {
+            Probe::Offered => offered.push(name),
+            Probe::NotOffered => absent.push(name),
+            Probe::NotGranted(scope) => {
+                not_granted.push(format!("{name} (needs the scope {scope})"))
+            }
+            Probe::Unknown(why) => unknown.push(format!("{name} ({why})")),
+        }
+    }
+    message.push_str(&format!("; services: {}", offered.join(", ")));
+    if !absent.is_empty() {
+        message.push_str(&format!("; not offered: {}", absent.join(", ")));
+    }
+    if !not_granted.is_empty() {
+        message.push_str(&format!(
+            "; offered but not granted to these credentials: {}",
+            not_granted.join(", ")
+        ));
+    }
+    if !unknown.is_empty() {
+        message.push_str(&format!("; could not tell: {}", unknown.join(", ")));
+    }
     for note in &config.notes {
         message.push_str(&format!(" (note: {note})"));
     }

@@ -392,6 +392,9 @@ fn gradebook_kinds_read_from_the_gradebook_service() {
 }
 
 fn orgs_server(r: &Request) -> Result<Response, HttpError> {
+    if !(r.url.contains("/orgs?") || r.url.contains("/schools?")) {
+        return Ok(not_found(&r.url));
+    }
     let orgs = json!([
         {"sourcedId": "d1", "name": "District", "type": "district"},
         {"sourcedId": "s1", "name": "North High", "type": "school", "identifier": "NH"},
@@ -423,7 +426,7 @@ fn the_connection_test_says_what_it_found() {
     let message = read::test_connection(&mut env, &config).unwrap();
     assert_eq!(
         message,
-        "OneRoster 1.2 at https://sis.test/ims/oneroster/rostering/v1p2: 2 schools"
+        "OneRoster 1.2 at https://sis.test/ims/oneroster/rostering/v1p2: 2 schools; services: rostering; not offered: gradebook, resources, demographics"
     );
     assert_eq!(
         env.urls()[0],
@@ -641,5 +644,308 @@ fn transport_failures_of_a_write_become_that_change_s_error() {
             .as_deref()
             .is_some_and(|m| m.contains("did not answer in time")),
         "{outcomes:?}"
+    );
+}
+
+/// A 404 with the imsx status body OneRoster servers send.
+fn not_found(url: &str) -> Response {
+    let path = url.split('?').next().unwrap_or(url);
+    response(
+        404,
+        &[("content-type", "application/json".to_string())],
+        json!({"imsx_codeMajor": "failure", "imsx_severity": "error",
+               "imsx_description": format!("no such endpoint: {path}")})
+        .to_string(),
+    )
+}
+
+/// The collection a URL reads (`…/lineItems?limit=1` → `lineItems`).
+fn collection_of(url: &str) -> &str {
+    let path = url.split('?').next().unwrap_or(url);
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The optional part of a server a collection belongs to.
+fn part_of(collection: &str) -> &'static str {
+    match collection {
+        "categories" | "lineItems" | "results" | "scoreScales" => "gradebook",
+        "resources" => "resources",
+        "demographics" => "demographics",
+        _ => "rostering",
+    }
+}
+
+fn records(collection: &str, n: usize) -> Vec<Json> {
+    (0..n)
+        .map(|i| json!({"sourcedId": format!("{collection}-{i:03}"), "status": "active", "title": "T"}))
+        .collect()
+}
+
+/// A district's server offering rostering and the optional parts named
+/// (`gradebook`, `resources`, `demographics`), each optional collection with
+/// three records; the parts not offered answer 404, as such servers do.
+fn district(
+    offers: &'static [&'static str],
+) -> impl FnMut(&Request) -> Result<Response, HttpError> {
+    move |r| {
+        let collection = collection_of(&r.url).to_string();
+        match part_of(&collection) {
+            "rostering" => orgs_server(r),
+            part if offers.contains(&part) => {
+                Ok(page_of(&collection, &records(&collection, 3), &r.url, true))
+            }
+            _ => Ok(not_found(&r.url)),
+        }
+    }
+}
+
+fn unsupported(err: &PluginError) -> &str {
+    match err {
+        PluginError::Unsupported(m) => m,
+        other => panic!("not unsupported: {other:?}"),
+    }
+}
+
+#[test]
+fn a_rostering_only_server_does_not_offer_the_gradebook_kinds() {
+    for (kind, path, things) in [
+        (EntityKind::Category, "categories", "categories"),
+        (EntityKind::LineItem, "lineItems", "line items"),
+        (EntityKind::Result, "results", "results"),
+    ] {
+        for since in [None, Some("2024-09-01T00:00:00Z")] {
+            let mut env = Fake::new(&[], district(&[]));
+            let err = read_all(&mut env, kind, since).unwrap_err();
+            let m = unsupported(&err);
+            assert_eq!(
+                m,
+                format!(
+                    "the server does not offer the gradebook service (HTTP 404 on https://sis.test/ims/oneroster/gradebook/v1p2/{path}; the server says: no such endpoint: https://sis.test/ims/oneroster/gradebook/v1p2/{path}); {things} are not imported. If it should, check the Service URL and the Version"
+                )
+            );
+            assert_eq!(env.requests.len(), 1, "asked once: {:?}", env.urls());
+        }
+    }
+    // The rostering kinds of the same server are read.
+    let mut env = Fake::new(&[], district(&[]));
+    let (orgs, _) = read_all(&mut env, EntityKind::Org, None).unwrap();
+    assert_eq!(orgs.len(), 4);
+
+    // Offered, the same kinds are read.
+    let mut env = Fake::new(&[], district(&["gradebook"]));
+    let (categories, _) = read_all(&mut env, EntityKind::Category, None).unwrap();
+    assert_eq!(categories.len(), 3);
+}
+
+#[test]
+fn demographics_and_1p1_collections_a_server_lacks_are_unsupported() {
+    // Demographics: a rostering collection many servers do not serve.
+    let mut env = Fake::new(&[], district(&["gradebook"]));
+    let err = read_all(&mut env, EntityKind::Demographics, None).unwrap_err();
+    let m = unsupported(&err);
+    assert!(
+        m.starts_with("the server does not offer demographics (HTTP 404 on https://sis.test/ims/oneroster/rostering/v1p2/demographics")
+            && m.contains("); demographics are not imported."),
+        "{m}"
+    );
+
+    // OneRoster 1.1: one base path, the same rule per collection; 501 too.
+    let mut env = Fake::new(&[("version", "1.1")], |r| {
+        if r.url.contains("/lineItems?") {
+            return Ok(response(501, &[], ""));
+        }
+        district(&[])(r)
+    });
+    let err = read_all(&mut env, EntityKind::LineItem, None).unwrap_err();
+    assert_eq!(
+        unsupported(&err),
+        "the server does not offer the gradebook service (HTTP 501 on https://sis.test/ims/oneroster/v1p1/lineItems); line items are not imported. If it should, check the Service URL and the Version"
+    );
+    let err = read_all(&mut env, EntityKind::Category, None).unwrap_err();
+    assert!(
+        unsupported(&err).contains("HTTP 404 on https://sis.test/ims/oneroster/v1p1/categories"),
+        "{err:?}"
+    );
+
+    // A core rostering collection that is not there is a wrong Service URL
+    // or Version, not a kind the server leaves out.
+    let mut env = Fake::new(&[("version", "1.1")], |r| Ok(not_found(&r.url)));
+    let err = read_all(&mut env, EntityKind::User, None).unwrap_err();
+    assert!(
+        matches!(&err, PluginError::Config(m) if m.contains("wrong Service URL or wrong version")),
+        "{err:?}"
+    );
+
+    // Refused credentials stay auth errors, on the first page too.
+    let mut env = Fake::new(&[], |_| Ok(response(403, &[], "")));
+    let err = read_all(&mut env, EntityKind::Category, None).unwrap_err();
+    assert!(
+        matches!(&err, PluginError::Auth(m) if m.contains("gradebook.readonly")),
+        "{err:?}"
+    );
+    // Other statuses keep their messages.
+    let mut env = Fake::new(&[], |_| Ok(response(503, &[], "")));
+    let err = read_all(&mut env, EntityKind::Result, None).unwrap_err();
+    assert!(matches!(&err, PluginError::Unavailable(_)), "{err:?}");
+}
+
+#[test]
+fn a_404_after_the_first_page_stays_an_error() {
+    for total_header in [true, false] {
+        let data = records("categories", 25);
+        let mut env = Fake::new(&[], move |r| {
+            if query(&r.url, "offset").as_deref() != Some("0") {
+                return Ok(not_found(&r.url));
+            }
+            Ok(page_of("categories", &data, &r.url, total_header))
+        });
+        // The pages ahead (with a total) or the next page (without) are not
+        // there: the collection was, so this is an error, not a kind the
+        // server leaves out.
+        let err = read_all(&mut env, EntityKind::Category, None).unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Config(m) if m.contains("was not found (404) reading `categories` at offset 10") && m.contains("or the server does not offer the gradebook service")),
+            "{err:?}"
+        );
+    }
+    // The same collection missing from its first page is not offered.
+    let mut env = Fake::new(&[], |r| Ok(not_found(&r.url)));
+    let err = read_all(&mut env, EntityKind::Category, None).unwrap_err();
+    assert!(
+        unsupported(&err).contains("categories are not imported"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn the_connection_test_lists_the_services_offered() {
+    let base = "OneRoster 1.2 at https://sis.test/ims/oneroster/rostering/v1p2: 2 schools";
+    for (offers, found) in [
+        (
+            &[][..],
+            "services: rostering; not offered: gradebook, resources, demographics",
+        ),
+        (
+            &["gradebook"][..],
+            "services: rostering, gradebook; not offered: resources, demographics",
+        ),
+        (
+            &["gradebook", "resources", "demographics"][..],
+            "services: rostering, gradebook, resources, demographics",
+        ),
+    ] {
+        let mut env = Fake::new(&[], district(offers));
+        let config = env.config();
+        let message = read::test_connection(&mut env, &config).unwrap();
+        assert_eq!(message, format!("{base}; {found}"));
+        let probes: Vec<String> = env.urls().into_iter().skip(2).collect();
+        assert_eq!(
+            probes,
+            [
+                "https://sis.test/ims/oneroster/gradebook/v1p2/categories?limit=1",
+                "https://sis.test/ims/oneroster/resources/v1p2/resources?limit=1",
+                "https://sis.test/ims/oneroster/rostering/v1p2/demographics?limit=1",
+            ]
+        );
+    }
+
+    // OneRoster 1.1 serves everything under one base path; notes stay last.
+    let mut env = Fake::new(
+        &[
+            ("service_url", "https://sis.test/ims/oneroster/v1p1"),
+            ("version", "1.2"),
+        ],
+        district(&["gradebook"]),
+    );
+    let config = env.config();
+    let message = read::test_connection(&mut env, &config).unwrap();
+    assert!(
+        message.starts_with(
+            "OneRoster 1.1 at https://sis.test/ims/oneroster/v1p1: 2 schools; services: rostering, gradebook; not offered: resources, demographics (note: the Service URL ends in /ims/oneroster/v1p1"
+        ),
+        "{message}"
+    );
+    assert!(
+        env.urls()
+            .contains(&"https://sis.test/ims/oneroster/v1p1/categories?limit=1".to_string())
+    );
+}
+
+#[test]
+fn a_service_the_credentials_may_not_read_is_named_with_its_scope() {
+    let mut env = Fake::new(&[], |r| match collection_of(&r.url) {
+        "categories" => Ok(response(
+            403,
+            &[],
+            r#"{"imsx_codeMajor": "failure", "imsx_description": "scope"}"#,
+        )),
+        "resources" => Ok(response(500, &[], "")),
+        "demographics" => Err(HttpError::Timeout("30 s".into())),
+        _ => orgs_server(r),
+    });
+    let config = env.config();
+    let message = read::test_connection(&mut env, &config).unwrap();
+    assert_eq!(
+        message,
+        "OneRoster 1.2 at https://sis.test/ims/oneroster/rostering/v1p2: 2 schools; services: rostering; offered but not granted to these credentials: gradebook (needs the scope https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly); could not tell: resources (HTTP 500), demographics (no answer)"
+    );
+
+    // 401 on demographics, and a 200 that is not a collection.
+    let mut env = Fake::new(&[("version", "1.1")], |r| match collection_of(&r.url) {
+        "demographics" => Ok(response(401, &[], "")),
+        "resources" => Ok(response(200, &[], "<html>portal</html>")),
+        "categories" => Ok(page_of(
+            "categories",
+            &records("categories", 2),
+            &r.url,
+            true,
+        )),
+        _ => orgs_server(r),
+    });
+    let config = env.config();
+    let message = read::test_connection(&mut env, &config).unwrap();
+    assert!(
+        message.ends_with(
+            "2 schools; services: rostering, gradebook; offered but not granted to these credentials: demographics (needs the scope https://purl.imsglobal.org/spec/or/v1p1/scope/roster-demographics.readonly); could not tell: resources (HTTP 200 without a `resources` list)"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_connection_test_fails_only_when_rostering_is_missing() {
+    // Rostering only: a normal provider, the test succeeds.
+    let mut env = Fake::new(&[], district(&[]));
+    let config = env.config();
+    let message = read::test_connection(&mut env, &config).unwrap();
+    assert!(
+        message.ends_with("; services: rostering; not offered: gradebook, resources, demographics"),
+        "{message}"
+    );
+
+    // A gradebook without rostering (orgs 404): the Service URL is wrong,
+    // the test fails as before, and nothing more is asked.
+    let mut env = Fake::new(&[], |r| match part_of(collection_of(&r.url)) {
+        "rostering" => Ok(not_found(&r.url)),
+        _ => Ok(response(200, &[], r#"{"categories": []}"#)),
+    });
+    let config = env.config();
+    let err = read::test_connection(&mut env, &config).unwrap_err();
+    assert!(
+        matches!(&err, PluginError::Config(m) if m.contains("was not found (404) reading `orgs`") && m.contains("wrong Service URL or wrong version")),
+        "{err:?}"
+    );
+    assert_eq!(env.requests.len(), 1);
+
+    // Rostering refused: an auth error, as before.
+    let mut env = Fake::new(&[], |r| match part_of(collection_of(&r.url)) {
+        "rostering" => Ok(response(403, &[], "")),
+        _ => Ok(response(200, &[], r#"{"categories": []}"#)),
+    });
+    let config = env.config();
+    let err = read::test_connection(&mut env, &config).unwrap_err();
+    assert!(
+        matches!(&err, PluginError::Auth(m) if m.contains("roster-core.readonly")),
+        "{err:?}"
     );
 }
