@@ -16,6 +16,7 @@ use axum::routing::get;
 
 use crate::app::secrets::{self, SecretBox};
 use crate::app::{App, DEMO_ORG};
+use crate::capabilities::drops::DropRoot;
 use crate::pipeline::Engine;
 
 #[derive(clap::Args)]
@@ -28,6 +29,11 @@ pub struct ServeArgs {
     /// beside the SQLite database, or in the working directory.
     #[arg(long, env = "HOMEROOM_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
+    /// The folder file sources read below: each organization reads only its
+    /// own folder in it (`<drop root>/<organization id>/`). Default: `drops`
+    /// beside the SQLite database, or in the working directory.
+    #[arg(long, env = "HOMEROOM_DROP_ROOT")]
+    pub drop_root: Option<PathBuf>,
 }
 
 async fn health() -> &'static str {
@@ -98,6 +104,17 @@ pub async fn run(args: ServeArgs, engine: Engine, db_url: &str) -> anyhow::Resul
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
+    let drop_root = args
+        .drop_root
+        .clone()
+        .unwrap_or_else(|| crate::app::beside_database(db_url, "drops"));
+    std::fs::create_dir_all(&drop_root).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot make the drop root {}: {e} (pass --drop-root)",
+            drop_root.display()
+        )
+    })?;
+    let engine = engine.with_drop_root(DropRoot::new(&drop_root));
     let app = App::new(engine, secret_box);
     let token = app
         .first_start()
@@ -111,6 +128,13 @@ pub async fn run(args: ServeArgs, engine: Engine, db_url: &str) -> anyhow::Resul
             DEMO_ORG.0
         );
     }
+    println!(
+        "File sources read below {} (each organization in a folder of its own; the sample district is in {}/{}/{})",
+        drop_root.display(),
+        drop_root.display(),
+        DEMO_ORG.0,
+        crate::app::SAMPLE_FOLDER
+    );
     println!("Homeroom is running: open http://{addr}/");
     axum::serve(listener, router(app))
         .with_graceful_shutdown(async {

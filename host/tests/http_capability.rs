@@ -196,9 +196,12 @@ fn limits() -> HttpLimits {
     }
 }
 
+/// A connection to the service at `addr`, which is allowed and gets the
+/// credentials.
 fn connection(addr: SocketAddr, auth: Auth) -> Connection {
     Connection {
         allowed_hosts: vec![format!("127.0.0.1:{}", addr.port())],
+        service_url: Some(format!("http://{addr}")),
         auth,
         limits: limits(),
     }
@@ -307,6 +310,7 @@ async fn allowlist_patterns_are_checked_when_the_client_is_built() {
     for bad in ["*", "a/b", "host:port"] {
         let conn = Connection {
             allowed_hosts: vec![bad.into()],
+            service_url: None,
             auth: Auth::None,
             limits: limits(),
         };
@@ -1138,6 +1142,7 @@ async fn a_refused_connection_is_retried_then_reported() {
     let port = closed_port().await;
     let conn = Connection {
         allowed_hosts: vec![format!("127.0.0.1:{port}")],
+        service_url: None,
         auth: Auth::None,
         limits: limits(),
     };
@@ -1485,4 +1490,480 @@ async fn secrets_never_appear_in_errors_debug_output_or_logs() {
         "the capture works: {text}"
     );
     assert_clean("the log", &text);
+}
+
+// ---------------------------------------------------------------------------
+// 9. Credentials follow the service's origin, not a host name
+
+/// Every auth kind, each with secrets a server could recognise. The OAuth2
+/// kinds get their tokens from `token`.
+fn every_auth(token: SocketAddr) -> Vec<(&'static str, Auth)> {
+    vec![
+        (
+            "basic",
+            Auth::Basic {
+                username: "district".into(),
+                password: Secret::new("wall-basic-pw"),
+            },
+        ),
+        (
+            "api key",
+            Auth::ApiKey {
+                header: "X-API-Key".into(),
+                key: Secret::new("wall-api-key"),
+            },
+        ),
+        (
+            "bearer",
+            Auth::Bearer {
+                token: Secret::new("wall-bearer"),
+            },
+        ),
+        (
+            "oauth1",
+            Auth::OAuth1 {
+                consumer_key: "wall-ck".into(),
+                consumer_secret: Secret::new("wall-consumer-secret"),
+            },
+        ),
+        (
+            "client credentials",
+            Auth::OAuth2ClientCredentials {
+                token_url: format!("http://{token}/token"),
+                client_id: "cid".into(),
+                client_secret: Secret::new("wall-client-secret"),
+                scopes: vec![],
+            },
+        ),
+        (
+            "password grant",
+            Auth::OAuth2Password {
+                token_url: format!("http://{token}/token"),
+                client_id: "cid".into(),
+                client_secret: Some(Secret::new("wall-pw-client-secret")),
+                username: "owner".into(),
+                password: Secret::new("wall-owner-pw"),
+                scopes: vec![],
+            },
+        ),
+    ]
+}
+
+/// Whether a request arrived with any credential on it.
+fn credentials_on(seen: &Seen) -> Option<String> {
+    [
+        "authorization",
+        "x-api-key",
+        "proxy-authorization",
+        "cookie",
+    ]
+    .iter()
+    .find_map(|h| seen.header(h).map(|v| format!("{h}: {v}")))
+}
+
+#[tokio::test]
+async fn credentials_go_only_to_the_service_origin_not_to_other_allowed_hosts() {
+    let (token, token_log) = token_endpoint(Some(3600), |_, _| Ok(())).await;
+    let (service, service_log) = mock(|_, _| ok_json(r#"{"service":true}"#)).await;
+    // Another server the manifest allows (a CDN, say), on another port of
+    // the same machine.
+    let (cdn, cdn_log) = mock(|_, _| ok_json(r#"{"cdn":true}"#)).await;
+    for (name, auth) in every_auth(token) {
+        let conn = Connection {
+            // `127.0.0.1` allows every port of it, as `{service_url}` does
+            // for a Service URL without one; `localhost:PORT` is a second
+            // allowed host.
+            allowed_hosts: vec!["127.0.0.1".into(), format!("localhost:{}", cdn.port())],
+            service_url: Some(format!("http://{service}/ims/oneroster/v1p1")),
+            auth,
+            limits: limits(),
+        };
+        let client = ConnectionClient::new(conn).unwrap();
+        let fetched_before = token_log.hits();
+
+        for url in [
+            format!("http://127.0.0.1:{}/other-port", cdn.port()),
+            format!("http://localhost:{}/second-host", cdn.port()),
+        ] {
+            let before = cdn_log.hits();
+            let r = client.send(get(&url)).await.unwrap();
+            assert_eq!(r.status, 200, "{name}: {url} is allowed and answers");
+            assert_eq!(cdn_log.hits(), before + 1);
+            let seen = cdn_log.last();
+            assert_eq!(
+                credentials_on(&seen),
+                None,
+                "{name}: {url} is not the service's origin and got credentials"
+            );
+        }
+        assert_eq!(
+            token_log.hits(),
+            fetched_before,
+            "{name}: no token is fetched for a request that will not carry it"
+        );
+
+        let r = client
+            .send(get(format!("http://{service}/ims/oneroster/v1p1/orgs")))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        let seen = service_log.last();
+        let carried = credentials_on(&seen);
+        assert!(
+            carried.is_some(),
+            "{name}: the service's origin gets the credentials"
+        );
+        // A request to the service's origin on another path carries them too.
+        client
+            .send(get(format!("http://{service}/elsewhere")))
+            .await
+            .unwrap();
+        assert!(credentials_on(&service_log.last()).is_some(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn the_scheme_and_port_of_the_service_url_are_part_of_its_origin() {
+    let (addr, log) = mock(|_, _| ok_json("{}")).await;
+    let port = addr.port();
+    let bearer = || Auth::Bearer {
+        token: Secret::new("origin-bearer"),
+    };
+    let api_key = || Auth::ApiKey {
+        header: "X-API-Key".into(),
+        key: Secret::new("origin-key"),
+    };
+    let client = |service_url: &str, allowed: &str, auth: Auth| {
+        ConnectionClient::new(Connection {
+            allowed_hosts: vec![allowed.to_string()],
+            service_url: Some(service_url.to_string()),
+            auth,
+            limits: limits(),
+        })
+        .unwrap()
+    };
+
+    for auth in [bearer(), api_key()] {
+        // The service is https://localhost (port 443): plain http on another
+        // port of the same host name is another origin.
+        let c = client("https://localhost", "localhost", auth.clone());
+        let r = c
+            .send(get(format!("http://localhost:{port}/in-clear")))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            credentials_on(&log.last()),
+            None,
+            "https://localhost's credentials went to http://localhost:{port}"
+        );
+
+        // Same host and port, but plain http where the service is https.
+        let c = client(
+            &format!("https://127.0.0.1:{port}"),
+            "127.0.0.1",
+            auth.clone(),
+        );
+        c.send(get(format!("http://127.0.0.1:{port}/downgraded")))
+            .await
+            .unwrap();
+        assert_eq!(credentials_on(&log.last()), None, "sent in clear text");
+
+        // The same origin however it is written: case, path, the port.
+        let c = client(&format!("HTTP://LocalHost:{port}/ims/"), "localhost", auth);
+        c.send(get(format!("http://localhost:{port}/x?y=1")))
+            .await
+            .unwrap();
+        assert!(
+            credentials_on(&log.last()).is_some(),
+            "the service's origin"
+        );
+    }
+}
+
+#[tokio::test]
+async fn credentials_never_go_over_plain_http_to_a_host_other_than_this_machine() {
+    let https_token = "https://sis.example.org/oauth/token".to_string();
+    let remote_http = "http://sis.example.org/ims/oneroster/v1p1";
+    let auths = [
+        Auth::Basic {
+            username: "district".into(),
+            password: Secret::new("clear-basic-pw"),
+        },
+        Auth::ApiKey {
+            header: "X-API-Key".into(),
+            key: Secret::new("clear-api-key"),
+        },
+        Auth::Bearer {
+            token: Secret::new("clear-bearer"),
+        },
+        Auth::OAuth1 {
+            consumer_key: "ck".into(),
+            consumer_secret: Secret::new("clear-consumer-secret"),
+        },
+        Auth::OAuth2ClientCredentials {
+            token_url: https_token.clone(),
+            client_id: "cid".into(),
+            client_secret: Secret::new("clear-client-secret"),
+            scopes: vec![],
+        },
+    ];
+    let build = |service_url: &str, auth: Auth| {
+        ConnectionClient::new(Connection {
+            allowed_hosts: vec!["sis.example.org".into(), "127.0.0.1".into()],
+            service_url: Some(service_url.to_string()),
+            auth,
+            limits: limits(),
+        })
+    };
+    for auth in auths.clone() {
+        let shown = format!("{auth:?}");
+        let err = build(remote_http, auth).unwrap_err();
+        let HttpError::Invalid(message) = &err else {
+            panic!("{shown}: expected Invalid, got {err:?}")
+        };
+        assert!(
+            message.contains("plain http")
+                && message.contains("use an https:// Service URL")
+                && message.contains("http://sis.example.org"),
+            "{message}"
+        );
+        assert!(!message.contains("clear-"), "no secret in {message}");
+    }
+    // The token URL of OAuth2, where the client secret goes.
+    for auth in [
+        Auth::OAuth2ClientCredentials {
+            token_url: "http://sis.example.org/oauth/token".into(),
+            client_id: "cid".into(),
+            client_secret: Secret::new("clear-client-secret"),
+            scopes: vec![],
+        },
+        Auth::OAuth2Password {
+            token_url: "http://login.example.org/token".into(),
+            client_id: "cid".into(),
+            client_secret: None,
+            username: "owner".into(),
+            password: Secret::new("clear-owner-pw"),
+            scopes: vec![],
+        },
+    ] {
+        let err = build("https://sis.example.org", auth).unwrap_err();
+        assert!(
+            matches!(&err, HttpError::Invalid(m) if m.contains("plain http") && m.contains("use an https:// Token URL") && !m.contains("clear-")),
+            "{err:?}"
+        );
+    }
+    // No credentials: plain http is the plugin's business.
+    assert!(build(remote_http, Auth::None).is_ok());
+    // Credentials but nowhere to send them.
+    let err = ConnectionClient::new(Connection {
+        allowed_hosts: vec!["sis.example.org".into()],
+        service_url: None,
+        auth: auths[2].clone(),
+        limits: limits(),
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&err, HttpError::Invalid(m) if m.contains("no Service URL")),
+        "{err:?}"
+    );
+    // This machine over plain http is fine, however it is named.
+    for local in [
+        "http://127.0.0.1:8080",
+        "http://127.3.2.1",
+        "http://localhost:9000/ims",
+        "http://[::1]:9000",
+    ] {
+        for auth in auths.clone() {
+            assert!(build(local, auth).is_ok(), "{local}");
+        }
+    }
+    assert!(
+        build(
+            "http://127.0.0.1:8080",
+            Auth::OAuth2ClientCredentials {
+                token_url: "http://localhost:8080/token".into(),
+                client_id: "cid".into(),
+                client_secret: Secret::new("clear-client-secret"),
+                scopes: vec![],
+            }
+        )
+        .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn credentials_never_follow_a_redirect_to_another_origin() {
+    let (token, _) = token_endpoint(Some(3600), |_, _| Ok(())).await;
+    let (other, other_log) = mock(|_, _| ok_json(r#"{"other":true}"#)).await;
+    // The service: redirects away, within itself, and away and back.
+    let service_slot: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+    let slot = service_slot.clone();
+    let (back, back_log) = mock(move |_, _| {
+        let service = slot.lock().unwrap().expect("service address");
+        (
+            StatusCode::FOUND,
+            [(
+                header::LOCATION,
+                format!("http://{service}/after-round-trip"),
+            )],
+        )
+            .into_response()
+    })
+    .await;
+    let (service, service_log) = mock(move |seen, _| match seen.uri.as_str() {
+        "/away" => (
+            StatusCode::FOUND,
+            [(header::LOCATION, format!("http://{other}/landing"))],
+        )
+            .into_response(),
+        "/away-307" => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, format!("http://{other}/landing-307"))],
+        )
+            .into_response(),
+        "/home" => (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, "/final?page=2")],
+        )
+            .into_response(),
+        "/round" => (
+            StatusCode::FOUND,
+            [(header::LOCATION, format!("http://{back}/bounce"))],
+        )
+            .into_response(),
+        "/see-other" => (StatusCode::SEE_OTHER, [(header::LOCATION, "/final")]).into_response(),
+        _ => ok_json(r#"{"final":true}"#),
+    })
+    .await;
+    *service_slot.lock().unwrap() = Some(service);
+
+    for (name, auth) in every_auth(token) {
+        let oauth1_secret = match &auth {
+            Auth::OAuth1 {
+                consumer_secret, ..
+            } => Some(consumer_secret.expose().to_string()),
+            _ => None,
+        };
+        let client = ConnectionClient::new(Connection {
+            allowed_hosts: vec!["127.0.0.1".into()],
+            service_url: Some(format!("http://{service}")),
+            auth,
+            limits: limits(),
+        })
+        .unwrap();
+
+        // To another origin: followed, without the credentials.
+        let r = client
+            .send(get(format!("http://{service}/away")))
+            .await
+            .unwrap();
+        assert_eq!(r.body, br#"{"other":true}"#, "{name}: followed");
+        assert!(credentials_on(&service_log.last()).is_some(), "{name}");
+        let landed = other_log.last();
+        assert_eq!(landed.uri, "/landing");
+        assert_eq!(
+            credentials_on(&landed),
+            None,
+            "{name}: the credentials followed a redirect to another origin"
+        );
+
+        // 307 keeps the method and the body, not the credentials.
+        let r = client
+            .send(OutboundRequest {
+                method: Method::Post,
+                url: format!("http://{service}/away-307"),
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: Some(br#"{"score":1}"#.to_vec()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        let landed = other_log.last();
+        assert_eq!(
+            (
+                landed.method.as_str(),
+                landed.uri.as_str(),
+                landed.body.as_slice()
+            ),
+            ("POST", "/landing-307", br#"{"score":1}"#.as_slice())
+        );
+        assert_eq!(
+            credentials_on(&landed),
+            None,
+            "{name}: 307 to another origin"
+        );
+
+        // Within the service's origin the credentials stay (and an OAuth
+        // 1.0a signature is made for the URL redirected to).
+        client
+            .send(get(format!("http://{service}/home")))
+            .await
+            .unwrap();
+        let last = service_log.last();
+        assert_eq!(last.uri, "/final?page=2");
+        let carried = credentials_on(&last);
+        assert!(
+            carried.is_some(),
+            "{name}: a same-origin redirect keeps them"
+        );
+        if let Some(secret) = &oauth1_secret {
+            assert!(
+                verify_oauth1(
+                    "GET",
+                    &last.url(),
+                    last.header("authorization").unwrap(),
+                    "wall-ck",
+                    secret
+                ),
+                "{name}: signed for the URL redirected to"
+            );
+        }
+
+        // Away and back: once the credentials are left behind, they stay
+        // behind.
+        client
+            .send(get(format!("http://{service}/round")))
+            .await
+            .unwrap();
+        assert_eq!(credentials_on(&back_log.last()), None, "{name}");
+        let last = service_log.last();
+        assert_eq!(last.uri, "/after-round-trip");
+        assert_eq!(
+            credentials_on(&last),
+            None,
+            "{name}: a redirect chain that left the service's origin came back with credentials"
+        );
+    }
+
+    // 303 goes on as a GET, without the body.
+    let client = ConnectionClient::new(Connection {
+        allowed_hosts: vec!["127.0.0.1".into()],
+        service_url: Some(format!("http://{service}")),
+        auth: Auth::Bearer {
+            token: Secret::new("see-other-bearer"),
+        },
+        limits: limits(),
+    })
+    .unwrap();
+    let r = client
+        .send(OutboundRequest {
+            method: Method::Post,
+            url: format!("http://{service}/see-other"),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: Some(br#"{"a":1}"#.to_vec()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let last = service_log.last();
+    assert_eq!(
+        (last.method.as_str(), last.uri.as_str(), last.body.len()),
+        ("GET", "/final", 0)
+    );
+    assert_eq!(last.header("content-type"), None);
+    assert_eq!(
+        last.header("authorization"),
+        Some("Bearer see-other-bearer")
+    );
 }

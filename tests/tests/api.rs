@@ -1518,3 +1518,128 @@ async fn openapi_document_describes_every_route() {
         .sum();
     assert!(operations >= 40, "{operations} operations");
 }
+
+/// File sources read only inside their organization's own folder below the
+/// operator's drop root: an organization admin who names another
+/// organization's drop folder, `/etc`, a `..` path or a link out is refused
+/// at save with what to do; a folder of its own is taken and Test Connection
+/// reads it; a link made after the save is refused at the run.
+#[tokio::test]
+async fn file_sources_read_only_their_organizations_drop_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let drops = tmp.path().join(format!("drops-{}", org_id("d")));
+        let engine = engine(&url)
+            .await
+            .with_drop_root(homeroom_host::capabilities::drops::DropRoot::new(&drops));
+        let app = App::new(engine.clone(), SecretBox::random());
+        let h = Harness {
+            router: serve::router(app.clone()),
+            app,
+            engine,
+        };
+        let north = org_id("north");
+        let south = org_id("south");
+        for org in [&north, &south] {
+            h.engine
+                .store()
+                .upsert_organization(org, "District")
+                .await
+                .unwrap();
+        }
+        let admin = h.token(&north, Role::Admin).await;
+        students(3, "").write(&drops.join(&north).join("sis"));
+        students(5, "").write(&drops.join(&south).join("sis"));
+        let base = format!("/api/v1/organizations/{north}");
+        let made = h
+            .call(
+                "POST",
+                &format!("{base}/sources"),
+                Some(&admin),
+                Some(json!({"app": "fixture-connector", "id": "sis"})),
+            )
+            .await;
+        assert!(made.status.is_success(), "{}", made.text);
+        let delivery = format!("{base}/sources/sis/delivery");
+        let theirs = drops.join(&south).join("sis").display().to_string();
+        for bad in [theirs.as_str(), "/etc", "../", "sis/../../x"] {
+            let r = h
+                .call("PUT", &delivery, Some(&admin), Some(json!({"folder": bad})))
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{url} {bad}: {}",
+                r.text
+            );
+            assert!(
+                r.text.contains("outside this organization's drop folder"),
+                "{url} {bad}: {}",
+                r.text
+            );
+        }
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(
+                drops.join(&south).join("sis"),
+                drops.join(&north).join("out"),
+            )
+            .unwrap();
+            let r = h
+                .call(
+                    "PUT",
+                    &delivery,
+                    Some(&admin),
+                    Some(json!({"folder": "out"})),
+                )
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{url}: {}",
+                r.text
+            );
+        }
+        let r = h
+            .call(
+                "PUT",
+                &delivery,
+                Some(&admin),
+                Some(json!({"folder": "sis"})),
+            )
+            .await;
+        assert!(r.status.is_success(), "{url}: {}", r.text);
+        let test = h
+            .call(
+                "POST",
+                &format!("{base}/sources/sis/test-connection"),
+                Some(&admin),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(test.json["ok"], true, "{url}: {}", test.text);
+
+        // The folder becomes a link out after the save: the run refuses it.
+        #[cfg(unix)]
+        {
+            let mine = drops.join(&north).join("sis");
+            std::fs::rename(&mine, drops.join(&north).join("sis-old")).unwrap();
+            std::os::unix::fs::symlink(drops.join(&south).join("sis"), &mine).unwrap();
+            let test = h
+                .call(
+                    "POST",
+                    &format!("{base}/sources/sis/test-connection"),
+                    Some(&admin),
+                    Some(json!({})),
+                )
+                .await;
+            assert_ne!(test.json["ok"], true, "{url}: {}", test.text);
+            assert!(
+                test.text
+                    .contains("outside this organization's drop folder"),
+                "{url}: {}",
+                test.text
+            );
+        }
+    }
+}

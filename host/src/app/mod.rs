@@ -26,6 +26,7 @@ use serde_json::{Value as Json, json};
 
 pub use auth::{Caller, Role, Session, hash_token, issue_token, random_id, same};
 pub use error::{AppError, AppResult};
+pub use organizations::SAMPLE_FOLDER;
 use secrets::SecretBox;
 use views::*;
 
@@ -58,6 +59,23 @@ impl std::ops::Deref for App {
     type Target = AppInner;
     fn deref(&self) -> &AppInner {
         &self.0
+    }
+}
+
+/// A file the operator keeps with the database: beside the SQLite file, or
+/// in the working directory for any other database.
+pub fn beside_database(db_url: &str, name: &str) -> std::path::PathBuf {
+    use std::path::PathBuf;
+    let file = db_url
+        .strip_prefix("sqlite://")
+        .or_else(|| db_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest).to_string());
+    match file {
+        Some(f) if !f.is_empty() && f != ":memory:" => match PathBuf::from(f).parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join(name),
+            _ => PathBuf::from(name),
+        },
+        _ => PathBuf::from(name),
     }
 }
 

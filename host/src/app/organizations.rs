@@ -3,10 +3,72 @@
 
 use super::*;
 
+/// The folder of the demo organization's drop folder that holds the sample
+/// district (`examples/sample-district`, built into the binary).
+pub const SAMPLE_FOLDER: &str = "sample-district";
+
+const SAMPLE_DISTRICT: &[(&str, &[u8])] = &[
+    (
+        "academicSessions.csv",
+        include_bytes!("../../../examples/sample-district/academicSessions.csv"),
+    ),
+    (
+        "categories.csv",
+        include_bytes!("../../../examples/sample-district/categories.csv"),
+    ),
+    (
+        "classes.csv",
+        include_bytes!("../../../examples/sample-district/classes.csv"),
+    ),
+    (
+        "courses.csv",
+        include_bytes!("../../../examples/sample-district/courses.csv"),
+    ),
+    (
+        "demographics.csv",
+        include_bytes!("../../../examples/sample-district/demographics.csv"),
+    ),
+    (
+        "enrollments.csv",
+        include_bytes!("../../../examples/sample-district/enrollments.csv"),
+    ),
+    (
+        "lineItems.csv",
+        include_bytes!("../../../examples/sample-district/lineItems.csv"),
+    ),
+    (
+        "manifest.csv",
+        include_bytes!("../../../examples/sample-district/manifest.csv"),
+    ),
+    (
+        "orgs.csv",
+        include_bytes!("../../../examples/sample-district/orgs.csv"),
+    ),
+    (
+        "results.csv",
+        include_bytes!("../../../examples/sample-district/results.csv"),
+    ),
+    (
+        "roles.csv",
+        include_bytes!("../../../examples/sample-district/roles.csv"),
+    ),
+    (
+        "userProfiles.csv",
+        include_bytes!("../../../examples/sample-district/userProfiles.csv"),
+    ),
+    (
+        "users.csv",
+        include_bytes!("../../../examples/sample-district/users.csv"),
+    ),
+];
+
 impl App {
     /// On an empty database: a demo organization and an admin token (a
     /// platform token that may also create organizations). Returns the token
     /// in clear, to print once; it is kept only as its hash.
+    /// The first start: the demo organization (with the sample district in
+    /// its drop folder, when there is a drop root) and the first admin
+    /// token, shown once. Later starts: nothing.
     pub async fn first_start(&self) -> AppResult<Option<String>> {
         let store = self.engine.store();
         if store.any_token().await? {
@@ -16,6 +78,24 @@ impl App {
         if !orgs.iter().any(|(id, _)| id == DEMO_ORG.0) {
             store.upsert_organization(DEMO_ORG.0, DEMO_ORG.1).await?;
             orgs.push((DEMO_ORG.0.into(), DEMO_ORG.1.into()));
+        }
+        if let Some(drops) = self.engine.drop_root() {
+            let dir = drops
+                .org_dir(DEMO_ORG.0)
+                .map_err(|e| AppError::Internal(e.to_string()))?
+                .join(SAMPLE_FOLDER);
+            if !dir.exists() {
+                let io = |e: std::io::Error| {
+                    AppError::Internal(format!(
+                        "the sample district cannot be written to {}: {e}",
+                        dir.display()
+                    ))
+                };
+                std::fs::create_dir_all(&dir).map_err(io)?;
+                for (name, bytes) in SAMPLE_DISTRICT {
+                    std::fs::write(dir.join(name), bytes).map_err(io)?;
+                }
+            }
         }
         let roles: Vec<(&str, Role)> = orgs
             .iter()

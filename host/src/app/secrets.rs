@@ -42,20 +42,7 @@ impl std::fmt::Debug for SecretBox {
 /// Where the key file goes by default: beside a SQLite database, or in the
 /// working directory.
 pub fn default_key_path(db_url: &str) -> PathBuf {
-    let file = db_url
-        .strip_prefix("sqlite://")
-        .or_else(|| db_url.strip_prefix("sqlite:"))
-        .map(|rest| rest.split('?').next().unwrap_or(rest).to_string());
-    match file {
-        Some(f) if !f.is_empty() && f != ":memory:" => {
-            let p = PathBuf::from(f);
-            match p.parent() {
-                Some(dir) if !dir.as_os_str().is_empty() => dir.join("homeroom.key"),
-                _ => PathBuf::from("homeroom.key"),
-            }
-        }
-        _ => PathBuf::from("homeroom.key"),
-    }
+    super::beside_database(db_url, "homeroom.key")
 }
 
 impl SecretBox {

@@ -1,8 +1,20 @@
 //! The gallery and an organization's sources: activation, the wizard's
 //! steps (delivery, terms, schools), secrets, the connection test, enable
 //! and delete.
+//!
+//! A stored secret is never re-pointed: a save whose settings change where
+//! a stored secret is sent (`gallery::grant::repointed_secrets`: the token
+//! URL for an OAuth2 client secret or password, the service URL's origin
+//! for every secret) clears that secret in the same save, before the new
+//! settings are written, unless the same save enters a new value for it.
+//! The admin enters it again; until then Test Connection says it is
+//! missing. The audit entry of the save names each one (`cleared
+//! client_secret because token_url changed`).
+
+use std::collections::BTreeSet;
 
 use super::*;
+use crate::gallery::grant::repointed_secrets;
 
 impl App {
     pub fn gallery(&self, q: Option<&str>) -> Vec<GalleryEntry> {
@@ -80,16 +92,21 @@ impl App {
         Ok(out)
     }
 
-    pub async fn source(&self, caller: &Caller, org: &str, id: &str) -> AppResult<SourceView> {
-        let row = self.source_row(caller, org, id).await?;
-        let mut secrets_set: Vec<String> = self
+    /// The names of the secrets stored (sealed) for a source.
+    async fn sealed_names(&self, org: &str, id: &str) -> AppResult<Vec<String>> {
+        Ok(self
             .engine
             .store()
             .sealed_secrets(org, id)
             .await?
             .into_iter()
             .map(|s| s.name)
-            .collect();
+            .collect())
+    }
+
+    pub async fn source(&self, caller: &Caller, org: &str, id: &str) -> AppResult<SourceView> {
+        let row = self.source_row(caller, org, id).await?;
+        let mut secrets_set = self.sealed_names(org, id).await?;
         for name in row.config.secrets.keys() {
             if !secrets_set.contains(name) {
                 secrets_set.push(name.clone());
@@ -204,7 +221,9 @@ impl App {
         self.source(caller, org, &id).await
     }
 
-    /// Change one part of a source's configuration (a wizard step).
+    /// Change one part of a source's configuration (a wizard step). A
+    /// stored secret whose destination the change moves is cleared (see the
+    /// module's documentation).
     pub async fn update_source(
         &self,
         caller: &Caller,
@@ -214,16 +233,98 @@ impl App {
         detail: Json,
         change: impl FnOnce(&mut SourceConfig, &Package) -> AppResult<()>,
     ) -> AppResult<SourceView> {
+        self.update_source_entering(caller, org, id, step, detail, &BTreeSet::new(), change)
+            .await
+    }
+
+    /// [`App::update_source`], for a save that also stores new values of the
+    /// secrets named in `entered`: those are not cleared.
+    #[allow(clippy::too_many_arguments)]
+    async fn update_source_entering(
+        &self,
+        caller: &Caller,
+        org: &str,
+        id: &str,
+        step: &str,
+        detail: Json,
+        entered: &BTreeSet<String>,
+        change: impl FnOnce(&mut SourceConfig, &Package) -> AppResult<()>,
+    ) -> AppResult<SourceView> {
         caller.require(org, Role::Admin)?;
         let row = self.source_row(caller, org, id).await?;
         let mut config = row.config;
         let package = self.package(&config)?;
+        let before = package.settings_for(&config.plugin, &config.settings);
         change(&mut config, &package)?;
         config.enabled = row.enabled;
-        self.save(org, config).await?;
+        // Refuse what the save would refuse before clearing anything.
+        config
+            .validate()
+            .map_err(|e| AppError::from(crate::pipeline::EngineError::from(e)))?;
+        let after = package.settings_for(&config.plugin, &config.settings);
+        let cleared = self
+            .clear_repointed(org, id, &package, &before, &after, entered, &mut config)
+            .await?;
+        let detail = with_cleared(detail, &cleared);
+        if let Err(e) = self.save(org, config).await {
+            if !cleared.is_empty() {
+                // The secrets are gone although the settings did not change.
+                self.audit(
+                    caller,
+                    org,
+                    "source.secrets_cleared",
+                    id,
+                    json!({"cleared": cleared}),
+                )
+                .await?;
+            }
+            return Err(e);
+        }
         self.audit(caller, org, &format!("source.{step}"), id, detail)
             .await?;
         self.source(caller, org, id).await
+    }
+
+    /// Clear each stored secret that going from `before` to `after` would
+    /// send somewhere new, except those `entered` anew: its sealed value is
+    /// deleted now (before the new settings are saved, so no moment sees the
+    /// new destination with the old secret), and an environment variable
+    /// the configuration named for it is dropped from `config`. Returns what
+    /// was cleared, a sentence each.
+    #[allow(clippy::too_many_arguments)]
+    async fn clear_repointed(
+        &self,
+        org: &str,
+        id: &str,
+        package: &Package,
+        before: &BTreeMap<String, String>,
+        after: &BTreeMap<String, String>,
+        entered: &BTreeSet<String>,
+        config: &mut SourceConfig,
+    ) -> AppResult<Vec<String>> {
+        let repointed = repointed_secrets(&package.manifest, before, after);
+        if repointed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sealed = self.sealed_names(org, id).await?;
+        let mut cleared = Vec::new();
+        for r in repointed {
+            if entered.contains(&r.secret) {
+                continue;
+            }
+            let stored = sealed.contains(&r.secret);
+            let by_variable = config.secrets.remove(&r.secret).is_some();
+            if stored {
+                self.engine
+                    .store()
+                    .delete_secret(org, id, &r.secret)
+                    .await?;
+            }
+            if stored || by_variable {
+                cleared.push(r.sentence());
+            }
+        }
+        Ok(cleared)
     }
 
     /// Delivery Config: settings, secret values (write-only), folder and
@@ -275,6 +376,12 @@ impl App {
             }
         }
         let files = m.files;
+        let entered: BTreeSet<String> = d
+            .secrets
+            .iter()
+            .filter(|(_, v)| v.as_deref().is_some_and(|v| !v.is_empty()))
+            .map(|(k, _)| k.clone())
+            .collect();
         let detail = json!({
             "settings": d.settings,
             "secrets_changed": d.secrets.iter().filter(|(_, v)| v.as_deref() != Some("")).map(|(k, _)| k).collect::<Vec<_>>(),
@@ -288,30 +395,38 @@ impl App {
             folder,
             advanced,
         } = d;
-        self.update_source(caller, org, id, "delivery", detail, move |c, _| {
-            if let Some(name) = name {
-                let name = name.trim();
-                c.name = (!name.is_empty()).then(|| name.to_string());
-            }
-            if let Some(settings) = settings {
-                c.settings = settings
-                    .into_iter()
-                    .map(|(k, v)| (k, v.trim().to_string()))
-                    .filter(|(_, v)| !v.is_empty())
-                    .collect();
-            }
-            if let Some(folder) = folder {
-                if !files && !folder.trim().is_empty() {
-                    return Err(AppError::invalid("this app reads no folder"));
+        self.update_source_entering(
+            caller,
+            org,
+            id,
+            "delivery",
+            detail,
+            &entered,
+            move |c, _| {
+                if let Some(name) = name {
+                    let name = name.trim();
+                    c.name = (!name.is_empty()).then(|| name.to_string());
                 }
-                let folder = folder.trim();
-                c.folder = (!folder.is_empty()).then(|| folder.to_string());
-            }
-            if let Some(advanced) = advanced {
-                c.advanced = advanced;
-            }
-            Ok(())
-        })
+                if let Some(settings) = settings {
+                    c.settings = settings
+                        .into_iter()
+                        .map(|(k, v)| (k, v.trim().to_string()))
+                        .filter(|(_, v)| !v.is_empty())
+                        .collect();
+                }
+                if let Some(folder) = folder {
+                    if !files && !folder.trim().is_empty() {
+                        return Err(AppError::invalid("this app reads no folder"));
+                    }
+                    let folder = folder.trim();
+                    c.folder = (!folder.is_empty()).then(|| folder.to_string());
+                }
+                if let Some(advanced) = advanced {
+                    c.advanced = advanced;
+                }
+                Ok(())
+            },
+        )
         .await?;
         for (name, value) in secrets {
             match value {
@@ -557,5 +672,19 @@ impl App {
                 identifier: s.identifier,
             })
             .collect())
+    }
+}
+
+/// An audit detail with the sentences of the secrets a save cleared.
+fn with_cleared(detail: Json, cleared: &[String]) -> Json {
+    if cleared.is_empty() {
+        return detail;
+    }
+    match detail {
+        Json::Object(mut map) => {
+            map.insert("cleared".into(), json!(cleared));
+            Json::Object(map)
+        }
+        other => json!({"change": other, "cleared": cleared}),
     }
 }

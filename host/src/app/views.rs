@@ -91,6 +91,71 @@ pub struct GalleryEntry {
     pub auth: Vec<String>,
     /// Reads a file-drop folder.
     pub files: bool,
+    /// The hosts the app may reach, as its manifest names them, and which
+    /// of them gets the source's credentials: shown before activation.
+    pub allowed_hosts: Vec<AllowedHostView>,
+}
+
+/// One host an app may reach.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AllowedHostView {
+    /// As the manifest writes it: `api.example.org`, `host:port`,
+    /// `*.example.org`, or `{service_url}` for the host of a URL setting.
+    pub pattern: String,
+    /// For `{setting}`: the setting's name, whose URL's host this is.
+    pub setting: Option<String>,
+    /// For `{setting}`: the setting's label (`Service URL`).
+    pub setting_label: Option<String>,
+    /// Whether requests there carry the source's credentials: only the
+    /// service URL's exact origin (scheme, host and port) does, and never
+    /// over plain http except to this machine. Other hosts get requests
+    /// without credentials. (An OAuth2 client secret goes only to the Token
+    /// URL.)
+    pub credentials: bool,
+}
+
+impl AllowedHostView {
+    /// What the admin reads: `api.example.org`, or `the host of the Service
+    /// URL`.
+    pub fn describe(&self) -> String {
+        match &self.setting_label {
+            Some(label) => format!("the host of the {label}"),
+            None => self.pattern.clone(),
+        }
+    }
+}
+
+fn allowed_host_views(m: &crate::gallery::manifest::Manifest) -> Vec<AllowedHostView> {
+    use crate::gallery::grant::{ServiceUrl, service_url};
+    use crate::gallery::manifest::AuthKind;
+    let has_credentials = m.auth.iter().any(|a| *a != AuthKind::None);
+    let service = service_url(m);
+    let mut service_seen = false;
+    m.allowed_hosts
+        .iter()
+        .map(|pattern| {
+            let setting = pattern
+                .strip_prefix('{')
+                .and_then(|p| p.strip_suffix('}'))
+                .map(str::to_string);
+            let is_service = match (&service, &setting) {
+                (ServiceUrl::Setting(name), Some(s)) => name == s,
+                (ServiceUrl::Host(host), None) => host == &pattern.trim(),
+                _ => false,
+            };
+            let credentials = has_credentials && is_service && !service_seen;
+            service_seen |= is_service;
+            AllowedHostView {
+                pattern: pattern.clone(),
+                setting_label: setting
+                    .as_deref()
+                    .and_then(|s| m.setting(s))
+                    .map(|s| s.label.clone()),
+                setting,
+                credentials,
+            }
+        })
+        .collect()
 }
 
 impl GalleryEntry {
@@ -155,6 +220,7 @@ impl GalleryEntry {
                 .collect(),
             auth: m.auth.iter().map(|a| a.label().to_string()).collect(),
             files: m.files,
+            allowed_hosts: allowed_host_views(m),
         }
     }
 

@@ -4,6 +4,7 @@
 //! preopened file-drop directory. Nothing here gives a plugin ambient authority,
 //! and nothing here runs plugin code: the runtime wires these into a store.
 
+pub mod drops;
 pub mod http;
 pub mod log;
 pub mod sandbox;

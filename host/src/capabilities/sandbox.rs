@@ -1,42 +1,43 @@
 //! The WASI context a plugin gets: nothing ambient. No environment variables,
-//! no arguments, no sockets, no inherited stdio (stdout and stderr are captured
-//! for the failure report), a frozen clock and a seeded random stream (so rules
-//! are deterministic), and at most one preopened directory, read-only, opened
-//! through cap-std so the plugin cannot name a path outside it.
+//! no arguments, no sockets, no inherited stdio (stdout and stderr are
+//! captured line by line into the run's [`PluginLog`], which keeps and traces
+//! them within its caps, so a plugin that prints in a loop neither fills the
+//! host's memory nor its log, nor crashes for having printed), a frozen clock
+//! and a seeded random stream (so rules are deterministic), and at most one
+//! preopened directory, read-only, opened through cap-std so the plugin
+//! cannot name a path outside it.
 
 use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{
     Deterministic, FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder,
 };
+use wasmtime_wasi_io::bytes::Bytes;
 
-/// Bytes of stdout/stderr kept per store.
-const CAPTURE_BYTES: usize = 64 * 1024;
+use super::log::{PluginLog, Stream};
+
+/// Bytes one write to stdout or stderr may carry.
+const WRITE_PERMIT: usize = 64 * 1024;
 
 /// The path under which the file-drop directory appears inside the plugin.
 pub const DROP_DIR_GUEST_PATH: &str = "/drop";
 
-/// A plugin's captured stdout and stderr (Rust panics print there).
+/// A plugin's stdout or stderr (Rust panics print there), written into its
+/// run's log. Writes never fail: what is past the log's caps is counted.
 #[derive(Clone)]
-pub struct CapturedOutput(MemoryOutputPipe);
+pub struct CapturedOutput {
+    log: PluginLog,
+    stream: Stream,
+}
 
 impl CapturedOutput {
-    fn new() -> Self {
-        CapturedOutput(MemoryOutputPipe::new(CAPTURE_BYTES))
-    }
-
-    /// The last `n` non-empty lines written.
-    pub fn last_lines(&self, n: usize) -> Vec<String> {
-        let bytes = self.0.contents();
-        let text = String::from_utf8_lossy(&bytes);
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        lines[lines.len().saturating_sub(n)..]
-            .iter()
-            .map(|l| l.to_string())
-            .collect()
+    pub fn new(log: PluginLog, stream: Stream) -> Self {
+        CapturedOutput { log, stream }
     }
 }
 
@@ -47,12 +48,52 @@ impl IsTerminal for CapturedOutput {
 }
 
 impl StdoutStream for CapturedOutput {
-    fn p2_stream(&self) -> Box<dyn wasmtime_wasi::p2::OutputStream> {
-        Box::new(self.0.clone())
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
     }
 
     fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        Box::new(self.0.clone())
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for CapturedOutput {
+    async fn ready(&mut self) {}
+}
+
+#[async_trait::async_trait]
+impl OutputStream for CapturedOutput {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.log.output(self.stream, &bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(WRITE_PERMIT)
+    }
+}
+
+impl tokio::io::AsyncWrite for CapturedOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.log.output(self.stream, buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -76,14 +117,14 @@ impl HostMonotonicClock for FrozenClock {
     }
 }
 
-/// Build the WASI context for one store. `drop_dir` is the file-drop folder of
-/// a file connector, if its source has one.
-pub fn wasi_context(drop_dir: Option<&Path>) -> Result<(WasiCtx, CapturedOutput), String> {
-    let output = CapturedOutput::new();
+/// Build the WASI context for one store, its stdout and stderr written into
+/// `log`. `drop_dir` is the file-drop folder of a file connector, if its
+/// source has one.
+pub fn wasi_context(drop_dir: Option<&Path>, log: &PluginLog) -> Result<WasiCtx, String> {
     let mut builder = WasiCtxBuilder::new();
     builder
-        .stdout(output.clone())
-        .stderr(output.clone())
+        .stdout(CapturedOutput::new(log.clone(), Stream::Stdout))
+        .stderr(CapturedOutput::new(log.clone(), Stream::Stderr))
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
@@ -110,5 +151,5 @@ pub fn wasi_context(drop_dir: Option<&Path>) -> Result<(WasiCtx, CapturedOutput)
                 )
             })?;
     }
-    Ok((builder.build(), output))
+    Ok(builder.build())
 }

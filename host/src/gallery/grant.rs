@@ -3,10 +3,23 @@
 //! secrets, work out exactly what the plugin may do: the settings it may read
 //! (never a secret), the hosts it may reach and how the host authenticates its
 //! requests. Nothing is granted that the manifest did not ask for.
+//!
+//! Where each secret goes ([`secret_destinations`]), which is also what a
+//! change of settings must not re-point ([`repointed_secrets`]):
+//!
+//! - the service URL is the URL setting the manifest's allowed hosts name
+//!   first (`allowed_hosts = ["{service_url}"]`), or else the manifest's
+//!   first literal host, over https ([`service_url`]). The Basic password,
+//!   the API key, the bearer token and the OAuth 1.0a consumer secret go to
+//!   its origin (scheme, host, port) and nowhere else;
+//! - the OAuth2 client secret and the password-grant password go to the
+//!   `token_url` setting, exactly that URL; and since the access token they
+//!   buy goes to the service URL's origin, they follow the service URL too;
+//! - every other allowed host gets requests without credentials.
 
 use std::collections::BTreeMap;
 
-use crate::capabilities::http::{Auth, Connection, HttpLimits};
+use crate::capabilities::http::{Auth, Connection, HttpLimits, Origin};
 use crate::gallery::manifest::{AuthKind, Manifest, SettingSpec, SettingType};
 use crate::secret::Secret;
 
@@ -77,14 +90,190 @@ pub fn grant(
         secrets,
     }
     .auth(auth_kind)?;
+    let service = match service_url(manifest) {
+        ServiceUrl::Setting(name) => match visible.get(name) {
+            Some(url) => Some(url.clone()),
+            None if auth != Auth::None => {
+                return Err(Credentials {
+                    manifest,
+                    visible: &visible,
+                    secrets,
+                }
+                .missing(name));
+            }
+            None => None,
+        },
+        ServiceUrl::Host(host) => Some(format!("https://{host}")),
+        ServiceUrl::None => None,
+    };
     Ok(Grant {
         connection: Some(Connection {
             allowed_hosts: allowed_hosts(manifest, &visible),
+            service_url: service,
             auth,
             limits,
         }),
         settings: visible,
     })
+}
+
+/// What a manifest says the service URL is: the one origin the connection's
+/// credentials go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceUrl<'a> {
+    /// The URL setting its allowed hosts name first (`{service_url}`).
+    Setting(&'a str),
+    /// Its first literal allowed host (`api.clever.com`, `host:port`), over
+    /// https.
+    Host(&'a str),
+    /// Wildcards only, or no allowed host: credentials go nowhere.
+    None,
+}
+
+/// The service URL of a manifest's connections (see [`ServiceUrl`]).
+pub fn service_url(manifest: &Manifest) -> ServiceUrl<'_> {
+    let setting = manifest
+        .allowed_hosts
+        .iter()
+        .find_map(|p| p.strip_prefix('{').and_then(|p| p.strip_suffix('}')));
+    if let Some(name) = setting {
+        return ServiceUrl::Setting(name);
+    }
+    manifest
+        .allowed_hosts
+        .iter()
+        .map(|p| p.trim())
+        .find(|p| !p.is_empty() && !p.starts_with("*."))
+        .map_or(ServiceUrl::None, ServiceUrl::Host)
+}
+
+/// Where a secret goes: the setting it follows, and the destination that
+/// setting's value makes of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The setting whose URL the secret is sent to (`token_url`,
+    /// `service_url`).
+    pub setting: String,
+    /// The token URL itself (it is sent to that very URL), or the service
+    /// URL's origin (it is sent to any path there); `None` while the
+    /// setting is empty or not a URL.
+    pub target: Option<String>,
+}
+
+/// For each secret the chosen auth kind sends somewhere, the settings it
+/// follows and where they send it now, from a source's settings (a
+/// listing's defaults merged in; the manifest's defaults are filled here).
+/// An auth kind the manifest does not offer sends nothing.
+pub fn secret_destinations(
+    manifest: &Manifest,
+    settings: &BTreeMap<String, String>,
+) -> BTreeMap<String, Vec<Destination>> {
+    let mut out = BTreeMap::new();
+    let Ok(kind) = chosen_auth(manifest, settings) else {
+        return out;
+    };
+    let value = |name: &str| {
+        settings
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .or_else(|| manifest.setting(name).and_then(|s| s.default.clone()))
+    };
+    let service = match service_url(manifest) {
+        ServiceUrl::Setting(name) => Some(Destination {
+            setting: name.to_string(),
+            target: value(name)
+                .and_then(|v| Origin::parse(&v))
+                .map(|o| o.to_string()),
+        }),
+        // A literal host is the manifest's, not a setting: nothing to re-point.
+        ServiceUrl::Host(_) | ServiceUrl::None => None,
+    };
+    let token = Destination {
+        setting: "token_url".to_string(),
+        target: value("token_url")
+            .and_then(|v| url::Url::parse(&v).ok())
+            .map(|mut u| {
+                u.set_fragment(None);
+                u.to_string()
+            }),
+    };
+    let (secrets, to_token): (&[&str], bool) = match kind {
+        AuthKind::None => (&[], false),
+        AuthKind::Basic => (&["password"], false),
+        AuthKind::ApiKey => (&["api_key"], false),
+        AuthKind::Bearer => (&["token"], false),
+        AuthKind::Oauth1 => (&["client_secret"], false),
+        AuthKind::Oauth2ClientCredentials => (&["client_secret"], true),
+        AuthKind::Oauth2Password => (&["client_secret", "password"], true),
+    };
+    for secret in secrets {
+        if !manifest.is_secret(secret) {
+            continue;
+        }
+        let mut to = Vec::new();
+        if to_token {
+            to.push(token.clone());
+        }
+        to.extend(service.clone());
+        out.insert(secret.to_string(), to);
+    }
+    out
+}
+
+/// A stored secret a change of settings would send somewhere new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repointed {
+    pub secret: String,
+    /// The settings whose change re-points it (`token_url`), or `auth`
+    /// when the auth kind changed where it goes.
+    pub because: Vec<String>,
+}
+
+impl Repointed {
+    /// `cleared client_secret because token_url changed`.
+    pub fn sentence(&self) -> String {
+        format!(
+            "cleared {} because {} changed",
+            self.secret,
+            self.because.join(" and ")
+        )
+    }
+}
+
+/// The secrets that a change of settings from `before` to `after` would
+/// send to a destination they were not sent to before: each must be
+/// entered again. A secret counts as re-pointed when any destination it
+/// follows changes (a setting that was empty and is now filled included),
+/// or when it follows other settings than before (the auth kind changed).
+pub fn repointed_secrets(
+    manifest: &Manifest,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Vec<Repointed> {
+    let was = secret_destinations(manifest, before);
+    let now = secret_destinations(manifest, after);
+    let mut out = Vec::new();
+    for (secret, to) in &now {
+        let old = was.get(secret).map(Vec::as_slice).unwrap_or(&[]);
+        let mut because: Vec<String> = Vec::new();
+        for d in to {
+            match old.iter().find(|o| o.setting == d.setting) {
+                Some(o) if o.target == d.target => {}
+                Some(_) => because.push(d.setting.clone()),
+                None => because.push("auth".to_string()),
+            }
+        }
+        because.dedup();
+        if !because.is_empty() {
+            out.push(Repointed {
+                secret: secret.clone(),
+                because,
+            });
+        }
+    }
+    out
 }
 
 /// Every setting and secret a source names must be one the manifest declares.

@@ -150,10 +150,56 @@ pub struct Manifest {
     /// `reads` a rule gets every attribute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reads: Option<Vec<String>>,
+    /// What the plugin needs past the host's defaults (`[needs]`): more
+    /// storage, longer values, reasons or messages. The host grants each up
+    /// to the operator's maximum (`runtime::Limits::plugin_max`).
+    #[serde(default, skip_serializing_if = "Needs::is_empty")]
+    pub needs: Needs,
+}
+
+/// A plugin's `[needs]`, each in place of the host's default for it:
+///
+/// ```toml
+/// [needs]
+/// storage_keys = 50000        # keys in its storage per source (default 10,000)
+/// storage_bytes = 134217728   # bytes of values in its storage per source (default 64 MiB)
+/// value_bytes = 262144        # bytes of one attribute value it returns (default 64 KiB)
+/// reason_bytes = 4096         # bytes of one reason a rule drops a record for (default 1 KiB)
+/// message_bytes = 8192        # bytes of one error, warning or log line (default 2,000)
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Needs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_keys: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_bytes: Option<u64>,
+}
+
+impl Needs {
+    pub fn is_empty(&self) -> bool {
+        *self == Needs::default()
+    }
+
+    /// The smallest value each may state: a cap below it would refuse or
+    /// cut everything.
+    fn minimum(name: &str) -> u64 {
+        match name {
+            "value_bytes" => 64,
+            "reason_bytes" | "message_bytes" => 80,
+            _ => 0,
+        }
+    }
 }
 
 /// What every record sent to a rule carries anyway; not attributes.
-const ALWAYS_SENT: [&str; 6] = [
+pub const ALWAYS_SENT: [&str; 6] = [
     "kind",
     "sourcedId",
     "sourceId",
@@ -260,6 +306,18 @@ impl Manifest {
                 }
             }
         }
+        for (name, value) in [
+            ("value_bytes", self.needs.value_bytes),
+            ("reason_bytes", self.needs.reason_bytes),
+            ("message_bytes", self.needs.message_bytes),
+        ] {
+            let least = Needs::minimum(name);
+            if value.is_some_and(|v| v < least) {
+                return Err(ManifestError::Invalid(format!(
+                    "[needs] {name} must be at least {least}: leave it out for the host's default"
+                )));
+            }
+        }
         for host in &self.allowed_hosts {
             if let Some(name) = host.strip_prefix('{').and_then(|h| h.strip_suffix('}')) {
                 if !names.contains(name) {
@@ -354,6 +412,24 @@ reads = ["role", "grades"]
         assert!(e.contains("carries anyway"), "{e}");
         let e = err("kind = \"filter-rule\"", "kind = \"connector\"");
         assert!(e.contains("`reads` is for rules"), "{e}");
+    }
+
+    #[test]
+    fn a_plugin_may_declare_its_needs() {
+        let m = Manifest::parse(&format!(
+            "{MINIMAL}\n[needs]\nstorage_keys = 50000\nvalue_bytes = 262144\n"
+        ))
+        .unwrap();
+        assert_eq!(m.needs.storage_keys, Some(50_000));
+        assert_eq!(m.needs.value_bytes, Some(262_144));
+        assert_eq!(m.needs.storage_bytes, None);
+        assert!(Manifest::parse(MINIMAL).unwrap().needs.is_empty());
+        let err = Manifest::parse(&format!("{MINIMAL}\n[needs]\nmessage_bytes = 3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("message_bytes must be at least 80"), "{err}");
+        let err = Manifest::parse(&format!("{MINIMAL}\n[needs]\nstorage = 3\n")).unwrap_err();
+        assert!(err.to_string().contains("storage"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! report keeps its message, causes included), and `ReadFailure` for a
 //! connector's read that stopped part-way.
 
+use crate::capabilities::drops::DropError;
 use crate::capabilities::http::HttpError;
 use crate::config::ConfigError;
 use crate::gallery::grant::GrantError;
@@ -33,6 +34,13 @@ pub enum EngineError {
     /// The plugin failed as it started.
     #[error(transparent)]
     Plugin(#[from] PluginCallError),
+    /// A file source's folder is not inside its organization's drop folder.
+    #[error("source `{source_id}`: {error}")]
+    Drop {
+        source_id: String,
+        #[source]
+        error: DropError,
+    },
     /// Anything else that keeps the operation from starting (a missing
     /// secret variable, a folder not set).
     #[error("{0}")]

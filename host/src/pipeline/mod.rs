@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::bindings::types::EntityKind;
+use crate::capabilities::drops::DropRoot;
 use crate::capabilities::http::{ConnectionClient, HttpLimits};
-use crate::capabilities::log::ProgressSink;
+use crate::capabilities::log::{Origin, ProgressSink};
 use crate::config::SourceConfig;
 use crate::gallery::grant::grant;
 use crate::gallery::manifest::Direction;
@@ -93,6 +94,8 @@ pub struct Engine {
     /// instance, when the connector lists pages ahead (a OneRoster server
     /// that says its total). 1 reads one page after another.
     pub read_concurrency: usize,
+    /// Where file sources may read (none: wherever their folder says).
+    drops: Option<DropRoot>,
 }
 
 /// Pages in flight by default: enough to hide a SIS's latency per page,
@@ -159,6 +162,41 @@ impl Engine {
             gallery,
             http_limits: HttpLimits::default(),
             read_concurrency: READ_CONCURRENCY,
+            drops: None,
+        }
+    }
+
+    /// File sources read only below `root`, each organization in a folder
+    /// of its own (`capabilities::drops`). Without one (the operator's own
+    /// command line), a file source reads the folder its configuration names.
+    pub fn with_drop_root(mut self, root: DropRoot) -> Engine {
+        self.drops = Some(root);
+        self
+    }
+
+    pub fn drop_root(&self) -> Option<&DropRoot> {
+        self.drops.as_ref()
+    }
+
+    /// The folder a file source reads, inside its organization's drop
+    /// folder when there is a drop root.
+    fn drop_folder(
+        &self,
+        org_id: &str,
+        config: &SourceConfig,
+        folder: &str,
+        must_exist: bool,
+    ) -> Result<std::path::PathBuf, EngineError> {
+        match &self.drops {
+            None => Ok(std::path::PathBuf::from(folder)),
+            Some(drops) => {
+                drops
+                    .folder(org_id, folder, must_exist)
+                    .map_err(|error| EngineError::Drop {
+                        source_id: config.id.clone(),
+                        error,
+                    })
+            }
         }
     }
 
@@ -206,6 +244,9 @@ impl Engine {
                 self.gallery
                     .get(&rule.plugin)
                     .map_err(|e| EngineError::Setup(format!("source `{}`: {e}", source.id)))?;
+            }
+            if let (true, Some(folder)) = (package.manifest.files, &source.folder) {
+                self.drop_folder(&config.organization.id, source, folder, false)?;
             }
         }
         self.store
@@ -292,18 +333,13 @@ impl Engine {
         };
         let loaded = self.runtime.load(&package)?;
         let drop_dir = if package.manifest.files {
-            Some(
-                config
-                    .folder
-                    .as_ref()
-                    .map(std::path::PathBuf::from)
-                    .ok_or_else(|| {
-                        EngineError::Setup(format!(
-                            "source `{}` reads files: set its folder",
-                            config.id
-                        ))
-                    })?,
-            )
+            let folder = config.folder.as_deref().ok_or_else(|| {
+                EngineError::Setup(format!(
+                    "source `{}` reads files: set its folder",
+                    config.id
+                ))
+            })?;
+            Some(self.drop_folder(org_id, config, folder, true)?)
         } else {
             None
         };
@@ -718,7 +754,11 @@ impl ImportRun<'_> {
             match fetched {
                 Some(Fetched::Page(records, (warnings, more))) => {
                     for w in warnings {
-                        report.warn(kind, "", format!("the connector says: {w}"));
+                        let text = match w.origin {
+                            Origin::Plugin => format!("the connector says: {}", w.text),
+                            Origin::Host => format!("about the connector: {}", w.text),
+                        };
+                        report.warn(kind, "", text);
                     }
                     report.warnings_total += more;
                     self.page(kind, records, report).await?
@@ -843,7 +883,7 @@ impl ImportRun<'_> {
 
 /// What a connector warned of while it read a page (a date it could not
 /// read, a misspelled column), and how many more warnings it gave past those.
-type Warned = (Vec<String>, u64);
+type Warned = (Vec<crate::capabilities::log::Warning>, u64);
 
 /// What the connector's reader task hands over, in order.
 enum Fetched {

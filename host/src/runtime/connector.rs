@@ -1,6 +1,8 @@
 //! A connector instance for one run: test the connection, list schools, read
 //! pages, apply changes. Every page is checked at the boundary before the
-//! pipeline sees it.
+//! pipeline sees it (`validate::page`, with the plugin's value cap and the
+//! attribute-name rule); what the plugin says back (its connection message,
+//! its outcomes' errors) is made printable and cut to its message cap.
 
 use std::sync::Arc;
 
@@ -75,7 +77,10 @@ impl ConnectorSession {
         let api = self.instance.homeroom_plugin_connector_api();
         let out = plugin_call!(self.sandbox, call.clone(), |store| api
             .call_test_connection(store))?;
-        out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))
+        match out {
+            Ok(message) => Ok(self.sandbox.said(&message)),
+            Err(e) => Err(self.sandbox.failed(&call, Failure::from_plugin_error(e))),
+        }
     }
 
     pub async fn list_schools(&mut self) -> Result<Vec<School>, PluginCallError> {
@@ -101,14 +106,21 @@ impl ConnectorSession {
         let out = plugin_call!(self.sandbox, call.clone(), |store| api
             .call_read(store, kind, since, cursor))?;
         let page = out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))?;
-        validate::page(kind, &page, cursor)
+        let checks = validate::Checks {
+            value_bytes: self.sandbox.caps().value_bytes,
+            names: true,
+        };
+        let notes = validate::page(kind, &page, cursor, checks)
             .map_err(|m| self.sandbox.failed(&call, Failure::InvalidData(m)))?;
+        for note in notes {
+            self.sandbox.host_warning(&note);
+        }
         Ok(page)
     }
 
     /// What the connector warned of since the last take, for the run
     /// report, and how many more warnings it gave past those kept.
-    pub fn take_warnings(&mut self) -> (Vec<String>, u64) {
+    pub fn take_warnings(&mut self) -> (Vec<crate::capabilities::log::Warning>, u64) {
         self.sandbox.take_warnings()
     }
 
@@ -186,8 +198,13 @@ impl ConnectorSession {
         let api = self.instance.homeroom_plugin_connector_api();
         let out = plugin_call!(self.sandbox, call.clone(), |store| api
             .call_apply(store, changes))?;
-        let outcomes =
+        let mut outcomes =
             out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))?;
+        for outcome in &mut outcomes {
+            if let Some(error) = &mut outcome.error {
+                *error = self.sandbox.said(error);
+            }
+        }
         if outcomes.len() != changes.len() {
             return Err(self.sandbox.failed(
                 &call,

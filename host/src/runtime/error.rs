@@ -14,7 +14,10 @@ pub enum Failure {
     OutOfMemory { limit_bytes: usize },
     /// A rule used up its compute budget for one batch.
     OutOfFuel { budget: u64 },
-    /// The plugin trapped: a panic, an abort, an invalid instruction.
+    /// The plugin trapped: a panic, an abort, a stack that ran out, an
+    /// access outside its memory. What happened, in the admin's words
+    /// ("it ran out of stack (deep recursion)"); wasmtime's own words go to
+    /// the host's log.
     Trap(String),
     /// The plugin returned an error of its own (bad settings, refused credentials...).
     Plugin { kind: &'static str, message: String },
@@ -80,7 +83,7 @@ impl fmt::Display for Failure {
                 f,
                 "it used up its compute budget of {budget} instructions for one batch and was stopped; simplify the rule or raise its budget"
             ),
-            Failure::Trap(msg) => write!(f, "it crashed ({msg}); report it to the plugin's vendor"),
+            Failure::Trap(msg) => write!(f, "{msg}; report it to the plugin's vendor"),
             Failure::Plugin { kind, message } => write!(f, "{kind} error: {message}"),
             Failure::InvalidData(msg) => write!(
                 f,

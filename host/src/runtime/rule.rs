@@ -8,12 +8,16 @@
 //! rather than a guest allocation per string. When the rule's manifest
 //! declares `reads`, each record carries only those attributes.
 //!
-//! A `replace` verdict is checked (`validate::verdicts`) and merged back into
-//! the record it answers: with `reads`, the attributes the rule read are
-//! replaced by those it returned (one it read and left out is removed) and
-//! every attribute it did not read is kept; without `reads`, the returned
-//! attributes are the record's. Kind, source id and deletion stay the
-//! record's own.
+//! A `drop` verdict's reason is made printable (escapes, controls and line
+//! breaks taken out) and cut to the plugin's reason cap with "…", so the run
+//! report stays small whatever a rule says.
+//!
+//! A `replace` verdict is checked (`validate::verdicts`, with the plugin's
+//! value cap) and merged back into the record it answers: with `reads`, the
+//! attributes the rule read are replaced by those it returned (one it read
+//! and left out is removed) and every attribute it did not read is kept;
+//! without `reads`, the returned attributes are the record's. Kind, source
+//! id and deletion stay the record's own.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +30,7 @@ use super::bindings::types::{Entity, EntityKind};
 use super::error::{Failure, PluginCallError};
 use super::state::{Sandbox, SessionOptions, plugin_call};
 use super::{LoadedPlugin, Pre, Runtime, validate};
+use crate::capabilities::log::one_line;
 use crate::model::record::{Record, json_text};
 
 pub struct RuleSession {
@@ -91,17 +96,23 @@ impl RuleSession {
             .call_apply(store, batch))?;
         let verdicts =
             out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))?;
+        let checks = validate::Checks {
+            value_bytes: self.sandbox.caps().value_bytes,
+            names: false,
+        };
         validate::verdicts(
             page.iter().map(|r| (r.kind, r.source_id.as_str())),
             &verdicts,
+            checks,
         )
         .map_err(|m| self.sandbox.failed(&call, Failure::InvalidData(m)))?;
         let mut dropped = Vec::new();
         records.reserve(page.len());
+        let reason_bytes = self.sandbox.caps().reason_bytes;
         for (record, verdict) in page.into_iter().zip(verdicts) {
             match verdict {
                 Verdict::Keep => records.push(record),
-                Verdict::Drop(why) => dropped.push((record, why)),
+                Verdict::Drop(why) => dropped.push((record, one_line(&why, reason_bytes))),
                 Verdict::Replace(entity) => {
                     let merged = merge(record, entity, self.reads.as_deref());
                     match merged {

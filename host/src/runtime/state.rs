@@ -1,7 +1,9 @@
 //! What a plugin's store holds, and the host side of every interface the
-//! worlds import. Each call into the plugin goes through [`Sandbox::call`],
+//! worlds import. Each call into the plugin goes through `plugin_call!`,
 //! which sets the deadline (and fuel for rules) and turns any trap into a
-//! [`PluginCallError`]; a store that trapped is never used again.
+//! [`PluginCallError`] in the admin's words; a store that trapped is never
+//! used again. Every failure passes [`Sandbox::failed`], which makes what the
+//! plugin said printable and cuts it to the plugin's message cap.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,11 +17,16 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{http, log, settings, storage, types};
 use super::error::{Failure, PluginCallError};
-use super::{Limits, LoadedPlugin, Runtime};
+use super::{Caps, Limits, LoadedPlugin, Runtime, validate};
 use crate::capabilities::http::{ConnectionClient, HttpError, Method, OutboundRequest};
-use crate::capabilities::log::{Level, PluginLog, ProgressSink, RECENT_LINES};
-use crate::capabilities::sandbox::{CapturedOutput, wasi_context};
-use crate::capabilities::storage::{KeyValue, MemoryKeyValue};
+use crate::capabilities::log::{Level, LogCaps, PluginLog, ProgressSink, RECENT_LINES, one_line};
+use crate::capabilities::sandbox::wasi_context;
+use crate::capabilities::storage::{KeyValue, MemoryKeyValue, Quota};
+
+/// Bytes a plugin may hand the host in one call (a page, a log line, a
+/// value to store): wasmtime's "hostcall fuel", set so the message that
+/// names it can say how much.
+const HOSTCALL_BYTES: usize = 128 * 1024 * 1024;
 
 /// What a run grants the plugin it starts.
 #[derive(Clone, Default)]
@@ -70,11 +77,14 @@ pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
-    output: CapturedOutput,
+    /// Its log interface and its captured stdout and stderr.
     log: PluginLog,
     settings: BTreeMap<String, String>,
     http: Option<Arc<ConnectionClient>>,
     storage: Arc<dyn KeyValue>,
+    quota: Quota,
+    /// Storage writes refused since the warnings were last taken.
+    storage_refused: u64,
     /// When the current call must end.
     deadline: Instant,
 }
@@ -132,10 +142,18 @@ impl storage::Host for PluginState {
         }
     }
 
+    /// `set` returns nothing in the WIT (0.1.0), so the plugin cannot see a
+    /// refusal: the first of each page is a warning of the run report (the
+    /// rest are counted there) and a line of the host's log.
     async fn set(&mut self, key: String, value: Vec<u8>) {
-        if let Err(e) = self.storage.set(&key, &value).await {
-            self.log
-                .log(Level::Warn, &format!("host: storage set refused: {e}"));
+        if let Err(e) = self.storage.set(&key, &value, self.quota).await {
+            self.storage_refused += 1;
+            if self.storage_refused == 1 {
+                self.log.host_warning(&format!(
+                    "the host refused to store `{}`: {e}",
+                    validate::short(&key)
+                ));
+            }
         }
     }
 
@@ -201,6 +219,7 @@ macro_rules! plugin_call {
             let $store = $sandbox.store_mut(&call)?;
             tokio::time::timeout(grace, $body).await
         };
+        $sandbox.end_call();
         match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err($sandbox.trapped(&call, error)),
@@ -219,6 +238,9 @@ pub(crate) struct Sandbox {
     pub(crate) plugin: Arc<LoadedPlugin>,
     store: Option<Store<PluginState>>,
     limits: Limits,
+    /// What this plugin may keep and say: its manifest's needs within the
+    /// operator's maximum.
+    caps: Caps,
     fuel: bool,
     _permit: OwnedSemaphorePermit,
 }
@@ -242,8 +264,22 @@ impl Sandbox {
             .acquire_owned()
             .await
             .map_err(|e| fail(Failure::Instantiate(e.to_string())))?;
-        let (wasi, output) =
-            wasi_context(options.drop_dir.as_deref()).map_err(|e| fail(Failure::Instantiate(e)))?;
+        let (caps, notes) =
+            Caps::granted(&plugin.package.manifest.needs, &runtime.limits.plugin_max);
+        for note in notes {
+            tracing::warn!(plugin = id.as_str(), "{note}");
+        }
+        let log = PluginLog::with_caps(
+            id.clone(),
+            options.progress,
+            LogCaps {
+                line_bytes: caps.message_bytes,
+                per_call: runtime.limits.log_lines_per_call,
+                per_run: runtime.limits.log_lines_per_run,
+            },
+        );
+        let wasi = wasi_context(options.drop_dir.as_deref(), &log)
+            .map_err(|e| fail(Failure::Instantiate(e)))?;
         let kind = plugin.package.manifest.kind;
         let state = PluginState {
             wasi,
@@ -252,17 +288,19 @@ impl Sandbox {
                 limit: runtime.limits.memory_bytes,
                 hit: false,
             },
-            output,
-            log: PluginLog::new(id.clone(), options.progress),
+            log,
             settings: options.settings,
             http: options.http,
             storage: options
                 .storage
                 .unwrap_or_else(|| Arc::new(MemoryKeyValue::default())),
+            quota: caps.quota(),
+            storage_refused: 0,
             deadline: Instant::now() + runtime.limits.call_timeout,
         };
         let mut store = Store::new(runtime.engine_for(kind), state);
         store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(HOSTCALL_BYTES);
         // Yield to the executor every tick so a busy plugin never starves the
         // host; trap once the call's deadline has passed.
         store.epoch_deadline_callback(|ctx: StoreContextMut<'_, PluginState>| {
@@ -283,6 +321,7 @@ impl Sandbox {
             plugin,
             store: Some(store),
             limits: runtime.limits.clone(),
+            caps,
             fuel,
             _permit: permit,
         })
@@ -294,6 +333,29 @@ impl Sandbox {
 
     pub(crate) fn timeout(&self) -> std::time::Duration {
         self.limits.call_timeout
+    }
+
+    pub(crate) fn caps(&self) -> &Caps {
+        &self.caps
+    }
+
+    /// What the plugin said, as one printable line within its message cap.
+    pub(crate) fn said(&self, text: &str) -> String {
+        one_line(text, self.caps.message_bytes)
+    }
+
+    /// A warning of the host's about this run, for the run report.
+    pub(crate) fn host_warning(&self, message: &str) {
+        if let Some(store) = self.store.as_ref() {
+            store.data().log.host_warning(message);
+        }
+    }
+
+    /// A call ended (whatever its outcome): its log is settled.
+    pub(crate) fn end_call(&mut self) {
+        if let Some(store) = self.store.as_ref() {
+            store.data().log.end_call();
+        }
     }
 
     pub(crate) fn store_mut(
@@ -322,8 +384,22 @@ impl Sandbox {
         Ok(())
     }
 
-    /// The error for a call that failed in the host's view; traps discard the store.
+    /// The error for a call that failed in the host's view; traps discard
+    /// the store. What the plugin said in it is made printable and cut.
     pub(crate) fn failed(&mut self, call: &str, failure: Failure) -> PluginCallError {
+        let max = self.caps.message_bytes;
+        let failure = match failure {
+            Failure::Plugin { kind, message } => Failure::Plugin {
+                kind,
+                message: one_line(&message, max),
+            },
+            Failure::Trap(message) => Failure::Trap(one_line(&message, max)),
+            // The host's words around the plugin's: room for both.
+            Failure::InvalidData(message) => {
+                Failure::InvalidData(one_line(&message, max.saturating_mul(2)))
+            }
+            other => other,
+        };
         let recent_log = self.recent_log();
         if failure.is_crash() {
             self.store = None;
@@ -336,9 +412,16 @@ impl Sandbox {
         }
     }
 
-    /// Classify an error from wasmtime.
+    /// Classify an error from wasmtime, in the admin's words; wasmtime's
+    /// own go to the host's log for the vendor.
     pub(crate) fn trapped(&mut self, call: &str, error: wasmtime::Error) -> PluginCallError {
         let oom = self.store.as_ref().is_some_and(|s| s.data().limiter.hit);
+        tracing::warn!(
+            plugin = self.plugin_id(),
+            call,
+            "the plugin stopped in the sandbox: {}",
+            one_line(&format!("{error:#}"), 4_000)
+        );
         let failure = match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Failure::Timeout(self.limits.call_timeout),
             Some(Trap::OutOfFuel) => Failure::OutOfFuel {
@@ -347,8 +430,11 @@ impl Sandbox {
             _ if oom => Failure::OutOfMemory {
                 limit_bytes: self.limits.memory_bytes,
             },
-            Some(trap) => Failure::Trap(self.panic_message().unwrap_or_else(|| trap.to_string())),
-            None => Failure::Trap(format!("{error:#}")),
+            Some(trap) => Failure::Trap(
+                self.panic_message()
+                    .unwrap_or_else(|| trap_words(*trap, &error)),
+            ),
+            None => Failure::Trap(error_words(&error)),
         };
         let err = self.failed(call, failure);
         // A trap always discards the store, whatever its kind.
@@ -360,7 +446,7 @@ impl Sandbox {
     /// the message on the following lines.
     fn panic_message(&self) -> Option<String> {
         let store = self.store.as_ref()?;
-        let lines = store.data().output.last_lines(RECENT_LINES);
+        let lines = store.data().log.output_lines(RECENT_LINES);
         let at = lines.iter().rposition(|l| l.contains("panicked at"))?;
         let place = lines[at]
             .split("panicked at")
@@ -373,25 +459,108 @@ impl Sandbox {
             .map(|l| l.trim())
             .take_while(|l| !l.starts_with("note:"))
             .collect();
-        Some(format!("panic at {place}: {}", message.join(" ")))
+        Some(format!("it panicked at {place}: {}", message.join(" ")))
     }
 
     /// What the plugin warned of since the last take (none once its store
     /// is gone), and how many more warnings were not kept.
-    pub(crate) fn take_warnings(&mut self) -> (Vec<String>, u64) {
-        match self.store.as_mut() {
-            Some(store) => store.data_mut().log.take_warnings(),
-            None => (Vec::new(), 0),
+    pub(crate) fn take_warnings(&mut self) -> (Vec<crate::capabilities::log::Warning>, u64) {
+        let Some(store) = self.store.as_mut() else {
+            return (Vec::new(), 0);
+        };
+        let state = store.data_mut();
+        let refused = std::mem::take(&mut state.storage_refused);
+        if refused > 1 {
+            state.log.host_warning(&format!(
+                "the host refused {} more storage writes after that one",
+                refused - 1
+            ));
         }
+        state.log.take_warnings()
     }
 
+    /// The run's log as the failure report shows it: its first lines, how
+    /// many were not kept, its last lines (log interface, stdout, stderr).
     fn recent_log(&self) -> Vec<String> {
-        let Some(store) = self.store.as_ref() else {
-            return Vec::new();
-        };
-        let mut lines = store.data().log.recent();
-        lines.extend(store.data().output.last_lines(RECENT_LINES));
-        let skip = lines.len().saturating_sub(RECENT_LINES);
-        lines.split_off(skip)
+        match self.store.as_ref() {
+            Some(store) => store.data().log.recent(),
+            None => Vec::new(),
+        }
     }
+}
+
+/// A trap in the admin's words (a Rust panic is read from its output first).
+fn trap_words(trap: Trap, error: &wasmtime::Error) -> String {
+    let words = match trap {
+        Trap::StackOverflow => "it ran out of stack (deep recursion)",
+        Trap::MemoryOutOfBounds if stack_ran_out(error) => "it ran out of stack (deep recursion)",
+        Trap::MemoryOutOfBounds => "it read or wrote outside its memory (a bug in the plugin)",
+        Trap::HeapMisaligned => "it made a misaligned memory access (a bug in the plugin)",
+        Trap::TableOutOfBounds | Trap::IndirectCallToNull | Trap::BadSignature => {
+            "it called a function that is not there (a bug in the plugin)"
+        }
+        Trap::IntegerOverflow => "an arithmetic overflow (a bug in the plugin)",
+        Trap::IntegerDivisionByZero => "it divided by zero (a bug in the plugin)",
+        Trap::BadConversionToInteger => {
+            "it turned a number into an integer that cannot hold it (a bug in the plugin)"
+        }
+        Trap::UnreachableCodeReached => "it aborted (a panic or an abort, without a message)",
+        Trap::AllocationTooLarge => "it asked for more memory at once than it may have",
+        Trap::NullReference | Trap::ArrayOutOfBounds | Trap::CastFailure => {
+            "it used an invalid reference (a bug in the plugin)"
+        }
+        Trap::InvalidChar => "it handed the host text that is not valid Unicode",
+        _ => "it broke a rule of the WebAssembly sandbox (a bug in the plugin)",
+    };
+    words.to_string()
+}
+
+/// Whether an access outside memory is a stack that ran out. A Rust (LLVM)
+/// plugin keeps its stack at the start of its memory and grows it down, so
+/// deep recursion ends in an access just below address zero, which wasmtime
+/// reports as outside memory. Told by the fault's address when wasmtime
+/// gives it (the last 64 KiB of the 32-bit space), else by the backtrace:
+/// at its full length and a few functions calling each other throughout.
+fn stack_ran_out(error: &wasmtime::Error) -> bool {
+    let below_zero = error.chain().any(|cause| {
+        let text = cause.to_string();
+        let Some(rest) = text.strip_prefix("memory fault at wasm address 0x") else {
+            return false;
+        };
+        let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+        u64::from_str_radix(&hex, 16).is_ok_and(|at| at >= 0xffff_0000)
+    });
+    below_zero || recursing(error)
+}
+
+/// Whether the backtrace is at least 16 frames of at most a quarter as
+/// many functions: a recursion.
+fn recursing(error: &wasmtime::Error) -> bool {
+    let Some(trace) = error.downcast_ref::<wasmtime::WasmBacktrace>() else {
+        return false;
+    };
+    let frames = trace.frames();
+    if frames.len() < 16 {
+        return false;
+    }
+    let functions: std::collections::HashSet<(Option<&str>, u32)> = frames
+        .iter()
+        .map(|f| (f.module().name(), f.func_index()))
+        .collect();
+    functions.len() * 4 <= frames.len()
+}
+
+/// An error from wasmtime that is not a trap, in the admin's words.
+fn error_words(error: &wasmtime::Error) -> String {
+    let text = format!("{error:#}");
+    if text.contains("fuel allocated for hostcalls has been exhausted") {
+        return format!(
+            "it handed the host more than {} MiB in one call, more than the host takes (a page or a value far too large)",
+            HOSTCALL_BYTES / (1024 * 1024)
+        );
+    }
+    format!(
+        "it stopped with an error in the sandbox ({})",
+        one_line(&text, 500)
+    )
 }

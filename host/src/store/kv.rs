@@ -1,7 +1,9 @@
 //! Plugin-scoped key-value storage in the database, one scope per
-//! (organization, source).
+//! (organization, source), held to the plugin's quota: a write goes in only
+//! when the scope, counted without the key written, has room for it, checked
+//! in the same statement that writes it.
 
-use crate::capabilities::storage::{KeyValue, StorageError, check};
+use crate::capabilities::storage::{KeyValue, Quota, StorageError, Usage, check};
 
 use super::Store;
 
@@ -16,6 +18,25 @@ impl DbKeyValue {
             store,
             scope: format!("{org_id}/{source_id}"),
         }
+    }
+}
+
+impl DbKeyValue {
+    /// What the scope holds besides `key`.
+    async fn others(&self, key: &str) -> Result<Usage, StorageError> {
+        let (keys, bytes): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(value)), 0) FROM plugin_kv \
+             WHERE scope = $1 AND key <> $2",
+        )
+        .bind(&self.scope)
+        .bind(key)
+        .fetch_one(&self.store.pool)
+        .await
+        .map_err(backend)?;
+        Ok(Usage {
+            keys: keys.max(0) as u64,
+            bytes: bytes.max(0) as u64,
+        })
     }
 }
 
@@ -36,19 +57,38 @@ impl KeyValue for DbKeyValue {
         Ok(row.map(|r| r.0))
     }
 
-    async fn set(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+    async fn set(&self, key: &str, value: &[u8], quota: Quota) -> Result<(), StorageError> {
         check(key, Some(value))?;
-        sqlx::query(
-            "INSERT INTO plugin_kv (scope, key, value) VALUES ($1, $2, $3) \
+        // A scope that is full refuses before the value travels; the write
+        // checks again, in the statement that writes.
+        let others = self.others(key).await?;
+        if let Some(refused) = StorageError::past_quota(others, value.len(), quota) {
+            return Err(refused);
+        }
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let written = sqlx::query(
+            "INSERT INTO plugin_kv (scope, key, value) SELECT $1, $2, $3 \
+             WHERE (SELECT COUNT(*) FROM plugin_kv WHERE scope = $1 AND key <> $2) < $4 \
+             AND (SELECT COALESCE(SUM(LENGTH(value)), 0) FROM plugin_kv \
+                  WHERE scope = $1 AND key <> $2) + $5 <= $6 \
              ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
         )
         .bind(&self.scope)
         .bind(key)
         .bind(value.to_vec())
+        .bind(as_i64(quota.keys))
+        .bind(value.len() as i64)
+        .bind(as_i64(quota.bytes))
         .execute(&self.store.pool)
         .await
         .map_err(backend)?;
-        Ok(())
+        if written.rows_affected() > 0 {
+            return Ok(());
+        }
+        // Refused: say which part of the quota it would pass.
+        let others = self.others(key).await?;
+        Err(StorageError::past_quota(others, value.len(), quota)
+            .unwrap_or_else(|| StorageError::Backend("the write was refused; try again".into())))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
@@ -59,5 +99,19 @@ impl KeyValue for DbKeyValue {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn usage(&self) -> Result<Usage, StorageError> {
+        let (keys, bytes): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(value)), 0) FROM plugin_kv WHERE scope = $1",
+        )
+        .bind(&self.scope)
+        .fetch_one(&self.store.pool)
+        .await
+        .map_err(backend)?;
+        Ok(Usage {
+            keys: keys.max(0) as u64,
+            bytes: bytes.max(0) as u64,
+        })
     }
 }

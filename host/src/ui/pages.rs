@@ -236,6 +236,19 @@ async fn gallery(
                     ul.chips aria-label="What it syncs" {
                         @for k in &e.entities { li { (k.kind) } }
                     }
+                    @if e.allowed_hosts.is_empty() {
+                        p.meta.hosts { "Reaches no host on the network." }
+                    } @else {
+                        p.meta.hosts { "May reach:" }
+                        ul.hosts aria-label={ "Hosts " (e.name) " may reach" } {
+                            @for h in &e.allowed_hosts {
+                                li {
+                                    @if let Some(label) = &h.setting_label { "the host of the " (label) } @else { code { (h.pattern) } }
+                                    @if h.credentials { " · gets the credentials (at that exact address, over https)" } @else { " · no credentials" }
+                                }
+                            }
+                        }
+                    }
                     @if admin {
                         form method="post" action={ (base) "/gallery/" (e.id) "/activate" } {
                             (ctx.csrf())

@@ -248,8 +248,8 @@ fn delivery(ctx: &Ctx, view: &SourceView) -> Markup {
             @if files {
                 div.field {
                     label for="folder" { "Folder *" }
-                    input #folder type="text" name="folder" value=(c.folder.as_deref().unwrap_or("")) aria-describedby="folder-help" placeholder="/srv/sftp/district/oneroster";
-                    p.help #folder-help { "The folder on this server where the files arrive (an SFTP drop, an unpacked zip). The app may read it and nothing else." }
+                    input #folder type="text" name="folder" value=(c.folder.as_deref().unwrap_or("")) aria-describedby="folder-help" placeholder="sis";
+                    p.help #folder-help { "The folder where the files arrive (an SFTP drop, an unpacked zip), inside this organization's drop folder on the server: give its name (" code { "sis" } ") or a path inside it. The app may read it and nothing else." }
                 }
             }
             @if auth.len() > 1 {
@@ -301,6 +301,7 @@ fn delivery(ctx: &Ctx, view: &SourceView) -> Markup {
                     }
                 }
             }
+            (allowed_hosts(view))
         }
         details.advanced {
             summary { "Advanced Settings" }
@@ -362,6 +363,57 @@ fn delivery(ctx: &Ctx, view: &SourceView) -> Markup {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The hosts the app may reach, with this source's values filled in, and
+/// which of them gets the credentials.
+fn allowed_hosts(view: &SourceView) -> Markup {
+    let Some(entry) = view.app_entry.as_ref() else {
+        return html! {};
+    };
+    let c = &view.config;
+    let value = |name: &str| {
+        c.settings.get(name).cloned().or_else(|| {
+            entry
+                .settings
+                .iter()
+                .find(|s| s.name == name)
+                .and_then(|s| s.default.clone())
+        })
+    };
+    let oauth2 = entry.auth.iter().any(|a| a.starts_with("oauth2"));
+    html! {
+        div.field.hosts {
+            h3 { "Hosts this app may reach" }
+            @if entry.allowed_hosts.is_empty() {
+                p.help { "None: this app reaches no host on the network." }
+            } @else {
+                ul.hosts aria-label="Hosts this app may reach" {
+                    @for h in &entry.allowed_hosts {
+                        li {
+                            @if let (Some(name), Some(label)) = (&h.setting, &h.setting_label) {
+                                @let host = value(name).and_then(|v| url::Url::parse(&v).ok()).and_then(|u| u.host_str().map(|h| match u.port() { Some(p) => format!("{h}:{p}"), None => h.to_string() }));
+                                "the host of the " (label) ": "
+                                @if let Some(host) = host { code { (host) } } @else { "not set yet" }
+                            } @else {
+                                code { (h.pattern) }
+                            }
+                            @if h.credentials {
+                                " · gets the credentials, only at the exact address (scheme, host and port) of the " (h.setting_label.as_deref().unwrap_or("service"))
+                            } @else {
+                                " · no credentials"
+                            }
+                        }
+                    }
+                }
+            }
+            p.help {
+                "Credentials go over https only (plain http only to this machine), and never follow a redirect to another address. "
+                @if oauth2 { "With OAuth 2.0 the client secret goes only to the Token URL. " }
+                "Changing an address a stored secret is sent to clears that secret: enter it again in the same save."
             }
         }
     }

@@ -24,12 +24,22 @@ use crate::secret::Secret;
 /// A cached token is dropped this long before the server says it expires.
 pub const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 
-/// What one attempt adds to its request.
+/// What one request adds to its headers.
 pub struct Applied {
     /// The header carrying the credential (value marked sensitive).
     pub header: Option<(HeaderName, HeaderValue)>,
     /// The OAuth2 access token it used, so a 401 can drop exactly that one.
     pub token: Option<Secret>,
+}
+
+impl Applied {
+    /// Nothing: a request to any origin but the service's.
+    pub fn nothing() -> Applied {
+        Applied {
+            header: None,
+            token: None,
+        }
+    }
 }
 
 /// A connection's authentication, ready to apply.
@@ -110,9 +120,15 @@ impl Authenticator {
         })
     }
 
-    /// The header for one attempt of `method url`. OAuth 1.0a signs each
-    /// attempt afresh (new nonce and timestamp); OAuth2 uses the cached token
-    /// or fetches one.
+    /// Whether the connection has credentials at all.
+    pub fn has_credentials(&self) -> bool {
+        !matches!(self, Authenticator::None)
+    }
+
+    /// The header for one request of `method url` (the caller has checked
+    /// that `url` is the service's origin). OAuth 1.0a signs each request
+    /// afresh (new nonce and timestamp, the URL of this very hop); OAuth2
+    /// uses the cached token or fetches one.
     pub async fn apply(
         &self,
         method: Method,
@@ -121,10 +137,7 @@ impl Authenticator {
         token_fetches: &AtomicU64,
     ) -> Result<Applied, HttpError> {
         match self {
-            Authenticator::None => Ok(Applied {
-                header: None,
-                token: None,
-            }),
+            Authenticator::None => Ok(Applied::nothing()),
             Authenticator::Static(name, value) => Ok(Applied {
                 header: Some((name.clone(), value.clone())),
                 token: None,
@@ -246,9 +259,16 @@ impl TokenSource {
         let parsed = Url::parse(token_url.trim()).map_err(|e| {
             HttpError::Invalid(format!("the OAuth token URL `{token_url}` is not a valid URL ({e}): check the Token URL setting"))
         })?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        let Some(origin) = super::hosts::Origin::of(&parsed) else {
             return Err(HttpError::Invalid(format!(
                 "the OAuth token URL `{token_url}` must be an http or https URL: check the Token URL setting"
+            )));
+        };
+        if !origin.is_secure_channel() {
+            return Err(HttpError::Invalid(format!(
+                "the OAuth token URL `{}` is plain http, and the host sends the client secret and password over https only \
+                 (plain http only to this machine): use an https:// Token URL",
+                truncate(token_url.trim(), 200)
             )));
         }
         let shown_url = format!(

@@ -1,8 +1,92 @@
 //! The allowed-hosts list of a connection: `host`, `host:port` or
 //! `*.example.org[:port]`, matched case-insensitively against a URL's host
-//! (and its port, when the pattern names one).
+//! (and its port, when the pattern names one); and [`Origin`], the exact
+//! scheme, host and port a connection's credentials are sent to.
+
+use std::fmt;
 
 use url::{Host, Url};
+
+/// A URL's origin: scheme, host and port, the scheme's default port filled
+/// in (`https://sis.example.org` and `https://SIS.example.org:443/x` are one
+/// origin; `http://sis.example.org` and `https://sis.example.org:8443` are
+/// two others). Credentials go to one origin and no other.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    scheme: String,
+    /// Lower case, no trailing dot; an IPv6 address in brackets.
+    host: String,
+    port: u16,
+    loopback: bool,
+}
+
+impl Origin {
+    /// The origin of an http or https URL with a host; `None` for anything
+    /// else.
+    pub fn of(url: &Url) -> Option<Origin> {
+        let scheme = url.scheme().to_ascii_lowercase();
+        if !matches!(scheme.as_str(), "http" | "https") {
+            return None;
+        }
+        let port = url.port_or_known_default()?;
+        let (host, loopback) = match url.host()? {
+            Host::Domain(d) => {
+                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                if d.is_empty() {
+                    return None;
+                }
+                let loopback = d == "localhost";
+                (d, loopback)
+            }
+            Host::Ipv4(ip) => (ip.to_string(), ip.is_loopback()),
+            Host::Ipv6(ip) => (
+                format!("[{ip}]"),
+                ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+            ),
+        };
+        Some(Origin {
+            scheme,
+            host,
+            port,
+            loopback,
+        })
+    }
+
+    /// The origin of a URL as text (a setting's value).
+    pub fn parse(url: &str) -> Option<Origin> {
+        Url::parse(url.trim()).ok().as_ref().and_then(Origin::of)
+    }
+
+    /// This machine: 127.0.0.0/8, ::1 or `localhost`.
+    pub fn is_loopback(&self) -> bool {
+        self.loopback
+    }
+
+    /// Whether credentials may travel to it: https, or plain http to this
+    /// machine (nothing leaves it).
+    pub fn is_secure_channel(&self) -> bool {
+        self.scheme == "https" || self.loopback
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+}
+
+impl fmt::Display for Origin {
+    /// `scheme://host`, with `:port` when it is not the scheme's default.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let default = match self.scheme.as_str() {
+            "https" => 443,
+            _ => 80,
+        };
+        if self.port == default {
+            write!(f, "{}://{}", self.scheme, self.host)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPattern {
@@ -126,6 +210,52 @@ mod tests {
             .map(|p| HostPattern::parse(p).unwrap())
             .collect();
         allowed(&patterns, &Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port_with_default_ports_filled_in() {
+        let o = |u: &str| Origin::parse(u).unwrap();
+        assert_eq!(
+            o("https://SIS.example.org/ims"),
+            o("https://sis.example.org:443/x?y")
+        );
+        assert_eq!(o("https://sis.example.org./"), o("https://sis.example.org"));
+        assert_ne!(o("https://localhost"), o("http://localhost:80"));
+        assert_ne!(o("https://localhost"), o("https://localhost:8443"));
+        assert_ne!(o("https://a.example.org"), o("https://b.example.org"));
+        assert_eq!(
+            o("https://sis.example.org:443").to_string(),
+            "https://sis.example.org"
+        );
+        assert_eq!(
+            o("http://127.0.0.1:8080/x").to_string(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(o("http://[::1]:9000/").to_string(), "http://[::1]:9000");
+        for local in [
+            "http://localhost:1",
+            "http://127.0.0.1",
+            "http://127.9.8.7",
+            "http://[::1]",
+        ] {
+            assert!(
+                o(local).is_loopback() && o(local).is_secure_channel(),
+                "{local}"
+            );
+        }
+        for remote in [
+            "http://sis.example.org",
+            "http://10.0.0.1",
+            "http://localhost.example.org",
+        ] {
+            assert!(
+                !o(remote).is_loopback() && !o(remote).is_secure_channel(),
+                "{remote}"
+            );
+        }
+        assert!(o("https://sis.example.org").is_secure_channel());
+        assert!(Origin::parse("ftp://sis.example.org").is_none());
+        assert!(Origin::parse("not a url").is_none());
     }
 
     #[test]

@@ -7,9 +7,32 @@
 //! would carry credentials, adds the connection's authentication (Basic, API
 //! key, static bearer, OAuth2 client credentials or password grant with a
 //! cached token, or an OAuth 1.0a HMAC-SHA1 signature), waits for the
-//! per-connection rate limit, sends with a timeout, retries 429 / 5xx and
-//! transport failures with capped exponential backoff (honouring
-//! `Retry-After`), and streams the response body under a size cap.
+//! per-connection rate limit, sends with a timeout, follows redirects itself,
+//! retries 429 / 5xx and transport failures with capped exponential backoff
+//! (honouring `Retry-After`), and streams the response body under a size cap.
+//!
+//! Where credentials go. Allowed hosts say where a plugin may send a
+//! request; credentials follow a narrower rule, by origin (scheme, host and
+//! port, default ports filled in: [`Origin`]):
+//!
+//! - the connection's credentials (the Basic password, the API key, the
+//!   bearer token, the OAuth2 access token, the OAuth 1.0a signature) go
+//!   only to the exact origin of the connection's service URL
+//!   ([`Connection::service_url`]); a request to any other allowed host (a
+//!   CDN the manifest allows, the same host on another port or over plain
+//!   http) is sent without them;
+//! - the OAuth2 client secret and password go only to the token URL, in the
+//!   token request, which follows no redirect;
+//! - credentials never travel over plain http to a host other than this
+//!   machine (127.0.0.0/8, ::1, `localhost`): a connection whose service
+//!   URL or token URL is such an http URL is refused when it is built, with
+//!   a message that says to use https;
+//! - redirects are followed here, not by the HTTP library: each hop to an
+//!   allowed host over http(s), at most [`MAX_REDIRECTS`]. A redirect that
+//!   stays on the service's origin keeps the credentials (re-signed for the
+//!   new URL under OAuth 1.0a), since that server could have had them
+//!   anyway; from the first hop to another origin on, no hop carries any,
+//!   even one that comes back to the service's origin.
 //!
 //! What this module owns: that policy, the token cache, the OAuth 1.0a
 //! maths ([`oauth1`]) and the redaction of secrets from everything it
@@ -32,15 +55,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER,
+};
 use tokio::time::Instant;
 use url::Url;
 
 pub use oauth1::{oauth1_signature, verify_oauth1};
 
 use crate::secret::Secret;
-use auth::Authenticator;
+use auth::{Applied, Authenticator};
 use hosts::HostPattern;
+pub use hosts::Origin;
 
 /// The `User-Agent` the host sends unless the plugin sets its own.
 pub const USER_AGENT: &str = concat!("homeroom/", env!("CARGO_PKG_VERSION"));
@@ -75,6 +101,11 @@ pub struct Connection {
     /// `host`, `host:port` or `*.example.org` (optionally `:port`), matched
     /// case-insensitively against the URL's host, and its port when given.
     pub allowed_hosts: Vec<String>,
+    /// The service the credentials belong to: requests to the exact origin
+    /// of this URL (scheme, host, port) carry them, requests to any other
+    /// allowed host do not. Required when `auth` is not [`Auth::None`];
+    /// https, or plain http to this machine only.
+    pub service_url: Option<String>,
     pub auth: Auth,
     pub limits: HttpLimits,
 }
@@ -257,8 +288,9 @@ impl HttpError {
 /// Counters of one [`ConnectionClient`], since it was built.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HttpStats {
-    /// Attempts put on the wire (first sends, retries and re-sends after a
-    /// token refresh); token requests are not counted here.
+    /// Requests put on the wire (first sends, redirects followed, retries
+    /// and re-sends after a token refresh); token requests are not counted
+    /// here.
     pub requests_sent: u64,
     /// Attempts that were retries after a 429, a 5xx or a transport failure.
     pub retries: u64,
@@ -281,7 +313,10 @@ pub struct ConnectionClient {
 }
 
 struct Inner {
-    patterns: Arc<Vec<HostPattern>>,
+    patterns: Vec<HostPattern>,
+    /// The one origin the connection's credentials go to (`None` without
+    /// credentials).
+    service: Option<Origin>,
     client: reqwest::Client,
     auth: Authenticator,
     limits: HttpLimits,
@@ -303,6 +338,10 @@ impl fmt::Debug for ConnectionClient {
                     .map(HostPattern::as_str)
                     .collect::<Vec<_>>(),
             )
+            .field(
+                "credentials_to",
+                &self.inner.service.as_ref().map(Origin::to_string),
+            )
             .field("auth", &self.inner.auth.kind())
             .field("limits", &self.inner.limits)
             .field("stats", &self.stats())
@@ -310,29 +349,21 @@ impl fmt::Debug for ConnectionClient {
     }
 }
 
-/// A redirect the policy refused, found again in the error chain: to a host
-/// that is not allowed (`denied`), or one too many.
-#[derive(Debug)]
-struct RedirectRefused {
-    denied: bool,
-    message: String,
+/// One attempt's answer, after the redirects it went along.
+struct Exchanged {
+    response: reqwest::Response,
+    /// The OAuth2 access token the last hop carried, if any.
+    token: Option<Secret>,
 }
-
-impl fmt::Display for RedirectRefused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl StdError for RedirectRefused {}
 
 impl ConnectionClient {
-    /// Check the connection's settings and build its HTTP client. Redirects
-    /// are followed only to allowed hosts over http(s), at most
-    /// [`MAX_REDIRECTS`] times.
+    /// Check the connection's settings and build its HTTP client. The client
+    /// follows no redirect itself: [`ConnectionClient::send`] does, hop by
+    /// hop, so that each hop's credentials are decided afresh.
     pub fn new(connection: Connection) -> Result<Self, HttpError> {
         let Connection {
             allowed_hosts,
+            service_url,
             auth,
             limits,
         } = connection;
@@ -341,7 +372,6 @@ impl ConnectionClient {
             .filter(|h| !h.trim().is_empty())
             .map(|h| HostPattern::parse(h).map_err(HttpError::Invalid))
             .collect::<Result<Vec<_>, _>>()?;
-        let patterns = Arc::new(patterns);
         if limits.timeout.is_zero() {
             return Err(HttpError::Invalid(
                 "the HTTP timeout of this connection is zero: set a positive timeout".into(),
@@ -358,35 +388,9 @@ impl ConnectionClient {
         };
         let secrets = secret_strings(&auth);
         let authenticator = Authenticator::new(&auth, &limits)?;
-
-        let redirect_patterns = Arc::clone(&patterns);
-        let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > MAX_REDIRECTS {
-                let message = format!(
-                    "the server redirected more than {MAX_REDIRECTS} times; the host stopped following"
-                );
-                return attempt.error(RedirectRefused {
-                    denied: false,
-                    message,
-                });
-            }
-            let target = attempt.url();
-            if !matches!(target.scheme(), "http" | "https")
-                || !hosts::allowed(&redirect_patterns, target)
-            {
-                let message = format!(
-                    "the server redirected to `{}`, which this plugin's manifest and source settings do not allow; the redirect was not followed",
-                    hosts::display_host(target)
-                );
-                return attempt.error(RedirectRefused {
-                    denied: true,
-                    message,
-                });
-            }
-            attempt.follow()
-        });
+        let service = service_origin(service_url.as_deref(), &authenticator)?;
         let client = reqwest::Client::builder()
-            .redirect(policy)
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(limits.timeout)
             .user_agent(USER_AGENT)
             .build()
@@ -396,6 +400,7 @@ impl ConnectionClient {
         Ok(ConnectionClient {
             inner: Arc::new(Inner {
                 patterns,
+                service,
                 client,
                 auth: authenticator,
                 limits,
@@ -442,41 +447,23 @@ impl ConnectionClient {
         // at most `max_retries + 2` passes.
         loop {
             attempt += 1;
-            if let Some(limiter) = &inner.limiter {
-                limiter.acquire().await;
-            }
-            let applied = inner
-                .auth
-                .apply(method, &url, &form, &inner.counters.token_fetches)
-                .await?;
-            let mut builder = inner
-                .client
-                .request(method.into(), url.clone())
-                .headers(headers.clone());
-            if let Some((name, value)) = applied.header {
-                builder = builder.header(name, value);
-            }
-            if let Some(body) = &request.body {
-                builder = builder.body(body.clone());
-            }
-            inner.counters.requests_sent.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(method = method.as_str(), target = %target, attempt, "http request");
-            let started = Instant::now();
-
-            let failure = match builder.send().await {
-                Ok(response) => {
+            let exchanged = inner
+                .exchange(
+                    method,
+                    &url,
+                    &headers,
+                    request.body.as_deref(),
+                    &form,
+                    &target,
+                    attempt,
+                )
+                .await;
+            let failure = match exchanged {
+                Ok(Exchanged { response, token }) => {
                     let status = response.status().as_u16();
-                    tracing::debug!(
-                        method = method.as_str(),
-                        target = %target,
-                        attempt,
-                        status,
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        "http response"
-                    );
                     if status == 401
                         && !refreshed
-                        && let Some(token) = &applied.token
+                        && let Some(token) = &token
                         && inner.auth.rejected(token).await
                     {
                         refreshed = true;
@@ -501,7 +488,7 @@ impl ConnectionClient {
                         Err(failure) => failure,
                     }
                 }
-                Err(error) => Failure::from_reqwest(error, &target, limits.timeout),
+                Err(failure) => failure,
             };
             if failure.retryable(method) && retries < limits.max_retries {
                 let wait = retry::backoff(limits, retries);
@@ -516,6 +503,140 @@ impl ConnectionClient {
 }
 
 impl Inner {
+    /// Whether `url` is on the service's origin, the one place the
+    /// connection's credentials go.
+    fn is_service(&self, url: &Url) -> bool {
+        self.service
+            .as_ref()
+            .is_some_and(|service| Origin::of(url).as_ref() == Some(service))
+    }
+
+    /// One attempt: the request, then each redirect it is answered with (to
+    /// an allowed host over http or https, at most [`MAX_REDIRECTS`]), all
+    /// within the connection's timeout. A hop carries the credentials only
+    /// while every hop so far, this one included, is on the service's
+    /// origin. 301, 302 and 303 go on as a GET without the body; 307 and 308
+    /// keep the method and the body.
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &HeaderMap,
+        body: Option<&[u8]>,
+        form: &[(String, String)],
+        target: &str,
+        attempt: u32,
+    ) -> Result<Exchanged, Failure> {
+        let deadline = Instant::now() + self.limits.timeout;
+        let mut method = method;
+        let mut url = url.clone();
+        let mut headers = headers.clone();
+        let mut body = body;
+        let mut form = form;
+        let mut on_service = true;
+        let mut hop = 0usize;
+        loop {
+            on_service = on_service && self.is_service(&url);
+            let credentials = on_service && self.auth.has_credentials();
+            let applied = if credentials {
+                self.auth
+                    .apply(method, &url, form, &self.counters.token_fetches)
+                    .await
+                    .map_err(Failure::Fatal)?
+            } else {
+                Applied::nothing()
+            };
+            if let Some(limiter) = &self.limiter {
+                limiter.acquire().await;
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(Failure::Timeout(format!(
+                    "{target} did not answer within {:?} (after {hop} redirects)",
+                    self.limits.timeout
+                )));
+            }
+            let mut builder = self
+                .client
+                .request(method.into(), url.clone())
+                .headers(headers.clone())
+                .timeout(remaining);
+            if let Some((name, value)) = applied.header {
+                builder = builder.header(name, value);
+            }
+            if let Some(body) = body {
+                builder = builder.body(body.to_vec());
+            }
+            let hop_target = format!("{}{}", hosts::display_host(&url), url.path());
+            self.counters.requests_sent.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(method = method.as_str(), target = %hop_target, attempt, hop, credentials, "http request");
+            let started = Instant::now();
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| Failure::from_reqwest(e, target, self.limits.timeout))?;
+            let status = response.status();
+            tracing::debug!(
+                method = method.as_str(),
+                target = %hop_target,
+                attempt,
+                hop,
+                status = status.as_u16(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "http response"
+            );
+            let answer = |response| {
+                Ok(Exchanged {
+                    response,
+                    token: applied.token.clone(),
+                })
+            };
+            let see_other = match status.as_u16() {
+                301..=303 => true,
+                307 | 308 => false,
+                _ => return answer(response),
+            };
+            // A redirect without a usable Location is the answer itself.
+            let Some(next) = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|location| url.join(location.trim()).ok())
+            else {
+                return answer(response);
+            };
+            drop(response);
+            hop += 1;
+            if hop > MAX_REDIRECTS {
+                return Err(Failure::Redirects(format!(
+                    "{target}: the server redirected more than {MAX_REDIRECTS} times; the host stopped following"
+                )));
+            }
+            if !matches!(next.scheme(), "http" | "https") || !hosts::allowed(&self.patterns, &next)
+            {
+                return Err(Failure::Denied(format!(
+                    "{target}: the server redirected to `{}`, which this plugin's manifest and source settings do not allow; the redirect was not followed",
+                    truncate(&hosts::display_host(&next), 200)
+                )));
+            }
+            if !next.username().is_empty() || next.password().is_some() {
+                return Err(Failure::Denied(format!(
+                    "{target}: the server redirected to a URL with a username or password in it; the redirect was not followed"
+                )));
+            }
+            if see_other {
+                method = Method::Get;
+                body = None;
+                form = &[];
+                headers.remove(CONTENT_TYPE);
+                headers.remove(CONTENT_ENCODING);
+            }
+            tracing::debug!(from = %hop_target, to = %hosts::display_host(&next), status = status.as_u16(), "following a redirect");
+            url = next;
+        }
+    }
+
     fn check_url(&self, raw: &str) -> Result<Url, HttpError> {
         let url = Url::parse(raw.trim()).map_err(|e| {
             HttpError::Invalid(format!("`{}` is not a valid URL: {e}", truncate(raw, 200)))
@@ -610,6 +731,10 @@ impl Inner {
 
 /// What went wrong with one attempt.
 enum Failure {
+    /// Not worth another try: the credentials could not be had or used (an
+    /// OAuth2 token endpoint that said no, a secret that cannot go in a
+    /// header).
+    Fatal(HttpError),
     Denied(String),
     Timeout(String),
     TooLarge(String),
@@ -623,14 +748,6 @@ enum Failure {
 
 impl Failure {
     fn from_reqwest(error: reqwest::Error, target: &str, timeout: Duration) -> Failure {
-        if let Some(refused) = find_source::<RedirectRefused>(&error) {
-            let message = format!("{target}: {refused}");
-            return if refused.denied {
-                Failure::Denied(message)
-            } else {
-                Failure::Redirects(message)
-            };
-        }
         Failure::classify(chain_of(error), target, timeout)
     }
 
@@ -656,12 +773,16 @@ impl Failure {
         match self {
             Failure::Connect(_) => true,
             Failure::Timeout(_) | Failure::Transport(_) => method.is_idempotent(),
-            Failure::Denied(_) | Failure::TooLarge(_) | Failure::Redirects(_) => false,
+            Failure::Fatal(_)
+            | Failure::Denied(_)
+            | Failure::TooLarge(_)
+            | Failure::Redirects(_) => false,
         }
     }
 
     fn label(&self) -> &'static str {
         match self {
+            Failure::Fatal(_) => "auth",
             Failure::Denied(_) => "denied",
             Failure::Timeout(_) => "timeout",
             Failure::TooLarge(_) => "too large",
@@ -678,6 +799,7 @@ impl Failure {
             String::new()
         };
         match self {
+            Failure::Fatal(e) => e,
             Failure::Denied(m) => HttpError::Denied(m),
             Failure::Redirects(m) => HttpError::Connection(m),
             Failure::TooLarge(m) => HttpError::TooLarge(m),
@@ -798,6 +920,38 @@ fn form_params(headers: &HeaderMap, body: Option<&[u8]>) -> Vec<(String, String)
     }
 }
 
+/// The origin the connection's credentials go to, checked: one is needed
+/// when there are credentials, and it must be https unless it is this
+/// machine.
+fn service_origin(
+    service_url: Option<&str>,
+    auth: &Authenticator,
+) -> Result<Option<Origin>, HttpError> {
+    let service_url = service_url.map(str::trim).filter(|u| !u.is_empty());
+    let Some(service_url) = service_url else {
+        if auth.has_credentials() {
+            return Err(HttpError::Invalid(
+                "this connection has credentials but no Service URL to send them to: fill the Service URL setting"
+                    .into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let shown = truncate(service_url, 200);
+    let origin = Origin::parse(service_url).ok_or_else(|| {
+        HttpError::Invalid(format!(
+            "the Service URL `{shown}` is not an http or https URL with a host: check the Service URL setting"
+        ))
+    })?;
+    if auth.has_credentials() && !origin.is_secure_channel() {
+        return Err(HttpError::Invalid(format!(
+            "the Service URL `{shown}` is plain http, and the host sends this connection's credentials over https only \
+             (plain http only to this machine): use an https:// Service URL"
+        )));
+    }
+    Ok(Some(origin))
+}
+
 /// Every secret of an auth, and the encodings in which it goes on the wire.
 fn secret_strings(auth: &Auth) -> Vec<String> {
     use base64::Engine as _;
@@ -858,22 +1012,6 @@ pub(crate) fn chain(error: &(dyn StdError + 'static)) -> String {
         }
     }
     parts.join(": ")
-}
-
-fn find_source<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a T> {
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-    let mut depth = 0;
-    while let Some(e) = current {
-        if let Some(found) = e.downcast_ref::<T>() {
-            return Some(found);
-        }
-        current = e.source();
-        depth += 1;
-        if depth >= 16 {
-            break;
-        }
-    }
-    None
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -15,6 +15,39 @@ fn user(id: &str) -> Entity {
         .with_text("familyName", "Lovelace")
 }
 
+/// How many lines a flood writes (setting `lines`, 50,000 by default).
+fn flood_lines() -> u64 {
+    settings::get("lines")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50_000)
+}
+
+/// The page, or (setting `fail` = `yes`) an error, so the run's log is shown.
+fn after_flood(page: Result<Page, PluginError>) -> Result<Page, PluginError> {
+    match settings::get("fail").as_deref() {
+        Some("yes") => Err(PluginError::Unavailable("failed after the flood".into())),
+        _ => page,
+    }
+}
+
+#[inline(never)]
+fn recurse_in_memory(depth: u64) -> u64 {
+    let mut frame = [depth as u8; 512];
+    std::hint::black_box(&mut frame);
+    if std::hint::black_box(depth) == u64::MAX {
+        return depth;
+    }
+    std::hint::black_box(recurse_in_memory(depth + 1)) + u64::from(frame[7])
+}
+
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    if std::hint::black_box(depth) == u64::MAX {
+        return depth;
+    }
+    std::hint::black_box(recurse(depth + 1)).wrapping_add(1)
+}
+
 /// Everything the plugin can observe, as one string per line.
 fn observe() -> Vec<String> {
     let mut seen = Vec::new();
@@ -139,6 +172,65 @@ impl Connector for Hostile {
             "bad-date" => page(vec![
                 user("u1").with("birthDate", Value::Date("31/02/2020".into())),
             ]),
+            // Fill the plugin's storage: a thousand values of 1 MiB.
+            "storage-flood" => {
+                let value = vec![7u8; 1024 * 1024];
+                for i in 0..1_000 {
+                    storage::set(&format!("flood-{i}"), &value);
+                }
+                page(vec![user("u1"), user("u2")])
+            }
+            // Log error lines in a loop through the log interface.
+            "log-flood" => {
+                for i in 0..flood_lines() {
+                    log::error(&format!("flood line {i}"));
+                }
+                after_flood(page(vec![user("u1"), user("u2")]))
+            }
+            // Print error lines in a loop to stderr.
+            "stderr-flood" => {
+                for i in 0..flood_lines() {
+                    eprintln!("stderr flood line {i}");
+                }
+                after_flood(page(vec![user("u1"), user("u2")]))
+            }
+            "huge-value" => page(vec![
+                user("u1"),
+                user("u2").with_text("bio", "x".repeat(2 * 1024 * 1024)),
+            ]),
+            // Escapes and line breaks that would paint the terminal and fake
+            // a line of the host's output, in an error, a warning, stderr.
+            "ansi-error" => {
+                let fake = "\u{1b}[2K\r\u{1b}[32m✔ run succeeded: 0 errors\u{1b}[0m\r\n";
+                log::warn(&format!("careful\r\n{fake}"));
+                eprintln!("\u{1b}]0;owned\u{7}stderr says {fake}");
+                Err(PluginError::Unavailable(format!(
+                    "\u{1b}[31mthe source is down\u{1b}[0m\r\n{fake}"
+                )))
+            }
+            // A 1 MiB error message.
+            "huge-error" => Err(PluginError::Unavailable(format!(
+                "the source is down: {}",
+                "because ".repeat(128 * 1024)
+            ))),
+            "bad-name" => page(vec![user("u1").with_text("given\u{1b}[2Kname", "Ada")]),
+            "reserved-name" => page(vec![user("u1").with_text("sourcedId", "u1")]),
+            "duplicate-id" => page(vec![
+                user("dup-1"),
+                user("u2"),
+                user("dup-1").with_text("givenName", "Grace"),
+            ]),
+            // Recursion with a frame on the stack in linear memory, which
+            // runs past its bottom.
+            "stack-overflow" => {
+                let depth = recurse_in_memory(0);
+                page(vec![user(&format!("u{depth}"))])
+            }
+            // Recursion with small frames, which exhausts the call stack.
+            "deep-recursion" => {
+                let depth = recurse(0);
+                page(vec![user(&format!("u{depth}"))])
+            }
             "spy" => {
                 let mut e = user("spy");
                 e.set("observed", Value::Texts(observe()));

@@ -17,6 +17,25 @@ impl Rule for HostileRule {
                 }
             }
             Some("wrong-count") => Ok(vec![Verdict::Keep]),
+            // An 8 MB reason per record, with escapes and line breaks.
+            Some("huge-reason") => Ok(batch
+                .records()
+                .map(|_| {
+                    Verdict::Drop(format!(
+                        "\u{1b}[2J\r\nnot wanted: {}",
+                        "because ".repeat(1024 * 1024)
+                    ))
+                })
+                .collect()),
+            // A replacement with a value far past the host's cap.
+            Some("huge-value") => Ok(batch
+                .records()
+                .map(|r| {
+                    let mut e = r.to_entity();
+                    e.set("email", Value::Text("x".repeat(1024 * 1024)));
+                    Verdict::Replace(e)
+                })
+                .collect()),
             Some("rename") => Ok(batch
                 .records()
                 .map(|r| {
