@@ -1108,3 +1108,113 @@ async fn items_to_sync_choose_the_kinds_a_source_imports() {
         );
     }
 }
+
+/// One organization's busy runs do not starve another's: two runs whose
+/// connector lists 40 slow pages ahead take every instance slot, and a
+/// small run of another organization, started after them, still commits
+/// while they read (a freed slot goes to the organization holding the
+/// fewest, and extra instances give theirs back at the end of a page).
+#[tokio::test]
+async fn one_organizations_busy_runs_do_not_starve_another() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = database_urls(tmp.path()).remove(0);
+    let store = homeroom_host::store::Store::open(&url).await.unwrap();
+    let limits = homeroom_host::runtime::Limits {
+        max_instances: 3,
+        ..Default::default()
+    };
+    let runtime = homeroom_host::runtime::Runtime::new(limits).unwrap();
+    let mut engine = Engine::new(
+        store,
+        runtime.clone(),
+        std::sync::Arc::new(homeroom_tests::support::gallery()),
+    );
+    engine.read_concurrency = 3;
+    let busy = org_id("busy");
+    let small = org_id("small");
+    let mut slow = Vec::new();
+    for id in ["a1", "a2"] {
+        let mut s = SourceConfig::new(id, "hostile-connector");
+        s.settings.insert("behaviour".into(), "slow-ahead".into());
+        s.settings.insert("spin".into(), "200000000".into());
+        slow.push(s);
+    }
+    apply(&engine, &busy, slow).await;
+    let dir = tmp.path().join("small");
+    students(3).write(&dir);
+    apply(&engine, &small, vec![source("sis", &dir)]).await;
+    // Its connector compiled and its district in, before the busy runs.
+    let first = import(&engine, &small, "sis").await;
+    assert_eq!(first.status, RunStatus::Committed);
+    students(4).write(&dir);
+
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut reading = Vec::new();
+    for id in ["a1", "a2"] {
+        let (engine, busy, done) = (engine.clone(), busy.clone(), done.clone());
+        reading.push(tokio::spawn(async move {
+            let run = engine.import(&busy, id, ImportOptions::default()).await;
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            run
+        }));
+    }
+    // Wait until the busy organization holds every slot.
+    let owner = Some(busy.clone());
+    for _ in 0..600 {
+        if runtime.slots().held_by(&owner) == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        runtime.slots().held_by(&owner),
+        3,
+        "the busy runs hold every slot"
+    );
+    // What the small run was told, and how many busy runs had ended when
+    // it got its slot.
+    let told = std::sync::Arc::new(std::sync::Mutex::new((None, None)));
+    let (sink, ended) = (told.clone(), done.clone());
+    let run = engine
+        .import(
+            &small,
+            "sis",
+            ImportOptions {
+                waiting: Some(std::sync::Arc::new(move |why: Option<String>| {
+                    let mut t = sink.lock().unwrap();
+                    match why {
+                        Some(why) => t.0 = Some(why),
+                        None if t.1.is_none() => {
+                            t.1 = Some(ended.load(std::sync::atomic::Ordering::SeqCst))
+                        }
+                        None => {}
+                    }
+                })),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(run.status, RunStatus::Committed, "{:?}", run.report.failure);
+    let (why, ended_then) = told.lock().unwrap().clone();
+    let why = why.unwrap_or_default();
+    assert!(
+        why.contains("waiting for a plugin slot: all 3 are busy"),
+        "{why}"
+    );
+    assert_eq!(
+        ended_then,
+        Some(0),
+        "the small run got a slot while both busy runs still read"
+    );
+    for r in reading {
+        let done = r.await.unwrap().unwrap();
+        assert_eq!(
+            done.status,
+            RunStatus::Committed,
+            "{:?}",
+            done.report.failure
+        );
+        assert_eq!(done.report.counts["user"].add, 41);
+    }
+}

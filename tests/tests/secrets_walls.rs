@@ -853,3 +853,68 @@ async fn the_gallery_the_api_and_the_wizard_show_the_allowed_hosts() {
         );
     }
 }
+
+/// A configuration file the operator applies (`homeroom apply`) that changes
+/// the token URL clears a client secret stored through the API, as a save
+/// there does, and the audit log says so.
+#[tokio::test]
+async fn a_configuration_file_that_re_points_a_stored_secret_clears_it() {
+    let mock = MockOneRoster::start(Dataset::sample()).await.unwrap();
+    let elsewhere = Elsewhere::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let h = Harness::new(&url).await;
+        let (org, admin) = h.organization("repoint-file").await;
+        let base = format!("/api/v1/organizations/{org}");
+        let r = h
+            .call(
+                "POST",
+                &format!("{base}/sources"),
+                &admin,
+                Some(json!({"app": "oneroster-1-2", "id": "sis"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let r = h
+            .call(
+                "PUT",
+                &format!("{base}/sources/sis/delivery"),
+                &admin,
+                Some(json!({
+                    "settings": {"service_url": mock.base_url(), "token_url": mock.token_url(),
+                                 "client_id": CLIENT_ID, "auth": "oauth2-client-credentials"},
+                    "secrets": {"client_secret": CLIENT_SECRET},
+                })),
+            )
+            .await;
+        assert_eq!(
+            r.json["secrets_set"],
+            json!(["client_secret"]),
+            "{}",
+            r.text
+        );
+
+        let local = homeroom_host::app::local::Local::new(h.engine.clone());
+        let mut file = local.export(&org).await.unwrap();
+        // The same file applied again clears nothing.
+        assert!(local.apply(&file).await.unwrap().is_empty());
+        let sis = file.sources.iter_mut().find(|s| s.id == "sis").unwrap();
+        sis.settings
+            .insert("token_url".into(), elsewhere.url("/oauth/token"));
+        let cleared = local.apply(&file).await.unwrap();
+        assert_eq!(
+            cleared,
+            ["source `sis`: cleared client_secret because token_url changed"]
+        );
+        let r = h
+            .call("GET", &format!("{base}/sources/sis"), &admin, None)
+            .await;
+        assert_eq!(r.json["secrets_set"], json!([]), "{}", r.text);
+        let audited = h.audited(&org, &admin, "source.secrets_cleared").await;
+        assert_eq!(
+            audited[0]["cleared"],
+            json!(["cleared client_secret because token_url changed"]),
+            "{url}"
+        );
+    }
+}

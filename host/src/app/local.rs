@@ -7,6 +7,7 @@
 
 use super::error::AppResult;
 use crate::config::DistrictConfig;
+use crate::gallery::grant::repointed_secrets;
 use crate::pipeline::{ActionRef, Engine, ImportOptions};
 pub use crate::store::sync::{ChangeRow, CommitOutcome};
 pub use crate::store::{
@@ -24,8 +25,48 @@ impl Local {
     }
 
     /// Apply a district's configuration file: its organization and sources.
-    pub async fn apply(&self, config: &DistrictConfig) -> AppResult<()> {
-        Ok(self.engine.apply_config(config).await?)
+    /// A secret stored through the UI or the API whose destination the file
+    /// changes (a new token URL, say) is cleared, as a save there clears
+    /// it, and the audit log says so; the sentences are returned.
+    pub async fn apply(&self, config: &DistrictConfig) -> AppResult<Vec<String>> {
+        let org = &config.organization.id;
+        let store = self.engine.store();
+        let mut cleared = Vec::new();
+        // Nothing is cleared for a file that will not apply.
+        for source in &config.sources {
+            source
+                .validate()
+                .map_err(crate::pipeline::EngineError::from)?;
+            self.engine.package_for(source)?;
+        }
+        for source in &config.sources {
+            let Ok(before) = store.source(org, &source.id).await else {
+                continue;
+            };
+            let (package, _) = self.engine.package_for(source)?;
+            let sealed = store.sealed_secrets(org, &source.id).await?;
+            for r in repointed_secrets(&package.manifest, &before.config.settings, &source.settings)
+            {
+                if !sealed.iter().any(|s| s.name == r.secret) {
+                    continue;
+                }
+                store.delete_secret(org, &source.id, &r.secret).await?;
+                let sentence = format!("source `{}`: {}", source.id, r.sentence());
+                store
+                    .audit(
+                        org,
+                        "operator",
+                        "homeroom apply",
+                        "source.secrets_cleared",
+                        &source.id,
+                        &serde_json::json!({"cleared": [r.sentence()]}),
+                    )
+                    .await?;
+                cleared.push(sentence);
+            }
+        }
+        self.engine.apply_config(config).await?;
+        Ok(cleared)
     }
 
     /// The organization's configuration as a file `apply` takes back.

@@ -70,6 +70,7 @@ impl App {
         cell: Arc<Mutex<Progress>>,
     ) -> AppResult<(String, ImportTask)> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let waiting = cell.clone();
         let opts = ImportOptions {
             mode,
             trigger: "api".into(),
@@ -79,6 +80,11 @@ impl App {
                 if let Ok(mut p) = cell.lock() {
                     p.done = done;
                     p.total = total;
+                }
+            })),
+            waiting: Some(Arc::new(move |why| {
+                if let Ok(mut p) = waiting.lock() {
+                    p.waiting = why;
                 }
             })),
             on_started: Some(tx),
@@ -136,7 +142,7 @@ impl App {
     pub fn progress_of(&self, run_id: &str) -> Option<Progress> {
         let map = self.progress.lock().ok()?;
         let cell = map.get(run_id)?;
-        let p = *cell.lock().ok()?;
+        let p = cell.lock().ok()?.clone();
         Some(p)
     }
 

@@ -279,12 +279,16 @@ impl From<&Run> for RunSummary {
 }
 
 /// Live progress of a run that is reading.
-#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct Progress {
     /// Records the connector reports as read.
     pub done: u64,
     /// Records it expects, when it says.
     pub total: Option<u64>,
+    /// Why it waits for a plugin slot, while it does (every slot is busy
+    /// with other runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

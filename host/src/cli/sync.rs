@@ -123,13 +123,16 @@ async fn apply(engine: &Local, file: &std::path::Path) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let config = DistrictConfig::parse(&text)?;
-    engine.apply(&config).await?;
+    let cleared = engine.apply(&config).await?;
     println!(
         "applied {}: organization `{}`, {} sources",
         file.display(),
         config.organization.id,
         config.sources.len()
     );
+    for sentence in cleared {
+        println!("  {sentence}: enter it again in the source's Delivery Config");
+    }
     Ok(())
 }
 

@@ -27,7 +27,9 @@ use crate::model::record::{self, Record};
 use crate::model::report::RunReport;
 use crate::reconcile::Reconciler;
 use crate::reconcile::merge::Masters;
-use crate::runtime::{ConnectorFactory, ConnectorSession, PageReader, Runtime, SessionOptions};
+use crate::runtime::{
+    ConnectorFactory, ConnectorSession, PageReader, Runtime, SessionOptions, WaitSink,
+};
 use crate::secret::Secret;
 use crate::store::sync::{CommitHints, CommitOutcome, KeyDomain};
 use crate::store::{DbKeyValue, Run, RunStatus, Store};
@@ -60,6 +62,9 @@ pub struct ImportOptions {
     /// Commit without approval (unless a hold threshold is passed); none: the source's setting.
     pub auto_commit: Option<bool>,
     pub progress: Option<ProgressSink>,
+    /// Told why the run waits for a plugin slot (another organization's
+    /// runs hold them all), and when it goes on.
+    pub waiting: Option<WaitSink>,
     /// Told the run's id as soon as the run exists, so a caller (the API)
     /// can answer with it while the import goes on.
     pub on_started: Option<tokio::sync::oneshot::Sender<String>>,
@@ -76,6 +81,7 @@ impl Default for ImportOptions {
             by: "cli".into(),
             auto_commit: None,
             progress: None,
+            waiting: None,
             on_started: None,
             secrets: None,
         }
@@ -306,7 +312,7 @@ impl Engine {
         progress: Option<ProgressSink>,
     ) -> Result<(ConnectorSession, Arc<Package>), EngineError> {
         let (session, package, _) = self
-            .connect_reader(org_id, config, secrets, progress)
+            .connect_reader(org_id, config, secrets, progress, None)
             .await?;
         Ok((session, package))
     }
@@ -319,6 +325,7 @@ impl Engine {
         config: &SourceConfig,
         secrets: &BTreeMap<String, Secret>,
         progress: Option<ProgressSink>,
+        waiting: Option<WaitSink>,
     ) -> Result<(ConnectorSession, Arc<Package>, ConnectorFactory), EngineError> {
         let (package, settings) = self.package_for(config)?;
         let granted = grant(
@@ -353,6 +360,8 @@ impl Engine {
             ))),
             drop_dir,
             progress,
+            owner: Some(org_id.to_string()),
+            waiting,
         };
         let factory = ConnectorFactory::new(self.runtime.clone(), loaded.clone(), options.clone());
         let session = ConnectorSession::start(&self.runtime, loaded, options).await?;
@@ -505,8 +514,9 @@ impl Engine {
             None => secrets_from_env(config)?,
         };
         // Progress is the engine's to report (records read so far), not the plugin's.
-        let (session, package, spares) =
-            self.connect_reader(org_id, config, &secrets, None).await?;
+        let (session, package, spares) = self
+            .connect_reader(org_id, config, &secrets, None, opts.waiting.clone())
+            .await?;
         let kinds = imported_kinds(&package, config, report);
         let mut reconciler = Reconciler::new(
             &self.store,
@@ -521,7 +531,7 @@ impl Engine {
         }
         let mut run = ImportRun {
             stages: self.stages(org_id, config).await?,
-            rules: rules::RuleChain::start(self, config).await?,
+            rules: rules::RuleChain::start(self, org_id, config).await?,
             // Orphan references are only knowable when the run sees everything.
             refs: since.is_none().then(RefCheck::default),
             reconciler,
@@ -961,6 +971,9 @@ fn read_ahead(
                             }
                             return;
                         }
+                        // The extra instances go back to the slots between
+                        // batches: another organization's run may need one.
+                        idle.truncate(1);
                     }
                 }
             }
@@ -994,7 +1007,7 @@ impl AheadRead<'_> {
         idle: &mut Vec<ConnectorSession>,
         tx: &tokio::sync::mpsc::Sender<Fetched>,
     ) -> Result<(), Option<ReadFailure>> {
-        let mut cursors = cursors.into_iter();
+        let mut cursors = cursors.into_iter().peekable();
         let mut inflight: std::collections::VecDeque<tokio::task::JoinHandle<AheadPage>> =
             Default::default();
         let stop =
@@ -1004,17 +1017,24 @@ impl AheadRead<'_> {
                 }
             };
         loop {
-            while inflight.len() < self.width {
-                let Some(cursor) = cursors.next() else { break };
+            while inflight.len() < self.width && cursors.peek().is_some() {
+                // An instance more only while a slot is free and no other
+                // run waits: otherwise the pages go at the pace of those held.
+                // (With none in flight, the run's own instance is idle.)
                 let mut session = match idle.pop() {
                     Some(s) => s,
-                    None => match self.factory.start().await {
-                        Ok(s) => s,
-                        Err(e) => {
+                    None => match self.factory.try_start().await {
+                        Some(Ok(s)) => s,
+                        Some(Err(e)) => {
                             stop(&mut inflight);
                             return Err(Some(e.into()));
                         }
+                        None => break,
                     },
+                };
+                let Some(cursor) = cursors.next() else {
+                    idle.push(session);
+                    break;
                 };
                 let (kind, since) = (self.kind, self.since.map(str::to_string));
                 inflight.push_back(tokio::spawn(async move {
@@ -1038,7 +1058,13 @@ impl AheadRead<'_> {
             };
             match page {
                 Ok((records, warned)) => {
-                    idle.push(session);
+                    // Another run waits for a slot: an extra instance goes
+                    // now, at the end of its page (one stays for the run).
+                    if self.factory.slot_wanted() && !(idle.is_empty() && inflight.is_empty()) {
+                        drop(session);
+                    } else {
+                        idle.push(session);
+                    }
                     if tx.send(Fetched::Page(records, warned)).await.is_err() {
                         stop(&mut inflight);
                         return Err(None);

@@ -20,7 +20,11 @@ pub struct RuleChain {
 }
 
 impl RuleChain {
-    pub async fn start(engine: &Engine, config: &SourceConfig) -> Result<RuleChain, EngineError> {
+    pub async fn start(
+        engine: &Engine,
+        org_id: &str,
+        config: &SourceConfig,
+    ) -> Result<RuleChain, EngineError> {
         let mut chain = RuleChain {
             transforms: Vec::new(),
             filters: Vec::new(),
@@ -45,6 +49,7 @@ impl RuleChain {
                 loaded,
                 SessionOptions {
                     settings: granted.settings,
+                    owner: Some(org_id.to_string()),
                     ..Default::default()
                 },
             )

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::bindings::connector::Connector;
 use super::bindings::types::{Change, ChangeOutcome, EntityKind, Page, School};
 use super::error::{Failure, PluginCallError};
+use super::slots::Slot;
 use super::state::{Sandbox, SessionOptions, plugin_call};
 use super::{LoadedPlugin, Pre, Runtime, validate};
 
@@ -45,6 +46,26 @@ impl ConnectorFactory {
     pub async fn start(&self) -> Result<ConnectorSession, PluginCallError> {
         ConnectorSession::start(&self.runtime, self.plugin.clone(), self.options.clone()).await
     }
+
+    /// Whether another run waits for a slot (an extra instance should go).
+    pub fn slot_wanted(&self) -> bool {
+        self.runtime.slots.wanted()
+    }
+
+    /// One more instance only if a slot is free and no other run waits for
+    /// one (the instances that read pages ahead are extras); none otherwise.
+    pub async fn try_start(&self) -> Option<Result<ConnectorSession, PluginCallError>> {
+        let slot = self.runtime.slots.try_acquire(&self.options.owner)?;
+        Some(
+            ConnectorSession::start_in(
+                &self.runtime,
+                self.plugin.clone(),
+                self.options.clone(),
+                Some(slot),
+            )
+            .await,
+        )
+    }
 }
 
 impl ConnectorSession {
@@ -52,6 +73,16 @@ impl ConnectorSession {
         runtime: &Runtime,
         plugin: Arc<LoadedPlugin>,
         options: SessionOptions,
+    ) -> Result<ConnectorSession, PluginCallError> {
+        Self::start_in(runtime, plugin, options, None).await
+    }
+
+    /// Start in `slot`, or in one taken in turn when none is given.
+    async fn start_in(
+        runtime: &Runtime,
+        plugin: Arc<LoadedPlugin>,
+        options: SessionOptions,
+        slot: Option<Slot>,
     ) -> Result<ConnectorSession, PluginCallError> {
         let Pre::Connector(pre) = &plugin.pre else {
             return Err(PluginCallError {
@@ -62,7 +93,10 @@ impl ConnectorSession {
             });
         };
         let pre = pre.clone();
-        let mut sandbox = Sandbox::new(runtime, plugin, options).await?;
+        let mut sandbox = match slot {
+            Some(slot) => Sandbox::with_slot(runtime, plugin, options, slot).await?,
+            None => Sandbox::new(runtime, plugin, options).await?,
+        };
         let instance = plugin_call!(sandbox, "start".to_string(), |store| pre
             .instantiate_async(store))?;
         Ok(ConnectorSession { sandbox, instance })

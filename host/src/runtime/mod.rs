@@ -11,6 +11,7 @@ use crate::bindings;
 mod connector;
 mod error;
 mod rule;
+pub mod slots;
 mod state;
 mod validate;
 
@@ -18,7 +19,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
@@ -26,7 +26,8 @@ pub use bindings::rule::exports::homeroom::plugin::rule_api::Verdict;
 pub use connector::{ConnectorFactory, ConnectorSession, PageReader, ReadError};
 pub use error::{Failure, PluginCallError};
 pub use rule::{RuleSession, wire};
-pub use state::SessionOptions;
+pub use slots::{Busy, Owner, Slot, Slots};
+pub use state::{SessionOptions, WaitSink};
 
 use crate::capabilities::storage::Quota;
 use crate::gallery::manifest::Needs;
@@ -266,7 +267,8 @@ pub struct Runtime {
     connector_linker: Linker<PluginState>,
     rule_linker: Linker<PluginState>,
     pub(crate) limits: Limits,
-    pub(crate) permits: Arc<Semaphore>,
+    /// Live instances, shared fairly between organizations.
+    pub(crate) slots: Arc<Slots>,
     compiled: Mutex<HashMap<[u8; 32], Arc<LoadedPlugin>>>,
 }
 
@@ -350,7 +352,7 @@ impl Runtime {
             rule_engine,
             connector_linker,
             rule_linker,
-            permits: Arc::new(Semaphore::new(limits.max_instances)),
+            slots: Slots::new(limits.max_instances),
             limits,
             compiled: Mutex::new(HashMap::new()),
         });
@@ -360,6 +362,11 @@ impl Runtime {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The instance slots every plugin instance of this runtime takes.
+    pub fn slots(&self) -> &Arc<Slots> {
+        &self.slots
     }
 
     pub(crate) fn engine_for(&self, kind: PluginKind) -> &Engine {

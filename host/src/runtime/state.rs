@@ -10,13 +10,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, StoreContextMut, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{http, log, settings, storage, types};
 use super::error::{Failure, PluginCallError};
+use super::slots::{Owner, Slot};
 use super::{Caps, Limits, LoadedPlugin, Runtime, validate};
 use crate::capabilities::http::{ConnectionClient, HttpError, Method, OutboundRequest};
 use crate::capabilities::log::{Level, LogCaps, PluginLog, ProgressSink, RECENT_LINES, one_line};
@@ -40,7 +40,15 @@ pub struct SessionOptions {
     /// The file-drop folder it may read (file connectors only).
     pub drop_dir: Option<PathBuf>,
     pub progress: Option<ProgressSink>,
+    /// Whose instance it is, for the fair share of instance slots (none:
+    /// the operator's).
+    pub owner: Owner,
+    /// Told why the instance waits for a slot, and `None` once it has one.
+    pub waiting: Option<WaitSink>,
 }
+
+/// Told why an instance waits for a slot (`Some`), and when it has one (`None`).
+pub type WaitSink = Arc<dyn Fn(Option<String>) + Send + Sync>;
 
 /// Memory limit that remembers it was hit, so a trap can be reported as
 /// out-of-memory rather than a mystery crash.
@@ -242,7 +250,8 @@ pub(crate) struct Sandbox {
     /// operator's maximum.
     caps: Caps,
     fuel: bool,
-    _permit: OwnedSemaphorePermit,
+    /// The instance slot it holds while it lives.
+    _slot: Slot,
 }
 
 impl Sandbox {
@@ -251,6 +260,28 @@ impl Sandbox {
         plugin: Arc<LoadedPlugin>,
         options: SessionOptions,
     ) -> Result<Sandbox, PluginCallError> {
+        let waiting = options.waiting.clone();
+        let slot = runtime
+            .slots
+            .acquire(&options.owner, |busy| {
+                if let Some(sink) = &waiting {
+                    sink(Some(busy.to_string()));
+                }
+            })
+            .await;
+        if let Some(sink) = &waiting {
+            sink(None);
+        }
+        Self::with_slot(runtime, plugin, options, slot).await
+    }
+
+    /// A store for an instance that already holds its slot.
+    pub(crate) async fn with_slot(
+        runtime: &Runtime,
+        plugin: Arc<LoadedPlugin>,
+        options: SessionOptions,
+        slot: Slot,
+    ) -> Result<Sandbox, PluginCallError> {
         let id = plugin.package.id().to_string();
         let fail = |failure| PluginCallError {
             plugin: id.clone(),
@@ -258,12 +289,6 @@ impl Sandbox {
             failure,
             recent_log: Vec::new(),
         };
-        let permit = runtime
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| fail(Failure::Instantiate(e.to_string())))?;
         let (caps, notes) =
             Caps::granted(&plugin.package.manifest.needs, &runtime.limits.plugin_max);
         for note in notes {
@@ -323,7 +348,7 @@ impl Sandbox {
             limits: runtime.limits.clone(),
             caps,
             fuel,
-            _permit: permit,
+            _slot: slot,
         })
     }
 

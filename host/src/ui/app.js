@@ -24,7 +24,9 @@
             window.location.reload();
             return;
           }
-          if (p.total) {
+          if (p.waiting) {
+            text.textContent = "Waiting: " + p.waiting;
+          } else if (p.total) {
             bar.max = p.total;
             bar.value = p.done;
             text.textContent = p.done + " of " + p.total + " records read";

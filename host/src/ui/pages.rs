@@ -484,7 +484,7 @@ async fn run_progress(
     let view = app.run(&session.caller, &org, &run).await?;
     let p = view.progress.unwrap_or_default();
     Ok(axum::Json(serde_json::json!({
-        "status": view.summary.status, "done": p.done, "total": p.total,
+        "status": view.summary.status, "done": p.done, "total": p.total, "waiting": p.waiting,
     }))
     .into_response())
 }
@@ -570,8 +570,8 @@ async fn run_page(
         }
         @if running {
             div.panel.progress data-progress-url={ (base) "/runs/" (s.id) "/progress" } {
-                strong { "Reading from the source…" }
-                @let p = run.progress.unwrap_or_default();
+                @let p = run.progress.clone().unwrap_or_default();
+                @if let Some(why) = &p.waiting { strong { "Waiting: " (why) } } @else { strong { "Reading from the source…" } }
                 @if let Some(total) = p.total { progress max=(total) value=(p.done) {} } @else { progress {} }
                 span.muted data-progress-text { "This page follows the run; it shows the report when the run is over." }
                 noscript { a href={ (base) "/runs/" (s.id) } { "Reload to see where it stands" } }

@@ -162,6 +162,26 @@ impl Connector for Hostile {
                 total: None,
                 ahead: Vec::new(),
             }),
+            // A read whose first page lists 40 more, each slow to read (a
+            // spin of `spin` steps: the sandbox's clock stands still).
+            "slow-ahead" => {
+                let Some(at) = cursor else {
+                    return Ok(Page {
+                        entities: vec![user("slow-0")],
+                        next: None,
+                        total: Some(41),
+                        ahead: (1..=40).map(|i| i.to_string()).collect(),
+                    });
+                };
+                let steps: u64 = settings::get("spin")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(10_000_000);
+                let mut x: u64 = 0;
+                for _ in 0..steps {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+                page(vec![user(&format!("slow-{at}"))])
+            }
             // A read that claims more pages than any source has.
             "ahead-flood" => Ok(Page {
                 entities: vec![user("u1")],
