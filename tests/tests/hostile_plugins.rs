@@ -236,7 +236,7 @@ async fn malformed_pages_are_refused_with_the_record_named() {
         ),
         (
             "bad-name",
-            "user record `u1` has an attribute named `givenname`, which is not an attribute name",
+            "user record `u1` has an attribute named `given\\u{1b}[2Kname`, which is not an attribute name",
         ),
         (
             "reserved-name",

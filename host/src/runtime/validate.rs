@@ -149,11 +149,18 @@ fn entity(e: &Entity, checks: Checks) -> Result<(), String> {
             } else {
                 "which is not an attribute name (at most 64 characters, no control character, no space at either end)"
             };
+            // Its control characters shown, not stripped: the name is the fault.
+            let shown: String = a
+                .name
+                .chars()
+                .take(80)
+                .flat_map(char::escape_default)
+                .collect();
             return Err(format!(
                 "{} record `{}` has an attribute named `{}`, {why}",
                 kind_name(e.kind),
                 short(id),
-                short(&a.name).escape_debug()
+                short(&shown)
             ));
         }
         let bytes = value_bytes(&a.value);
