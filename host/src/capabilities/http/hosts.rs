@@ -101,7 +101,7 @@ pub struct HostPattern {
 
 impl HostPattern {
     /// Parse one pattern. A full URL is accepted and reduced to its host and
-    /// explicit port. `*` alone (allow everything) is refused.
+    /// port (explicit, or its scheme's default). `*` alone (allow everything) is refused.
     pub fn parse(pattern: &str) -> Result<HostPattern, String> {
         let original = pattern.trim().to_string();
         let mut text = original.clone();
@@ -111,7 +111,9 @@ impl HostPattern {
             let host = url
                 .host_str()
                 .ok_or_else(|| format!("allowed host `{original}` has no host"))?;
-            text = match url.port() {
+            // A URL (a resolved `{service_url}`) allows its own port only:
+            // the scheme's default when it names none.
+            text = match url.port_or_known_default() {
                 Some(port) => format!("{host}:{port}"),
                 None => host.to_string(),
             };
@@ -301,6 +303,10 @@ mod tests {
             &["https://sis.example.org:8443/ims/"],
             "https://sis.example.org/x"
         ));
+        // A URL without a port allows its scheme's port only.
+        assert!(ok(&["https://localhost"], "https://localhost/x"));
+        assert!(!ok(&["https://localhost"], "http://localhost/x"));
+        assert!(!ok(&["https://localhost"], "https://localhost:8443/x"));
         for bad in [
             "*",
             "",
