@@ -30,10 +30,16 @@ sanitizer="${HOMEROOM_FUZZ_SANITIZER:-address}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_stack_use_after_return=0:quarantine_size_mb=16}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/target}"
 work="$here/work"
-# The CSV target writes its drop folders here; removed at the end.
-export TMPDIR="$work/tmp"
-mkdir -p "$TMPDIR"
-trap 'rm -rf "$TMPDIR"' EXIT
+mkdir -p "$work"
+# The CSV target writes its drop folders under $TMPDIR: in memory when the
+# machine has /dev/shm (a write on disk costs more than the read); removed
+# at the end.
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  drops=$(mktemp -d /dev/shm/homeroom-fuzz.XXXXXX)
+else
+  drops=$(mktemp -d "$work/drops.XXXXXX")
+fi
+trap 'rm -rf "$drops"' EXIT
 
 fuzz() { cargo "+$toolchain" fuzz "$1" --fuzz-dir "$here" --sanitizer "$sanitizer" "${@:2}"; }
 
@@ -54,20 +60,22 @@ for t in "${targets[@]}"; do
   echo "fuzz: $t for $seconds s"
   start=$SECONDS
   # New inputs go to the first corpus folder (work/), never to the seeds.
-  if fuzz run "$t" "$corpus" "$here/corpus/$t" -- \
+  if TMPDIR="$drops" fuzz run "$t" "$corpus" "$here/corpus/$t" -- \
     -max_total_time="$seconds" -timeout=25 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" >"$work/$t.log" 2>&1; then
     echo "fuzz: $t: no crash in $((SECONDS - start)) s ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/$t.log" | grep -o '[0-9]*$' || echo '?') runs; log $work/$t.log)"
   else
     failed+=("$t")
-    echo "fuzz: $t FAILED after $((SECONDS - start)) s; the end of its log ($work/$t.log):"
-    tail -n 40 "$work/$t.log" | sed 's/^/    /'
+    echo "fuzz: $t FAILED after $((SECONDS - start)) s (log $work/$t.log):"
+    # The panic (message and place), or the sanitizer's or libFuzzer's report.
+    grep -m1 -A2 -E "panicked at|==ERROR: |ERROR: libFuzzer" "$work/$t.log" | sed 's/^/    /' \
+      || tail -n 20 "$work/$t.log" | sed 's/^/    /'
     found=$(find "$artifacts" -type f -newer "$marker" 2>/dev/null || true)
     if [ -n "$found" ]; then
       for f in $found; do
         echo "fuzz: $t: the input is $f"
-        echo "      replay: cargo +$toolchain fuzz run --fuzz-dir tests/fuzz $t $f"
-        echo "      shrink: cargo +$toolchain fuzz tmin --fuzz-dir tests/fuzz $t $f"
+        echo "      replay: cargo +$toolchain fuzz run --fuzz-dir tests/fuzz --sanitizer $sanitizer $t $f"
+        echo "      shrink: cargo +$toolchain fuzz tmin --fuzz-dir tests/fuzz --sanitizer $sanitizer $t $f"
       done
     else
       echo "fuzz: $t: no input was written (a build or start-up failure, or out of memory; see the log)"

@@ -61,9 +61,10 @@ def csv_package():
         for i, name in enumerate(FILES):
             if name not in files:
                 continue
-            # bulk, pages of 2, no seek; delta, pages of 1, a cursor at byte 40.
+            # bulk, pages of 2, no seek, the whole package read; delta, pages
+            # of 1, a cursor at byte 40, only the payload's kind read.
             put(d, f"{version}-{name}", bytes([bit | i, 1, 0]) + files[name])
-            put(d, f"{version}-delta-{name}", bytes([bit | 0x20 | i, 0, 40]) + files[name])
+            put(d, f"{version}-delta-{name}", bytes([bit | 0x20 | i, 0x10, 40]) + files[name])
         label = "1.1" if version == "v1p1" else "1.2"
         put(d, f"{version}-manifest.csv", bytes([0x80 | bit, 3, 0]) + manifest(label, files))
         for method, tag in ((zipfile.ZIP_DEFLATED, "deflated"), (zipfile.ZIP_STORED, "stored")):

@@ -7,7 +7,7 @@
 //! When the host makes `runtime::validate` public, the fuzz target can call
 //! `homeroom_host::runtime::validate` and this crate can go.
 
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, clippy::all)]
 
 pub use homeroom_host::bindings;
 

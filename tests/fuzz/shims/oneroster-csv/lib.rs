@@ -6,7 +6,7 @@
 //! The modules name each other as `crate::rows`, `crate::schema`, ...: they
 //! sit at this crate's root exactly as at the connector's.
 
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, clippy::all)]
 
 #[path = "../../../../plugins/oneroster-csv/src/convert.rs"]
 pub mod convert;
