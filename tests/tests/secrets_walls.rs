@@ -90,6 +90,19 @@ impl Harness {
     }
 
     /// A new organization and an admin token for it.
+    /// Activate the OneRoster 1.2 app as source `sis` through the API.
+    async fn activate_oneroster(&self, org: &str, admin: &str) {
+        let r = self
+            .call(
+                "POST",
+                &format!("/api/v1/organizations/{org}/sources"),
+                admin,
+                Some(json!({"app": "oneroster-1-2", "id": "sis"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+
     async fn organization(&self, name: &str) -> (String, String) {
         let org = org_id(name);
         self.engine
@@ -299,15 +312,7 @@ async fn a_changed_token_url_clears_the_stored_client_secret() {
         let (org, admin) = h.organization("repoint").await;
         let base = format!("/api/v1/organizations/{org}");
         let s = format!("{base}/sources/sis");
-        let r = h
-            .call(
-                "POST",
-                &format!("{base}/sources"),
-                &admin,
-                Some(json!({"app": "oneroster-1-2", "id": "sis"})),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        h.activate_oneroster(&org, &admin).await;
 
         let settings = |token_url: &str| {
             json!({
@@ -431,15 +436,7 @@ async fn the_wizard_test_connection_after_a_changed_token_url_sends_no_stored_se
         let h = Harness::new(&url).await;
         let (org, admin) = h.organization("wizard-repoint").await;
         let base = format!("/api/v1/organizations/{org}");
-        let r = h
-            .call(
-                "POST",
-                &format!("{base}/sources"),
-                &admin,
-                Some(json!({"app": "oneroster-1-2", "id": "sis"})),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        h.activate_oneroster(&org, &admin).await;
         let r = h
             .call(
                 "PUT",
@@ -866,15 +863,7 @@ async fn a_configuration_file_that_re_points_a_stored_secret_clears_it() {
         let h = Harness::new(&url).await;
         let (org, admin) = h.organization("repoint-file").await;
         let base = format!("/api/v1/organizations/{org}");
-        let r = h
-            .call(
-                "POST",
-                &format!("{base}/sources"),
-                &admin,
-                Some(json!({"app": "oneroster-1-2", "id": "sis"})),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        h.activate_oneroster(&org, &admin).await;
         let r = h
             .call(
                 "PUT",
