@@ -38,6 +38,55 @@ pub enum BlankValues {
     Replace,
 }
 
+/// An integration's type (the Data Sync article's Import, Export, Sync).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncMode {
+    #[default]
+    Import,
+    Export,
+    /// Two-way: export, then import the kinds the destination owns.
+    Sync,
+}
+
+impl SyncMode {
+    pub fn is_import(&self) -> bool {
+        *self == SyncMode::Import
+    }
+
+    pub fn exports(self) -> bool {
+        matches!(self, SyncMode::Export | SyncMode::Sync)
+    }
+
+    pub fn imports(self) -> bool {
+        matches!(self, SyncMode::Import | SyncMode::Sync)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::Import => "import",
+            SyncMode::Export => "export",
+            SyncMode::Sync => "sync",
+        }
+    }
+}
+
+/// Export settings of a destination.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportSettings {
+    /// The kinds sent (`class`, `enrollment`, `category`...); empty: every
+    /// kind the plugin's manifest says it exports.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<String>,
+}
+
+impl ExportSettings {
+    pub fn is_default(&self) -> bool {
+        *self == ExportSettings::default()
+    }
+}
+
 /// One configured source, in the order of the activation wizard.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +97,15 @@ pub struct SourceConfig {
     pub plugin: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// What this integration does: import (the source feeds the hub, the
+    /// default), export (the hub feeds the destination) or sync (both:
+    /// the destination takes the roster and gives back what it owns, as
+    /// Google Classroom gives coursework and grades).
+    #[serde(default, skip_serializing_if = "SyncMode::is_import")]
+    pub sync_mode: SyncMode,
+    /// What an export or sync integration sends.
+    #[serde(default, skip_serializing_if = "ExportSettings::is_default")]
+    pub export: ExportSettings,
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
     /// For file connectors: the host folder the plugin may read (as `/drop`).
@@ -495,6 +553,8 @@ impl SourceConfig {
             settings: BTreeMap::new(),
             folder: None,
             secrets: BTreeMap::new(),
+            sync_mode: SyncMode::Import,
+            export: ExportSettings::default(),
             advanced: Advanced::default(),
             schools: SchoolsMapping::default(),
             mapping: Vec::new(),
@@ -522,6 +582,18 @@ impl SourceConfig {
             return Err(invalid(
                 "the id must be lowercase letters, digits, - or _".into(),
             ));
+        }
+        for kind in &self.export.kinds {
+            if EntityKind::from_cli(kind).is_err() {
+                return Err(invalid(format!(
+                    "export kind `{kind}` is not an entity kind; use one of {}",
+                    EntityKind::ALL
+                        .iter()
+                        .map(|k| k.cli_name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
         }
         for kind in self
             .requirements

@@ -375,15 +375,49 @@ async fn a_component_for_another_world_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let src = Path::new(TEST_PLUGINS_DIR).join("hostile-rule");
     let manifest = std::fs::read_to_string(src.join("manifest.toml")).unwrap();
-    std::fs::write(
-        dir.path().join("manifest.toml"),
-        manifest.replace("world_version = \"0.1.0\"", "world_version = \"0.2.0\""),
-    )
-    .unwrap();
+    let with_version = |v: &str| {
+        manifest
+            .lines()
+            .map(|l| {
+                if l.starts_with("world_version") {
+                    format!("world_version = \"{v}\"")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    std::fs::write(dir.path().join("manifest.toml"), with_version("0.9.0")).unwrap();
     std::fs::copy(src.join("plugin.wasm"), dir.path().join("plugin.wasm")).unwrap();
     let err = Package::from_dir(dir.path(), None).unwrap_err().to_string();
     assert!(
-        err.contains("homeroom:plugin@0.2.0") && err.contains("supports 0.1.0"),
+        err.contains("homeroom:plugin@0.9.0") && err.contains("runs homeroom:plugin@0.1.0, 0.2.0"),
+        "{err}"
+    );
+
+    // A manifest that names the other version than its component speaks.
+    let built_for = if manifest.contains("world_version = \"0.1.0\"") {
+        "0.1.0"
+    } else {
+        "0.2.0"
+    };
+    let other = if built_for == "0.1.0" {
+        "0.2.0"
+    } else {
+        "0.1.0"
+    };
+    std::fs::write(dir.path().join("manifest.toml"), with_version(other)).unwrap();
+    let package = Arc::new(Package::from_dir(dir.path(), None).unwrap());
+    let err = Runtime::new(limits())
+        .unwrap()
+        .load(&package)
+        .err()
+        .expect("a component of another version than its manifest says must not load")
+        .to_string();
+    assert!(
+        err.contains(&format!("says world_version {other}"))
+            && err.contains(&format!("built for homeroom:plugin@{built_for}")),
         "{err}"
     );
 

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use homeroom_host::bindings::export_types::{ExportChange, ExportOutcome};
 use homeroom_host::bindings::types::{
-    Action, Attribute, Change, Entity, EntityKind, Reference, Status, Value,
+    Action, Attribute, Entity, EntityKind, Reference, Status, Value,
 };
 use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
 use homeroom_host::gallery::grant::grant;
@@ -793,7 +794,7 @@ async fn grades_are_written_back_to_the_gradebook() {
         let mut gone = entity(EntityKind::Result, "r-2", vec![]);
         gone.status = Status::ToBeDeleted;
         let user = entity(EntityKind::User, "st-1", vec![]);
-        let changes: Vec<Change> = [
+        let changes: Vec<ExportChange> = [
             (Action::Add, line_item),
             (Action::Update, result),
             (Action::Update, incomplete),
@@ -801,22 +802,36 @@ async fn grades_are_written_back_to_the_gradebook() {
             (Action::Update, user),
         ]
         .into_iter()
-        .map(|(action, entity)| Change { action, entity })
+        .map(|(action, entity)| ExportChange {
+            action,
+            entity,
+            target_id: None,
+            target_refs: Vec::new(),
+        })
         .collect();
-        let outcomes = session.apply(&changes).await.unwrap();
-        let errors: Vec<(&str, Option<&str>)> = outcomes
+        let outcomes = session.export(&changes).await.unwrap();
+        let errors: Vec<(Option<&str>, Option<&str>)> = outcomes
             .iter()
-            .map(|o| (o.source_id.as_str(), o.error.as_deref()))
+            .map(|o| match o {
+                ExportOutcome::Applied(id) => (Some(id.as_str()), None),
+                ExportOutcome::Rejected(why) | ExportOutcome::Retry(why) => {
+                    (None, Some(why.as_str()))
+                }
+            })
             .collect();
-        assert_eq!(errors[0], ("li-essay", None), "{version}: {errors:?}");
-        assert_eq!(errors[1], ("r-essay-1", None), "{version}: {errors:?}");
+        assert_eq!(errors[0], (Some("li-essay"), None), "{version}: {errors:?}");
+        assert_eq!(
+            errors[1],
+            (Some("r-essay-1"), None),
+            "{version}: {errors:?}"
+        );
         assert!(
             errors[2]
                 .1
                 .is_some_and(|m| m.contains("422") && m.contains("required field `lineItem`")),
             "{errors:?}"
         );
-        assert_eq!(errors[3], ("r-2", None));
+        assert_eq!(errors[3], (Some("r-2"), None));
         assert!(
             errors[4].1.is_some_and(|m| m.starts_with("unsupported")),
             "{errors:?}"

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::WORLD_VERSION;
+use crate::bindings::{WORLD_VERSION, WORLD_VERSIONS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -210,7 +210,7 @@ pub const ALWAYS_SENT: [&str; 6] = [
 
 /// An attribute name as `reads` may state it: a letter, then letters,
 /// digits, `_`, `-`, `.` or `:`, at most 64 in all.
-fn is_attribute_name(name: &str) -> bool {
+pub fn is_attribute_name(name: &str) -> bool {
     let mut chars = name.chars();
     name.len() <= 64
         && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -222,12 +222,14 @@ pub enum ManifestError {
     #[error("the plugin manifest cannot be read: {0}")]
     Parse(String),
     #[error(
-        "plugin `{id}` was built for homeroom:plugin@{found}, which this host does not support (it supports {supported}): ask the vendor for a build against {supported}"
+        "plugin `{id}` was built for homeroom:plugin@{found}, which this host does not support (it runs homeroom:plugin@{supported}): ask the vendor for a build against {newest}"
     )]
     UnsupportedWorld {
         id: String,
         found: String,
-        supported: &'static str,
+        /// The versions this host runs, listed.
+        supported: String,
+        newest: &'static str,
     },
     #[error("plugin manifest is invalid: {0}")]
     Invalid(String),
@@ -254,11 +256,12 @@ impl Manifest {
                 self.id
             )));
         }
-        if self.world_version != WORLD_VERSION {
+        if !WORLD_VERSIONS.contains(&self.world_version.as_str()) {
             return Err(ManifestError::UnsupportedWorld {
                 id: self.id.clone(),
                 found: self.world_version.clone(),
-                supported: WORLD_VERSION,
+                supported: WORLD_VERSIONS.join(", "),
+                newest: WORLD_VERSION,
             });
         }
         let mut names = std::collections::BTreeSet::new();
@@ -369,7 +372,12 @@ required = true
         .unwrap_err()
         .to_string();
         assert!(err.contains("homeroom:plugin@9.0.0"), "{err}");
-        assert!(err.contains("supports 0.1.0"), "{err}");
+        assert!(err.contains("runs homeroom:plugin@0.1.0, 0.2.0"), "{err}");
+        assert!(err.contains("a build against 0.2.0"), "{err}");
+        let older = Manifest::parse(
+            &MINIMAL.replace("world_version = \"0.1.0\"", "world_version = \"0.2.0\""),
+        );
+        assert!(older.is_ok(), "both versions are run");
     }
 
     const RULE: &str = r#"

@@ -1,5 +1,5 @@
 //! A connector instance for one run: test the connection, list schools, read
-//! pages, apply changes. Every page is checked at the boundary before the
+//! pages, export changes (0.1.0 connectors `apply` them, through `compat`). Every page is checked at the boundary before the
 //! pipeline sees it (`validate::page`, with the plugin's value cap and the
 //! attribute-name rule); what the plugin says back (its connection message,
 //! its outcomes' errors) is made printable and cut to its message cap.
@@ -7,7 +7,10 @@
 use std::sync::Arc;
 
 use super::bindings::connector::Connector;
-use super::bindings::types::{Change, ChangeOutcome, EntityKind, Page, School};
+use super::bindings::export_types::{ExportChange, ExportOutcome};
+use super::bindings::types::{EntityKind, Page, School};
+use super::bindings::v0_1_0::connector::Connector as ConnectorV1;
+use super::compat;
 use super::error::{Failure, PluginCallError};
 use super::slots::Slot;
 use super::state::{Sandbox, SessionOptions, plugin_call};
@@ -15,7 +18,30 @@ use super::{LoadedPlugin, Pre, Runtime, validate};
 
 pub struct ConnectorSession {
     sandbox: Sandbox,
-    instance: Connector,
+    instance: Instance,
+}
+
+/// An instance by the API version it speaks.
+enum Instance {
+    V2(Connector),
+    V1(ConnectorV1),
+}
+
+/// Call `$method` on the instance's connector-api, whichever its version,
+/// where both versions' calls take and give the same types.
+macro_rules! connector_call {
+    ($self:ident, $call:expr, |$store:ident, $api:ident| $body:expr) => {
+        match &$self.instance {
+            Instance::V2(i) => {
+                let $api = i.homeroom_plugin_connector_api();
+                plugin_call!($self.sandbox, $call, |$store| $body)
+            }
+            Instance::V1(i) => {
+                let $api = i.homeroom_plugin_connector_api();
+                plugin_call!($self.sandbox, $call, |$store| $body)
+            }
+        }
+    };
 }
 
 /// Starts more instances of a connector with the grants of the first: the
@@ -84,21 +110,28 @@ impl ConnectorSession {
         options: SessionOptions,
         slot: Option<Slot>,
     ) -> Result<ConnectorSession, PluginCallError> {
-        let Pre::Connector(pre) = &plugin.pre else {
-            return Err(PluginCallError {
-                plugin: plugin.package.id().to_string(),
-                call: "start".into(),
-                failure: Failure::Instantiate("this plugin is a rule, not a connector".into()),
-                recent_log: Vec::new(),
-            });
+        let pre = match &plugin.pre {
+            Pre::Connector(pre) => Ok(pre.clone()),
+            Pre::ConnectorV1(pre) => Err(pre.clone()),
+            Pre::Rule(_) | Pre::RuleV1(_) => {
+                return Err(PluginCallError {
+                    plugin: plugin.package.id().to_string(),
+                    call: "start".into(),
+                    failure: Failure::Instantiate("this plugin is a rule, not a connector".into()),
+                    recent_log: Vec::new(),
+                });
+            }
         };
-        let pre = pre.clone();
         let mut sandbox = match slot {
             Some(slot) => Sandbox::with_slot(runtime, plugin, options, slot).await?,
             None => Sandbox::new(runtime, plugin, options).await?,
         };
-        let instance = plugin_call!(sandbox, "start".to_string(), |store| pre
-            .instantiate_async(store))?;
+        let instance = match pre {
+            Ok(pre) => Instance::V2(plugin_call!(sandbox, "start".to_string(), |store| pre
+                .instantiate_async(store))?),
+            Err(pre) => Instance::V1(plugin_call!(sandbox, "start".to_string(), |store| pre
+                .instantiate_async(store))?),
+        };
         Ok(ConnectorSession { sandbox, instance })
     }
 
@@ -108,8 +141,7 @@ impl ConnectorSession {
 
     pub async fn test_connection(&mut self) -> Result<String, PluginCallError> {
         let call = "test-connection".to_string();
-        let api = self.instance.homeroom_plugin_connector_api();
-        let out = plugin_call!(self.sandbox, call.clone(), |store| api
+        let out = connector_call!(self, call.clone(), |store, api| api
             .call_test_connection(store))?;
         match out {
             Ok(message) => Ok(self.sandbox.said(&message)),
@@ -119,8 +151,7 @@ impl ConnectorSession {
 
     pub async fn list_schools(&mut self) -> Result<Vec<School>, PluginCallError> {
         let call = "list-schools".to_string();
-        let api = self.instance.homeroom_plugin_connector_api();
-        let out = plugin_call!(self.sandbox, call.clone(), |store| api
+        let out = connector_call!(self, call.clone(), |store, api| api
             .call_list_schools(store))?;
         let schools = out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))?;
         validate::schools(&schools)
@@ -136,8 +167,7 @@ impl ConnectorSession {
         cursor: Option<&str>,
     ) -> Result<Page, PluginCallError> {
         let call = format!("read({})", validate::kind_name(kind));
-        let api = self.instance.homeroom_plugin_connector_api();
-        let out = plugin_call!(self.sandbox, call.clone(), |store| api
+        let out = connector_call!(self, call.clone(), |store, api| api
             .call_read(store, kind, since, cursor))?;
         let page = out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))?;
         let checks = validate::Checks {
@@ -224,21 +254,30 @@ impl ConnectorSession {
         Ok(count)
     }
 
-    pub async fn apply(
+    /// Export a batch of changes of one kind: one outcome per change, in
+    /// order, each reason made printable and cut to the message cap, each
+    /// destination id checked as an id is.
+    pub async fn export(
         &mut self,
-        changes: &[Change],
-    ) -> Result<Vec<ChangeOutcome>, PluginCallError> {
-        let call = format!("apply({} changes)", changes.len());
-        let api = self.instance.homeroom_plugin_connector_api();
-        let out = plugin_call!(self.sandbox, call.clone(), |store| api
-            .call_apply(store, changes))?;
-        let mut outcomes =
-            out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))?;
-        for outcome in &mut outcomes {
-            if let Some(error) = &mut outcome.error {
-                *error = self.sandbox.said(error);
+        changes: &[ExportChange],
+    ) -> Result<Vec<ExportOutcome>, PluginCallError> {
+        let call = format!("export({} changes)", changes.len());
+        let out = match &self.instance {
+            Instance::V2(i) => {
+                let api = i.homeroom_plugin_connector_api();
+                plugin_call!(self.sandbox, call.clone(), |store| api
+                    .call_export_changes(store, changes))?
             }
-        }
+            Instance::V1(i) => {
+                let api = i.homeroom_plugin_connector_api();
+                let changes = compat::changes_for_apply(changes);
+                plugin_call!(self.sandbox, call.clone(), |store| api
+                    .call_apply(store, &changes))?
+                .map(|outcomes| outcomes.into_iter().map(compat::outcome_of_apply).collect())
+            }
+        };
+        let mut outcomes: Vec<ExportOutcome> =
+            out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))?;
         if outcomes.len() != changes.len() {
             return Err(self.sandbox.failed(
                 &call,
@@ -248,6 +287,18 @@ impl ConnectorSession {
                     changes.len()
                 )),
             ));
+        }
+        for outcome in &mut outcomes {
+            match outcome {
+                ExportOutcome::Applied(id) => {
+                    if let Err(why) = validate::target_id(id) {
+                        return Err(self.sandbox.failed(&call, Failure::InvalidData(why)));
+                    }
+                }
+                ExportOutcome::Rejected(why) | ExportOutcome::Retry(why) => {
+                    *why = self.sandbox.said(why);
+                }
+            }
         }
         Ok(outcomes)
     }

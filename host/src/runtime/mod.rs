@@ -8,12 +8,13 @@
 //! implement the capabilities (that is `capabilities`), nor touch storage.
 
 use crate::bindings;
+mod compat;
 mod connector;
 mod error;
 mod rule;
 pub mod slots;
 mod state;
-mod validate;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -256,9 +257,13 @@ pub struct LoadedPlugin {
     pre: Pre,
 }
 
+/// A pre-linked component, by what it is and the API version it speaks.
 enum Pre {
     Connector(bindings::connector::ConnectorPre<PluginState>),
     Rule(bindings::rule::RulePre<PluginState>),
+    /// `homeroom:plugin@0.1.0` (adapted by `compat`).
+    ConnectorV1(bindings::v0_1_0::connector::ConnectorPre<PluginState>),
+    RuleV1(bindings::v0_1_0::rule::RulePre<PluginState>),
 }
 
 pub struct Runtime {
@@ -266,6 +271,9 @@ pub struct Runtime {
     rule_engine: Engine,
     connector_linker: Linker<PluginState>,
     rule_linker: Linker<PluginState>,
+    /// The same, for 0.1.0 components.
+    connector_linker_v1: Linker<PluginState>,
+    rule_linker_v1: Linker<PluginState>,
     pub(crate) limits: Limits,
     /// Live instances, shared fairly between organizations.
     pub(crate) slots: Arc<Slots>,
@@ -279,12 +287,14 @@ pub enum LoadError {
     #[error("plugin `{plugin}` does not fit this host: {why}")]
     Link { plugin: String, why: String },
     #[error(
-        "plugin `{plugin}` was built for {found}, which this host does not support (it supports homeroom:plugin@{supported}): ask the vendor for a build against {supported}"
+        "plugin `{plugin}` was built for {found}, which this host does not support (it runs homeroom:plugin@{supported}): ask the vendor for a build against {newest}"
     )]
     WorldVersion {
         plugin: String,
         found: String,
-        supported: &'static str,
+        /// The versions this host runs, listed.
+        supported: String,
+        newest: &'static str,
     },
 }
 
@@ -347,11 +357,23 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut rule_linker)?;
         bindings::rule::Rule::add_to_linker::<_, HasSelf<_>>(&mut rule_linker, |s| s)?;
 
+        let mut connector_linker_v1 = Linker::new(&connector_engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut connector_linker_v1)?;
+        bindings::v0_1_0::connector::Connector::add_to_linker::<_, HasSelf<_>>(
+            &mut connector_linker_v1,
+            |s| s,
+        )?;
+        let mut rule_linker_v1 = Linker::new(&rule_engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut rule_linker_v1)?;
+        bindings::v0_1_0::rule::Rule::add_to_linker::<_, HasSelf<_>>(&mut rule_linker_v1, |s| s)?;
+
         let runtime = Arc::new(Runtime {
             connector_engine,
             rule_engine,
             connector_linker,
             rule_linker,
+            connector_linker_v1,
+            rule_linker_v1,
             slots: Slots::new(limits.max_instances),
             limits,
             compiled: Mutex::new(HashMap::new()),
@@ -395,20 +417,37 @@ impl Runtime {
                 plugin: plugin.clone(),
                 why: format!("{e:#}"),
             })?;
-        check_world_version(&plugin, engine, &component, kind)?;
+        let version = check_world_version(&plugin, engine, &component, kind)?;
+        if version != package.manifest.world_version {
+            return Err(LoadError::Link {
+                plugin: plugin.clone(),
+                why: format!(
+                    "its manifest says world_version {}, but the component was built for homeroom:plugin@{version}: set world_version = \"{version}\" in manifest.toml",
+                    package.manifest.world_version
+                ),
+            });
+        }
         let link = |e: wasmtime::Error| LoadError::Link {
             plugin: plugin.clone(),
             why: format!("{e:#}"),
         };
-        let pre = if kind.is_rule() {
-            let pre = self.rule_linker.instantiate_pre(&component).map_err(link)?;
-            Pre::Rule(bindings::rule::RulePre::new(pre).map_err(link)?)
-        } else {
-            let pre = self
-                .connector_linker
-                .instantiate_pre(&component)
-                .map_err(link)?;
-            Pre::Connector(bindings::connector::ConnectorPre::new(pre).map_err(link)?)
+        let v1 = version == "0.1.0";
+        let linker = match (kind.is_rule(), v1) {
+            (true, false) => &self.rule_linker,
+            (true, true) => &self.rule_linker_v1,
+            (false, false) => &self.connector_linker,
+            (false, true) => &self.connector_linker_v1,
+        };
+        let pre = linker.instantiate_pre(&component).map_err(link)?;
+        let pre = match (kind.is_rule(), v1) {
+            (true, false) => Pre::Rule(bindings::rule::RulePre::new(pre).map_err(link)?),
+            (true, true) => Pre::RuleV1(bindings::v0_1_0::rule::RulePre::new(pre).map_err(link)?),
+            (false, false) => {
+                Pre::Connector(bindings::connector::ConnectorPre::new(pre).map_err(link)?)
+            }
+            (false, true) => {
+                Pre::ConnectorV1(bindings::v0_1_0::connector::ConnectorPre::new(pre).map_err(link)?)
+            }
         };
         let loaded = Arc::new(LoadedPlugin {
             package: package.clone(),
@@ -421,21 +460,24 @@ impl Runtime {
     }
 }
 
-/// Refuse a component whose exports name another `homeroom:plugin` version,
-/// with a message that says which it was built for.
+/// The `homeroom:plugin` version a component's exports speak, or a refusal
+/// naming the version it was built for and those this host runs.
 fn check_world_version(
     plugin: &str,
     engine: &Engine,
     component: &Component,
     kind: PluginKind,
-) -> Result<(), LoadError> {
+) -> Result<&'static str, LoadError> {
     let wanted = if kind.is_rule() { "rule" } else { "connector" };
     let ty = component.component_type();
     let mut found = None;
     for (name, _) in ty.exports(engine) {
         if let Some(rest) = name.strip_prefix("homeroom:plugin/") {
-            if rest == format!("{wanted}-api@{}", bindings::WORLD_VERSION) {
-                return Ok(());
+            let version = rest
+                .strip_prefix(&format!("{wanted}-api@"))
+                .and_then(|v| bindings::WORLD_VERSIONS.iter().find(|s| **s == v));
+            if let Some(version) = version {
+                return Ok(version);
             }
             found = Some(format!("homeroom:plugin/{rest}"));
         }
@@ -443,7 +485,8 @@ fn check_world_version(
     Err(LoadError::WorldVersion {
         plugin: plugin.to_string(),
         found: found.unwrap_or_else(|| format!("no homeroom:plugin {wanted} export")),
-        supported: bindings::WORLD_VERSION,
+        supported: bindings::WORLD_VERSIONS.join(", "),
+        newest: bindings::WORLD_VERSION,
     })
 }
 

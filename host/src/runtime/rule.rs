@@ -27,6 +27,8 @@ use serde_json::Value as Json;
 use super::bindings::rule::Rule;
 use super::bindings::rule::exports::homeroom::plugin::rule_api::{Batch, Verdict};
 use super::bindings::types::{Entity, EntityKind};
+use super::bindings::v0_1_0::rule::Rule as RuleV1;
+use super::compat;
 use super::error::{Failure, PluginCallError};
 use super::state::{Sandbox, SessionOptions, plugin_call};
 use super::{LoadedPlugin, Pre, Runtime, validate};
@@ -35,11 +37,17 @@ use crate::model::record::{Record, json_text};
 
 pub struct RuleSession {
     sandbox: Sandbox,
-    instance: Rule,
+    instance: Instance,
     /// The attributes the manifest says the rule reads; `None` for all.
     reads: Option<Vec<String>>,
     /// Reused from page to page.
     batch: Batch,
+}
+
+/// An instance by the API version it speaks.
+enum Instance {
+    V2(Rule),
+    V1(RuleV1),
 }
 
 impl RuleSession {
@@ -48,19 +56,26 @@ impl RuleSession {
         plugin: Arc<LoadedPlugin>,
         options: SessionOptions,
     ) -> Result<RuleSession, PluginCallError> {
-        let Pre::Rule(pre) = &plugin.pre else {
-            return Err(PluginCallError {
-                plugin: plugin.package.id().to_string(),
-                call: "start".into(),
-                failure: Failure::Instantiate("this plugin is a connector, not a rule".into()),
-                recent_log: Vec::new(),
-            });
+        let pre = match &plugin.pre {
+            Pre::Rule(pre) => Ok(pre.clone()),
+            Pre::RuleV1(pre) => Err(pre.clone()),
+            Pre::Connector(_) | Pre::ConnectorV1(_) => {
+                return Err(PluginCallError {
+                    plugin: plugin.package.id().to_string(),
+                    call: "start".into(),
+                    failure: Failure::Instantiate("this plugin is a connector, not a rule".into()),
+                    recent_log: Vec::new(),
+                });
+            }
         };
-        let pre = pre.clone();
         let reads = plugin.package.manifest.reads.clone();
         let mut sandbox = Sandbox::new(runtime, plugin, options).await?;
-        let instance = plugin_call!(sandbox, "start".to_string(), |store| pre
-            .instantiate_async(store))?;
+        let instance = match pre {
+            Ok(pre) => Instance::V2(plugin_call!(sandbox, "start".to_string(), |store| pre
+                .instantiate_async(store))?),
+            Err(pre) => Instance::V1(plugin_call!(sandbox, "start".to_string(), |store| pre
+                .instantiate_async(store))?),
+        };
         Ok(RuleSession {
             sandbox,
             instance,
@@ -90,10 +105,22 @@ impl RuleSession {
         if let Err(why) = pack(&mut self.batch, &page, self.reads.as_deref()) {
             return Err(self.sandbox.failed(&call, Failure::InvalidData(why)));
         }
-        let api = self.instance.homeroom_plugin_rule_api();
-        let batch = &self.batch;
-        let out = plugin_call!(self.sandbox, call.clone(), |store| api
-            .call_apply(store, batch))?;
+        let out = match &self.instance {
+            Instance::V2(i) => {
+                let api = i.homeroom_plugin_rule_api();
+                let batch = &self.batch;
+                plugin_call!(self.sandbox, call.clone(), |store| api
+                    .call_apply(store, batch))?
+            }
+            Instance::V1(i) => {
+                let api = i.homeroom_plugin_rule_api();
+                let batch = compat::batch_to_v1(&mut self.batch);
+                let out = plugin_call!(self.sandbox, call.clone(), |store| api
+                    .call_apply(store, &batch));
+                compat::batch_from_v1(&mut self.batch, batch);
+                out?.map(|verdicts| verdicts.into_iter().map(compat::verdict_of_v1).collect())
+            }
+        };
         let verdicts =
             out.map_err(|e| self.sandbox.failed(&call, Failure::from_plugin_error(e)))?;
         let checks = validate::Checks {

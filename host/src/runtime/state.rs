@@ -108,6 +108,8 @@ impl WasiView for PluginState {
 
 impl types::Host for PluginState {}
 
+impl super::bindings::export_types::Host for PluginState {}
+
 impl log::Host for PluginState {
     async fn log(&mut self, level: log::Level, message: String) {
         let level = match level {
@@ -150,17 +152,19 @@ impl storage::Host for PluginState {
         }
     }
 
-    /// `set` returns nothing in the WIT (0.1.0), so the plugin cannot see a
-    /// refusal: the first of each page is a warning of the run report (the
-    /// rest are counted there) and a line of the host's log.
-    async fn set(&mut self, key: String, value: Vec<u8>) {
-        if let Err(e) = self.storage.set(&key, &value, self.quota).await {
-            self.storage_refused += 1;
-            if self.storage_refused == 1 {
-                self.log.host_warning(&format!(
-                    "the host refused to store `{}`: {e}",
-                    validate::short(&key)
-                ));
+    /// A refusal goes back to the plugin (0.2.0's `set` returns it) and,
+    /// the first of each page, into the run report as a warning (the rest
+    /// are counted there) and a line of the host's log.
+    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+        match self.storage.set(&key, &value, self.quota).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let why = format!("the host refused to store `{}`: {e}", validate::short(&key));
+                self.storage_refused += 1;
+                if self.storage_refused == 1 {
+                    self.log.host_warning(&why);
+                }
+                Err(why)
             }
         }
     }

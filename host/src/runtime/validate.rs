@@ -19,6 +19,8 @@ use crate::capabilities::storage::size;
 // What every record carries outside its attributes; not attribute names
 // (the names `gallery::manifest` refuses in `reads`).
 use crate::gallery::manifest::ALWAYS_SENT as RECORD_FIELDS;
+/// An attribute name as a rule's `reads` may state it (`gallery::manifest`'s rule).
+pub use crate::gallery::manifest::is_attribute_name;
 
 /// Records one page may hold.
 pub const MAX_PAGE: usize = 100_000;
@@ -48,16 +50,6 @@ pub struct Checks {
     /// (records from a connector; a rule's answer carries the names the
     /// host sent it, mapped ones included).
     pub names: bool,
-}
-
-/// An attribute name as a rule's `reads` may state it (the rule of
-/// `gallery::manifest`): a letter, then letters, digits, `_`, `-`, `.` or
-/// `:`, at most 64 in all.
-pub fn is_attribute_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= MAX_NAME
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
 }
 
 /// An attribute name as a connector may send it: what a source system's
@@ -97,6 +89,28 @@ pub fn short(s: &str) -> String {
         line.push('…');
     }
     line
+}
+
+/// A destination's id for an entity, from an export outcome: kept and sent
+/// back with later changes, shown to admins, so printable and bounded as
+/// source ids are.
+pub fn target_id(id: &str) -> Result<(), String> {
+    if id.trim().is_empty() {
+        return Err("an export outcome applied a change under an empty destination id".into());
+    }
+    if id.len() > MAX_ID {
+        return Err(format!(
+            "an export outcome names a destination id of {} bytes (the limit is {MAX_ID})",
+            id.len()
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(format!(
+            "an export outcome names the destination id `{}`, which holds a control character",
+            short(id)
+        ));
+    }
+    Ok(())
 }
 
 fn entity(e: &Entity, checks: Checks) -> Result<(), String> {

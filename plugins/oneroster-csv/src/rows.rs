@@ -406,6 +406,12 @@ impl RowReader {
         if id.len() > MAX_ID_BYTES {
             return bad(format!("its sourcedId is longer than {MAX_ID_BYTES} bytes"));
         }
+        if id.chars().any(char::is_control) {
+            return bad(
+                "its sourcedId holds a control character (a line break, a tab...); ids must be printable text"
+                    .into(),
+            );
+        }
         for &(column, at) in &self.checked.dates {
             let value = fields.get(at).unwrap_or("");
             if !value.is_empty() && date_of(value).is_none() {

@@ -551,6 +551,9 @@ fn mend_slips(
     }
 }
 
+/// The longest column name kept: the host's limit on an attribute name.
+pub const MAX_COLUMN_NAME: usize = 64;
+
 /// Check a header line against the file's columns in `version`.
 pub fn check_header(
     spec: &FileSpec,
@@ -566,9 +569,24 @@ pub fn check_header(
     };
     let mut names = Vec::with_capacity(fields.len());
     let mut index = QuickMap::default();
+    let mut notes = Vec::new();
     for (at, raw) in fields.iter().enumerate() {
         let raw = raw.trim().trim_start_matches('\u{feff}');
         if raw.is_empty() {
+            names.push(None);
+            continue;
+        }
+        // A column becomes an attribute of that name: one the hub cannot
+        // keep (the host refuses the whole page) is left out, and said so.
+        if raw.chars().count() > MAX_COLUMN_NAME || raw.chars().any(char::is_control) {
+            let shown: String = raw
+                .chars()
+                .take(80)
+                .flat_map(char::escape_default)
+                .collect();
+            notes.push(format!(
+                "{file}: column `{shown}` is left out: a column name has at most {MAX_COLUMN_NAME} characters and no control character"
+            ));
             names.push(None);
             continue;
         }
@@ -587,7 +605,6 @@ pub fn check_header(
         }
         names.push(Some(name));
     }
-    let mut notes = Vec::new();
     mend_slips(file, columns.all, &mut names, &mut index, &mut notes);
     let missing: Vec<&str> = columns
         .required
@@ -699,6 +716,31 @@ mod tests {
             "{}",
             err.message()
         );
+    }
+
+    #[test]
+    fn a_column_the_hub_cannot_name_is_left_out_and_said() {
+        let orgs = spec("orgs.csv").unwrap();
+        let long = format!("metadata.{}", "x".repeat(60));
+        let h = check_header(
+            orgs,
+            Version::V1p1,
+            &strings(&[
+                "sourcedId",
+                "name",
+                "type",
+                &long,
+                "home\u{1b}room",
+                "metadata.ok",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(h.names[3], None);
+        assert_eq!(h.names[4], None);
+        assert_eq!(h.position("metadata.ok"), Some(5));
+        assert_eq!(h.notes.len(), 2, "{:?}", h.notes);
+        assert!(h.notes[0].contains("is left out"), "{:?}", h.notes);
+        assert!(h.notes[1].contains("home\\u{1b}room"), "{:?}", h.notes);
     }
 
     #[test]

@@ -1331,3 +1331,56 @@ fn columns_in_another_order_than_the_specifications_read_the_same() {
         Some("2024-09-02T08:15:00Z")
     );
 }
+
+/// What the host refuses in a whole page is refused here row by row or
+/// column by column, so one odd cell skips its row and no more: a sourcedId
+/// holding a control character skips its row; a column whose name the hub
+/// cannot keep as an attribute name (a control character, more than 64
+/// characters) is left out, and both are said.
+#[test]
+fn ids_and_column_names_the_hub_cannot_keep_are_skipped_and_said() {
+    let long = format!("metadata.{}", "x".repeat(70));
+    let users = format!(
+        "{},{long},metadata.tab\there\n\
+         u1,,,true,s1,student,ann,,Ann,Ames,,,,,,,05,,a,b\n\
+         u\x1b[2K2,,,true,s1,student,bo,,Bo,Byrd,,,,,,,05,,a,b\n\
+         u3,,,true,s1,student,cy,,Cy,Cole,,,,,,,05,,a,b\n",
+        USERS_1_1.trim_end()
+    );
+    let root = package(
+        "unkeepable",
+        &[
+            ("manifest.csv", MANIFEST_1_1),
+            ("users.csv", users.as_bytes()),
+        ],
+    );
+    let mut log = Log::default();
+    let users = read_all(&mut session(&root, 100), EntityKind::User, &mut log).unwrap();
+    let ids: Vec<&str> = users.iter().map(|u| u.source_id.as_str()).collect();
+    assert_eq!(ids, ["u1", "u3"]);
+    assert!(
+        users[0]
+            .attributes
+            .iter()
+            .all(|a| !a.name.starts_with("metadata.")),
+        "{:?}",
+        users[0].attributes
+    );
+    let warnings = log.warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("column `metadata.xxx") && w.contains("is left out")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("metadata.tab\\there")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("users.csv line 3: its sourcedId holds a control character")),
+        "{warnings:?}"
+    );
+}

@@ -22,7 +22,7 @@ pub mod capabilities {
 
 pub mod gallery {
     pub mod manifest {
-        pub use homeroom_host::gallery::manifest::ALWAYS_SENT;
+        pub use homeroom_host::gallery::manifest::{ALWAYS_SENT, is_attribute_name};
     }
 }
 
