@@ -21,14 +21,15 @@
 //!         /* map body to entities */
 //!         # Ok(Page { entities: vec![], next: None, total: None, ahead: vec![] })
 //!     }
-//!     fn apply(_changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, PluginError> {
+//!     fn export_changes(_changes: Vec<ExportChange>) -> Result<Vec<ExportOutcome>, PluginError> {
 //!         Err(PluginError::Unsupported("this connector only imports".into()))
 //!     }
 //! }
 //! homeroom_sdk::export_connector!(MySis);
 //! ```
 //!
-//! What the SDK owns: the guest-side bindings of `wit/0.1.0`, typed helpers
+//! What the SDK owns: the guest-side bindings of `wit/0.2.0` (world
+//! `homeroom:plugin@0.2.0`; set `world_version = "0.2.0"` in the manifest), typed helpers
 //! over them (entities, attributes, paging cursors, HTTP as the connection,
 //! settings) and the OneRoster JSON/CSV mapping shared by the OneRoster
 //! connectors. What it must not do: reach the network or files any way but
@@ -44,7 +45,7 @@ pub mod __private {
 #[cfg(feature = "connector")]
 pub mod connector_bindings {
     wit_bindgen::generate!({
-        path: "../wit/0.1.0",
+        path: "../wit/0.2.0",
         world: "connector",
         pub_export_macro: true,
         export_macro_name: "__export_connector_world",
@@ -56,16 +57,16 @@ pub mod connector_bindings {
 #[cfg(all(feature = "rule", feature = "connector"))]
 pub mod rule_bindings {
     wit_bindgen::generate!({
-        path: "../wit/0.1.0",
+        path: "../wit/0.2.0",
         world: "rule",
         pub_export_macro: true,
         export_macro_name: "__export_rule_world",
         default_bindings_module: "homeroom_sdk::rule_bindings",
         runtime_path: "homeroom_sdk::__private::wit_bindgen::rt",
         with: {
-            "homeroom:plugin/types@0.1.0": crate::connector_bindings::homeroom::plugin::types,
-            "homeroom:plugin/log@0.1.0": crate::connector_bindings::homeroom::plugin::log,
-            "homeroom:plugin/settings@0.1.0": crate::connector_bindings::homeroom::plugin::settings,
+            "homeroom:plugin/types@0.2.0": crate::connector_bindings::homeroom::plugin::types,
+            "homeroom:plugin/log@0.2.0": crate::connector_bindings::homeroom::plugin::log,
+            "homeroom:plugin/settings@0.2.0": crate::connector_bindings::homeroom::plugin::settings,
         },
     });
 }
@@ -73,7 +74,7 @@ pub mod rule_bindings {
 #[cfg(all(feature = "rule", not(feature = "connector")))]
 pub mod rule_bindings {
     wit_bindgen::generate!({
-        path: "../wit/0.1.0",
+        path: "../wit/0.2.0",
         world: "rule",
         pub_export_macro: true,
         export_macro_name: "__export_rule_world",
@@ -104,10 +105,11 @@ pub mod settings;
 #[cfg(feature = "connector")]
 pub mod storage;
 
+#[cfg(feature = "connector")]
+pub use wit::export_types::{ExportChange, ExportOutcome, TargetRef};
 #[cfg(any(feature = "connector", feature = "rule"))]
 pub use wit::types::{
-    Action, Attribute, Change, ChangeOutcome, Entity, EntityKind, Page, PluginError, Reference,
-    School, Status, Value,
+    Action, Attribute, Entity, EntityKind, Page, PluginError, Reference, School, Status, Value,
 };
 
 #[cfg(feature = "connector")]
@@ -119,13 +121,13 @@ pub use rule::{Batch, RecordRef, ReferenceRef, Rule, ValueRef, Verdict};
 pub mod prelude {
     #[cfg(any(feature = "connector", feature = "rule"))]
     pub use crate::{
-        Action, Attribute, Change, ChangeOutcome, Entity, EntityKind, Page, PluginError, Reference,
-        School, Status, Value, log, settings,
+        Action, Attribute, Entity, EntityKind, Page, PluginError, Reference, School, Status, Value,
+        log, settings,
     };
     #[cfg(feature = "rule")]
     pub use crate::{Batch, RecordRef, ReferenceRef, Rule, ValueRef, Verdict};
     #[cfg(feature = "connector")]
-    pub use crate::{Connector, http, paging, storage};
+    pub use crate::{Connector, ExportChange, ExportOutcome, TargetRef, http, paging, storage};
 }
 
 /// Export a type implementing [`Connector`] as this component's connector.

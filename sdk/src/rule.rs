@@ -1,7 +1,7 @@
 //! Rules: the batch a filter or transformation rule gets, read through
 //! borrowed views, and the trait a rule implements.
 //!
-//! The host hands a rule its batch packed (see `wit/0.1.0/rule.wit`): every
+//! The host hands a rule its batch packed (see `wit/0.2.0/rule.wit`): every
 //! string of the batch in one buffer, records and attributes as flat rows
 //! pointing into it. [`Batch`] reads it in place: [`Batch::records`] yields a
 //! [`RecordRef`] per record, whose [`RecordRef::get`] and

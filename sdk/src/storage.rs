@@ -10,7 +10,9 @@ pub fn get_string(key: &str) -> Option<String> {
     host::get(key).and_then(|v| String::from_utf8(v).ok())
 }
 
-pub fn set(key: &str, value: &[u8]) {
+/// Store `value` under `key`; refused, with the host's reason, past this
+/// plugin's quota for the source (the manifest's `[needs]`).
+pub fn set(key: &str, value: &[u8]) -> Result<(), String> {
     host::set(key, value)
 }
 

@@ -32,9 +32,18 @@ pub fn database_urls(dir: &Path) -> Vec<String> {
     urls
 }
 
-/// The built-in gallery plus the test plugins.
+/// A connector built for `homeroom:plugin@0.1.0` and kept as built
+/// (`tests/fixtures/connector-0.1.0/README.md`): the fixture connector of
+/// the last 0.1.0 tree, as `fixture-connector-0-1-0`.
+pub const CONNECTOR_0_1_0_DIR: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/connector-0.1.0");
+
+/// The built-in gallery plus the test plugins, and the 0.1.0 connector.
 pub fn gallery() -> Gallery {
     let mut gallery = Gallery::builtin().expect("built-in gallery");
+    gallery
+        .add(Package::from_dir(Path::new(CONNECTOR_0_1_0_DIR), None).expect("the 0.1.0 connector"))
+        .expect("unique ids");
     for entry in std::fs::read_dir(TEST_PLUGINS_DIR).expect("test plugins were built") {
         let path = entry.expect("dir entry").path();
         gallery

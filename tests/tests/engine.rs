@@ -1218,3 +1218,52 @@ async fn one_organizations_busy_runs_do_not_starve_another() {
         assert_eq!(done.report.counts["user"].add, 41);
     }
 }
+
+/// A connector built for `homeroom:plugin@0.1.0` (kept as built,
+/// `tests/fixtures/connector-0.1.0`) imports through this host exactly as
+/// the same connector built for 0.2.0 does: the same counts, the same
+/// records, and a second run that changes nothing.
+#[tokio::test]
+async fn a_connector_built_for_0_1_0_imports_as_its_0_2_0_build_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let dir = tmp.path().join(format!("district-{}", org_id("v1")));
+        students(23).write(&dir);
+        let mut seen = Vec::new();
+        for plugin in ["fixture-connector-0-1-0", "fixture-connector"] {
+            let org = org_id(plugin);
+            let mut s = source("sis", &dir);
+            s.plugin = plugin.into();
+            s.advanced.auto_commit = true;
+            apply(&engine, &org, vec![s]).await;
+            let run = import(&engine, &org, "sis").await;
+            assert_eq!(
+                run.status,
+                RunStatus::Committed,
+                "{plugin}: {:?}",
+                run.report
+            );
+            let again = import(&engine, &org, "sis").await;
+            assert_eq!(
+                again.report.total(|c| c.add + c.update + c.delete),
+                0,
+                "{plugin}: a second run changes nothing: {:?}",
+                again.report.counts
+            );
+            let users = engine
+                .store()
+                .entities(&org, "user", None, 0, 100)
+                .await
+                .unwrap();
+            let mut people: Vec<String> = users
+                .iter()
+                .map(|u| serde_json::to_string(&u.data).unwrap())
+                .collect();
+            people.sort();
+            seen.push((run.report.counts.clone(), people));
+        }
+        assert_eq!(seen[0].1.len(), 23);
+        assert_eq!(seen[0], seen[1], "0.1.0 and 0.2.0 builds import the same");
+    }
+}

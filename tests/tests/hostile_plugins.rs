@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use homeroom_host::bindings::types::EntityKind;
+use homeroom_host::bindings::types::{EntityKind, Value};
 use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
 use homeroom_host::capabilities::log::Origin;
 use homeroom_host::capabilities::storage::KeyValue;
@@ -548,9 +548,31 @@ async fn a_storage_flood_stops_at_the_quota_and_the_run_report_says_so() {
             Some(kv.clone()),
         )
         .await;
-        // The plugin cannot see the refusal (`set` returns nothing in the
-        // WIT): its read goes on and succeeds.
-        assert_eq!(read_users(&mut session).await, Ok(2), "run {run}");
+        // The plugin hears the refusal (0.2.0's `set` returns it) and stops
+        // writing; its read goes on and succeeds.
+        let mut heard = None;
+        let read = session
+            .read_all(EntityKind::User, None, |page| {
+                heard = heard.take().or_else(|| {
+                    page.entities[0]
+                        .attributes
+                        .iter()
+                        .find_map(|a| match &a.value {
+                            Value::Text(t) if a.name == "storageRefused" => Some(t.clone()),
+                            _ => None,
+                        })
+                });
+                Ok::<(), ()>(())
+            })
+            .await
+            .map_err(|e| e.to_string());
+        assert_eq!(read, Ok(2), "run {run}");
+        let heard = heard.unwrap_or_default();
+        assert!(
+            heard.starts_with("after 8 values: the host refused to store `flood-8`")
+                && heard.contains("past its quota of 8 MiB"),
+            "run {run}: the plugin heard {heard:?}"
+        );
         let (warnings, _) = session.take_warnings();
         assert!(
             warnings.iter().all(|w| w.origin == Origin::Host),
@@ -559,11 +581,10 @@ async fn a_storage_flood_stops_at_the_quota_and_the_run_report_says_so() {
         let text: Vec<&str> = warnings.iter().map(|w| w.text.as_str()).collect();
         let text = text.join("\n");
         assert!(
-            text.contains("the host refused to store `flood-")
+            text.contains("the host refused to store `flood-8`")
                 && text.contains("past its quota of 8 MiB"),
             "run {run}: {text}"
         );
-        assert!(text.contains("more storage writes"), "run {run}: {text}");
         let usage = kv.usage().await.unwrap();
         assert!(usage.bytes <= 8 * 1024 * 1024, "run {run}: {usage:?}");
         assert_eq!(usage.keys, 8, "run {run}: eight values of 1 MiB fit");

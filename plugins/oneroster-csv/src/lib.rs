@@ -108,7 +108,7 @@ impl Connector for OneRosterCsv {
         with_session(|s, log| s.read(kind, since.as_deref(), cursor.as_deref(), log))
     }
 
-    fn apply(_changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, PluginError> {
+    fn export_changes(_changes: Vec<ExportChange>) -> Result<Vec<ExportOutcome>, PluginError> {
         Err(PluginError::Unsupported(
             "the OneRoster CSV connector only imports: a CSV drop folder cannot take changes back"
                 .into(),

@@ -80,10 +80,10 @@ impl Connector for OneRoster {
         )
     }
 
-    fn apply(changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, PluginError> {
+    fn export_changes(changes: Vec<ExportChange>) -> Result<Vec<ExportOutcome>, PluginError> {
         let mut env = HostEnv;
         let config = Config::from_env(&env)?;
-        Ok(apply::apply(&mut env, &config, changes))
+        Ok(apply::export(&mut env, &config, changes))
     }
 }
 

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use homeroom_sdk::connector_bindings::homeroom::plugin::http::{
     HttpError, Method, Request, Response,
 };
-use homeroom_sdk::{Action, Change, Entity, EntityKind, PluginError, Status, Value};
+use homeroom_sdk::{
+    Action, Entity, EntityKind, ExportChange, ExportOutcome, PluginError, Status, TargetRef, Value,
+};
 use serde_json::{Value as Json, json};
 
 use crate::apply;
@@ -508,8 +510,21 @@ fn connection_failures_say_what_to_fix() {
     );
 }
 
-fn change(action: Action, entity: Entity) -> Change {
-    Change { action, entity }
+fn change(action: Action, entity: Entity) -> ExportChange {
+    ExportChange {
+        action,
+        entity,
+        target_id: None,
+        target_refs: Vec::new(),
+    }
+}
+
+/// An outcome as (the id it was applied under, the reason it was not).
+fn outcome_of(o: &ExportOutcome) -> (Option<&str>, Option<&str>) {
+    match o {
+        ExportOutcome::Applied(id) => (Some(id), None),
+        ExportOutcome::Rejected(why) | ExportOutcome::Retry(why) => (None, Some(why)),
+    }
 }
 
 #[test]
@@ -538,7 +553,7 @@ fn grades_are_written_back_one_outcome_per_change() {
         .with_ref("student", EntityKind::User, "u1")
         .with("score", Value::Number(9.0))
         .with_text("scoreStatus", "fully graded");
-    let outcomes = apply::apply(
+    let outcomes = apply::export(
         &mut env,
         &config,
         vec![
@@ -549,19 +564,24 @@ fn grades_are_written_back_one_outcome_per_change() {
             change(Action::Add, Entity::new(EntityKind::User, "u1")),
         ],
     );
-    let errors: Vec<(&str, Option<&str>)> = outcomes
-        .iter()
-        .map(|o| (o.source_id.as_str(), o.error.as_deref()))
-        .collect();
-    assert_eq!(errors[0], ("li 1", None));
-    assert_eq!(errors[1], ("r1", None));
+    let errors: Vec<(Option<&str>, Option<&str>)> = outcomes.iter().map(outcome_of).collect();
+    assert_eq!(errors[0], (Some("li 1"), None));
+    assert_eq!(errors[1], (Some("r1"), None));
+    assert!(
+        matches!(outcomes[2], ExportOutcome::Rejected(_)),
+        "a 422 is the SIS refusing"
+    );
     assert!(
         errors[2]
             .1
             .is_some_and(|m| m.contains("422") && m.contains("score out of range")),
         "{errors:?}"
     );
-    assert_eq!(errors[3], ("r-gone", None), "deleting what is gone is done");
+    assert_eq!(
+        errors[3],
+        (Some("r-gone"), None),
+        "deleting what is gone is done"
+    );
     assert!(
         errors[4].1.is_some_and(|m| m.starts_with("unsupported")),
         "{errors:?}"
@@ -608,8 +628,8 @@ fn a_1p1_write_back_uses_the_1p1_path_and_schema() {
         .with_ref("lineItem", EntityKind::LineItem, "li1")
         .with_ref("class", EntityKind::Class, "c1")
         .with("late", Value::Boolean(true));
-    let outcomes = apply::apply(&mut env, &config, vec![change(Action::Update, result)]);
-    assert_eq!(outcomes[0].error, None);
+    let outcomes = apply::export(&mut env, &config, vec![change(Action::Update, result)]);
+    assert_eq!(outcome_of(&outcomes[0]), (Some("r1"), None));
     assert_eq!(
         env.requests[0].url,
         "https://sis.test/ims/oneroster/v1p1/results/r1"
@@ -630,7 +650,7 @@ fn a_1p1_write_back_uses_the_1p1_path_and_schema() {
 fn transport_failures_of_a_write_become_that_change_s_error() {
     let mut env = Fake::new(&[], |_| Err(HttpError::Timeout("30 s".into())));
     let config = env.config();
-    let outcomes = apply::apply(
+    let outcomes = apply::export(
         &mut env,
         &config,
         vec![change(
@@ -639,12 +659,59 @@ fn transport_failures_of_a_write_become_that_change_s_error() {
         )],
     );
     assert!(
-        outcomes[0]
-            .error
-            .as_deref()
-            .is_some_and(|m| m.contains("did not answer in time")),
+        matches!(&outcomes[0], ExportOutcome::Retry(m) if m.contains("did not answer in time")),
+        "a SIS that does not answer is tried again at the next export: {outcomes:?}"
+    );
+}
+
+/// A grade that came from elsewhere (Classroom) goes to the SIS under the
+/// ids the SIS knows: its own id there, and its line item's and student's.
+#[test]
+fn a_write_uses_the_ids_the_sis_knows() {
+    let mut env = Fake::new(&[], |r| {
+        Ok(if r.url.ends_with("/results/r-busy") {
+            response(503, &[], "")
+        } else {
+            response(201, &[], "")
+        })
+    });
+    let config = env.config();
+    let result = Entity::new(EntityKind::Result, "hub-r1")
+        .with_ref("lineItem", EntityKind::LineItem, "hub-li")
+        .with_ref("student", EntityKind::User, "hub-u")
+        .with("score", Value::Number(7.0));
+    let mut mapped = change(Action::Update, result);
+    mapped.target_id = Some("r-sis".into());
+    mapped.target_refs = vec![
+        TargetRef {
+            kind: EntityKind::LineItem,
+            source_id: "hub-li".into(),
+            target_id: "li-sis".into(),
+        },
+        TargetRef {
+            kind: EntityKind::User,
+            source_id: "hub-u".into(),
+            target_id: "u-sis".into(),
+        },
+    ];
+    let mut busy = change(Action::Update, Entity::new(EntityKind::Result, "hub-r2"));
+    busy.target_id = Some("r-busy".into());
+    let outcomes = apply::export(&mut env, &config, vec![mapped, busy]);
+    assert_eq!(outcome_of(&outcomes[0]), (Some("r-sis"), None));
+    assert!(
+        matches!(outcomes[1], ExportOutcome::Retry(_)),
         "{outcomes:?}"
     );
+    assert!(
+        env.requests[0]
+            .url
+            .ends_with("/gradebook/v1p2/results/r-sis")
+    );
+    let body: Json =
+        serde_json::from_slice(env.requests[0].body.as_deref().unwrap_or_default()).unwrap();
+    assert_eq!(body["result"]["sourcedId"], "r-sis");
+    assert_eq!(body["result"]["lineItem"]["sourcedId"], "li-sis");
+    assert_eq!(body["result"]["student"]["sourcedId"], "u-sis");
 }
 
 /// A 404 with the imsx status body OneRoster servers send.

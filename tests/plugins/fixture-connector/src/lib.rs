@@ -106,7 +106,7 @@ impl Connector for Fixture {
         })
     }
 
-    fn apply(_changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, PluginError> {
+    fn export_changes(_changes: Vec<ExportChange>) -> Result<Vec<ExportOutcome>, PluginError> {
         Err(PluginError::Unsupported(
             "the fixture connector only imports".into(),
         ))

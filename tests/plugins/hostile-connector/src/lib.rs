@@ -195,10 +195,19 @@ impl Connector for Hostile {
             // Fill the plugin's storage: a thousand values of 1 MiB.
             "storage-flood" => {
                 let value = vec![7u8; 1024 * 1024];
+                let mut refused = None;
                 for i in 0..1_000 {
-                    storage::set(&format!("flood-{i}"), &value);
+                    if let Err(why) = storage::set(&format!("flood-{i}"), &value) {
+                        refused = Some(format!("after {i} values: {why}"));
+                        break;
+                    }
                 }
-                page(vec![user("u1"), user("u2")])
+                // Say what the host answered, so the test sees the plugin heard it.
+                let mut first = user("u1");
+                if let Some(why) = refused {
+                    first.set("storageRefused", Value::Text(why));
+                }
+                page(vec![first, user("u2")])
             }
             // Log error lines in a loop through the log interface.
             "log-flood" => {
@@ -260,13 +269,10 @@ impl Connector for Hostile {
         }
     }
 
-    fn apply(changes: Vec<Change>) -> Result<Vec<ChangeOutcome>, PluginError> {
+    fn export_changes(changes: Vec<ExportChange>) -> Result<Vec<ExportOutcome>, PluginError> {
         Ok(changes
             .into_iter()
-            .map(|c| ChangeOutcome {
-                source_id: c.entity.source_id,
-                error: None,
-            })
+            .map(|c| ExportOutcome::Applied(c.entity.source_id))
             .collect())
     }
 }
