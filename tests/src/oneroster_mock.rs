@@ -297,14 +297,7 @@ impl MockOneRoster {
                 async move { handle(state, addr, method, uri, headers, body).await }
             },
         );
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let tx = crate::support::serve_until_shutdown(listener, app);
         Ok(MockOneRoster {
             addr,
             state,

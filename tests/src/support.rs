@@ -163,3 +163,20 @@ impl Fixture {
         )
     }
 }
+
+/// Serve a mock server's `app` on `listener` on a task of its own until the
+/// returned sender fires or is dropped (the mock's handle keeps it).
+pub fn serve_until_shutdown(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    tx
+}

@@ -567,6 +567,52 @@ async fn start_run(
     ))
 }
 
+/// Start an export to a destination (operator): an Export or Sync
+/// integration is sent what the hub holds and it does not have yet.
+/// Answers at once with the run id; the export goes on in the background.
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/sources/{id}/exports", tag = "runs",
+    params(("org" = String, Path), ("id" = String, Path)),
+    responses((status = 202, body = RunStarted), (status = 409, body = ErrorBody)))]
+async fn start_export(
+    State(app): State<App>,
+    caller: Caller,
+    Ids((org, id)): Ids<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let run_id = app.start_export(&caller, &org, &id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RunStarted {
+            url: format!("/api/v1/organizations/{org}/runs/{run_id}"),
+            run_id,
+        }),
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct ExportsQuery {
+    /// rejected (the default), retry, applied or deleted.
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+/// What a destination holds of the hub in one state: by default what it
+/// rejected, with its reasons, newest first.
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/sources/{id}/exports", tag = "runs",
+    params(("org" = String, Path), ("id" = String, Path), ExportsQuery),
+    responses((status = 200, body = Vec<serde_json::Value>), (status = 404, body = ErrorBody)))]
+async fn list_exports(
+    State(app): State<App>,
+    caller: Caller,
+    Ids((org, id)): Ids<(String, String)>,
+    Query(q): Query<ExportsQuery>,
+) -> ApiResult<Json<Vec<crate::app::views::ExportState>>> {
+    let state = q.state.as_deref().unwrap_or("rejected");
+    Ok(Json(
+        app.exports(&caller, &org, &id, state, q.limit.unwrap_or(100))
+            .await?,
+    ))
+}
+
 /// History of runs, newest first.
 #[utoipa::path(get, path = "/api/v1/organizations/{org}/runs", tag = "runs",
     params(("org" = String, Path), RunsQuery),
@@ -764,6 +810,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(enable))
         .routes(routes!(disable))
         .routes(routes!(start_run))
+        .routes(routes!(start_export, list_exports))
         .routes(routes!(list_runs))
         .routes(routes!(get_run))
         .routes(routes!(actions))

@@ -8,6 +8,7 @@
 use super::error::AppResult;
 use crate::config::DistrictConfig;
 use crate::gallery::grant::repointed_secrets;
+use crate::pipeline::export::ExportOptions;
 use crate::pipeline::{ActionRef, Engine, ImportOptions};
 pub use crate::store::sync::{ChangeRow, CommitOutcome};
 pub use crate::store::{
@@ -96,6 +97,42 @@ impl Local {
 
     pub async fn import(&self, org: &str, source: &str, opts: ImportOptions) -> AppResult<Run> {
         Ok(self.engine.import(org, source, opts).await?)
+    }
+
+    /// Export to one destination what it does not have yet.
+    pub async fn export_to(
+        &self,
+        org: &str,
+        destination: &str,
+        opts: ExportOptions,
+    ) -> AppResult<Run> {
+        Ok(self.engine.export(org, destination, opts).await?)
+    }
+
+    /// After a commit: export to each of the organization's destinations
+    /// (secrets from the environment, as the configuration file names
+    /// them). One that cannot start is a failed export of its own, not a
+    /// failed import.
+    pub async fn export_after_commit(
+        &self,
+        org: &str,
+        by: &str,
+    ) -> AppResult<Vec<Result<Run, String>>> {
+        let mut out = Vec::new();
+        for destination in self.engine.destinations(org).await? {
+            let opts = ExportOptions {
+                trigger: "commit".into(),
+                by: by.to_string(),
+                ..Default::default()
+            };
+            out.push(
+                self.engine
+                    .export(org, &destination, opts)
+                    .await
+                    .map_err(|e| format!("`{destination}`: {e}")),
+            );
+        }
+        Ok(out)
     }
 
     /// Runs, newest first.

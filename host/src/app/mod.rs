@@ -11,6 +11,7 @@
 
 mod auth;
 mod error;
+mod exports;
 pub mod local;
 mod organizations;
 mod records;

@@ -1,4 +1,5 @@
-//! Runs: start an import in the background with its live progress, list
+//! Runs: start an import in the background with its live progress (a
+//! commit exports to the destinations, `exports`), list
 //! and read runs, their change sets, approval, exclusions and discard.
 
 use super::*;
@@ -107,7 +108,7 @@ impl App {
     /// When the import's task ends: forget its progress, and if it stopped
     /// without finishing its run (a panic, an error past the run's start),
     /// mark the run failed with why.
-    fn watch(&self, org: &str, run_id: &str, task: ImportTask) {
+    pub(super) fn watch(&self, org: &str, run_id: &str, task: ImportTask) {
         let app = self.clone();
         let (org, run_id) = (org.to_string(), run_id.to_string());
         tokio::spawn(async move {
@@ -116,7 +117,13 @@ impl App {
                 map.remove(&run_id);
             }
             let why = match outcome {
-                Ok(Ok(_)) => return,
+                Ok(Ok(run)) => {
+                    // A commit goes on to the destinations.
+                    if run.status == RunStatus::Committed && run.mode != "export" {
+                        app.export_after_commit(&org, &run.triggered_by).await;
+                    }
+                    return;
+                }
                 Ok(Err(e)) => format!("the run stopped: {e}"),
                 Err(e) => {
                     format!("the run stopped unexpectedly ({e}); the server log has the details")
@@ -311,6 +318,9 @@ impl App {
             json!({"exclude": exclude, "applied": applied, "excluded": excluded}),
         )
         .await?;
+        if !already {
+            self.export_after_commit(org, &caller.label()).await;
+        }
         Ok(Approved {
             run: RunSummary::from(&run),
             applied,

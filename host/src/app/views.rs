@@ -2,6 +2,8 @@
 //! is documented in the OpenAPI document; parts that are the configuration
 //! model's own types (`config.rs`) appear there as objects.
 
+/// What a destination holds of one entity, as the store keeps it.
+pub use crate::store::exports::{ExportState, ExportStatus};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

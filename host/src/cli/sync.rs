@@ -10,6 +10,7 @@ use clap::Subcommand;
 
 use crate::app::local::{CommitOutcome, EntityRow, Local, Resolution, Run, RunStatus};
 use crate::config::DistrictConfig;
+use crate::pipeline::export::ExportOptions;
 use crate::pipeline::{ActionRef, ImportOptions, Mode};
 
 #[derive(Subcommand)]
@@ -34,6 +35,10 @@ pub enum SyncCommand {
         #[arg(long)]
         auto_commit: bool,
     },
+    /// Export to a destination (an Export or Sync integration) what the
+    /// hub holds and it does not have yet. Imports that commit export to
+    /// every destination by themselves.
+    Export { destination: String },
     /// Runs, newest first.
     Runs {
         #[arg(long)]
@@ -101,6 +106,7 @@ pub async fn run(
             quick,
             auto_commit,
         } => import(engine, &org, &source, quick, auto_commit, json).await,
+        SyncCommand::Export { destination } => export(engine, &org, &destination, json).await,
         SyncCommand::Runs { source, limit } => runs(engine, &org, source, limit, json).await,
         SyncCommand::Run { id, actions } => run_report(engine, &id, actions, json).await,
         SyncCommand::Approve { id, exclude } => approve(engine, &id, &exclude).await,
@@ -198,6 +204,49 @@ async fn import(
     print_run(&run, json)?;
     if run.status == RunStatus::Failed {
         bail!("run {} failed", run.id);
+    }
+    if run.status == RunStatus::Committed {
+        let by = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+        let mut failed = Vec::new();
+        for export in engine.export_after_commit(org, &by).await? {
+            match export {
+                Ok(run) => {
+                    if run.status == RunStatus::Failed {
+                        failed.push(run.id.clone());
+                    }
+                    print_run(&run, json)?;
+                }
+                Err(why) => {
+                    eprintln!("export not started: {why}");
+                    failed.push(why);
+                }
+            }
+        }
+        if !failed.is_empty() {
+            bail!(
+                "the import committed, but {} export(s) failed: {}",
+                failed.len(),
+                failed.join("; ")
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn export(engine: &Local, org: &str, destination: &str, json: bool) -> anyhow::Result<()> {
+    let bar = super::progress_bar(json);
+    let sink_bar = bar.clone();
+    let opts = ExportOptions {
+        trigger: "manual".into(),
+        by: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
+        progress: Some(Arc::new(move |done, _| sink_bar.set_position(done))),
+        ..Default::default()
+    };
+    let run = engine.export_to(org, destination, opts).await?;
+    bar.finish_and_clear();
+    print_run(&run, json)?;
+    if run.status == RunStatus::Failed {
+        bail!("export {} failed", run.id);
     }
     Ok(())
 }
@@ -367,11 +416,24 @@ pub fn print_run(run: &Run, json: bool) -> anyhow::Result<()> {
     if let Some(f) = &run.report.failure {
         println!("failed: {f}");
     }
-    println!(
-        "{:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>7}",
-        "KIND", "READ", "SKIPPED", "ADD", "UPDATE", "DELETE", "UNCHANGED", "ERRORS"
-    );
-    for (kind, c) in &run.report.counts {
+    if run.mode == "export" {
+        println!(
+            "{:<18} {:>8} {:>8} {:>8} {:>10} {:>9} {:>7}",
+            "KIND", "ADDED", "UPDATED", "DELETED", "UNCHANGED", "REJECTED", "RETRY"
+        );
+        for (kind, c) in &run.report.counts {
+            println!(
+                "{:<18} {:>8} {:>8} {:>8} {:>10} {:>9} {:>7}",
+                kind, c.add, c.update, c.delete, c.unchanged, c.errors, c.retry
+            );
+        }
+    } else {
+        println!(
+            "{:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>7}",
+            "KIND", "READ", "SKIPPED", "ADD", "UPDATE", "DELETE", "UNCHANGED", "ERRORS"
+        );
+    }
+    for (kind, c) in run.report.counts.iter().filter(|_| run.mode != "export") {
         println!(
             "{:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>7}",
             kind, c.read, c.skipped, c.add, c.update, c.delete, c.unchanged, c.errors

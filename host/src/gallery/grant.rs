@@ -206,6 +206,7 @@ pub fn secret_destinations(
         AuthKind::Bearer => (&["token"], false),
         AuthKind::Oauth1 => (&["client_secret"], false),
         AuthKind::Oauth2ClientCredentials => (&["client_secret"], true),
+        AuthKind::Oauth2RefreshToken => (&["client_secret", "refresh_token"], true),
         AuthKind::Oauth2Password => (&["client_secret", "password"], true),
     };
     for secret in secrets {
@@ -468,6 +469,13 @@ impl Credentials<'_> {
                 token_url: self.setting("token_url")?,
                 client_id: self.setting("client_id")?,
                 client_secret: self.secret("client_secret")?,
+                scopes: self.scopes(),
+            },
+            AuthKind::Oauth2RefreshToken => Auth::OAuth2RefreshToken {
+                token_url: self.setting("token_url")?,
+                client_id: self.setting("client_id")?,
+                client_secret: self.secret("client_secret")?,
+                refresh_token: self.secret("refresh_token")?,
                 scopes: self.scopes(),
             },
             AuthKind::Oauth2Password => Auth::OAuth2Password {

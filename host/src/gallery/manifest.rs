@@ -50,6 +50,7 @@ pub enum AuthKind {
     ApiKey,
     Bearer,
     Oauth2ClientCredentials,
+    Oauth2RefreshToken,
     Oauth2Password,
     Oauth1,
 }
@@ -62,6 +63,7 @@ impl AuthKind {
             AuthKind::ApiKey => "api-key",
             AuthKind::Bearer => "bearer",
             AuthKind::Oauth2ClientCredentials => "oauth2-client-credentials",
+            AuthKind::Oauth2RefreshToken => "oauth2-refresh-token",
             AuthKind::Oauth2Password => "oauth2-password",
             AuthKind::Oauth1 => "oauth1",
         }

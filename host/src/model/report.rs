@@ -22,6 +22,13 @@ pub struct KindCounts {
     pub errors: u64,
     /// Active records of this kind from this source before the run.
     pub existing: u64,
+    /// Exports: changes the destination asked to have again later.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retry: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

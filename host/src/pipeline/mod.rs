@@ -7,6 +7,7 @@
 //! `reconcile`, and the checks of a caller's role in `app`.
 
 mod error;
+pub mod export;
 mod rules;
 pub mod stages;
 

@@ -146,6 +146,7 @@ impl Store {
 
 mod api;
 mod entities;
+pub mod exports;
 mod runs;
 pub mod sync;
 

@@ -1,5 +1,5 @@
 //! Turning a connection's [`Auth`] into the header a request carries, and the
-//! OAuth2 token cache (client credentials and password grants, through the
+//! OAuth2 token cache (client credentials, password and refresh-token grants, through the
 //! `oauth2` crate). Secrets leave [`Secret`] only here, straight into a header
 //! marked sensitive or into the token request; no message built here ever
 //! contains one.
@@ -10,8 +10,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use oauth2::basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType};
 use oauth2::{
-    ClientId, ClientSecret, HttpClientError, RequestTokenError, ResourceOwnerPassword,
-    ResourceOwnerUsername, Scope, TokenResponse, TokenUrl,
+    ClientId, ClientSecret, HttpClientError, RefreshToken, RequestTokenError,
+    ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenResponse, TokenUrl,
 };
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use tokio::sync::Mutex;
@@ -98,7 +98,21 @@ impl Authenticator {
                 token_url,
                 client_id,
                 Some(client_secret.clone()),
-                None,
+                Grant::ClientCredentials,
+                scopes,
+                limits,
+            )?)),
+            Auth::OAuth2RefreshToken {
+                token_url,
+                client_id,
+                client_secret,
+                refresh_token,
+                scopes,
+            } => Authenticator::OAuth2(Box::new(TokenSource::new(
+                token_url,
+                client_id,
+                Some(client_secret.clone()),
+                Grant::RefreshToken(refresh_token.clone()),
                 scopes,
                 limits,
             )?)),
@@ -113,7 +127,7 @@ impl Authenticator {
                 token_url,
                 client_id,
                 client_secret.clone(),
-                Some((username.clone(), password.clone())),
+                Grant::Password(username.clone(), password.clone()),
                 scopes,
                 limits,
             )?)),
@@ -232,14 +246,33 @@ struct CachedToken {
 }
 
 /// An OAuth2 token endpoint and the one token cached for it.
+/// How a token is asked for.
+enum Grant {
+    ClientCredentials,
+    /// The resource owner's username and password.
+    Password(String, Secret),
+    /// A long-lived refresh token an admin obtained once by signing in (as
+    /// Google hands a district for Classroom).
+    RefreshToken(Secret),
+}
+
+impl Grant {
+    fn label(&self) -> &'static str {
+        match self {
+            Grant::ClientCredentials => "client credentials",
+            Grant::Password(..) => "password",
+            Grant::RefreshToken(_) => "refresh token",
+        }
+    }
+}
+
 pub struct TokenSource {
     token_url: TokenUrl,
     /// The token URL without its query, for messages.
     shown_url: String,
     client_id: String,
     client_secret: Option<Secret>,
-    /// `Some` for the password grant.
-    owner: Option<(String, Secret)>,
+    grant: Grant,
     scopes: Vec<String>,
     /// The client the `oauth2` crate sends with: follows no redirects.
     http: reqwest::Client,
@@ -252,7 +285,7 @@ impl TokenSource {
         token_url: &str,
         client_id: &str,
         client_secret: Option<Secret>,
-        owner: Option<(String, Secret)>,
+        grant: Grant,
         scopes: &[String],
         limits: &HttpLimits,
     ) -> Result<TokenSource, HttpError> {
@@ -298,7 +331,7 @@ impl TokenSource {
             shown_url,
             client_id: client_id.trim().to_string(),
             client_secret,
-            owner,
+            grant,
             scopes: scopes.to_vec(),
             http,
             limits: limits.clone(),
@@ -363,15 +396,23 @@ impl TokenSource {
             .filter(|s| !s.trim().is_empty())
             .map(|s| Scope::new(s.trim().to_string()));
         let started = Instant::now();
-        let result = match &self.owner {
-            None => {
+        let result = match &self.grant {
+            Grant::ClientCredentials => {
                 client
                     .exchange_client_credentials()
                     .add_scopes(scopes)
                     .request_async(&self.http)
                     .await
             }
-            Some((username, password)) => {
+            Grant::RefreshToken(refresh) => {
+                let refresh = RefreshToken::new(refresh.expose().to_string());
+                client
+                    .exchange_refresh_token(&refresh)
+                    .add_scopes(scopes)
+                    .request_async(&self.http)
+                    .await
+            }
+            Grant::Password(username, password) => {
                 let username = ResourceOwnerUsername::new(username.clone());
                 let password = ResourceOwnerPassword::new(password.expose().to_string());
                 client
@@ -421,20 +462,27 @@ impl TokenSource {
                     | BasicErrorResponseType::UnauthorizedClient => format!(
                         "the token endpoint refused the client id/secret: check the OAuth Client ID and Client Secret{detail}"
                     ),
-                    BasicErrorResponseType::InvalidGrant if self.owner.is_some() => format!(
-                        "the token endpoint refused the username/password: check the OAuth Username and Password{detail}"
-                    ),
+                    BasicErrorResponseType::InvalidGrant
+                        if matches!(self.grant, Grant::Password(..)) =>
+                    {
+                        format!(
+                            "the token endpoint refused the username/password: check the OAuth Username and Password{detail}"
+                        )
+                    }
+                    BasicErrorResponseType::InvalidGrant
+                        if matches!(self.grant, Grant::RefreshToken(_)) =>
+                    {
+                        format!(
+                            "the token endpoint refused the refresh token (expired, revoked, or issued to another client): sign in again and enter the new Refresh Token{detail}"
+                        )
+                    }
                     BasicErrorResponseType::InvalidScope => format!(
                         "the token endpoint refused the requested scopes ({}): check the Scopes setting{detail}",
                         self.scopes.join(" ")
                     ),
                     BasicErrorResponseType::UnsupportedGrantType => format!(
                         "the token endpoint does not support the {} grant: check the auth kind chosen for this source{detail}",
-                        if self.owner.is_some() {
-                            "password"
-                        } else {
-                            "client credentials"
-                        }
+                        self.grant.label()
                     ),
                     other => format!(
                         "the token endpoint refused the token request with `{}`: check the Token URL, Client ID and Client Secret{detail}",

@@ -132,6 +132,14 @@ pub enum Auth {
         client_secret: Secret,
         scopes: Vec<String>,
     },
+    /// A refresh token exchanged for access tokens (Google's sign-in).
+    OAuth2RefreshToken {
+        token_url: String,
+        client_id: String,
+        client_secret: Secret,
+        refresh_token: Secret,
+        scopes: Vec<String>,
+    },
     OAuth2Password {
         token_url: String,
         client_id: String,
@@ -978,6 +986,14 @@ fn secret_strings(auth: &Auth) -> Vec<String> {
         Auth::ApiKey { key, .. } => add(key),
         Auth::Bearer { token } => add(token),
         Auth::OAuth2ClientCredentials { client_secret, .. } => add(client_secret),
+        Auth::OAuth2RefreshToken {
+            client_secret,
+            refresh_token,
+            ..
+        } => {
+            add(client_secret);
+            add(refresh_token);
+        }
         Auth::OAuth2Password {
             client_secret,
             password,

@@ -1,0 +1,116 @@
+//! Exports: start one to a destination (an Export or Sync integration) in
+//! the background, export to every destination after an import commits,
+//! and list what a destination refused (or will be sent again).
+
+use super::views::{ExportState, ExportStatus};
+use super::*;
+use crate::pipeline::export::ExportOptions;
+
+impl App {
+    /// Start an export in the background; returns its run id as soon as
+    /// the run exists (operator).
+    pub async fn start_export(&self, caller: &Caller, org: &str, id: &str) -> AppResult<String> {
+        caller.require(org, Role::Operator)?;
+        let row = self.source_row(caller, org, id).await?;
+        if !row.config.sync_mode.exports() {
+            return Err(AppError::Conflict(format!(
+                "`{id}` is an import: set its sync mode to export or sync to send it the hub's data"
+            )));
+        }
+        if let Some(run) = self.engine.store().running_run(org, id).await? {
+            return Err(AppError::Conflict(format!(
+                "run {run} of `{id}` is still going; wait for it to finish"
+            )));
+        }
+        let run_id = self.spawn_export(org, id, &caller.label(), "api").await?;
+        self.audit(
+            caller,
+            org,
+            "export.start",
+            &run_id,
+            json!({"destination": id}),
+        )
+        .await?;
+        Ok(run_id)
+    }
+
+    /// Export to each of the organization's destinations, each on its own
+    /// task: what a commit starts. One that cannot start is logged (its
+    /// secrets are missing, say); the commit stands.
+    pub(crate) async fn export_after_commit(&self, org: &str, by: &str) {
+        let destinations = match self.engine.destinations(org).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(org = %org, "cannot list the destinations to export to: {e}");
+                return;
+            }
+        };
+        for destination in destinations {
+            if let Err(e) = self.spawn_export(org, &destination, by, "commit").await {
+                tracing::error!(org = %org, destination = %destination, "the export after the commit did not start: {e}");
+            }
+        }
+    }
+
+    async fn spawn_export(
+        &self,
+        org: &str,
+        id: &str,
+        by: &str,
+        trigger: &str,
+    ) -> AppResult<String> {
+        let row = self.engine.store().source(org, id).await?;
+        let secrets = self.resolve_secrets(org, &row.config).await?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let opts = ExportOptions {
+            trigger: trigger.into(),
+            by: by.to_string(),
+            progress: None,
+            on_started: Some(tx),
+            secrets: Some(secrets),
+        };
+        let engine = self.engine.clone();
+        let (o, d) = (org.to_string(), id.to_string());
+        let task = tokio::spawn(async move { engine.export(&o, &d, opts).await });
+        let run_id = match rx.await {
+            Ok(run_id) => run_id,
+            Err(_) => match task.await {
+                Ok(Ok(run)) => return Ok(run.id),
+                Ok(Err(e)) => return Err(e.into()),
+                Err(e) => return Err(AppError::Internal(format!("the export stopped: {e}"))),
+            },
+        };
+        self.watch(org, &run_id, task);
+        Ok(run_id)
+    }
+
+    /// A destination's entities in one state (`rejected` for what it
+    /// refused, with its reasons), newest first.
+    pub async fn exports(
+        &self,
+        caller: &Caller,
+        org: &str,
+        id: &str,
+        state: &str,
+        limit: i64,
+    ) -> AppResult<Vec<ExportState>> {
+        caller.role(org)?;
+        let state = match state {
+            "rejected" => ExportStatus::Rejected,
+            "retry" => ExportStatus::Retry,
+            "applied" => ExportStatus::Applied,
+            "deleted" => ExportStatus::Deleted,
+            other => {
+                return Err(AppError::invalid(format!(
+                    "`{other}` is not an export state: use rejected, retry, applied or deleted"
+                )));
+            }
+        };
+        self.source_row(caller, org, id).await?;
+        Ok(self
+            .engine
+            .store()
+            .export_states_in(org, id, state, limit.clamp(1, 1000))
+            .await?)
+    }
+}

@@ -1,0 +1,458 @@
+//! The flow of one export run (DESIGN.md, "The flow of an export"): what
+//! the hub holds, compared with what the destination was last given, goes
+//! to the destination's connector kind by kind in dependency order, in
+//! batches; each change's outcome is kept before the next batch goes.
+//!
+//! - What is sent is committed data only: entities, never a change set
+//!   that is held or awaiting approval (those live in `changes` until
+//!   their commit).
+//! - An entity is sent as the hub holds it: its id is the hub's, and its
+//!   references are turned into the hub's ids of what they point at (a
+//!   reference names a source's id; the links say which entity that is).
+//!   The destination's ids of those, where earlier outcomes gave them, go
+//!   with it (`target-refs`).
+//! - The version sent is the hash of that entity as sent: equal to the one
+//!   last applied, nothing goes. A change rejected goes again only once the
+//!   entity changes; one told to retry goes at the next export. An entity
+//!   applied earlier and archived since is deleted at the destination.
+//! - Outcomes are kept per batch in one transaction (`store::exports`), so a
+//!   host killed mid-export resumes with the first batch whose outcomes were
+//!   not kept; the connector makes a repeated add land on what the first
+//!   attempt created (the WIT says so).
+//!
+//! This module orchestrates; SQL lives in `store::exports`, plugin calls in
+//! `runtime`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use serde_json::{Map, Value as Json};
+
+use super::{Engine, EngineError, secrets_from_env};
+use crate::bindings::export_types::{ExportChange, ExportOutcome, TargetRef};
+use crate::bindings::types::{Action, EntityKind};
+use crate::capabilities::log::ProgressSink;
+use crate::config::SourceConfig;
+use crate::gallery::Package;
+use crate::gallery::manifest::Direction;
+use crate::model::record::Record;
+use crate::model::report::RunReport;
+use crate::secret::Secret;
+use crate::store::exports::{ExportEntity, ExportState, ExportStatus, OutcomeRow};
+use crate::store::{Run, RunStatus};
+
+/// Changes per call to the connector.
+pub const EXPORT_BATCH: usize = 100;
+/// Entities read from the store at a time.
+const READ_PAGE: i64 = 1_000;
+
+/// How an export starts.
+#[derive(Default)]
+pub struct ExportOptions {
+    /// `manual`, `schedule`, `commit` (after an import's commit) or `api`.
+    pub trigger: String,
+    pub by: String,
+    pub progress: Option<ProgressSink>,
+    /// Told the run's id as soon as the run exists.
+    pub on_started: Option<tokio::sync::oneshot::Sender<String>>,
+    /// Secret values the caller resolved; none: from the environment.
+    pub secrets: Option<BTreeMap<String, Secret>>,
+}
+
+/// The kinds a destination takes, in dependency order: those its connector
+/// exports, narrowed to the integration's export kinds.
+pub fn exported_kinds(package: &Package, config: &SourceConfig) -> Vec<EntityKind> {
+    EntityKind::ALL
+        .into_iter()
+        .filter(|k| {
+            package
+                .manifest
+                .entities
+                .iter()
+                .any(|e| e.kind == k.cli_name() && e.directions.contains(&Direction::Export))
+        })
+        .filter(|k| {
+            config.export.kinds.is_empty() || config.export.kinds.iter().any(|c| c == k.cli_name())
+        })
+        .collect()
+}
+
+impl Engine {
+    /// The organization's enabled destinations (Export and Sync
+    /// integrations), by id: what a commit exports to.
+    pub async fn destinations(&self, org_id: &str) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .store
+            .sources(org_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.enabled && s.config.sync_mode.exports())
+            .map(|s| s.config.id)
+            .collect())
+    }
+
+    /// Export to one destination (an Export or Sync integration) what the
+    /// hub holds and it does not have yet.
+    pub async fn export(
+        &self,
+        org_id: &str,
+        destination_id: &str,
+        mut opts: ExportOptions,
+    ) -> Result<Run, EngineError> {
+        let source = self.store.source(org_id, destination_id).await?;
+        let config = source.config;
+        if !config.sync_mode.exports() {
+            return Err(EngineError::Refused(format!(
+                "`{destination_id}` is an import: set its sync mode to export or sync to send it the hub's data"
+            )));
+        }
+        if !source.enabled {
+            return Err(EngineError::Refused(format!(
+                "`{destination_id}` is disabled; enable it first"
+            )));
+        }
+        let (package, _) = self.package_for(&config)?;
+        let kinds = exported_kinds(&package, &config);
+        if kinds.is_empty() {
+            return Err(EngineError::Refused(format!(
+                "`{destination_id}` exports nothing: its connector `{}` exports no kind its export settings name",
+                package.manifest.id
+            )));
+        }
+        let secrets = match opts.secrets.take() {
+            Some(s) => s,
+            None => secrets_from_env(&config)?,
+        };
+        let (mut session, _) = self
+            .connect(org_id, &config, &secrets, opts.progress.clone())
+            .await?;
+        let run_id = self
+            .store
+            .create_run(
+                org_id,
+                destination_id,
+                "export",
+                &opts.trigger,
+                &opts.by,
+                None,
+            )
+            .await?;
+        if let Some(tx) = opts.on_started.take() {
+            let _ = tx.send(run_id.clone());
+        }
+        let mut report = RunReport::default();
+        let started = Instant::now();
+        let mut export = Export {
+            engine: self,
+            org_id,
+            destination_id,
+            run_id: &run_id,
+            states: self.store.export_states(org_id, destination_id).await?,
+            links: self
+                .store
+                .link_entities(org_id, &EntityKind::ALL.map(|k| k.cli_name()))
+                .await?,
+            report: &mut report,
+            progress: opts.progress.clone(),
+            done: 0,
+        };
+        let mut failure = None;
+        for kind in kinds {
+            if let Err(e) = export.kind(&mut session, kind).await {
+                failure = Some(e);
+                break;
+            }
+        }
+        let (warnings, more) = session.take_warnings();
+        for w in warnings {
+            report.warn(EntityKind::Org, "", w.text);
+        }
+        report.warnings_total += more;
+        report
+            .timings
+            .insert("export".into(), started.elapsed().as_secs_f64());
+        let status = match &failure {
+            None => RunStatus::Committed,
+            Some(e) => {
+                report.failure = Some(format!("{e}"));
+                RunStatus::Failed
+            }
+        };
+        self.store
+            .finish_run(&run_id, status, None, &report)
+            .await?;
+        tracing::info!(run = %run_id, destination = %destination_id, status = status.as_str(), "export finished");
+        Ok(self.store.run(&run_id).await?)
+    }
+}
+
+/// One export run under way.
+struct Export<'a> {
+    engine: &'a Engine,
+    org_id: &'a str,
+    destination_id: &'a str,
+    run_id: &'a str,
+    /// What the destination holds, by hub entity id; kept up to date as
+    /// outcomes come, so a kind's references find their parents' ids.
+    states: HashMap<String, ExportState>,
+    /// (source, kind, the source's id) → hub entity id.
+    links: HashMap<(String, String, String), String>,
+    report: &'a mut RunReport,
+    progress: Option<ProgressSink>,
+    done: u64,
+}
+
+/// A change ready to go, with what to keep when its outcome comes.
+struct Pending {
+    change: ExportChange,
+    hash: String,
+}
+
+impl Export<'_> {
+    async fn kind(
+        &mut self,
+        session: &mut crate::runtime::ConnectorSession,
+        kind: EntityKind,
+    ) -> Result<(), EngineError> {
+        let name = kind.cli_name();
+        let mut after = String::new();
+        let mut batch: Vec<Pending> = Vec::with_capacity(EXPORT_BATCH);
+        loop {
+            let page = self
+                .engine
+                .store
+                .export_entities(self.org_id, name, &after, READ_PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.id.clone();
+            for entity in &page {
+                if let Some(pending) = self.plan(kind, entity) {
+                    batch.push(pending);
+                    if batch.len() == EXPORT_BATCH {
+                        self.send(session, kind, std::mem::take(&mut batch)).await?;
+                    }
+                }
+            }
+        }
+        if !batch.is_empty() {
+            self.send(session, kind, batch).await?;
+        }
+        Ok(())
+    }
+
+    /// What, if anything, goes for one entity.
+    fn plan(&mut self, kind: EntityKind, entity: &ExportEntity) -> Option<Pending> {
+        let record = self.as_sent(kind, entity);
+        let hash = format!("{:032x}", record.hash());
+        let state = self.states.get(&entity.id);
+        let applied_here = state.is_some_and(|s| s.state == ExportStatus::Applied);
+        let action = if !entity.active {
+            // Only what the destination has is deleted there.
+            if !applied_here {
+                return None;
+            }
+            Action::Delete
+        } else {
+            match state {
+                None => Action::Add,
+                Some(s) => match s.state {
+                    ExportStatus::Applied if s.hash.as_deref() == Some(hash.as_str()) => {
+                        self.report.kind(kind).unchanged += 1;
+                        return None;
+                    }
+                    ExportStatus::Rejected if s.sent_hash.as_deref() == Some(hash.as_str()) => {
+                        // Refused as it is: not again until it changes.
+                        self.report.kind(kind).unchanged += 1;
+                        return None;
+                    }
+                    ExportStatus::Deleted => Action::Add,
+                    _ if s.target_id.is_some() => Action::Update,
+                    _ => Action::Add,
+                },
+            }
+        };
+        let mut target_refs = Vec::new();
+        record.each_reference(|_, kind, id| {
+            if let Some(target) = self
+                .states
+                .get(id)
+                .filter(|s| s.state == ExportStatus::Applied)
+                .and_then(|s| s.target_id.clone())
+                && !target_refs
+                    .iter()
+                    .any(|t: &TargetRef| t.source_id == id && t.kind == kind)
+            {
+                target_refs.push(TargetRef {
+                    kind,
+                    source_id: id.to_string(),
+                    target_id: target,
+                });
+            }
+        });
+        Some(Pending {
+            change: ExportChange {
+                action,
+                entity: record.to_entity(),
+                target_id: state.and_then(|s| s.target_id.clone()),
+                target_refs,
+            },
+            hash,
+        })
+    }
+
+    /// The entity as a destination is sent it: the hub's id, attributes as
+    /// the hub holds them, references by the hub's ids.
+    fn as_sent(&self, kind: EntityKind, entity: &ExportEntity) -> Record {
+        let data: Map<String, Json> = serde_json::from_str(&entity.data).unwrap_or_default();
+        let mut attrs = BTreeMap::new();
+        for (name, cell) in data {
+            let source = cell.get("s").and_then(Json::as_str).unwrap_or_default();
+            let Some(value) = cell.get("v") else { continue };
+            if value.is_null() {
+                continue;
+            }
+            attrs.insert(name, self.hub_ids(source, value));
+        }
+        Record {
+            kind,
+            source_id: entity.id.clone(),
+            deleted: !entity.active,
+            modified: None,
+            attrs,
+        }
+    }
+
+    /// A value with each reference (a source's id) turned into the hub's
+    /// id of the entity it points at; one the hub cannot place is kept as
+    /// the source said it.
+    fn hub_ids(&self, source: &str, value: &Json) -> Json {
+        let one = |r: &Json| -> Json {
+            let (Some(kind), Some(id)) = (
+                r.get("kind").and_then(Json::as_str),
+                r.get("id").and_then(Json::as_str),
+            ) else {
+                return r.clone();
+            };
+            match self
+                .links
+                .get(&(source.to_string(), kind.to_string(), id.to_string()))
+            {
+                Some(entity) => serde_json::json!({"id": entity, "kind": kind}),
+                None => r.clone(),
+            }
+        };
+        match value {
+            Json::Object(o) if o.len() == 2 && o.contains_key("kind") => one(value),
+            Json::Array(items) if items.iter().all(|i| i.is_object()) && !items.is_empty() => {
+                Json::Array(items.iter().map(one).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// Send one batch; keep its outcomes, all or none.
+    async fn send(
+        &mut self,
+        session: &mut crate::runtime::ConnectorSession,
+        kind: EntityKind,
+        batch: Vec<Pending>,
+    ) -> Result<(), EngineError> {
+        let changes: Vec<ExportChange> = batch.iter().map(|p| p.change.clone()).collect();
+        let outcomes = session.export(&changes).await?;
+        let mut rows = Vec::with_capacity(batch.len());
+        for (pending, outcome) in batch.into_iter().zip(outcomes) {
+            let change = &pending.change;
+            let id = change.entity.source_id.clone();
+            let counts = self.report.kind(kind);
+            let (state, target_id, message) = match outcome {
+                ExportOutcome::Applied(target) => {
+                    match change.action {
+                        Action::Add => counts.add += 1,
+                        Action::Update => counts.update += 1,
+                        Action::Delete => counts.delete += 1,
+                    }
+                    let state = if change.action == Action::Delete {
+                        ExportStatus::Deleted
+                    } else {
+                        ExportStatus::Applied
+                    };
+                    (state, Some(target), None)
+                }
+                ExportOutcome::Rejected(why) => {
+                    self.report.error(
+                        kind,
+                        &id,
+                        format!(
+                            "{} rejected by the destination: {why}",
+                            action_name(change.action)
+                        ),
+                    );
+                    (ExportStatus::Rejected, None, Some(why))
+                }
+                ExportOutcome::Retry(why) => {
+                    counts.retry += 1;
+                    self.report.warn(
+                        kind,
+                        &id,
+                        format!(
+                            "{} goes again at the next export: {why}",
+                            action_name(change.action)
+                        ),
+                    );
+                    (ExportStatus::Retry, None, Some(why))
+                }
+            };
+            rows.push(OutcomeRow {
+                entity_id: id,
+                kind: kind.cli_name().to_string(),
+                state,
+                target_id,
+                hash: pending.hash,
+                message,
+            });
+        }
+        self.engine
+            .store
+            .record_export_outcomes(self.org_id, self.destination_id, self.run_id, &rows)
+            .await?;
+        for row in rows {
+            let previous = self.states.remove(&row.entity_id);
+            let applied = matches!(row.state, ExportStatus::Applied | ExportStatus::Deleted);
+            let target_id = row
+                .target_id
+                .or_else(|| previous.as_ref().and_then(|p| p.target_id.clone()));
+            let hash = if applied {
+                Some(row.hash.clone())
+            } else {
+                previous.as_ref().and_then(|p| p.hash.clone())
+            };
+            self.states.insert(
+                row.entity_id.clone(),
+                ExportState {
+                    entity_id: row.entity_id,
+                    kind: row.kind,
+                    target_id,
+                    hash,
+                    sent_hash: Some(row.hash),
+                    state: row.state,
+                    message: row.message,
+                    run_id: self.run_id.to_string(),
+                    updated_at: String::new(),
+                },
+            );
+            self.done += 1;
+        }
+        if let Some(progress) = &self.progress {
+            progress(self.done, None);
+        }
+        Ok(())
+    }
+}
+
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Add => "the add",
+        Action::Update => "the update",
+        Action::Delete => "the delete",
+    }
+}
