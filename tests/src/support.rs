@@ -180,3 +180,20 @@ pub fn serve_until_shutdown(
     });
     tx
 }
+
+/// The `homeroom` binary of this build (`cargo test` builds it beside the
+/// test executables), for tests that run the command line.
+pub fn homeroom_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("homeroom"))
+        .expect("target dir");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the whole suite with `cargo test` (it builds the binary) or `cargo build -p homeroom-host` first",
+        bin.display()
+    );
+    bin
+}

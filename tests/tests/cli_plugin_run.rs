@@ -1,25 +1,13 @@
 //! `homeroom plugin run` as a vendor uses it: the real binary reads from a
 //! mock OneRoster endpoint over loopback, and the secret stays out of sight.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use homeroom_tests::oneroster_mock::{CLIENT_ID, CLIENT_SECRET, Dataset, MockOneRoster, Version};
 
 /// The `homeroom` binary `cargo test` built beside this test.
-fn homeroom() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|dir| dir.join("homeroom"))
-        .expect("target dir");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the whole suite with `cargo test` (it builds the binary) or `cargo build -p homeroom-host` first",
-        bin.display()
-    );
-    bin
+fn homeroom() -> std::path::PathBuf {
+    homeroom_tests::support::homeroom_binary()
 }
 
 #[tokio::test]

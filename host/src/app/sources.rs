@@ -376,6 +376,24 @@ impl App {
             }
         }
         let files = m.files;
+        if let Some(mode) = d.sync_mode {
+            let goes = |dir: crate::gallery::manifest::Direction| {
+                m.entities.iter().any(|e| e.directions.contains(&dir))
+            };
+            use crate::gallery::manifest::Direction;
+            if mode.exports() && !goes(Direction::Export) {
+                return Err(AppError::invalid(format!(
+                    "{} only imports: its sync mode can only be import",
+                    m.name
+                )));
+            }
+            if mode.imports() && !goes(Direction::Import) {
+                return Err(AppError::invalid(format!(
+                    "{} only exports: choose the sync mode export",
+                    m.name
+                )));
+            }
+        }
         let entered: BTreeSet<String> = d
             .secrets
             .iter()
@@ -387,6 +405,7 @@ impl App {
             "secrets_changed": d.secrets.iter().filter(|(_, v)| v.as_deref() != Some("")).map(|(k, _)| k).collect::<Vec<_>>(),
             "folder": d.folder,
             "advanced": d.advanced,
+            "sync_mode": d.sync_mode.map(|m| m.as_str()),
         });
         let Delivery {
             name,
@@ -394,6 +413,7 @@ impl App {
             secrets,
             folder,
             advanced,
+            sync_mode,
         } = d;
         self.update_source_entering(
             caller,
@@ -423,6 +443,9 @@ impl App {
                 }
                 if let Some(advanced) = advanced {
                     c.advanced = advanced;
+                }
+                if let Some(mode) = sync_mode {
+                    c.sync_mode = mode;
                 }
                 Ok(())
             },

@@ -161,6 +161,13 @@ fn allowed_host_views(m: &crate::gallery::manifest::Manifest) -> Vec<AllowedHost
 }
 
 impl GalleryEntry {
+    /// Whether its connector takes a kind in `direction` (`import`, `export`).
+    pub fn goes(&self, direction: &str) -> bool {
+        self.entities
+            .iter()
+            .any(|e| e.directions.iter().any(|d| d == direction))
+    }
+
     /// Every app of the gallery: each plugin and each of its listings.
     pub fn all(packages: &[std::sync::Arc<Package>]) -> Vec<GalleryEntry> {
         let mut out = Vec::new();
@@ -439,6 +446,11 @@ pub struct Delivery {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub advanced: Option<crate::config::Advanced>,
+    /// Sync Mode: `import`, `export` or `sync` (two-way), as far as the
+    /// app's connector imports and exports.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub sync_mode: Option<crate::config::SyncMode>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

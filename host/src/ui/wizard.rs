@@ -252,6 +252,25 @@ fn delivery(ctx: &Ctx, view: &SourceView) -> Markup {
                     p.help #folder-help { "The folder where the files arrive (an SFTP drop, an unpacked zip), inside this organization's drop folder on the server: give its name (" code { "sis" } ") or a path inside it. The app may read it and nothing else." }
                 }
             }
+            @if entry.is_some_and(|e| e.goes("export")) {
+                @let modes: Vec<(&str, &str)> = [
+                    ("import", "Import: the app feeds the hub"),
+                    ("export", "Export: the hub feeds the app"),
+                    ("sync", "2-way Sync: the hub sends the roster, the app sends back what it owns"),
+                ].into_iter().filter(|(m, _)| match *m {
+                    "import" => entry.is_some_and(|e| e.goes("import")),
+                    "sync" => entry.is_some_and(|e| e.goes("import")),
+                    _ => true,
+                }).collect();
+                div.field {
+                    label for="sync_mode" { "Sync Mode" }
+                    select #sync_mode name="sync_mode" {
+                        @for (m, label) in &modes {
+                            option value=(m) selected[*m == c.sync_mode.as_str()] { (label) }
+                        }
+                    }
+                }
+            }
             @if auth.len() > 1 {
                 @let current = c.settings.get("auth").cloned()
                     .or_else(|| settings.iter().find(|s| s.name == "auth").and_then(|s| s.default.clone()))
@@ -532,6 +551,17 @@ fn delivery_from(form: &Form, view: &SourceView) -> AppResult<Delivery> {
         secrets,
         folder: entry.filter(|e| e.files).map(|_| form.text("folder")),
         advanced: Some(advanced),
+        sync_mode: match form.text("sync_mode").as_str() {
+            "" => None,
+            "import" => Some(crate::config::SyncMode::Import),
+            "export" => Some(crate::config::SyncMode::Export),
+            "sync" => Some(crate::config::SyncMode::Sync),
+            other => {
+                return Err(AppError::invalid(format!(
+                    "`{other}` is not a sync mode: choose import, export or 2-way sync"
+                )));
+            }
+        },
     })
 }
 
