@@ -1643,3 +1643,59 @@ async fn file_sources_read_only_their_organizations_drop_folder() {
         }
     }
 }
+
+/// An integration's type is its sync mode, set in the Delivery Config as
+/// far as its app goes: Google Classroom may export, a SIS connector that
+/// only imports may not; an export is refused on an import.
+#[tokio::test]
+async fn the_sync_mode_makes_an_integration_an_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = database_urls(tmp.path()).remove(0);
+    let h = Harness::new(&url).await;
+    let a = populate(&h, tmp.path(), "sync-mode", "sis").await;
+    let base = format!("/api/v1/organizations/{}", a.id);
+    let made = h
+        .call(
+            "POST",
+            &format!("{base}/sources"),
+            Some(&a.admin),
+            Some(json!({"app": "google-classroom", "id": "classroom"})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    assert_eq!(made.json["type"], "import");
+    let r = h
+        .call(
+            "PUT",
+            &format!("{base}/sources/classroom/delivery"),
+            Some(&a.admin),
+            Some(json!({"sync_mode": "export"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        (r.json["type"].as_str(), r.json["target"].as_str()),
+        (Some("export"), Some("Google Classroom"))
+    );
+
+    let r = h
+        .call(
+            "PUT",
+            &format!("{base}/sources/sis/delivery"),
+            Some(&a.admin),
+            Some(json!({"sync_mode": "export"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("only imports"), "{}", r.text);
+    let r = h
+        .call(
+            "POST",
+            &format!("{base}/sources/sis/exports"),
+            Some(&a.admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(r.text.contains("is an import"), "{}", r.text);
+}

@@ -71,13 +71,20 @@ impl App {
             .await?
             .first()
             .map(RunSummary::from);
+        // The Integrations table: an import's target is the hub; an
+        // export's (and a two-way sync's) is the app.
+        let target = if c.sync_mode.exports() {
+            app_name.clone()
+        } else {
+            "Homeroom".into()
+        };
         Ok(SourceSummary {
             id: c.id.clone(),
             name: c.name.clone().unwrap_or_else(|| app_name.clone()),
             app: c.plugin.clone(),
             app_name,
-            kind: "import".into(),
-            target: "Homeroom".into(),
+            kind: c.sync_mode.as_str().into(),
+            target,
             state: state.into(),
             last_run,
         })

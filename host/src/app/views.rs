@@ -390,7 +390,7 @@ pub struct SourceSummary {
     /// The gallery app it was activated from.
     pub app: String,
     pub app_name: String,
-    /// import (a source) or export (a destination).
+    /// import (a source), export (a destination) or sync (both ways).
     #[serde(rename = "type")]
     pub kind: String,
     pub target: String,
