@@ -62,19 +62,7 @@ pub struct ExportOptions {
 /// The kinds a destination takes, in dependency order: those its connector
 /// exports, narrowed to the integration's export kinds.
 pub fn exported_kinds(package: &Package, config: &SourceConfig) -> Vec<EntityKind> {
-    EntityKind::ALL
-        .into_iter()
-        .filter(|k| {
-            package
-                .manifest
-                .entities
-                .iter()
-                .any(|e| e.kind == k.cli_name() && e.directions.contains(&Direction::Export))
-        })
-        .filter(|k| {
-            config.export.kinds.is_empty() || config.export.kinds.iter().any(|c| c == k.cli_name())
-        })
-        .collect()
+    super::kinds_going(package, Direction::Export, &config.export.kinds)
 }
 
 impl Engine {
@@ -158,16 +146,18 @@ impl Engine {
         };
         let mut failure = None;
         for kind in kinds {
-            if let Err(e) = export.kind(&mut session, kind).await {
+            let outcome = export.kind(&mut session, kind).await;
+            // What the connector warned of, under the kind it was exporting.
+            let (warnings, more) = session.take_warnings();
+            for w in warnings {
+                export.report.warn(kind, "", w.text);
+            }
+            export.report.warnings_total += more;
+            if let Err(e) = outcome {
                 failure = Some(e);
                 break;
             }
         }
-        let (warnings, more) = session.take_warnings();
-        for w in warnings {
-            report.warn(EntityKind::Org, "", w.text);
-        }
-        report.warnings_total += more;
         report
             .timings
             .insert("export".into(), started.elapsed().as_secs_f64());
@@ -226,7 +216,7 @@ impl Export<'_> {
             let Some(last) = page.last() else { break };
             after = last.id.clone();
             for entity in &page {
-                if let Some(pending) = self.plan(kind, entity) {
+                if let Some(pending) = self.plan(kind, entity)? {
                     batch.push(pending);
                     if batch.len() == EXPORT_BATCH {
                         self.send(session, kind, std::mem::take(&mut batch)).await?;
@@ -241,15 +231,19 @@ impl Export<'_> {
     }
 
     /// What, if anything, goes for one entity.
-    fn plan(&mut self, kind: EntityKind, entity: &ExportEntity) -> Option<Pending> {
-        let record = self.as_sent(kind, entity);
+    fn plan(
+        &mut self,
+        kind: EntityKind,
+        entity: &ExportEntity,
+    ) -> Result<Option<Pending>, EngineError> {
+        let record = self.as_sent(kind, entity)?;
         let hash = format!("{:032x}", record.hash());
         let state = self.states.get(&entity.id);
         let applied_here = state.is_some_and(|s| s.state == ExportStatus::Applied);
         let action = if !entity.active {
             // Only what the destination has is deleted there.
             if !applied_here {
-                return None;
+                return Ok(None);
             }
             Action::Delete
         } else {
@@ -258,12 +252,12 @@ impl Export<'_> {
                 Some(s) => match s.state {
                     ExportStatus::Applied if s.hash.as_deref() == Some(hash.as_str()) => {
                         self.report.kind(kind).unchanged += 1;
-                        return None;
+                        return Ok(None);
                     }
                     ExportStatus::Rejected if s.sent_hash.as_deref() == Some(hash.as_str()) => {
                         // Refused as it is: not again until it changes.
                         self.report.kind(kind).unchanged += 1;
-                        return None;
+                        return Ok(None);
                     }
                     ExportStatus::Deleted => Action::Add,
                     _ if s.target_id.is_some() => Action::Update,
@@ -289,7 +283,7 @@ impl Export<'_> {
                 });
             }
         });
-        Some(Pending {
+        Ok(Some(Pending {
             change: ExportChange {
                 action,
                 entity: record.to_entity(),
@@ -297,13 +291,20 @@ impl Export<'_> {
                 target_refs,
             },
             hash,
-        })
+        }))
     }
 
     /// The entity as a destination is sent it: the hub's id, attributes as
     /// the hub holds them, references by the hub's ids.
-    fn as_sent(&self, kind: EntityKind, entity: &ExportEntity) -> Record {
-        let data: Map<String, Json> = serde_json::from_str(&entity.data).unwrap_or_default();
+    fn as_sent(&self, kind: EntityKind, entity: &ExportEntity) -> Result<Record, EngineError> {
+        // Never sent as empty: a record the store cannot read stops the export.
+        let data: Map<String, Json> = serde_json::from_str(&entity.data).map_err(|e| {
+            crate::store::StoreError::Corrupt(format!(
+                "{} record {} has data the hub cannot read ({e}); nothing more was exported: restore the database from a backup or re-import the source",
+                kind.cli_name(),
+                entity.id
+            ))
+        })?;
         let mut attrs = BTreeMap::new();
         for (name, cell) in data {
             let source = cell.get("s").and_then(Json::as_str).unwrap_or_default();
@@ -313,13 +314,13 @@ impl Export<'_> {
             }
             attrs.insert(name, self.hub_ids(source, value));
         }
-        Record {
+        Ok(Record {
             kind,
             source_id: entity.id.clone(),
             deleted: !entity.active,
             modified: None,
             attrs,
-        }
+        })
     }
 
     /// A value with each reference (a source's id) turned into the hub's

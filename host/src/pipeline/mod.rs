@@ -665,13 +665,7 @@ fn imported_kinds(
     config: &SourceConfig,
     report: &mut RunReport,
 ) -> Vec<EntityKind> {
-    let imports = |k: &EntityKind| {
-        package
-            .manifest
-            .entities
-            .iter()
-            .any(|e| e.kind == k.cli_name() && e.directions.contains(&Direction::Import))
-    };
+    let imports = |k: &EntityKind| goes(package, *k, Direction::Import);
     let chosen = &config.advanced.kinds;
     for name in chosen {
         if let Ok(kind) = EntityKind::from_cli(name)
@@ -687,9 +681,28 @@ fn imported_kinds(
             );
         }
     }
+    kinds_going(package, Direction::Import, chosen)
+}
+
+/// Whether the package's connector takes `kind` in `direction`.
+fn goes(package: &Package, kind: EntityKind, direction: Direction) -> bool {
+    package
+        .manifest
+        .entities
+        .iter()
+        .any(|e| e.kind == kind.cli_name() && e.directions.contains(&direction))
+}
+
+/// The kinds the connector takes in `direction`, parents first (the order
+/// of `EntityKind::ALL`), narrowed to `chosen` unless it is empty.
+pub(crate) fn kinds_going(
+    package: &Package,
+    direction: Direction,
+    chosen: &[String],
+) -> Vec<EntityKind> {
     EntityKind::ALL
         .into_iter()
-        .filter(imports)
+        .filter(|k| goes(package, *k, direction))
         .filter(|k| chosen.is_empty() || chosen.iter().any(|c| c == k.cli_name()))
         .collect()
 }
