@@ -506,7 +506,11 @@ pub enum Every {
 }
 
 /// Reference attributes that must never have a master: they describe
-/// relations that only the source that owns them can state.
+/// relations that only the source that owns them can state (the
+/// grade-sync article's list, in the canonical model: a student's
+/// enrollments and contacts, a staff member's assignments, a contact's
+/// schools, a calendar's school and children, a course's schools, a
+/// roster's members; and the gradebook's own links).
 pub const NEVER_MASTER: &[(&str, &str)] = &[
     ("enrollment", "user"),
     ("enrollment", "class"),
@@ -519,7 +523,28 @@ pub const NEVER_MASTER: &[(&str, &str)] = &[
     ("user", "primaryOrg"),
     ("course", "org"),
     ("academic-session", "parent"),
+    ("academic-session", "children"),
+    ("org", "parent"),
+    ("org", "children"),
+    ("line-item", "class"),
+    ("line-item", "school"),
+    ("line-item", "category"),
+    ("line-item", "gradingPeriod"),
+    ("result", "lineItem"),
+    ("result", "student"),
+    ("result", "class"),
 ];
+
+/// A master field's attribute that names every attribute of its kind
+/// (those of [`NEVER_MASTER`] aside): "all fields from the SIS".
+pub const EVERY_ATTRIBUTE: &str = "*";
+
+/// Whether `kind.attribute` is a reference no master may decide.
+pub fn never_master(kind: &str, attribute: &str) -> bool {
+    NEVER_MASTER
+        .iter()
+        .any(|(k, a)| *k == kind && *a == attribute)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -613,10 +638,13 @@ impl SourceConfig {
         }
         for m in &self.master_fields {
             let kind = entity_kind_of(&m.kind);
-            if NEVER_MASTER
-                .iter()
-                .any(|(k, a)| *k == kind && *a == m.attribute)
-            {
+            if m.attribute.trim().is_empty() {
+                return Err(invalid(format!(
+                    "a master field of {} names no attribute: name one, or `{EVERY_ATTRIBUTE}` for all of the kind's",
+                    m.kind
+                )));
+            }
+            if never_master(kind, &m.attribute) {
                 return Err(invalid(format!(
                     "`{}.{}` is a reference that only the source that states it may set; it cannot have a master field. Remove it from master_fields",
                     m.kind, m.attribute

@@ -2,7 +2,9 @@
 //! loopback: sign in with the first-start token, activate the OneRoster CSV
 //! app from the gallery, walk every wizard step over the sample district,
 //! run an import (previewed), uncheck some actions, approve the rest, and
-//! check the records and history. Screenshots of the main pages go to
+//! check the records and history; then set up Google Classroom as a 2-way
+//! Sync integration through the wizard, run it, and read the export's
+//! outcomes and what the destination refuses. Screenshots of the main pages go to
 //! tests/screenshots/ for review.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the test
@@ -16,7 +18,9 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use homeroom_host::app::views::GalleryEntry;
 use homeroom_host::app::{App, secrets::SecretBox};
+use homeroom_host::config::SyncMode;
 use homeroom_host::store::RunStatus;
+use homeroom_tests::classroom_mock::{self, MockClassroom};
 use homeroom_tests::support::{Fixture, engine};
 use serde_json::json;
 
@@ -517,6 +521,130 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
     ui.go("/orgs/demo/audit").await;
     ui.until_text("run.approve", false, 20).await;
     ui.shot("24-audit").await;
+
+    // A 2-way Sync integration: Google Classroom (the mock written from its
+    // discovery document), whose directory holds the district's people.
+    let gc = MockClassroom::start().await.unwrap();
+    let mut people = 0;
+    if let Ok(mut reader) = csv::Reader::from_path(subject.folder.join("users.csv")) {
+        let headers = reader.headers().unwrap().clone();
+        let email = headers.iter().position(|h| h == "email");
+        for (i, r) in reader.records().filter_map(Result::ok).enumerate() {
+            if let Some(e) = email.and_then(|at| r.get(at)).filter(|e| !e.is_empty()) {
+                gc.add_user(&e.to_lowercase(), &format!("4{i:020}"), e);
+                people += 1;
+            }
+        }
+    }
+    assert!(people > 0, "the district's people are in the directory");
+    ui.go("/orgs/demo/gallery?q=Classroom").await;
+    ui.click("button[aria-label='Activate Google Classroom']")
+        .await;
+    ui.until_text("Delivery Config", false, 20).await;
+    ui.fill("#name", "Classroom").await;
+    ui.css("#sync_mode")
+        .await
+        .select_by_value("sync")
+        .await
+        .unwrap();
+    for (field, value) in [
+        ("service_url", gc.base_url()),
+        ("token_url", gc.token_url()),
+        ("client_id", classroom_mock::CLIENT_ID.to_string()),
+        ("client_secret", classroom_mock::CLIENT_SECRET.to_string()),
+        ("refresh_token", classroom_mock::REFRESH_TOKEN.to_string()),
+        ("owner", classroom_mock::ADMIN_EMAIL.to_string()),
+    ] {
+        ui.fill(&format!("#set-{field}"), &value).await;
+    }
+    ui.shot("25-sync-delivery-config").await;
+    ui.click("button[value=test]").await;
+    ui.until_text("Connection works", false, 60).await;
+    // Every step to the end, the terms accepted on the way.
+    for _ in 0..12 {
+        let html = ui.source().await;
+        if html.contains("Review and finish") {
+            break;
+        }
+        if html.contains("name=\"accept\"") {
+            let accept = ui.css("input[name=accept]").await;
+            if accept.prop("checked").await.ok().flatten().as_deref() != Some("true") {
+                accept.click().await.unwrap();
+            }
+        }
+        ui.click("button[value=next]").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    ui.click("button[value=finish]").await;
+    let html = ui.until_text("Setup finished", false, 20).await;
+    assert!(html.contains("2-way sync"), "{}", visible_text(&html));
+    ui.shot("26-integrations-with-sync").await;
+    let classroom = engine
+        .store()
+        .sources("demo")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.config.plugin == "google-classroom")
+        .expect("the wizard saved the Classroom integration");
+    assert_eq!(classroom.config.sync_mode, SyncMode::Sync);
+
+    // Run sync: Classroom is read (nothing graded yet), the commit sends
+    // it the roster; the export's page shows what became of each kind.
+    ui.click("button[aria-label='Run sync of Classroom']").await;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let export = loop {
+        let runs = engine
+            .store()
+            .runs("demo", Some(&classroom.config.id), 10)
+            .await
+            .unwrap();
+        if let Some(r) = runs
+            .into_iter()
+            .find(|r| r.mode == "export" && r.status != RunStatus::Running)
+        {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no export followed the sync's commit"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(
+        export.status,
+        RunStatus::Committed,
+        "{:?}",
+        export.report.failure
+    );
+    let courses = export.report.counts["class"].add;
+    assert!(courses > 0, "{:?}", export.report.counts);
+    assert_eq!(gc.courses().len() as u64, courses);
+    ui.go(&format!("/orgs/demo/runs/{}", export.id)).await;
+    let html = ui.until_text("Export to", false, 20).await;
+    assert!(
+        html.contains("To retry") && html.contains("Rejected"),
+        "{}",
+        visible_text(&html)
+    );
+    assert!(
+        html.contains(&format!(">{courses}<")),
+        "the page shows the courses made"
+    );
+    ui.shot("27-export-outcomes").await;
+    let rejected = export.report.errors_total;
+    ui.go(&format!(
+        "/orgs/demo/sources/{}/rejected",
+        classroom.config.id
+    ))
+    .await;
+    let html = ui.until_text("Refused by", false, 20).await;
+    if rejected == 0 {
+        assert!(html.contains("took everything"), "{}", visible_text(&html));
+    } else {
+        assert!(!html.contains("took everything"), "{}", visible_text(&html));
+    }
+    ui.shot("28-refused").await;
 
     // Keyboard: the first Tab reaches the skip link.
     ui.go("/orgs/demo").await;

@@ -34,6 +34,10 @@ impl App {
                 "`{id}` is not enabled: finish its setup or enable it, then run it"
             )));
         }
+        if !row.config.sync_mode.imports() {
+            // Running an export integration is sending it the hub's data.
+            return self.start_export(caller, org, id).await;
+        }
         if let Some(run) = self.engine.store().running_run(org, id).await? {
             return Err(AppError::Conflict(format!(
                 "run {run} of `{id}` is still reading; wait for it to finish"

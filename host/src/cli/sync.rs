@@ -206,29 +206,36 @@ async fn import(
         bail!("run {} failed", run.id);
     }
     if run.status == RunStatus::Committed {
-        let by = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-        let mut failed = Vec::new();
-        for export in engine.export_after_commit(org, &by).await? {
-            match export {
-                Ok(run) => {
-                    if run.status == RunStatus::Failed {
-                        failed.push(run.id.clone());
-                    }
-                    print_run(&run, json)?;
+        export_after_commit(engine, org, json).await?;
+    }
+    Ok(())
+}
+
+/// What a commit starts: an export to each of the organization's
+/// destinations, each printed; an error names the ones that failed.
+async fn export_after_commit(engine: &Local, org: &str, json: bool) -> anyhow::Result<()> {
+    let by = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    let mut failed = Vec::new();
+    for export in engine.export_after_commit(org, &by).await? {
+        match export {
+            Ok(run) => {
+                if run.status == RunStatus::Failed {
+                    failed.push(run.id.clone());
                 }
-                Err(why) => {
-                    eprintln!("export not started: {why}");
-                    failed.push(why);
-                }
+                print_run(&run, json)?;
+            }
+            Err(why) => {
+                eprintln!("export not started: {why}");
+                failed.push(why);
             }
         }
-        if !failed.is_empty() {
-            bail!(
-                "the import committed, but {} export(s) failed: {}",
-                failed.len(),
-                failed.join("; ")
-            );
-        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "the import committed, but {} export(s) failed: {}",
+            failed.len(),
+            failed.join("; ")
+        );
     }
     Ok(())
 }
@@ -313,12 +320,15 @@ async fn approve(engine: &Local, id: &str, exclude: &[String]) -> anyhow::Result
             "run {} committed: {applied} changes applied, {excluded} left out",
             run.id
         ),
-        CommitOutcome::AlreadyCommitted => println!(
-            "run {} was already committed; nothing was applied again",
-            run.id
-        ),
+        CommitOutcome::AlreadyCommitted => {
+            println!(
+                "run {} was already committed; nothing was applied again",
+                run.id
+            );
+            return Ok(());
+        }
     }
-    Ok(())
+    export_after_commit(engine, &run.org_id, false).await
 }
 
 async fn duplicates(engine: &Local, org: &str, json: bool) -> anyhow::Result<()> {

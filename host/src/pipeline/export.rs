@@ -15,6 +15,12 @@
 //!   last applied, nothing goes. A change rejected goes again only once the
 //!   entity changes; one told to retry goes at the next export. An entity
 //!   applied earlier and archived since is deleted at the destination.
+//! - A two-way destination is a source too. What it supplies itself is
+//!   never sent back to it, and a reference to such a thing goes under
+//!   the destination's own id (a result for the SIS names the SIS's
+//!   student id). A reference a destination's record makes by the id it
+//!   was given (a coursework's course) names the hub entity it was given
+//!   for (`Store::link_entities`).
 //! - Outcomes are kept per batch in one transaction (`store::exports`), so a
 //!   host killed mid-export resumes with the first batch whose outcomes were
 //!   not kept; the connector makes a repeated add land on what the first
@@ -130,16 +136,26 @@ impl Engine {
         }
         let mut report = RunReport::default();
         let started = Instant::now();
+        let links = self
+            .store
+            .link_entities(org_id, &EntityKind::ALL.map(|k| k.cli_name()))
+            .await?;
+        // What the destination itself supplies (a two-way destination is a
+        // source too): entity → its own id for it.
+        let own = links
+            .iter()
+            .filter(|((source, _, _), _)| source == destination_id)
+            .map(|((_, _, id), entity)| (entity.clone(), id.clone()))
+            .collect();
         let mut export = Export {
             engine: self,
             org_id,
             destination_id,
             run_id: &run_id,
             states: self.store.export_states(org_id, destination_id).await?,
-            links: self
-                .store
-                .link_entities(org_id, &EntityKind::ALL.map(|k| k.cli_name()))
-                .await?,
+            links,
+            own,
+            kinds: kinds.clone(),
             report: &mut report,
             progress: opts.progress.clone(),
             done: 0,
@@ -187,6 +203,12 @@ struct Export<'a> {
     states: HashMap<String, ExportState>,
     /// (source, kind, the source's id) → hub entity id.
     links: HashMap<(String, String, String), String>,
+    /// Hub entity id → the destination's id for it, for what the
+    /// destination supplies itself. Such an entity is never sent back to
+    /// it, and references to it go under that id.
+    own: HashMap<String, String>,
+    /// The kinds this export sends.
+    kinds: Vec<EntityKind>,
     report: &'a mut RunReport,
     progress: Option<ProgressSink>,
     done: u64,
@@ -196,6 +218,9 @@ struct Export<'a> {
 struct Pending {
     change: ExportChange,
     hash: String,
+    /// Why it cannot go yet: something it refers to, of a kind this export
+    /// sends, is not at the destination (refused, or to be sent again).
+    waits: Option<String>,
 }
 
 impl Export<'_> {
@@ -207,6 +232,7 @@ impl Export<'_> {
         let name = kind.cli_name();
         let mut after = String::new();
         let mut batch: Vec<Pending> = Vec::with_capacity(EXPORT_BATCH);
+        let mut waiting: Vec<Pending> = Vec::new();
         loop {
             let page = self
                 .engine
@@ -217,6 +243,14 @@ impl Export<'_> {
             after = last.id.clone();
             for entity in &page {
                 if let Some(pending) = self.plan(kind, entity)? {
+                    if pending.waits.is_some() {
+                        waiting.push(pending);
+                        if waiting.len() == EXPORT_BATCH {
+                            self.keep(kind, std::mem::take(&mut waiting), Vec::new())
+                                .await?;
+                        }
+                        continue;
+                    }
                     batch.push(pending);
                     if batch.len() == EXPORT_BATCH {
                         self.send(session, kind, std::mem::take(&mut batch)).await?;
@@ -227,6 +261,9 @@ impl Export<'_> {
         if !batch.is_empty() {
             self.send(session, kind, batch).await?;
         }
+        if !waiting.is_empty() {
+            self.keep(kind, waiting, Vec::new()).await?;
+        }
         Ok(())
     }
 
@@ -236,6 +273,10 @@ impl Export<'_> {
         kind: EntityKind,
         entity: &ExportEntity,
     ) -> Result<Option<Pending>, EngineError> {
+        if self.own.contains_key(&entity.id) && !self.states.contains_key(&entity.id) {
+            // It came from this destination: it has it already.
+            return Ok(None);
+        }
         let record = self.as_sent(kind, entity)?;
         let hash = format!("{:032x}", record.hash());
         let state = self.states.get(&entity.id);
@@ -272,6 +313,7 @@ impl Export<'_> {
                 .get(id)
                 .filter(|s| s.state == ExportStatus::Applied)
                 .and_then(|s| s.target_id.clone())
+                .or_else(|| self.own.get(id).cloned())
                 && !target_refs
                     .iter()
                     .any(|t: &TargetRef| t.source_id == id && t.kind == kind)
@@ -283,7 +325,11 @@ impl Export<'_> {
                 });
             }
         });
+        let waits = (action != Action::Delete)
+            .then(|| self.waits_for(kind, &record))
+            .flatten();
         Ok(Some(Pending {
+            waits,
             change: ExportChange {
                 action,
                 entity: record.to_entity(),
@@ -292,6 +338,38 @@ impl Export<'_> {
             },
             hash,
         }))
+    }
+
+    /// What the entity refers to that this export sends but the
+    /// destination does not hold: a result whose line item it refused
+    /// waits for that line item rather than going without it.
+    fn waits_for(&self, kind: EntityKind, record: &Record) -> Option<String> {
+        let mut why = None;
+        record.each_reference(|attr, to, id| {
+            if why.is_some() || to == kind || !self.kinds.contains(&to) || self.own.contains_key(id)
+            {
+                return;
+            }
+            let state = self.states.get(id);
+            if state.is_some_and(|s| s.state == ExportStatus::Applied) {
+                return;
+            }
+            let reason = match state {
+                Some(s) if s.state == ExportStatus::Rejected => format!(
+                    ", which it refused ({})",
+                    s.message.as_deref().unwrap_or("no reason given")
+                ),
+                Some(s) if s.state == ExportStatus::Retry => {
+                    ", which goes again at the next export".into()
+                }
+                _ => ", which the hub has not sent it".into(),
+            };
+            why = Some(format!(
+                "waits for its `{attr}`, {} {id}, to be at the destination{reason}",
+                to.cli_name()
+            ));
+        });
+        why
     }
 
     /// The entity as a destination is sent it: the hub's id, attributes as
@@ -360,8 +438,27 @@ impl Export<'_> {
     ) -> Result<(), EngineError> {
         let changes: Vec<ExportChange> = batch.iter().map(|p| p.change.clone()).collect();
         let outcomes = session.export(&changes).await?;
+        self.keep(kind, batch, outcomes).await
+    }
+
+    /// Keep the outcomes of a batch, all or none: those the connector gave,
+    /// in order, then a retry for each change that waits (not sent).
+    async fn keep(
+        &mut self,
+        kind: EntityKind,
+        batch: Vec<Pending>,
+        outcomes: Vec<ExportOutcome>,
+    ) -> Result<(), EngineError> {
+        let mut outcomes = outcomes.into_iter();
         let mut rows = Vec::with_capacity(batch.len());
-        for (pending, outcome) in batch.into_iter().zip(outcomes) {
+        for pending in batch {
+            let outcome = match &pending.waits {
+                Some(why) => ExportOutcome::Retry(why.clone()),
+                None => match outcomes.next() {
+                    Some(o) => o,
+                    None => break,
+                },
+            };
             let change = &pending.change;
             let id = change.entity.source_id.clone();
             let counts = self.report.kind(kind);

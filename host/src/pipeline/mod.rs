@@ -19,7 +19,7 @@ use crate::bindings::types::EntityKind;
 use crate::capabilities::drops::DropRoot;
 use crate::capabilities::http::{ConnectionClient, HttpLimits};
 use crate::capabilities::log::{Origin, ProgressSink};
-use crate::config::SourceConfig;
+use crate::config::{SourceConfig, SyncMode};
 use crate::gallery::grant::grant;
 use crate::gallery::manifest::Direction;
 use crate::gallery::{Gallery, Package};
@@ -441,6 +441,11 @@ impl Engine {
                 "source `{source_id}` is disabled; enable it first"
             )));
         }
+        if !config.sync_mode.imports() {
+            return Err(EngineError::Refused(format!(
+                "`{source_id}` is an export: nothing is read from it. Export to it (homeroom export {source_id}), or set its sync mode to sync to read back what it owns"
+            )));
+        }
         let since = match opts.mode {
             Mode::Full => None,
             Mode::Quick => self.store.last_committed_start(org_id, source_id).await?,
@@ -681,7 +686,26 @@ fn imported_kinds(
             );
         }
     }
-    kinds_going(package, Direction::Import, chosen)
+    let mut kinds = kinds_going(package, Direction::Import, chosen);
+    if config.sync_mode == SyncMode::Sync {
+        // Two-way: each kind has one master. What goes to the integration
+        // is not read back from it (it would come back as new records).
+        let exported = export::exported_kinds(package, config);
+        for kind in kinds.iter().filter(|k| exported.contains(k)) {
+            if chosen.iter().any(|c| c == kind.cli_name()) {
+                report.warn(
+                    *kind,
+                    "",
+                    format!(
+                        "`{}` is in both the items to sync and the export kinds of this two-way integration; it is exported, not read back. Leave it out of one of them",
+                        kind.cli_name()
+                    ),
+                );
+            }
+        }
+        kinds.retain(|k| !exported.contains(k));
+    }
+    kinds
 }
 
 /// Whether the package's connector takes `kind` in `direction`.

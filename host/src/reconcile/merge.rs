@@ -14,8 +14,28 @@ use serde_json::{Map, Value as Json, json};
 use crate::config::BlankValues;
 use crate::model::record::{Attrs, is_blank};
 
-/// (entity kind, attribute) → the source id whose value wins.
+/// (entity kind, attribute) → the source id whose value wins; attribute
+/// `*`: every attribute of the kind that may have a master.
 pub type Masters = HashMap<(String, String), String>;
+
+/// The source whose value of `attr` wins: the one named for it, else the
+/// one named for all of the kind's attributes (never for a reference that
+/// only its own source may state, `config::NEVER_MASTER`).
+pub fn master_of<'m>(masters: &'m Masters, kind: &str, attr: &str) -> Option<&'m String> {
+    if masters.is_empty() {
+        return None;
+    }
+    masters
+        .get(&(kind.to_string(), attr.to_string()))
+        .or_else(|| {
+            (!crate::config::never_master(kind, attr))
+                .then(|| masters.get(&(kind.to_string(), ALL.to_string())))
+                .flatten()
+        })
+}
+
+/// The attribute of a master field that names every attribute of a kind.
+pub const ALL: &str = crate::config::EVERY_ATTRIBUTE;
 
 pub struct MergeRules<'a> {
     pub kind: &'a str,
@@ -41,7 +61,7 @@ pub fn merge(
     let value_blank = |cell: &Json| cell.get("v").is_none_or(is_blank);
     for (attr, value) in record {
         let cell = out.get(attr);
-        let master = rules.masters.get(&(rules.kind.to_string(), attr.clone()));
+        let master = master_of(rules.masters, rules.kind, attr);
         if rules.ignore_class_name_edits
             && rules.kind == "class"
             && attr == "title"
@@ -92,6 +112,49 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), json!(v)))
             .collect()
+    }
+
+    #[test]
+    fn a_master_for_every_attribute_wins_them_all_but_the_references_of_the_source() {
+        let mut masters = Masters::new();
+        masters.insert(("class".into(), ALL.into()), "sis".into());
+        masters.insert(("class".into(), "location".into()), "lms".into());
+        let sis = MergeRules {
+            kind: "class",
+            source: "sis",
+            masters: &masters,
+            blanks: BlankValues::Ignore,
+            ignore_class_name_edits: false,
+            fill_only: false,
+        };
+        let lms = MergeRules {
+            source: "lms",
+            ..sis
+        };
+        let e = merge(
+            None,
+            &attrs(&[
+                ("title", "LMS title"),
+                ("location", "Room 1"),
+                ("school", "x"),
+            ]),
+            &lms,
+        );
+        let e = merge(
+            Some(&e),
+            &attrs(&[
+                ("title", "Algebra"),
+                ("location", "Room 9"),
+                ("school", "y"),
+            ]),
+            &sis,
+        );
+        assert_eq!(e["title"]["v"], "Algebra", "the SIS is master of all");
+        assert_eq!(e["location"]["v"], "Room 1", "a named master beats `*`");
+        assert_eq!(
+            e["school"]["v"], "x",
+            "a reference only its source states has no master: the first keeps it"
+        );
     }
 
     #[test]

@@ -219,12 +219,35 @@ impl Store {
     /// Every link of an organization of the given kinds: (source, kind,
     /// the source's id) → the hub's entity id, to turn references into
     /// entity ids.
+    ///
+    /// A destination's own id for what the hub gave it counts as a link of
+    /// that destination: a two-way destination's records refer to the
+    /// courses and people it was sent by its ids for them (a Classroom
+    /// coursework names its course's id), and those name the hub's
+    /// entities as surely as a source's ids do. A source's own link wins
+    /// where both name the same id.
     pub async fn link_entities(
         &self,
         org_id: &str,
         kinds: &[&str],
     ) -> Result<HashMap<(String, String, String), String>, StoreError> {
         let mut map = HashMap::new();
+        let given = sqlx::query(
+            "SELECT destination_id, kind, target_id, entity_id FROM export_state \
+             WHERE org_id = $1 AND target_id IS NOT NULL AND state IN ('applied', 'retry', 'rejected')",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in given {
+            let kind: String = r.try_get("kind")?;
+            if kinds.contains(&kind.as_str()) {
+                map.insert(
+                    (r.try_get("destination_id")?, kind, r.try_get("target_id")?),
+                    r.try_get("entity_id")?,
+                );
+            }
+        }
         for kind in kinds {
             let rows = sqlx::query(
                 "SELECT source_id, source_record_id, entity_id FROM entity_links WHERE org_id = $1 AND kind = $2",

@@ -91,6 +91,7 @@ pub fn routes() -> Router<App> {
         .route("/orgs/{org}/gallery/{app}/activate", post(activate))
         .route("/orgs/{org}/integrations", get(integrations))
         .route("/orgs/{org}/sources/{id}/run", post(run_source))
+        .route("/orgs/{org}/sources/{id}/rejected", get(rejected))
         .route("/orgs/{org}/sources/{id}/enable", post(enable))
         .route("/orgs/{org}/sources/{id}/disable", post(disable))
         .route(
@@ -300,7 +301,7 @@ async fn integrations(
     let operator = ctx.can(Role::Operator);
     let body = html! {
         div.pagehead {
-            div { h1 { "Integrations" } p.lead { "Each integration brings one system's data into Homeroom." } }
+            div { h1 { "Integrations" } p.lead { "Each integration brings one system's data into Homeroom, sends the hub's data to an app, or both." } }
             @if admin { div.actions { a.button.primary href={ (base) "/gallery" } { "+ New from the gallery" } } }
         }
         @if sources.is_empty() {
@@ -311,7 +312,7 @@ async fn integrations(
                 tbody {
                     @for s in &sources {
                         tr {
-                            td { "Import" }
+                            td { (sync_mode_label(&s.kind)) }
                             td {
                                 @if admin { a href={ (base) "/sources/" (s.id) "/setup/delivery" } { (s.name) } } @else { (s.name) }
                                 br; small.muted.mono { (s.id) }
@@ -330,7 +331,8 @@ async fn integrations(
                                     form method="post" action={ (base) "/sources/" (s.id) "/run" } {
                                         (ctx.csrf())
                                         input type="hidden" name="mode" value="full";
-                                        button.small.primary type="submit" aria-label={ "Run import of " (s.name) } { "Run import" }
+                                        @let verb = run_label(&s.kind);
+                                        button.small.primary type="submit" aria-label={ (verb) " of " (s.name) } { (verb) }
                                     }
                                     " "
                                 }
@@ -507,6 +509,8 @@ async fn run_page(
     let excluded = app
         .excluded_actions(&ctx.session.caller, &org, &run_id)
         .await?;
+    // An export's issues name the hub's records; an import's, the source's.
+    let export = s.mode == "export";
     let mut issue_links = std::collections::HashMap::new();
     for i in run
         .report
@@ -515,6 +519,12 @@ async fn run_page(
         .take(shown)
         .chain(run.report.warnings.iter().take(shown))
     {
+        if export {
+            if !i.source_id.is_empty() {
+                issue_links.insert((i.kind.clone(), i.source_id.clone()), i.source_id.clone());
+            }
+            continue;
+        }
         if let Ok(Some(e)) = app
             .record_of(
                 &ctx.session.caller,
@@ -552,7 +562,7 @@ async fn run_page(
         p.crumbs { a href={ (base) "/runs" } { "Runs" } " / " (s.id) }
         div.pagehead {
             div {
-                h1 { "Import from " (s.source_id) " " (status_badge(&s.status)) }
+                h1 { @if export { "Export to " } @else { "Import from " } (s.source_id) " " (status_badge(&s.status)) }
                 p.lead { (s.mode) " run, " (s.trigger) ", started by " (s.triggered_by) }
             }
             @if waiting && ctx.can(Role::Operator) {
@@ -608,7 +618,31 @@ async fn run_page(
                 }
             }
         }
-        @if !run.report.counts.is_empty() {
+        @if export && !run.report.counts.is_empty() {
+            h2 { "Report" }
+            p.help { "What the destination was sent, kind by kind, and what became of it. Rejected changes go again once the record changes; those to retry go at the next export." }
+            div.tablewrap { table {
+                thead { tr {
+                    th { "Kind" } th.num { "Added" } th.num { "Updated" } th.num { "Deleted" } th.num { "Unchanged" } th.num { "To retry" } th.num { "Rejected" }
+                } }
+                tbody {
+                    @for (kind, c) in &run.report.counts {
+                        tr {
+                            td { (kind_label(kind)) }
+                            td.num { (c.add) } td.num { (c.update) } td.num { (c.delete) } td.num { (c.unchanged) }
+                            td.num { (c.retry) }
+                            td.num {
+                                @if c.errors > 0 {
+                                    a.count-link href="#errors" aria-label={ (c.errors) " " (kind) " changes rejected" } { (c.errors) }
+                                } @else { span.muted { "0" } }
+                            }
+                        }
+                    }
+                }
+            } }
+            p { a href={ (base) "/sources/" (s.source_id) "/rejected" } { "Everything " (s.source_id) " refuses now" } }
+        }
+        @if !export && !run.report.counts.is_empty() {
             h2 { "Report" }
             div.tablewrap { table {
                 thead { tr {
@@ -642,7 +676,7 @@ async fn run_page(
             } }
         }
         @if !run.report.errors.is_empty() {
-            h2 #errors { "Errors (" (run.report.errors_total) ")" }
+            h2 #errors { @if export { "Rejected by the destination (" } @else { "Errors (" } (run.report.errors_total) ")" }
             div.tablewrap { table {
                 thead { tr { th { "Kind" } th { "Record" } th { "Message" } } }
                 tbody { @for i in run.report.errors.iter().take(shown) { (issue_row(i)) } }
@@ -1199,4 +1233,66 @@ async fn audit(
         @if rows.len() == 100 { p { a href={ (base) "/audit?offset=" (offset + 100) } { "Older entries →" } } }
     };
     Ok(html_page(page(&ctx, Nav::Audit, "Audit log", None, body)))
+}
+
+/// What an integration's sync mode is called in the list.
+fn sync_mode_label(mode: &str) -> &'static str {
+    match mode {
+        "export" => "Export",
+        "sync" => "2-way sync",
+        _ => "Import",
+    }
+}
+
+/// What running an integration does, by its sync mode.
+fn run_label(mode: &str) -> &'static str {
+    match mode {
+        "export" => "Run export",
+        "sync" => "Run sync",
+        _ => "Run import",
+    }
+}
+
+/// What a destination refuses now, each record with the destination's reason.
+async fn rejected(
+    State(app): State<App>,
+    session: Session,
+    Path((org, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> UiResult {
+    let q = query(q);
+    let ctx = ctx(&app, session, &org).await?;
+    let rows = app
+        .exports(&ctx.session.caller, &org, &id, "rejected", 500)
+        .await?;
+    let base = ctx.base();
+    let body = html! {
+        p.crumbs { a href={ (base) "/integrations" } { "Integrations" } " / " (id) }
+        div.pagehead { div {
+            h1 { "Refused by " (id) }
+            p.lead { "Records this destination rejected at its last try, with its reason. Each goes again once it changes in the hub." }
+        } }
+        @if rows.is_empty() {
+            div.panel { p.empty { "Nothing: the destination took everything it was sent." } }
+        } @else {
+            div.tablewrap { table {
+                thead { tr { th { "Kind" } th { "Record" } th { "Reason" } th { "Run" } } }
+                tbody { @for r in &rows {
+                    tr {
+                        td { (kind_label(&r.kind)) }
+                        td.mono { a href={ (base) "/records/" (r.entity_id) } { (r.entity_id) } }
+                        td { (r.message.as_deref().unwrap_or("")) }
+                        td.mono { a href={ (base) "/runs/" (r.run_id) } { (r.run_id) } }
+                    }
+                } }
+            } }
+        }
+    };
+    Ok(html_page(page(
+        &ctx,
+        Nav::Integrations,
+        "Refused",
+        q.get("done"),
+        body,
+    )))
 }

@@ -1035,7 +1035,7 @@ async fn master_fields(app: &App, ctx: &Ctx, view: &SourceView) -> AppResult<Mar
     Ok(html! {
         div.panel {
             h2 { "Master Fields" }
-            p.muted { "Where several sources feed one record, name the source whose value wins for an attribute. References a source states (enrollments, a class's school) never have a master." }
+            p.muted { "Where several sources feed one record, name the source whose value wins for an attribute. Attribute `*` names all of a kind's attributes (\"all fields from the SIS\"). References a source states (enrollments, a class's school, a result's student) never have a master." }
             form method="post" {
                 (ctx.csrf())
                 div.tablewrap { table {
@@ -1054,7 +1054,7 @@ async fn master_fields(app: &App, ctx: &Ctx, view: &SourceView) -> AppResult<Mar
             h3 { "Add a master field" }
             div.row {
                 div.field { label for="mf-kind" { "Kind" } (kind_select("mf_kind", "mf-kind")) }
-                div.field { label for="mf-attr" { "Attribute" } input #mf-attr type="text" name="mf_attribute" placeholder="email" required; }
+                div.field { label for="mf-attr" { "Attribute" } input #mf-attr type="text" name="mf_attribute" placeholder="email, or * for all" required; }
                 div.field { label for="mf-source" { "Source that wins" }
                     select #mf-source name="mf_source" { @for s in &sources { option value=(s.id) selected[s.id == view.summary.id] { (s.name) " (" (s.id) ")" } } } }
             }
