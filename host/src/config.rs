@@ -79,6 +79,11 @@ pub struct ExportSettings {
     /// kind the plugin's manifest says it exports.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kinds: Vec<String>,
+    /// Which records go, as the import's filter rules say it (a school
+    /// list names schools by the id their source gives them). A record
+    /// that stops passing is deleted at the destination.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<Filter>,
 }
 
 impl ExportSettings {
@@ -625,6 +630,7 @@ impl SourceConfig {
             .iter()
             .map(|r| &r.kind)
             .chain(self.filters.iter().map(|f| &f.kind))
+            .chain(self.export.filters.iter().map(|f| &f.kind))
             .chain(self.domains.iter().map(|d| &d.kind))
             .chain(self.master_fields.iter().map(|m| &m.kind))
             .chain(self.mapping.iter().map(|m| &m.kind))

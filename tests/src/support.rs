@@ -62,6 +62,16 @@ pub async fn engine(url: &str) -> Engine {
 }
 
 /// A unique organization id, so tests sharing one PostgreSQL never meet.
+/// One count of one kind in a run's report (0 where the kind is absent):
+/// `count(&run, "class", |c| c.add)`.
+pub fn count(
+    run: &homeroom_host::store::Run,
+    kind: &str,
+    f: impl Fn(&homeroom_host::model::report::KindCounts) -> u64,
+) -> u64 {
+    run.report.counts.get(kind).map(f).unwrap_or(0)
+}
+
 pub fn org_id(name: &str) -> String {
     format!("{name}-{}", uuid_like())
 }

@@ -15,7 +15,7 @@ use homeroom_host::store::{Run, RunStatus};
 use homeroom_tests::classroom_mock::{
     ADMIN_EMAIL, CLIENT_ID, CLIENT_SECRET, MockClassroom, REFRESH_TOKEN,
 };
-use homeroom_tests::support::{database_urls, engine, org_id};
+use homeroom_tests::support::{count, database_urls, engine, org_id};
 
 fn sample() -> &'static Path {
     Path::new(concat!(
@@ -125,14 +125,6 @@ async fn export(engine: &Engine, org: &str) -> Run {
         )
         .await
         .expect("the export runs")
-}
-
-fn count(
-    run: &Run,
-    kind: &str,
-    f: impl Fn(&homeroom_host::model::report::KindCounts) -> u64,
-) -> u64 {
-    run.report.counts.get(kind).map(f).unwrap_or(0)
 }
 
 /// Every class is one course owned by the admin, under its alias, with
@@ -410,4 +402,69 @@ async fn a_host_killed_mid_export_leaves_no_duplicate_in_classroom() {
         .filter(|c| c.method_id == "courses.create" && c.status == 200)
         .count();
     assert_eq!(created, 61);
+}
+
+/// A destination's export filters choose what goes: only the classes of
+/// the school its list names become courses; when the list names the other
+/// school instead, the first school's courses are deleted (archived) and
+/// the other's made.
+#[tokio::test]
+async fn export_filters_choose_the_schools_a_destination_gets() {
+    use homeroom_host::config::{Filter, FilterRule};
+    let tmp = tempfile::tempdir().unwrap();
+    let url = database_urls(tmp.path()).remove(0);
+    let mock = classroom().await;
+    let engine = engine(&url).await;
+    let org = org_id("schools");
+    setup(&engine, &org, &mock).await;
+    let only = |school: &str| {
+        let mut d = destination(&mock);
+        d.export.filters = vec![Filter {
+            kind: "class".into(),
+            rule: FilterRule::SchoolInList {
+                schools: vec![school.into()],
+            },
+        }];
+        d
+    };
+    let mut sis = engine.store().source(&org, "sis").await.unwrap().config;
+    sis.enabled = true;
+    let apply = |dest: SourceConfig| DistrictConfig {
+        organization: Organization {
+            id: org.clone(),
+            name: "Maplewood".into(),
+        },
+        sources: vec![sis.clone(), dest],
+    };
+    engine.apply_config(&apply(only("org-es1"))).await.unwrap();
+    let run = export(&engine, &org).await;
+    assert_eq!(
+        count(&run, "class", |c| c.add),
+        12,
+        "{:?}",
+        run.report.counts
+    );
+    assert_eq!(count(&run, "class", |c| c.skipped), 49);
+    assert_eq!(
+        count(&run, "enrollment", |c| c.retry + c.errors),
+        0,
+        "the left-out classes' enrollments stay out with them"
+    );
+    assert_eq!(mock.courses().len(), 12);
+
+    engine.apply_config(&apply(only("org-hs1"))).await.unwrap();
+    let run = export(&engine, &org).await;
+    assert_eq!(
+        count(&run, "class", |c| c.add),
+        49,
+        "{:?}",
+        run.report.counts
+    );
+    assert_eq!(count(&run, "class", |c| c.delete), 12);
+    let active = mock
+        .courses()
+        .iter()
+        .filter(|c| c.course_state != "ARCHIVED")
+        .count();
+    assert_eq!(active, 49, "the elementary school's courses are archived");
 }

@@ -507,6 +507,29 @@ async fn put_schedule(
     ))
 }
 
+/// Export settings of an Export or Sync integration: `{kinds, filters}`:
+/// the kinds sent (empty: all its connector exports) and filter rules
+/// (the import's templates and conditions) a record must pass to go
+/// (admin).
+#[utoipa::path(put, path = "/api/v1/organizations/{org}/sources/{id}/export", tag = "sources",
+    params(("org" = String, Path), ("id" = String, Path)), request_body = Object,
+    responses((status = 200, body = SourceView), (status = 422, body = ErrorBody)))]
+async fn put_export(
+    State(app): State<App>,
+    caller: Caller,
+    Ids((org, id)): Ids<(String, String)>,
+    Body(v): Body<crate::config::ExportSettings>,
+) -> ApiResult<Json<SourceView>> {
+    let detail = serde_json::to_value(&v).unwrap_or_default();
+    Ok(Json(
+        app.update_source(&caller, &org, &id, "export", detail, move |c, _| {
+            c.export = v;
+            Ok(())
+        })
+        .await?,
+    ))
+}
+
 /// Step 10, Done: check the setup is complete and enable the source (admin).
 #[utoipa::path(post, path = "/api/v1/organizations/{org}/sources/{id}/finish", tag = "sources",
     params(("org" = String, Path), ("id" = String, Path)),
@@ -806,6 +829,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(put_domains))
         .routes(routes!(put_master_fields))
         .routes(routes!(put_schedule))
+        .routes(routes!(put_export))
         .routes(routes!(finish))
         .routes(routes!(enable))
         .routes(routes!(disable))

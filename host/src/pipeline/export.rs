@@ -15,6 +15,9 @@
 //!   last applied, nothing goes. A change rejected goes again only once the
 //!   entity changes; one told to retry goes at the next export. An entity
 //!   applied earlier and archived since is deleted at the destination.
+//! - A destination's filter rules (its export settings) choose what goes,
+//!   read as the sources said it; what stops passing is deleted there, and
+//!   what hangs off a record left out stays out with it.
 //! - A two-way destination is a source too. What it supplies itself is
 //!   never sent back to it, and a reference to such a thing goes under
 //!   the destination's own id (a result for the SIS names the SIS's
@@ -156,6 +159,8 @@ impl Engine {
             links,
             own,
             kinds: kinds.clone(),
+            filters: config.export.filters.clone(),
+            left_out: Default::default(),
             report: &mut report,
             progress: opts.progress.clone(),
             done: 0,
@@ -209,6 +214,11 @@ struct Export<'a> {
     own: HashMap<String, String>,
     /// The kinds this export sends.
     kinds: Vec<EntityKind>,
+    /// The destination's filter rules.
+    filters: Vec<crate::config::Filter>,
+    /// Entities its filters leave out (hub ids), so what hangs off them
+    /// stays out too.
+    left_out: std::collections::HashSet<String>,
     report: &'a mut RunReport,
     progress: Option<ProgressSink>,
     done: u64,
@@ -281,7 +291,15 @@ impl Export<'_> {
         let hash = format!("{:032x}", record.hash());
         let state = self.states.get(&entity.id);
         let applied_here = state.is_some_and(|s| s.state == ExportStatus::Applied);
-        let action = if !entity.active {
+        let goes = entity.active && self.passes(kind, entity)? && !self.hangs_off_left_out(&record);
+        if entity.active && !goes {
+            // What hangs off it stays out too (a class's enrollments).
+            self.left_out.insert(entity.id.clone());
+            if !applied_here {
+                self.report.kind(kind).skipped += 1;
+            }
+        }
+        let action = if !goes {
             // Only what the destination has is deleted there.
             if !applied_here {
                 return Ok(None);
@@ -370,6 +388,64 @@ impl Export<'_> {
             ));
         });
         why
+    }
+
+    /// Whether the entity refers to one the filters left out of this
+    /// destination.
+    fn hangs_off_left_out(&self, record: &Record) -> bool {
+        if self.left_out.is_empty() {
+            return false;
+        }
+        let mut out = false;
+        record.each_reference(|_, _, id| out |= self.left_out.contains(id));
+        out
+    }
+
+    /// Whether the destination's filter rules let the entity go. They
+    /// read it as its sources said it (a school list names schools by
+    /// their sources' ids, as the import's rules do).
+    fn passes(&self, kind: EntityKind, entity: &ExportEntity) -> Result<bool, EngineError> {
+        let filters: Vec<&crate::config::Filter> = self
+            .filters
+            .iter()
+            .filter(|f| crate::model::kinds::entity_kind_of(&f.kind) == kind.cli_name())
+            .collect();
+        if filters.is_empty() {
+            return Ok(true);
+        }
+        // `as_sent` read the same data a moment ago: it is readable.
+        let data: Map<String, Json> = serde_json::from_str(&entity.data).unwrap_or_default();
+        let record = Record {
+            kind,
+            source_id: entity.id.clone(),
+            deleted: false,
+            modified: None,
+            attrs: data
+                .into_iter()
+                .filter_map(|(name, cell)| {
+                    cell.get("v")
+                        .filter(|v| !v.is_null())
+                        .cloned()
+                        .map(|v| (name, v))
+                })
+                .collect(),
+        };
+        for f in filters {
+            if !crate::model::record::is_of_kind(&record, &f.kind) {
+                continue;
+            }
+            match super::stages::passes(&record, f) {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(why) => {
+                    return Err(EngineError::Refused(format!(
+                        "the export filter of {} cannot be judged: {why}; fix the integration's export filters",
+                        f.kind
+                    )));
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// The entity as a destination is sent it: the hub's id, attributes as

@@ -379,7 +379,9 @@ fn describe(rule: &FilterRule) -> String {
     }
 }
 
-fn passes(record: &Record, filter: &Filter) -> Result<bool, String> {
+/// Whether a record passes one filter rule; an error says why the rule
+/// cannot be judged (an unknown grade).
+pub(crate) fn passes(record: &Record, filter: &Filter) -> Result<bool, String> {
     Ok(match &filter.rule {
         FilterRule::ActiveOnly => {
             record.text("status").is_none_or(|s| s != "tobedeleted")
