@@ -1677,6 +1677,43 @@ async fn the_sync_mode_makes_an_integration_an_export() {
         (r.json["type"].as_str(), r.json["target"].as_str()),
         (Some("export"), Some("Google Classroom"))
     );
+    // The kinds it is sent: only what its connector exports.
+    let r = h
+        .call(
+            "PUT",
+            &format!("{base}/sources/classroom/delivery"),
+            Some(&a.admin),
+            Some(json!({"export_kinds": ["class", "result"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("does not export `result`"), "{}", r.text);
+    let r = h
+        .call(
+            "PUT",
+            &format!("{base}/sources/classroom/export"),
+            Some(&a.admin),
+            Some(json!({"kinds": ["class", "enrollment"],
+                "filters": [{"kind": "class", "template": "school-in-list", "schools": ["org-hs1"]}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.json["config"]["export"]["kinds"],
+        json!(["class", "enrollment"]),
+        "{}",
+        r.text
+    );
+    let r = h
+        .call(
+            "PUT",
+            &format!("{base}/sources/classroom/export"),
+            Some(&a.admin),
+            Some(json!({"filters": [{"kind": "teapot", "template": "active-only"}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("`teapot` is not a kind"), "{}", r.text);
 
     let r = h
         .call(

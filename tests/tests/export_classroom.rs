@@ -437,6 +437,11 @@ async fn export_filters_choose_the_schools_a_destination_gets() {
         sources: vec![sis.clone(), dest],
     };
     engine.apply_config(&apply(only("org-es1"))).await.unwrap();
+    let refused = engine
+        .import(&org, "classroom", ImportOptions::default())
+        .await
+        .expect_err("an export integration is never read from");
+    assert!(refused.to_string().contains("is an export"), "{refused}");
     let run = export(&engine, &org).await;
     assert_eq!(
         count(&run, "class", |c| c.add),

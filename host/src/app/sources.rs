@@ -413,6 +413,7 @@ impl App {
             "folder": d.folder,
             "advanced": d.advanced,
             "sync_mode": d.sync_mode.map(|m| m.as_str()),
+            "export_kinds": d.export_kinds,
         });
         let Delivery {
             name,
@@ -421,7 +422,26 @@ impl App {
             folder,
             advanced,
             sync_mode,
+            export_kinds,
         } = d;
+        if let Some(kinds) = &export_kinds {
+            let exported: Vec<&str> = m
+                .entities
+                .iter()
+                .filter(|e| {
+                    e.directions
+                        .contains(&crate::gallery::manifest::Direction::Export)
+                })
+                .map(|e| e.kind.as_str())
+                .collect();
+            if let Some(k) = kinds.iter().find(|k| !exported.contains(&k.as_str())) {
+                return Err(AppError::invalid(format!(
+                    "{} does not export `{k}`: choose among {}",
+                    m.name,
+                    exported.join(", ")
+                )));
+            }
+        }
         self.update_source_entering(
             caller,
             org,
@@ -453,6 +473,9 @@ impl App {
                 }
                 if let Some(mode) = sync_mode {
                     c.sync_mode = mode;
+                }
+                if let Some(kinds) = export_kinds {
+                    c.export.kinds = kinds;
                 }
                 Ok(())
             },

@@ -451,6 +451,10 @@ pub struct Delivery {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub sync_mode: Option<crate::config::SyncMode>,
+    /// The kinds an Export or Sync integration is sent (empty: every kind
+    /// its connector exports).
+    #[serde(default)]
+    pub export_kinds: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -270,6 +270,21 @@ fn delivery(ctx: &Ctx, view: &SourceView) -> Markup {
                         }
                     }
                 }
+                @let exported: Vec<&str> = entry.map(|e| e.entities.iter()
+                    .filter(|k| k.directions.iter().any(|d| d == "export"))
+                    .map(|k| k.kind.as_str()).collect()).unwrap_or_default();
+                fieldset {
+                    legend { "Sent to the app (export and 2-way sync)" }
+                    input type="hidden" name="export_kinds_shown" value="1";
+                    @for k in &exported {
+                        label.check {
+                            input type="checkbox" name="export_kind" value=(k)
+                                checked[c.export.kinds.is_empty() || c.export.kinds.iter().any(|x| x == k)];
+                            span { (super::layout::kind_label(k)) }
+                        }
+                    }
+                    p.help { "What the hub sends the app. In a 2-way sync, what is sent is never read back: each kind has one master." }
+                }
             }
             @if auth.len() > 1 {
                 @let current = c.settings.get("auth").cloned()
@@ -551,6 +566,30 @@ fn delivery_from(form: &Form, view: &SourceView) -> AppResult<Delivery> {
         secrets,
         folder: entry.filter(|e| e.files).map(|_| form.text("folder")),
         advanced: Some(advanced),
+        export_kinds: match form.get("export_kinds_shown") {
+            None => None,
+            Some(_) => {
+                let chosen = form.all("export_kind");
+                let offered = entry.map_or(0, |e| {
+                    e.entities
+                        .iter()
+                        .filter(|k| k.directions.iter().any(|d| d == "export"))
+                        .count()
+                });
+                let sends = matches!(form.text("sync_mode").as_str(), "export" | "sync");
+                if chosen.is_empty() && offered > 0 && sends {
+                    return Err(AppError::invalid(
+                        "choose at least one kind to send to the app, or set the sync mode to import",
+                    ));
+                }
+                // Every kind checked: all of them, as the manifest grows.
+                Some(if chosen.len() == offered {
+                    Vec::new()
+                } else {
+                    chosen
+                })
+            }
+        },
         sync_mode: match form.text("sync_mode").as_str() {
             "" => None,
             "import" => Some(crate::config::SyncMode::Import),
