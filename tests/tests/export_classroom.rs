@@ -458,7 +458,42 @@ async fn export_filters_choose_the_schools_a_destination_gets() {
     assert_eq!(mock.courses().len(), 12);
 
     engine.apply_config(&apply(only("org-hs1"))).await.unwrap();
-    let run = export(&engine, &org).await;
+    // Every course there would go: past the hold threshold for deletes,
+    // the export waits for an admin and Classroom hears nothing.
+    let calls = mock.count_all().total();
+    let held = export(&engine, &org).await;
+    assert_eq!(held.status, RunStatus::Held, "{:?}", held.report.counts);
+    assert!(
+        held.hold_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("class records deleted")),
+        "{:?}",
+        held.hold_reason
+    );
+    assert_eq!(
+        count(&held, "class", |c| c.delete),
+        12,
+        "the preview counts"
+    );
+    assert_eq!(mock.count_all().total(), calls, "nothing was sent");
+    assert_eq!(mock.courses().len(), 12);
+    // Approved, it goes on under the same run.
+    let run = engine
+        .export(
+            &org,
+            "classroom",
+            ExportOptions {
+                trigger: "manual".into(),
+                by: "admin".into(),
+                secrets: Some(secrets()),
+                approved: Some(held.id.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("the approved export runs");
+    assert_eq!(run.id, held.id);
+    assert_eq!(run.status, RunStatus::Committed, "{:?}", run.report.failure);
     assert_eq!(
         count(&run, "class", |c| c.add),
         49,

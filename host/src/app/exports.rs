@@ -22,7 +22,9 @@ impl App {
                 "run {run} of `{id}` is still going; wait for it to finish"
             )));
         }
-        let run_id = self.spawn_export(org, id, &caller.label(), "api").await?;
+        let run_id = self
+            .spawn_export(org, id, &caller.label(), "api", None)
+            .await?;
         self.audit(
             caller,
             org,
@@ -46,7 +48,10 @@ impl App {
             }
         };
         for destination in destinations {
-            if let Err(e) = self.spawn_export(org, &destination, by, "commit").await {
+            if let Err(e) = self
+                .spawn_export(org, &destination, by, "commit", None)
+                .await
+            {
                 tracing::error!(org = %org, destination = %destination, "the export after the commit did not start: {e}");
             }
         }
@@ -58,6 +63,7 @@ impl App {
         id: &str,
         by: &str,
         trigger: &str,
+        approved: Option<String>,
     ) -> AppResult<String> {
         let row = self.engine.store().source(org, id).await?;
         let secrets = self.resolve_secrets(org, &row.config).await?;
@@ -68,6 +74,7 @@ impl App {
             progress: None,
             on_started: Some(tx),
             secrets: Some(secrets),
+            approved,
         };
         let engine = self.engine.clone();
         let (o, d) = (org.to_string(), id.to_string());
@@ -82,6 +89,40 @@ impl App {
         };
         self.watch(org, &run_id, task);
         Ok(run_id)
+    }
+
+    /// Approve a held export: it goes on in the background under the same
+    /// run (operator). Actions cannot be left out of an export.
+    pub(crate) async fn approve_export(
+        &self,
+        caller: &Caller,
+        org: &str,
+        run: &crate::store::Run,
+        exclude: &[i64],
+    ) -> AppResult<String> {
+        if !exclude.is_empty() {
+            return Err(AppError::invalid(
+                "an export is approved whole: change its export settings (kinds, filters) to leave records out",
+            ));
+        }
+        let id = self
+            .spawn_export(
+                org,
+                &run.source_id,
+                &caller.label(),
+                &run.trigger,
+                Some(run.id.clone()),
+            )
+            .await?;
+        self.audit(
+            caller,
+            org,
+            "export.approve",
+            &id,
+            json!({"destination": run.source_id}),
+        )
+        .await?;
+        Ok(id)
     }
 
     /// A destination's entities in one state (`rejected` for what it

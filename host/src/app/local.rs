@@ -5,7 +5,7 @@
 //! (runs, change rows, duplicate pairs), re-exported here, which the CLI
 //! prints as they are (its `--json` output is those records).
 
-use super::error::AppResult;
+use super::error::{AppError, AppResult};
 use crate::config::DistrictConfig;
 use crate::gallery::grant::repointed_secrets;
 use crate::pipeline::export::ExportOptions;
@@ -158,6 +158,32 @@ impl Local {
         id: &str,
         exclude: &[ActionRef],
     ) -> AppResult<(Run, CommitOutcome)> {
+        let held = self.engine.store().run(id).await?;
+        if held.mode == "export" {
+            if !exclude.is_empty() {
+                return Err(AppError::invalid(
+                    "an export is approved whole: change its export settings (kinds, filters) to leave records out",
+                ));
+            }
+            let opts = ExportOptions {
+                trigger: held.trigger.clone(),
+                by: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
+                approved: Some(held.id.clone()),
+                ..Default::default()
+            };
+            let run = self
+                .engine
+                .export(&held.org_id, &held.source_id, opts)
+                .await?;
+            let applied = run.report.total(|c| c.add + c.update + c.delete);
+            return Ok((
+                run,
+                CommitOutcome::Applied {
+                    applied,
+                    excluded: 0,
+                },
+            ));
+        }
         Ok(self.engine.approve(id, exclude).await?)
     }
 

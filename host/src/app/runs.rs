@@ -307,7 +307,17 @@ impl App {
         exclude: &[i64],
     ) -> AppResult<Approved> {
         caller.require(org, Role::Operator)?;
-        self.run_row(caller, org, run_id).await?;
+        let held = self.run_row(caller, org, run_id).await?;
+        if held.mode == "export" {
+            self.approve_export(caller, org, &held, exclude).await?;
+            let run = self.engine.store().run(run_id).await?;
+            return Ok(Approved {
+                applied: 0,
+                excluded: 0,
+                already_committed: false,
+                run: RunSummary::from(&run),
+            });
+        }
         let refs: Vec<ActionRef> = exclude.iter().map(|s| ActionRef::Seq(*s)).collect();
         let (run, outcome) = self.engine.approve(run_id, &refs).await?;
         let (applied, excluded, already) = match outcome {

@@ -315,6 +315,11 @@ async fn approve(engine: &Local, id: &str, exclude: &[String]) -> anyhow::Result
         .collect::<Result<_, String>>()
         .map_err(anyhow::Error::msg)?;
     let (run, outcome) = engine.approve(id, &exclude).await?;
+    if run.mode == "export" {
+        // An approved export has sent what it held back; nothing commits.
+        print_run(&run, false)?;
+        return Ok(());
+    }
     match outcome {
         CommitOutcome::Applied { applied, excluded } => println!(
             "run {} committed: {applied} changes applied, {excluded} left out",

@@ -66,6 +66,9 @@ pub struct ExportOptions {
     pub on_started: Option<tokio::sync::oneshot::Sender<String>>,
     /// Secret values the caller resolved; none: from the environment.
     pub secrets: Option<BTreeMap<String, Secret>>,
+    /// The held export run an admin approved: it goes on under that run,
+    /// past the hold.
+    pub approved: Option<String>,
 }
 
 /// The kinds a destination takes, in dependency order: those its connector
@@ -120,51 +123,102 @@ impl Engine {
             Some(s) => s,
             None => secrets_from_env(&config)?,
         };
-        let (mut session, _) = self
-            .connect(org_id, &config, &secrets, opts.progress.clone())
-            .await?;
-        let run_id = self
+        let links = self
             .store
-            .create_run(
-                org_id,
-                destination_id,
-                "export",
-                &opts.trigger,
-                &opts.by,
-                None,
-            )
+            .link_entities(org_id, &EntityKind::ALL.map(|k| k.cli_name()))
             .await?;
+        let run_id = match &opts.approved {
+            Some(held) => {
+                let run = self.store.run(held).await?;
+                if run.mode != "export" || run.source_id != destination_id {
+                    return Err(EngineError::Refused(format!(
+                        "run {held} is not an export to `{destination_id}`"
+                    )));
+                }
+                if !self.store.resume_held_run(held).await? {
+                    return Err(EngineError::Refused(format!(
+                        "run {held} is {}; only a held export can be approved",
+                        run.status.as_str()
+                    )));
+                }
+                held.clone()
+            }
+            None => {
+                self.store
+                    .create_run(
+                        org_id,
+                        destination_id,
+                        "export",
+                        &opts.trigger,
+                        &opts.by,
+                        None,
+                    )
+                    .await?
+            }
+        };
         if let Some(tx) = opts.on_started.take() {
             let _ = tx.send(run_id.clone());
         }
         let mut report = RunReport::default();
         let started = Instant::now();
-        let links = self
-            .store
-            .link_entities(org_id, &EntityKind::ALL.map(|k| k.cli_name()))
-            .await?;
-        // What the destination itself supplies (a two-way destination is a
-        // source too): entity → its own id for it.
-        let own = links
-            .iter()
-            .filter(|((source, _, _), _)| source == destination_id)
-            .map(|((_, _, id), entity)| (entity.clone(), id.clone()))
-            .collect();
-        let mut export = Export {
-            engine: self,
-            org_id,
-            destination_id,
-            run_id: &run_id,
-            states: self.store.export_states(org_id, destination_id).await?,
-            links,
-            own,
-            kinds: kinds.clone(),
-            filters: config.export.filters.clone(),
-            left_out: Default::default(),
-            report: &mut report,
-            progress: opts.progress.clone(),
-            done: 0,
+        if opts.approved.is_none() {
+            // The same hold rules as an import: a preview, or shares of
+            // updates and deletes past the thresholds, wait for an admin
+            // before anything goes.
+            let mut preview = RunReport::default();
+            let mut dry = self
+                .export_run(
+                    org_id,
+                    destination_id,
+                    &run_id,
+                    &config,
+                    &kinds,
+                    &links,
+                    &mut preview,
+                )
+                .await?;
+            for kind in &kinds {
+                dry.count(*kind).await?;
+            }
+            let reason = if config.advanced.preview {
+                Some("this integration previews every export: approve it to send it".to_string())
+            } else {
+                super::hold_reason(&config, &preview)
+            };
+            let sends = preview.total(|c| c.add + c.update + c.delete) > 0;
+            if let Some(reason) = reason.filter(|_| sends) {
+                self.store
+                    .finish_run(&run_id, RunStatus::Held, Some(&reason), &preview)
+                    .await?;
+                tracing::info!(run = %run_id, destination = %destination_id, "export held: {reason}");
+                return Ok(self.store.run(&run_id).await?);
+            }
+        }
+        let (mut session, _) = match self
+            .connect(org_id, &config, &secrets, opts.progress.clone())
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                report.failure = Some(format!("{e}"));
+                self.store
+                    .finish_run(&run_id, RunStatus::Failed, None, &report)
+                    .await?;
+                return Err(e);
+            }
         };
+        let mut export = self
+            .export_run(
+                org_id,
+                destination_id,
+                &run_id,
+                &config,
+                &kinds,
+                &links,
+                &mut report,
+            )
+            .await?;
+        export.progress = opts.progress.clone();
         let mut failure = None;
         for kind in kinds {
             let outcome = export.kind(&mut session, kind).await;
@@ -197,6 +251,44 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// An export of `kinds` to a destination, from what the store holds now.
+    #[allow(clippy::too_many_arguments)]
+    async fn export_run<'a>(
+        &'a self,
+        org_id: &'a str,
+        destination_id: &'a str,
+        run_id: &'a str,
+        config: &SourceConfig,
+        kinds: &[EntityKind],
+        links: &'a HashMap<(String, String, String), String>,
+        report: &'a mut RunReport,
+    ) -> Result<Export<'a>, EngineError> {
+        // What the destination itself supplies (a two-way destination is a
+        // source too): entity → its own id for it.
+        let own = links
+            .iter()
+            .filter(|((source, _, _), _)| source == destination_id)
+            .map(|((_, _, id), entity)| (entity.clone(), id.clone()))
+            .collect();
+        Ok(Export {
+            engine: self,
+            org_id,
+            destination_id,
+            run_id,
+            states: self.store.export_states(org_id, destination_id).await?,
+            links,
+            own,
+            kinds: kinds.to_vec(),
+            filters: config.export.filters.clone(),
+            left_out: Default::default(),
+            report,
+            progress: None,
+            done: 0,
+        })
+    }
+}
+
 /// One export run under way.
 struct Export<'a> {
     engine: &'a Engine,
@@ -207,7 +299,7 @@ struct Export<'a> {
     /// outcomes come, so a kind's references find their parents' ids.
     states: HashMap<String, ExportState>,
     /// (source, kind, the source's id) → hub entity id.
-    links: HashMap<(String, String, String), String>,
+    links: &'a HashMap<(String, String, String), String>,
     /// Hub entity id → the destination's id for it, for what the
     /// destination supplies itself. Such an entity is never sent back to
     /// it, and references to it go under that id.
@@ -234,6 +326,39 @@ struct Pending {
 }
 
 impl Export<'_> {
+    /// What an export of `kind` would send, counted and not sent: the
+    /// preview the hold rules judge. `existing`: what the destination holds.
+    async fn count(&mut self, kind: EntityKind) -> Result<(), EngineError> {
+        let name = kind.cli_name();
+        let existing = self
+            .states
+            .values()
+            .filter(|s| s.kind == name && s.state == ExportStatus::Applied)
+            .count() as u64;
+        self.report.kind(kind).existing = existing;
+        let mut after = String::new();
+        loop {
+            let page = self
+                .engine
+                .store
+                .export_entities(self.org_id, name, &after, READ_PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.id.clone();
+            for entity in &page {
+                if let Some(p) = self.plan(kind, entity)? {
+                    let c = self.report.kind(kind);
+                    match p.change.action {
+                        Action::Add => c.add += 1,
+                        Action::Update => c.update += 1,
+                        Action::Delete => c.delete += 1,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn kind(
         &mut self,
         session: &mut crate::runtime::ConnectorSession,

@@ -222,6 +222,18 @@ impl Store {
         Ok(())
     }
 
+    /// Take up a held run again (an export approved): running once more,
+    /// only if it is still held. Whether it was.
+    pub async fn resume_held_run(&self, run_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = $1 AND status IN ('held', 'awaiting_approval')",
+        )
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Replace a run's report (a commit adds its timing to it).
     pub async fn save_report(&self, run_id: &str, report: &RunReport) -> Result<(), StoreError> {
         let json = serde_json::to_string(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
