@@ -1,7 +1,9 @@
 //! What the connector needs from its surroundings: HTTP as the connection,
-//! its settings, warnings and progress. In the component these are the host
-//! interfaces ([`HostEnv`]); the unit tests put a fake server behind the same
-//! trait, so every path of the connector runs natively.
+//! its settings, warnings and progress, and its small key-value storage (the
+//! school of each class a grade write-back has looked up). In the component
+//! these are the host interfaces ([`HostEnv`]); the unit tests put a fake
+//! server behind the same trait, so every path of the connector runs
+//! natively.
 
 use homeroom_sdk::connector_bindings::homeroom::plugin::http::{
     self as host, HttpError, Request, Response,
@@ -14,6 +16,10 @@ pub trait Env {
     fn setting(&self, name: &str) -> Option<String>;
     fn warn(&mut self, message: &str);
     fn progress(&mut self, done: u64, total: Option<u64>);
+    /// What is stored under `key` for this source, kept across runs.
+    fn storage_get(&self, key: &str) -> Option<Vec<u8>>;
+    /// Refused past the plugin's quota, with the host's reason.
+    fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), String>;
 }
 
 /// The host interfaces of the `connector` world.
@@ -34,5 +40,13 @@ impl Env for HostEnv {
 
     fn progress(&mut self, done: u64, total: Option<u64>) {
         homeroom_sdk::log::progress(done, total);
+    }
+
+    fn storage_get(&self, key: &str) -> Option<Vec<u8>> {
+        homeroom_sdk::storage::get(key)
+    }
+
+    fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
+        homeroom_sdk::storage::set(key, value)
     }
 }

@@ -23,6 +23,9 @@ struct Fake {
     requests: Vec<Request>,
     warnings: Vec<String>,
     progress: Vec<(u64, Option<u64>)>,
+    storage: BTreeMap<String, Vec<u8>>,
+    /// Storage refuses every write, as past the plugin's quota.
+    storage_full: bool,
 }
 
 impl Env for Fake {
@@ -41,6 +44,18 @@ impl Env for Fake {
 
     fn progress(&mut self, done: u64, total: Option<u64>) {
         self.progress.push((done, total));
+    }
+
+    fn storage_get(&self, key: &str) -> Option<Vec<u8>> {
+        self.storage.get(key).cloned()
+    }
+
+    fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
+        if self.storage_full {
+            return Err("10000 keys, the quota of this source".into());
+        }
+        self.storage.insert(key.to_string(), value.to_vec());
+        Ok(())
     }
 }
 
@@ -63,6 +78,8 @@ impl Fake {
             requests: Vec::new(),
             warnings: Vec::new(),
             progress: Vec::new(),
+            storage: BTreeMap::new(),
+            storage_full: false,
         }
     }
 
@@ -527,6 +544,78 @@ fn outcome_of(o: &ExportOutcome) -> (Option<&str>, Option<&str>) {
     }
 }
 
+/// A coursework as the Classroom connector reads it, under the SIS's ids:
+/// title, description, dates, class, category (its topic), points, state,
+/// and no school nor `resultValueMin`.
+fn coursework(id: &str, class: &str) -> Entity {
+    let mut e = Entity::new(EntityKind::LineItem, id)
+        .with_text("title", "Quiz")
+        .with_text("description", "Chapter 3")
+        .with("assignDate", Value::DateTime("2024-09-01T10:00:00Z".into()))
+        .with("dueDate", Value::DateTime("2024-09-09T23:59:00Z".into()))
+        .with_ref("class", EntityKind::Class, class)
+        .with_ref("category", EntityKind::Category, "cat1")
+        .with("resultValueMax", Value::Number(20.0))
+        .with_text("status", "PUBLISHED");
+    e.date_last_modified = Some("2024-09-02T08:00:00.000Z".into());
+    e
+}
+
+/// A graded submission as the Classroom connector reads it.
+fn grade(id: &str, line_item: &str) -> Entity {
+    let mut e = Entity::new(EntityKind::Result, id)
+        .with_ref("lineItem", EntityKind::LineItem, line_item)
+        .with_ref("student", EntityKind::User, "u1")
+        .with_ref("class", EntityKind::Class, "c1")
+        .with_text("scoreStatus", "fully graded")
+        .with("score", Value::Number(9.0))
+        .with("scoreDate", Value::Date("2024-10-01".into()));
+    e.date_last_modified = Some("2024-10-01T09:30:00Z".into());
+    e
+}
+
+/// The entity without the attribute `name`.
+fn without(mut e: Entity, name: &str) -> Entity {
+    e.attributes.retain(|a| a.name != name);
+    e
+}
+
+fn body_of(r: &Request) -> Json {
+    serde_json::from_slice(r.body.as_deref().unwrap_or_default()).unwrap_or(Json::Null)
+}
+
+/// The URLs of the requests sent with `method`.
+fn sent(env: &Fake, method: Method) -> Vec<String> {
+    env.requests
+        .iter()
+        .filter(|r| r.method == method)
+        .map(|r| r.url.clone())
+        .collect()
+}
+
+/// A OneRoster 1.2 SIS whose classes `c1` and `c2` are in the schools `s1`
+/// and `s2` (other classes are not there), and whose gradebook takes every
+/// write.
+fn sis(r: &Request) -> Result<Response, HttpError> {
+    if r.url.contains("/rostering/v1p2/classes/") {
+        let class = collection_of(&r.url);
+        let school = match class {
+            "c1" => "s1",
+            "c2" => "s2",
+            _ => return Ok(not_found(&r.url)),
+        };
+        return Ok(response(
+            200,
+            &[],
+            json!({"class": {"sourcedId": class, "status": "active", "title": "Algebra",
+                             "school": {"href": "x", "sourcedId": school, "type": "org"}}})
+            .to_string(),
+        ));
+    }
+    assert!(r.url.contains("/gradebook/v1p2/"), "{}", r.url);
+    Ok(response(201, &[], ""))
+}
+
 #[test]
 fn grades_are_written_back_one_outcome_per_change() {
     let mut env = Fake::new(&[], |r| {
@@ -543,23 +632,15 @@ fn grades_are_written_back_one_outcome_per_change() {
         Ok(response(201, &[], ""))
     });
     let config = env.config();
-    let line_item = Entity::new(EntityKind::LineItem, "li 1")
-        .with_text("title", "Quiz")
-        .with_ref("class", EntityKind::Class, "c1")
-        .with_ref("school", EntityKind::Org, "s1")
-        .with_ref("category", EntityKind::Category, "cat1");
-    let result = Entity::new(EntityKind::Result, "r1")
-        .with_ref("lineItem", EntityKind::LineItem, "li 1")
-        .with_ref("student", EntityKind::User, "u1")
-        .with("score", Value::Number(9.0))
-        .with_text("scoreStatus", "fully graded");
+    let line_item = coursework("li 1", "c1").with_ref("school", EntityKind::Org, "s1");
+    let result = grade("r1", "li 1");
     let outcomes = apply::export(
         &mut env,
         &config,
         vec![
             change(Action::Add, line_item),
             change(Action::Update, result),
-            change(Action::Update, Entity::new(EntityKind::Result, "r-bad")),
+            change(Action::Update, grade("r-bad", "li 1")),
             change(Action::Delete, Entity::new(EntityKind::Result, "r-gone")),
             change(Action::Add, Entity::new(EntityKind::User, "u1")),
         ],
@@ -589,7 +670,7 @@ fn grades_are_written_back_one_outcome_per_change() {
     assert_eq!(
         env.requests.len(),
         4,
-        "nothing is sent for an unsupported kind"
+        "nothing is sent for an unsupported kind, nor read for a line item with its school"
     );
 
     let put = &env.requests[0];
@@ -598,18 +679,22 @@ fn grades_are_written_back_one_outcome_per_change() {
         put.url,
         "https://sis.test/ims/oneroster/gradebook/v1p2/lineItems/li%201"
     );
-    let body: Json = serde_json::from_slice(put.body.as_deref().unwrap_or_default()).unwrap();
+    let body = body_of(put);
     assert_eq!(body["lineItem"]["sourcedId"], "li 1");
     assert_eq!(
         body["lineItem"]["class"],
         json!({"href": "https://sis.test/ims/oneroster/rostering/v1p2/classes/c1", "sourcedId": "c1", "type": "class"})
     );
+    assert_eq!(body["lineItem"]["school"]["sourcedId"], "s1");
     assert_eq!(
         body["lineItem"]["category"]["href"],
         "https://sis.test/ims/oneroster/gradebook/v1p2/categories/cat1"
     );
-    let body: Json =
-        serde_json::from_slice(env.requests[1].body.as_deref().unwrap_or_default()).unwrap();
+    assert_eq!(
+        body["lineItem"]["dateLastModified"],
+        "2024-09-02T08:00:00.000Z"
+    );
+    let body = body_of(&env.requests[1]);
     assert_eq!(body["result"]["score"], 9.0);
     assert_eq!(body["result"]["lineItem"]["sourcedId"], "li 1");
     assert_eq!(env.requests[3].method, Method::Delete);
@@ -624,18 +709,14 @@ fn grades_are_written_back_one_outcome_per_change() {
 fn a_1p1_write_back_uses_the_1p1_path_and_schema() {
     let mut env = Fake::new(&[("version", "1.1")], |_| Ok(response(200, &[], "")));
     let config = env.config();
-    let result = Entity::new(EntityKind::Result, "r1")
-        .with_ref("lineItem", EntityKind::LineItem, "li1")
-        .with_ref("class", EntityKind::Class, "c1")
-        .with("late", Value::Boolean(true));
+    let result = grade("r1", "li1").with("late", Value::Boolean(true));
     let outcomes = apply::export(&mut env, &config, vec![change(Action::Update, result)]);
     assert_eq!(outcome_of(&outcomes[0]), (Some("r1"), None));
     assert_eq!(
         env.requests[0].url,
         "https://sis.test/ims/oneroster/v1p1/results/r1"
     );
-    let body: Json =
-        serde_json::from_slice(env.requests[0].body.as_deref().unwrap_or_default()).unwrap();
+    let body = body_of(&env.requests[0]);
     assert_eq!(
         body["result"]["lineItem"]["href"],
         "https://sis.test/ims/oneroster/v1p1/lineItems/li1"
@@ -655,7 +736,7 @@ fn transport_failures_of_a_write_become_that_change_s_error() {
         &config,
         vec![change(
             Action::Update,
-            Entity::new(EntityKind::LineItem, "li1"),
+            coursework("li1", "c1").with_ref("school", EntityKind::Org, "s1"),
         )],
     );
     assert!(
@@ -676,10 +757,13 @@ fn a_write_uses_the_ids_the_sis_knows() {
         })
     });
     let config = env.config();
-    let result = Entity::new(EntityKind::Result, "hub-r1")
+    let mut result = Entity::new(EntityKind::Result, "hub-r1")
         .with_ref("lineItem", EntityKind::LineItem, "hub-li")
         .with_ref("student", EntityKind::User, "hub-u")
-        .with("score", Value::Number(7.0));
+        .with("score", Value::Number(7.0))
+        .with_text("scoreStatus", "fully graded")
+        .with("scoreDate", Value::Date("2024-10-01".into()));
+    result.date_last_modified = Some("2024-10-01T09:30:00Z".into());
     let mut mapped = change(Action::Update, result);
     mapped.target_id = Some("r-sis".into());
     mapped.target_refs = vec![
@@ -694,7 +778,7 @@ fn a_write_uses_the_ids_the_sis_knows() {
             target_id: "u-sis".into(),
         },
     ];
-    let mut busy = change(Action::Update, Entity::new(EntityKind::Result, "hub-r2"));
+    let mut busy = change(Action::Update, grade("hub-r2", "li-sis"));
     busy.target_id = Some("r-busy".into());
     let outcomes = apply::export(&mut env, &config, vec![mapped, busy]);
     assert_eq!(outcome_of(&outcomes[0]), (Some("r-sis"), None));
@@ -707,11 +791,433 @@ fn a_write_uses_the_ids_the_sis_knows() {
             .url
             .ends_with("/gradebook/v1p2/results/r-sis")
     );
-    let body: Json =
-        serde_json::from_slice(env.requests[0].body.as_deref().unwrap_or_default()).unwrap();
+    let body = body_of(&env.requests[0]);
     assert_eq!(body["result"]["sourcedId"], "r-sis");
     assert_eq!(body["result"]["lineItem"]["sourcedId"], "li-sis");
     assert_eq!(body["result"]["student"]["sourcedId"], "u-sis");
+}
+
+/// OneRoster 1.2 requires the school on a line item; Classroom has none.
+/// It is the school of the line item's class, read once per class and kept
+/// across runs.
+#[test]
+fn a_1p2_line_item_takes_the_school_of_its_class_read_once() {
+    let mut env = Fake::new(&[], sis);
+    let config = env.config();
+    let outcomes = apply::export(
+        &mut env,
+        &config,
+        vec![
+            change(Action::Add, coursework("li1", "c1")),
+            change(Action::Add, coursework("li2", "c1")),
+            change(Action::Update, coursework("li3", "c2")),
+        ],
+    );
+    let ids: Vec<_> = outcomes.iter().map(outcome_of).collect();
+    assert_eq!(
+        ids,
+        [
+            (Some("li1"), None),
+            (Some("li2"), None),
+            (Some("li3"), None)
+        ]
+    );
+    assert_eq!(
+        sent(&env, Method::Get),
+        [
+            "https://sis.test/ims/oneroster/rostering/v1p2/classes/c1",
+            "https://sis.test/ims/oneroster/rostering/v1p2/classes/c2",
+        ],
+        "one read per class"
+    );
+    let puts: Vec<Json> = env
+        .requests
+        .iter()
+        .filter(|r| r.method == Method::Put)
+        .map(body_of)
+        .collect();
+    assert_eq!(puts.len(), 3);
+    assert_eq!(
+        puts[0]["lineItem"]["school"],
+        json!({"href": "https://sis.test/ims/oneroster/rostering/v1p2/orgs/s1", "sourcedId": "s1", "type": "org"})
+    );
+    assert_eq!(puts[1]["lineItem"]["school"]["sourcedId"], "s1");
+    assert_eq!(puts[2]["lineItem"]["school"]["sourcedId"], "s2");
+    assert_eq!(
+        env.storage.get("class-school:c1").map(Vec::as_slice),
+        Some(&b"s1"[..])
+    );
+    assert_eq!(
+        env.storage.get("class-school:c2").map(Vec::as_slice),
+        Some(&b"s2"[..])
+    );
+
+    // The next run takes the school from storage: no read.
+    let before = env.requests.len();
+    let outcomes = apply::export(
+        &mut env,
+        &config,
+        vec![change(Action::Update, coursework("li4", "c1"))],
+    );
+    assert_eq!(outcome_of(&outcomes[0]), (Some("li4"), None));
+    let after: Vec<&Request> = env.requests[before..].iter().collect();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].method, Method::Put);
+    assert_eq!(body_of(after[0])["lineItem"]["school"]["sourcedId"], "s1");
+    assert!(env.warnings.is_empty(), "{:?}", env.warnings);
+}
+
+#[test]
+fn a_failing_school_read_is_tried_again_at_the_next_export() {
+    let failures: [fn() -> Result<Response, HttpError>; 3] = [
+        || Ok(response(500, &[], "")),
+        || Ok(response(429, &[], "")),
+        || Err(HttpError::Timeout("30 s".into())),
+    ];
+    for fail in failures {
+        let mut env = Fake::new(&[], move |r| {
+            if r.url.contains("/classes/") {
+                return fail();
+            }
+            Ok(response(201, &[], ""))
+        });
+        let config = env.config();
+        let outcomes = apply::export(
+            &mut env,
+            &config,
+            vec![
+                change(Action::Add, coursework("li1", "c1")),
+                change(Action::Add, coursework("li2", "c1")),
+                change(
+                    Action::Add,
+                    coursework("li3", "c1").with_ref("school", EntityKind::Org, "s1"),
+                ),
+            ],
+        );
+        for o in &outcomes[..2] {
+            assert!(
+                matches!(o, ExportOutcome::Retry(m) if m.contains("reading `classes/c1`") && m.contains("requires the school on a line item")),
+                "{outcomes:?}"
+            );
+        }
+        assert_eq!(
+            outcome_of(&outcomes[2]),
+            (Some("li3"), None),
+            "a line item with its school goes"
+        );
+        assert_eq!(sent(&env, Method::Get).len(), 1, "asked once in a run");
+        assert_eq!(sent(&env, Method::Put).len(), 1);
+        assert!(env.storage.is_empty(), "no school is kept");
+    }
+    let mut env = Fake::new(&[], |r| {
+        if r.url.contains("/classes/") {
+            return Ok(response(500, &[], ""));
+        }
+        Ok(response(201, &[], ""))
+    });
+    let config = env.config();
+    let outcomes = apply::export(
+        &mut env,
+        &config,
+        vec![change(Action::Add, coursework("li1", "c1"))],
+    );
+    assert!(
+        matches!(&outcomes[0], ExportOutcome::Retry(m) if m.contains("answered 500")),
+        "{outcomes:?}"
+    );
+}
+
+#[test]
+fn a_class_the_sis_does_not_have_rejects_its_line_items_with_the_reason() {
+    let mut env = Fake::new(&[], sis);
+    let config = env.config();
+    let outcomes = apply::export(
+        &mut env,
+        &config,
+        vec![
+            change(Action::Add, coursework("li1", "gone")),
+            change(Action::Add, coursework("li2", "c1")),
+            change(Action::Add, coursework("li3", "gone")),
+        ],
+    );
+    for o in [&outcomes[0], &outcomes[2]] {
+        assert!(
+            matches!(o, ExportOutcome::Rejected(m)
+                if m.starts_with("the line item's class `gone` is not in the SIS (HTTP 404 on https://sis.test/ims/oneroster/rostering/v1p2/classes/gone")
+                    && m.contains("OneRoster 1.2 requires the school on a line item")),
+            "{outcomes:?}"
+        );
+    }
+    assert_eq!(outcome_of(&outcomes[1]), (Some("li2"), None));
+    assert_eq!(
+        sent(&env, Method::Get),
+        [
+            "https://sis.test/ims/oneroster/rostering/v1p2/classes/gone",
+            "https://sis.test/ims/oneroster/rostering/v1p2/classes/c1",
+        ]
+    );
+    assert_eq!(sent(&env, Method::Put).len(), 1);
+    assert!(!env.storage.contains_key("class-school:gone"));
+
+    // A class without a school, and credentials that may not read classes.
+    let mut env = Fake::new(&[], |r| {
+        if r.url.ends_with("/classes/c9") {
+            return Ok(response(200, &[], r#"{"class": {"sourcedId": "c9"}}"#));
+        }
+        if r.url.ends_with("/classes/c8") {
+            return Ok(response(403, &[], ""));
+        }
+        Ok(response(201, &[], ""))
+    });
+    let config = env.config();
+    let outcomes = apply::export(
+        &mut env,
+        &config,
+        vec![
+            change(Action::Add, coursework("li1", "c9")),
+            change(Action::Add, coursework("li2", "c8")),
+        ],
+    );
+    assert!(
+        matches!(&outcomes[0], ExportOutcome::Rejected(m) if m.starts_with("the SIS's class `c9` has no school")),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(&outcomes[1], ExportOutcome::Rejected(m) if m.contains("roster-core.readonly")),
+        "{outcomes:?}"
+    );
+    assert!(sent(&env, Method::Put).is_empty());
+}
+
+#[test]
+fn a_full_storage_costs_a_warning_not_the_write() {
+    let mut env = Fake::new(&[], sis);
+    env.storage_full = true;
+    let config = env.config();
+    let outcomes = apply::export(
+        &mut env,
+        &config,
+        vec![
+            change(Action::Add, coursework("li1", "c1")),
+            change(Action::Add, coursework("li2", "c1")),
+            change(Action::Add, coursework("li3", "c2")),
+        ],
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, ExportOutcome::Applied(_))),
+        "{outcomes:?}"
+    );
+    assert_eq!(sent(&env, Method::Get).len(), 2);
+    assert_eq!(env.warnings.len(), 1, "{:?}", env.warnings);
+    assert!(
+        env.warnings[0].contains("could not be kept in the plugin's storage"),
+        "{:?}",
+        env.warnings
+    );
+}
+
+#[test]
+fn a_line_item_with_points_starts_at_0() {
+    let mut env = Fake::new(&[], sis);
+    let config = env.config();
+    let outcomes = apply::export(
+        &mut env,
+        &config,
+        vec![
+            change(Action::Add, coursework("li1", "c1")),
+            change(
+                Action::Add,
+                coursework("li2", "c1").with("resultValueMin", Value::Number(5.0)),
+            ),
+            change(
+                Action::Add,
+                without(coursework("li3", "c1"), "resultValueMax"),
+            ),
+        ],
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, ExportOutcome::Applied(_))),
+        "{outcomes:?}"
+    );
+    let puts: Vec<Json> = env
+        .requests
+        .iter()
+        .filter(|r| r.method == Method::Put)
+        .map(body_of)
+        .collect();
+    assert_eq!(puts[0]["lineItem"]["resultValueMin"], json!(0));
+    assert_eq!(puts[0]["lineItem"]["resultValueMax"], 20.0);
+    assert_eq!(
+        puts[1]["lineItem"]["resultValueMin"], 5.0,
+        "a minimum given stays"
+    );
+    // OneRoster 1.2 does not require points: an ungraded coursework goes without.
+    assert!(
+        puts[2]["lineItem"].get("resultValueMin").is_none()
+            && puts[2]["lineItem"].get("resultValueMax").is_none(),
+        "{}",
+        puts[2]
+    );
+}
+
+#[test]
+fn a_line_item_without_a_due_date_is_rejected_before_it_is_sent() {
+    let mut env = Fake::new(&[], sis);
+    let config = env.config();
+    let outcomes = apply::export(
+        &mut env,
+        &config,
+        vec![
+            change(Action::Add, without(coursework("li1", "c1"), "dueDate")),
+            change(Action::Add, coursework("li2", "c2")),
+            change(
+                Action::Add,
+                without(without(coursework("li3", "c1"), "dueDate"), "category"),
+            ),
+        ],
+    );
+    assert_eq!(
+        outcome_of(&outcomes[0]),
+        (
+            None,
+            Some(
+                "line item `li1` was not sent: the SIS (OneRoster 1.2) would refuse it. No dueDate: the coursework has no due date in Classroom; give it one, or the SIS cannot take it."
+            )
+        )
+    );
+    assert!(
+        matches!(outcomes[0], ExportOutcome::Rejected(_)),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcome_of(&outcomes[1]),
+        (Some("li2"), None),
+        "the others go"
+    );
+    assert!(
+        matches!(&outcomes[2], ExportOutcome::Rejected(m)
+            if m.contains("No dueDate: the coursework has no due date in Classroom")
+                && m.contains("No category: the coursework has no topic in Classroom")),
+        "every missing field is named: {outcomes:?}"
+    );
+    // Nothing was asked or sent for the refused ones, not even their school.
+    assert_eq!(
+        env.urls(),
+        [
+            "https://sis.test/ims/oneroster/rostering/v1p2/classes/c2",
+            "https://sis.test/ims/oneroster/gradebook/v1p2/lineItems/li2",
+        ]
+    );
+
+    // A due date that is not one is refused too.
+    let mut env = Fake::new(&[], sis);
+    let config = env.config();
+    let bad = coursework("li1", "c1").with("dueDate", Value::Text("next Friday".into()));
+    let outcomes = apply::export(&mut env, &config, vec![change(Action::Add, bad)]);
+    assert!(
+        matches!(&outcomes[0], ExportOutcome::Rejected(m) if m.contains("Its dueDate `next Friday` is not a date-time")),
+        "{outcomes:?}"
+    );
+    assert!(env.requests.is_empty());
+}
+
+#[test]
+fn a_1p1_line_item_sends_no_school() {
+    let mut env = Fake::new(&[("version", "1.1")], |r| {
+        assert!(!r.url.contains("/classes/"), "no school is read: {}", r.url);
+        Ok(response(201, &[], ""))
+    });
+    let config = env.config();
+    let line_item =
+        coursework("li1", "c1").with_ref("gradingPeriod", EntityKind::AcademicSession, "gp1");
+    let outcomes = apply::export(
+        &mut env,
+        &config,
+        vec![
+            change(Action::Add, line_item),
+            change(Action::Add, without(coursework("li2", "c1"), "dueDate")),
+        ],
+    );
+    assert_eq!(outcome_of(&outcomes[0]), (Some("li1"), None));
+    assert_eq!(
+        outcome_of(&outcomes[1]),
+        (
+            None,
+            Some(
+                "line item `li2` was not sent: the SIS (OneRoster 1.1) would refuse it. No dueDate: the coursework has no due date in Classroom; give it one, or the SIS cannot take it."
+            )
+        )
+    );
+    assert_eq!(
+        env.urls(),
+        ["https://sis.test/ims/oneroster/v1p1/lineItems/li1"]
+    );
+    let body = body_of(&env.requests[0]);
+    assert!(body["lineItem"].get("school").is_none(), "{body}");
+    assert_eq!(body["lineItem"]["gradingPeriod"]["sourcedId"], "gp1");
+    assert_eq!(body["lineItem"]["resultValueMin"], json!(0));
+    assert_eq!(body["lineItem"]["resultValueMax"], 20.0);
+}
+
+#[test]
+fn a_result_goes_with_its_score_date_as_a_date() {
+    let mut env = Fake::new(&[], sis);
+    let config = env.config();
+    let mut undated = without(grade("r3", "li1"), "scoreDate");
+    undated.date_last_modified = None;
+    let outcomes = apply::export(
+        &mut env,
+        &config,
+        vec![
+            change(
+                Action::Update,
+                grade("r1", "li1").with(
+                    "scoreDate",
+                    Value::DateTime("2024-10-02T15:30:00-05:00".into()),
+                ),
+            ),
+            change(Action::Update, without(grade("r2", "li1"), "scoreDate")),
+            change(Action::Update, undated),
+            change(Action::Update, without(grade("r4", "li1"), "scoreStatus")),
+            change(
+                Action::Update,
+                grade("r5", "li1").with("scoreDate", Value::Text("yesterday".into())),
+            ),
+            change(Action::Update, without(grade("r6", "li1"), "score")),
+        ],
+    );
+    let ids: Vec<_> = outcomes.iter().map(outcome_of).collect();
+    assert_eq!(ids[0], (Some("r1"), None));
+    assert_eq!(ids[1], (Some("r2"), None));
+    assert_eq!(
+        ids[5],
+        (Some("r6"), None),
+        "a result without a score (a text score, a status) goes"
+    );
+    let bodies: Vec<Json> = env.requests.iter().map(body_of).collect();
+    assert_eq!(bodies.len(), 3);
+    assert_eq!(bodies[0]["result"]["scoreDate"], "2024-10-02");
+    assert_eq!(
+        bodies[1]["result"]["scoreDate"], "2024-10-01",
+        "the day it last changed"
+    );
+    assert!(
+        matches!(&outcomes[2], ExportOutcome::Rejected(m)
+            if m == "result `r3` was not sent: the SIS (OneRoster 1.2) would refuse it. No scoreDate: the grade has no score date, nor a time it last changed to take it from; give it one where the grade comes from, or the SIS cannot take it."),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(&outcomes[3], ExportOutcome::Rejected(m) if m.contains("No scoreStatus")),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(&outcomes[4], ExportOutcome::Rejected(m) if m.contains("Its scoreDate `yesterday` is not a date (YYYY-MM-DD")),
+        "{outcomes:?}"
+    );
 }
 
 /// A 404 with the imsx status body OneRoster servers send.
