@@ -17,15 +17,29 @@
 //! that goes is archived: `courseState` `ARCHIVED`, which teachers and
 //! students still see read-only.
 //!
+//! A course this connector adds (created, taken, or found by its alias)
+//! also gets a topic for each district-wide category kept by the topics
+//! module ([`topics::add_district_topics`], in batch requests, once for all
+//! the courses of an export batch): a class exported in a later run than
+//! its district's categories has their topics too. A topic that cannot be
+//! added does not fail the course: it is warned about (and tried again at
+//! the next export where Classroom only asked to wait).
+//!
+//! [`hub_courses`] lists the courses this connector made (the owner's
+//! courses carrying a `d:homeroom-` alias), for the read side and for the
+//! district-wide topics.
+//!
 //! Calls are sent one by one (each depends on the last); courses are few.
 
 use homeroom_sdk::{Action, Entity, ExportChange, PluginError};
 use serde_json::{Value as Json, json};
 
+use crate::batch;
 use crate::client::{self, Call, Reply, seg};
 use crate::config::Config;
 use crate::env::Env;
 use crate::errors::{ApiError, Failure};
+use crate::topics;
 
 /// What every alias this connector makes starts with.
 pub const ALIAS_PREFIX: &str = "d:homeroom-";
@@ -105,6 +119,9 @@ struct Owned {
     /// Read on the first add that needs it; the failure, if the list could
     /// not be read, for every add of the batch.
     courses: Option<Result<Vec<Course>, Failure>>,
+    /// The courses the adds of this batch answered, which get the
+    /// district-wide topics.
+    added: Vec<String>,
 }
 
 /// Export one batch of class changes; one result per change, in order.
@@ -113,8 +130,11 @@ pub fn export(
     config: &Config,
     changes: &[ExportChange],
 ) -> Vec<Result<String, Failure>> {
-    let mut owned = Owned { courses: None };
-    changes
+    let mut owned = Owned {
+        courses: None,
+        added: Vec::new(),
+    };
+    let results = changes
         .iter()
         .map(|change| match change.action {
             Action::Add => add(env, config, &mut owned, &change.entity),
@@ -124,7 +144,9 @@ pub fn export(
             },
             Action::Delete => archive(env, config, change),
         })
-        .collect()
+        .collect();
+    topics::add_district_topics(env, config, &owned.added);
+    results
 }
 
 /// The name and section a class gives its course.
@@ -140,7 +162,22 @@ fn name_and_section(entity: &Entity) -> Result<(String, String), Failure> {
     Ok((name, section))
 }
 
+/// Add a class's course (created, taken, or an earlier attempt's), and
+/// note it for the district-wide topics.
 fn add(
+    env: &mut dyn Env,
+    config: &Config,
+    owned: &mut Owned,
+    entity: &Entity,
+) -> Result<String, Failure> {
+    let id = add_course(env, config, owned, entity)?;
+    if !owned.added.contains(&id) {
+        owned.added.push(id.clone());
+    }
+    Ok(id)
+}
+
+fn add_course(
     env: &mut dyn Env,
     config: &Config,
     owned: &mut Owned,
@@ -437,6 +474,61 @@ pub fn owned_courses(
     }
     listed.more = token.is_some();
     Ok(listed)
+}
+
+/// The owner's courses in any of `states` (all states when empty) that
+/// carry an alias this connector made ([`ALIAS_PREFIX`]), newest first (as
+/// Classroom lists them); their aliases are read in batch requests. A
+/// course deleted between the two is left out.
+pub fn hub_courses(
+    env: &mut dyn Env,
+    config: &Config,
+    states: &[&str],
+) -> Result<Vec<String>, ListError> {
+    let listed = owned_courses(env, config, states, MAX_LIST_PAGES)?;
+    let ids: Vec<String> = listed
+        .courses
+        .iter()
+        .filter_map(|c| c.get("id").and_then(Json::as_str))
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect();
+    let calls: Vec<Call> = ids
+        .iter()
+        .map(|id| Call::get(format!("/v1/courses/{}/aliases?pageSize=100", seg(id))))
+        .collect();
+    let replies = batch::run(
+        env,
+        config,
+        &calls,
+        "reading the aliases of the owner's courses",
+    );
+    let mut ours = Vec::new();
+    for (id, reply) in ids.into_iter().zip(replies) {
+        let reply = reply.map_err(ListError::Sent)?;
+        if !reply.ok() {
+            let error = reply.error();
+            if error.code == 404 {
+                continue;
+            }
+            return Err(ListError::Answered {
+                error,
+                doing: format!("reading the aliases of course {id}"),
+            });
+        }
+        let mine = reply
+            .json()
+            .get("aliases")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.get("alias").and_then(Json::as_str))
+            .any(|a| a.starts_with(ALIAS_PREFIX));
+        if mine && !ours.contains(&id) {
+            ours.push(id);
+        }
+    }
+    Ok(ours)
 }
 
 fn update(

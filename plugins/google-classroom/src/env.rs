@@ -1,8 +1,10 @@
 //! What the connector needs from its surroundings: HTTP as the connection,
 //! its settings, warnings, and its small key-value storage (the cache of
-//! student emails, the course list of a read). In the component these are
-//! the host interfaces ([`HostEnv`]); the unit tests put a fake Classroom
-//! behind the same trait, so every path of the connector runs natively.
+//! student emails, the course list and topics of a read, the district-wide
+//! categories and the courses still to get their topics). In the component
+//! these are the host interfaces ([`HostEnv`]); the unit tests put a fake
+//! Classroom behind the same trait, so every path of the connector runs
+//! natively.
 
 use homeroom_sdk::connector_bindings::homeroom::plugin::http::{
     self as host, HttpError, Request, Response,

@@ -1,7 +1,9 @@
 //! Google Classroom connector, two-way: the hub's roster goes out
 //! (classes as courses, teachers and students as course members by email,
-//! a class's categories as topics), and what teachers make in Classroom
-//! comes back (coursework as line items, assigned grades as results).
+//! categories as topics: a class's in its course, the district's in every
+//! course of the hub), and what teachers make in Classroom comes back
+//! (coursework as line items under their categories, assigned grades as
+//! results).
 //!
 //! The host holds the OAuth client and the administrator's refresh token
 //! and puts a bearer token on every request (auth kind
@@ -14,9 +16,11 @@
 //! - [`batch`]: many calls in one multipart request, parts retried;
 //! - [`errors`]: Google's errors in an admin's words, and per-change
 //!   failures;
-//! - [`courses`]: classes as courses (aliases, matching, archiving);
+//! - [`courses`]: classes as courses (aliases, matching, archiving, the
+//!   district's topics in a new course), and the list of the hub's courses;
 //! - [`members`]: users and enrollments as course members (invitations);
-//! - [`topics`]: categories as topics;
+//! - [`topics`]: categories as topics (class-scoped and district-wide),
+//!   the district-wide categories kept, and the topic lists of courses;
 //! - [`read`]: coursework and grades back, and the connection test.
 
 pub mod batch;
@@ -128,7 +132,6 @@ fn export_kind(
 const TEST_PAGES: usize = 20;
 
 /// Who signed in, and how many courses the owner teaches.
-
 pub fn test_connection(env: &mut dyn Env, config: &Config) -> Result<String, PluginError> {
     let doing = "reading the signed-in user's profile";
     let reply = client::send(env, config, &Call::get("/v1/userProfiles/me"), doing)

@@ -1,20 +1,28 @@
 //! The import side of the two-way sync: what teachers make in Classroom
 //! comes back to the hub. The coursework of the courses this connector
-//! made (the owner's courses carrying a `d:homeroom-` alias) is read as
-//! line items, and every student submission with an assigned grade as a
-//! result. References name Classroom's ids where the hub exported the
-//! thing (a line item's `class` is the course id, a result's `student` is
-//! the student's email); the host knows which hub entity each is.
+//! made (the owner's courses carrying a `d:homeroom-` alias,
+//! [`courses::hub_courses`]) is read as line items, and every student
+//! submission with an assigned grade as a result. References name the
+//! target ids this connector gave the things the hub exported, so the host
+//! knows which hub entity each is: a line item's `class` is the course id,
+//! a result's `student` the student's email (lowercased, as a user's
+//! target id is), and a line item under a topic has a `category`:
+//! `topic:<name>` when the topic's name is one of the district-wide
+//! categories the topics module keeps, else `<courseId>:<topicId>`.
 //!
 //! Paging: the course list is made once per read (on its first page) and
-//! kept in plugin storage; the cursor is `<course index>:<course id>:<page
-//! token>`, and one page gathers records from as many courses and list
-//! pages as it takes to reach [`PAGE_RECORDS`], at most [`PAGE_REQUESTS`]
-//! requests. Students' emails come from `userProfiles.get` (in batches),
-//! cached in plugin storage under `email:<user id>`. Classroom has no
-//! changed-since filter for these lists, so a delta read reads everything.
+//! kept in plugin storage (`read-courses:<kind>`); the cursor is `<course
+//! index>:<course id>:<page token>`, and one page gathers records from as
+//! many courses and list pages as it takes to reach [`PAGE_RECORDS`], at
+//! most [`PAGE_REQUESTS`] requests. The topics of a course are listed (in
+//! batches) once per read, when a page first meets coursework of it under
+//! a topic; those of the course the next page goes on with are kept under
+//! [`TOPICS_KEY`]. Students' emails come from `userProfiles.get` (in
+//! batches), cached in plugin storage under `email:<user id>`. Classroom
+//! has no changed-since filter for these lists, so a delta read reads
+//! everything.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use homeroom_sdk::{Entity, EntityKind, Page, PluginError, Value};
 use serde_json::Value as Json;
@@ -22,9 +30,10 @@ use serde_json::Value as Json;
 use crate::batch;
 use crate::client::{self, Call, seg};
 use crate::config::Config;
-use crate::courses::{self, ALIAS_PREFIX, ListError, next_token};
+use crate::courses::{self, ListError, next_token};
 use crate::env::Env;
 use crate::errors::Failure;
+use crate::topics::{self, Topic, district_target, topic_name};
 
 /// A page ends once it holds this many records (or more: one list page
 /// of at most [`LIST_PAGE`] over it).
@@ -33,6 +42,13 @@ pub const PAGE_RECORDS: usize = 200;
 pub const PAGE_REQUESTS: usize = 10;
 /// `pageSize` of coursework and submission lists.
 pub const LIST_PAGE: usize = 100;
+
+/// Storage key of the topics of the course a line-item read goes on with:
+/// JSON `{"course": id, "topics": {topic id: name}}`.
+pub const TOPICS_KEY: &str = "read-topics:line-item";
+
+/// Topic names by course, then by topic id.
+type CourseTopics = HashMap<String, HashMap<String, String>>;
 
 /// Where a read goes on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +139,9 @@ pub fn read(
         }
     };
 
+    // The course this page goes on with in the middle (its topics may be
+    // kept by the page before).
+    let resumed = at.token.is_some().then(|| at.course.clone());
     let mut items: Vec<Json> = Vec::new();
     let mut requests = 0;
     while at.index < courses.len() && items.len() < PAGE_RECORDS && requests < PAGE_REQUESTS {
@@ -173,7 +192,21 @@ pub fn read(
     }
 
     let entities = match kind {
-        EntityKind::LineItem => items.iter().filter_map(line_item).collect(),
+        EntityKind::LineItem => {
+            let topics = course_topics(env, config, &items, resumed.as_deref())?;
+            keep_topics(env, &topics, &at);
+            let district: BTreeSet<String> = topics::load_district(env).into_values().collect();
+            items
+                .iter()
+                .filter_map(|w| {
+                    let e = line_item(w)?;
+                    Some(match category_of(w, &topics, &district) {
+                        Some(target) => e.with_ref("category", EntityKind::Category, target),
+                        None => e,
+                    })
+                })
+                .collect()
+        }
         _ => results(env, config, &items)?,
     };
     let next = (at.index < courses.len()).then(|| at.encode());
@@ -192,55 +225,119 @@ fn what(kind: EntityKind) -> &'static str {
     }
 }
 
-/// The owner's courses that carry an alias this connector made, newest
-/// first (as Classroom lists them).
+/// The courses this connector made, every state; a read fails with why
+/// they could not be listed.
 fn hub_courses(env: &mut dyn Env, config: &Config) -> Result<Vec<String>, PluginError> {
-    let listed = match courses::owned_courses(env, config, &[], courses::MAX_LIST_PAGES) {
-        Ok(listed) => listed,
-        Err(ListError::Answered { error, .. }) if error.code == 404 => {
-            return Err(PluginError::Config(courses::unknown_owner(config, &error)));
+    courses::hub_courses(env, config, &[]).map_err(|e| match e {
+        ListError::Answered { error, .. } if error.code == 404 => {
+            PluginError::Config(courses::unknown_owner(config, &error))
         }
-        Err(e) => return Err(e.plugin_error()),
-    };
-    let ids: Vec<String> = listed
-        .courses
-        .iter()
-        .filter_map(|c| c.get("id").and_then(Json::as_str))
-        .map(str::to_string)
-        .collect();
-    let calls: Vec<Call> = ids
-        .iter()
-        .map(|id| Call::get(format!("/v1/courses/{}/aliases?pageSize=100", seg(id))))
-        .collect();
-    let replies = batch::run(
-        env,
-        config,
-        &calls,
-        "reading the aliases of the owner's courses",
-    );
-    let mut ours = Vec::new();
-    for (id, reply) in ids.into_iter().zip(replies) {
-        let reply = reply.map_err(Failure::into_plugin_error)?;
-        if !reply.ok() {
-            let error = reply.error();
-            if error.code == 404 {
-                continue;
-            }
-            return Err(error.plugin_error(&format!("reading the aliases of course {id}")));
-        }
-        let mine = reply
-            .json()
-            .get("aliases")
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.get("alias").and_then(Json::as_str))
-            .any(|a| a.starts_with(ALIAS_PREFIX));
-        if mine {
-            ours.push(id);
+        e => e.plugin_error(),
+    })
+}
+
+/// The topic names of the courses of `items` that have coursework under a
+/// topic, and of the course the page `resumed` in the middle of: that one
+/// as the page before kept it, the others listed (in batches).
+fn course_topics(
+    env: &mut dyn Env,
+    config: &Config,
+    items: &[Json],
+    resumed: Option<&str>,
+) -> Result<CourseTopics, PluginError> {
+    let mut needed: Vec<String> = Vec::new();
+    for w in items {
+        let course = text(w, "courseId");
+        if !course.is_empty()
+            && !text(w, "topicId").is_empty()
+            && !needed.iter().any(|c| c == course)
+        {
+            needed.push(course.to_string());
         }
     }
-    Ok(ours)
+    let mut out = CourseTopics::new();
+    if let Some(course) = resumed
+        && let Some(kept) = kept_topics(env, course)
+    {
+        out.insert(course.to_string(), kept);
+    }
+    let missing: Vec<String> = needed
+        .into_iter()
+        .filter(|c| !out.contains_key(c))
+        .collect();
+    if missing.is_empty() {
+        return Ok(out);
+    }
+    let mut listed = topics::list_many(env, config, &missing);
+    for course in missing {
+        let names = match listed.remove(&course) {
+            Some(Ok(list)) => list.into_iter().collect(),
+            // Deleted in Classroom, or no longer the owner's: the
+            // categories are named by topic id.
+            Some(Err(ListError::Answered { error, .. }))
+                if error.code == 404 || (error.code == 403 && !error.is_scope()) =>
+            {
+                HashMap::new()
+            }
+            Some(Err(e)) => return Err(e.plugin_error()),
+            None => HashMap::new(),
+        };
+        out.insert(course, names);
+    }
+    Ok(out)
+}
+
+/// The topics kept for `course` by the page before.
+fn kept_topics(env: &dyn Env, course: &str) -> Option<HashMap<String, String>> {
+    let kept: Json = serde_json::from_slice(&env.storage_get(TOPICS_KEY)?).ok()?;
+    if kept.get("course").and_then(Json::as_str) != Some(course) {
+        return None;
+    }
+    Some(
+        kept.get("topics")?
+            .as_object()?
+            .iter()
+            .filter_map(|(id, n)| n.as_str().map(|n| (id.clone(), n.to_string())))
+            .collect(),
+    )
+}
+
+/// Keep the topics of the course the next page goes on with in the middle
+/// of (nothing, when they were not listed, so no earlier read's are taken).
+fn keep_topics(env: &mut dyn Env, topics: &CourseTopics, at: &Cursor) {
+    if at.token.is_none() {
+        return;
+    }
+    let kept = match topics.get(&at.course) {
+        Some(names) => serde_json::json!({"course": at.course, "topics": names}),
+        None => serde_json::json!({}),
+    };
+    if let Err(why) = env.storage_set(TOPICS_KEY, kept.to_string().as_bytes()) {
+        env.warn(&format!(
+            "the topics of course {} could not be kept for the next page ({why}): it lists them again",
+            at.course
+        ));
+    }
+}
+
+/// The category target id of a coursework under a topic.
+fn category_of(work: &Json, topics: &CourseTopics, district: &BTreeSet<String>) -> Option<String> {
+    let (course, topic) = (text(work, "courseId"), text(work, "topicId"));
+    if course.is_empty() || topic.is_empty() {
+        return None;
+    }
+    let name = topics
+        .get(course)
+        .and_then(|t| t.get(topic))
+        .map(|n| topic_name(n));
+    Some(match name {
+        Some(name) if district.contains(&name) => district_target(&name),
+        _ => Topic {
+            course: course.to_string(),
+            id: topic.to_string(),
+        }
+        .target(),
+    })
 }
 
 fn text<'a>(j: &'a Json, name: &str) -> &'a str {
@@ -253,11 +350,18 @@ pub fn line_item(work: &Json) -> Option<Entity> {
     if id.is_empty() {
         return None;
     }
+    // A draft is no assignment yet: it comes once it is published.
+    let state = text(work, "state");
+    if state == "DRAFT" {
+        return None;
+    }
     let mut e = Entity::new(EntityKind::LineItem, id)
         .with_text("title", text(work, "title"))
         .with_text("description", text(work, "description"))
-        .with_ref("class", EntityKind::Class, text(work, "courseId"))
-        .with_text("status", text(work, "state"));
+        .with_ref("class", EntityKind::Class, text(work, "courseId"));
+    if state == "DELETED" {
+        e.status = homeroom_sdk::Status::ToBeDeleted;
+    }
     if let Some(max) = work.get("maxPoints").and_then(Json::as_f64) {
         e = e.with("resultValueMax", Value::Number(max));
     }
@@ -355,6 +459,8 @@ fn emails(
         match env
             .storage_get(&format!("email:{user}"))
             .and_then(|v| String::from_utf8(v).ok())
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| !e.is_empty())
         {
             Some(email) => {
                 known.insert(user.to_string(), email);
@@ -441,5 +547,12 @@ mod tests {
             Some("2024-09-02T10:00:00Z")
         );
         assert!(line_item(&json!({"title": "no id"})).is_none());
+        assert!(
+            e.get("status").is_none(),
+            "the state is the record's status, not an attribute"
+        );
+        assert!(line_item(&json!({"id": "w2", "state": "DRAFT"})).is_none());
+        let gone = line_item(&json!({"id": "w3", "state": "DELETED"})).unwrap();
+        assert_eq!(gone.status, homeroom_sdk::Status::ToBeDeleted);
     }
 }

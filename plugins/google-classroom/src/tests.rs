@@ -565,14 +565,429 @@ fn categories_of_a_class_become_topics() {
     assert_eq!(made.1, "Homework sets");
     assert_eq!(out[0], format!("applied {course}:{}", made.0));
     assert_eq!(out[1], format!("applied {course}:t0"), "409: found by name");
-    assert!(
-        out[2].contains("a Classroom topic belongs to one class"),
-        "{out:?}"
-    );
+    // Without a class it is district-wide: no hub course here (the course
+    // has no alias of ours), so no topic yet.
+    assert_eq!(out[2], "applied topic:Tests");
     assert!(
         out[3].starts_with("retry the class has not reached Classroom yet"),
         "{out:?}"
     );
+    assert_eq!(env.course(&course).unwrap().topics.len(), 2);
+
+    // A rename patches the class's topic, a delete deletes it.
+    let target = out[0].trim_start_matches("applied ").to_string();
+    let out = export(
+        &mut env,
+        vec![change(
+            Action::Update,
+            cat("k1", "Homework", Some("c1")),
+            Some(&target),
+            &refs,
+        )],
+    );
+    assert_eq!(out, vec![format!("applied {target}")]);
+    assert_eq!(env.course(&course).unwrap().topics[1].1, "Homework");
+    let out = export(
+        &mut env,
+        vec![change(
+            Action::Delete,
+            cat("k1", "Homework", Some("c1")),
+            Some(&target),
+            &refs,
+        )],
+    );
+    assert_eq!(out, vec![format!("applied {target}")]);
+    assert_eq!(env.course(&course).unwrap().topics.len(), 1);
+}
+
+/// A course this connector made (it carries the alias of hub class `class`).
+fn hub_course(env: &mut Fake, name: &str, class: &str) -> String {
+    let id = env.add_course(name, "", "2024-08-25T09:00:00Z");
+    let at = env.courses.len() - 1;
+    env.courses[at].aliases.push(alias_for(class));
+    id
+}
+
+fn category(id: &str, title: &str) -> Entity {
+    Entity::new(EntityKind::Category, id).with_text("title", title)
+}
+
+/// The names of a course's topics.
+fn topic_names(env: &Fake, course: &str) -> Vec<String> {
+    env.course(course)
+        .unwrap()
+        .topics
+        .iter()
+        .map(|(_, n)| n.clone())
+        .collect()
+}
+
+#[test]
+fn a_classless_category_becomes_a_topic_in_every_hub_course() {
+    let mut env = Fake::new();
+    let hub: Vec<String> = (0..60)
+        .map(|n| hub_course(&mut env, &format!("Class {n}"), &format!("c{n}")))
+        .collect();
+    let foreign = env.add_course("A teacher's own", "", "2024-08-25T09:00:00Z");
+    let archived = hub_course(&mut env, "Last year", "old");
+    env.courses.last_mut().unwrap().state = "ARCHIVED".into();
+    let out = export(
+        &mut env,
+        vec![
+            change(Action::Add, category("k1", "  Homework "), None, &[]),
+            change(Action::Add, category("k2", "Tests"), None, &[]),
+        ],
+    );
+    assert_eq!(out, vec!["applied topic:Homework", "applied topic:Tests"]);
+    for course in &hub {
+        assert_eq!(topic_names(&env, course), vec!["Homework", "Tests"]);
+    }
+    assert!(
+        topic_names(&env, &foreign).is_empty(),
+        "not a course of ours"
+    );
+    assert!(topic_names(&env, &archived).is_empty(), "archived");
+    // 120 topics in batches of at most 50 (the fake refuses more).
+    assert_eq!(
+        env.count("POST", &format!("/v1/courses/{}/topics", hub[0])),
+        2
+    );
+    assert!(
+        env.log
+            .iter()
+            .filter(|l| l.path.contains("/topics"))
+            .all(|l| l.batched)
+    );
+    assert!(env.batches.iter().all(|&n| n <= 50), "{:?}", env.batches);
+    let kept: serde_json::Value =
+        serde_json::from_slice(&env.storage[crate::topics::DISTRICT_KEY]).unwrap();
+    assert_eq!(kept, json!({"k1": "Homework", "k2": "Tests"}));
+}
+
+#[test]
+fn a_district_add_exported_again_makes_no_second_topic() {
+    let mut env = Fake::new();
+    let a = hub_course(&mut env, "Algebra", "c1");
+    let b = hub_course(&mut env, "Biology", "c2");
+    let c = hub_course(&mut env, "Chemistry", "c3");
+    // The first attempt made the topic in course a, then the host was
+    // killed before it kept the outcome.
+    let first = export(
+        &mut env,
+        vec![change(Action::Add, category("k1", "Homework"), None, &[])],
+    );
+    assert_eq!(first, vec!["applied topic:Homework"]);
+    env.courses[1].topics.clear();
+    env.courses[2].topics.clear();
+    // A teacher makes it in course c meanwhile, after the listing (409).
+    let course_c = c.clone();
+    let mut once = true;
+    env.fault = Some(Box::new(move |method, path| {
+        (method == "POST" && path == format!("/v1/courses/{course_c}/topics") && once).then(|| {
+            once = false;
+            (409, "ALREADY_EXISTS")
+        })
+    }));
+    env.log.clear();
+    let again = export(
+        &mut env,
+        vec![change(Action::Add, category("k1", "Homework"), None, &[])],
+    );
+    assert_eq!(again, vec!["applied topic:Homework"]);
+    assert_eq!(topic_names(&env, &a), vec!["Homework"], "found by name");
+    assert_eq!(topic_names(&env, &b), vec!["Homework"]);
+    assert_eq!(env.count("POST", &format!("/v1/courses/{a}/topics")), 0);
+    assert_eq!(env.count("POST", &format!("/v1/courses/{c}/topics")), 1);
+    // Exported again with nothing missing: lists, makes nothing.
+    env.fault = None;
+    env.courses[2].topics.push(("t9".into(), "Homework".into()));
+    env.log.clear();
+    let third = export(
+        &mut env,
+        vec![change(
+            Action::Update,
+            category("k1", "Homework"),
+            Some("topic:Homework"),
+            &[],
+        )],
+    );
+    assert_eq!(third, vec!["applied topic:Homework"]);
+    assert!(env.log.iter().all(|l| l.method == "GET"), "{:?}", env.log);
+    for course in [&a, &b, &c] {
+        assert_eq!(topic_names(&env, course), vec!["Homework"]);
+    }
+}
+
+#[test]
+fn a_throttled_district_topic_is_a_retry() {
+    let mut env = Fake::new();
+    let a = hub_course(&mut env, "Algebra", "c1");
+    hub_course(&mut env, "Biology", "c2");
+    let course_a = a.clone();
+    env.fault = Some(Box::new(move |method, path| {
+        (method == "POST" && path == format!("/v1/courses/{course_a}/topics"))
+            .then_some((429, "RESOURCE_EXHAUSTED"))
+    }));
+    let out = export(
+        &mut env,
+        vec![change(Action::Add, category("k1", "Homework"), None, &[])],
+    );
+    assert!(
+        out[0].starts_with("retry Classroom asked us to slow down"),
+        "{out:?}"
+    );
+    // Sent again within the export first.
+    assert_eq!(
+        env.count("POST", &format!("/v1/courses/{a}/topics")),
+        1 + PART_RETRIES
+    );
+    env.fault = None;
+    let out = export(
+        &mut env,
+        vec![change(Action::Add, category("k1", "Homework"), None, &[])],
+    );
+    assert_eq!(out, vec!["applied topic:Homework"]);
+    assert_eq!(topic_names(&env, &a), vec!["Homework"]);
+    assert_eq!(
+        topic_names(&env, &env.courses[1].id.clone()),
+        vec!["Homework"]
+    );
+}
+
+#[test]
+fn a_course_made_after_the_categories_gets_their_topics() {
+    let mut env = Fake::new();
+    let out = export(
+        &mut env,
+        vec![
+            change(Action::Add, category("k1", "Homework"), None, &[]),
+            change(Action::Add, category("k2", "Tests"), None, &[]),
+            change(Action::Add, category("k3", "Homework"), None, &[]),
+        ],
+    );
+    assert_eq!(
+        out,
+        vec![
+            "applied topic:Homework",
+            "applied topic:Tests",
+            "applied topic:Homework"
+        ]
+    );
+    assert!(
+        env.log.iter().all(|l| !l.path.contains("/topics")),
+        "no course yet"
+    );
+
+    // A later run exports classes: their new courses get the topics.
+    let out = export(
+        &mut env,
+        vec![
+            change(Action::Add, class("c1", "Algebra", ""), None, &[]),
+            change(Action::Add, class("c2", "Biology", ""), None, &[]),
+        ],
+    );
+    let a = env.course(&alias_for("c1")).unwrap().id.clone();
+    let b = env.course(&alias_for("c2")).unwrap().id.clone();
+    assert_eq!(out, vec![format!("applied {a}"), format!("applied {b}")]);
+    assert_eq!(topic_names(&env, &a), vec!["Homework", "Tests"]);
+    assert_eq!(topic_names(&env, &b), vec!["Homework", "Tests"]);
+    assert!(env.warnings.is_empty(), "{:?}", env.warnings);
+
+    // A topic Classroom will not make now does not fail the course: a
+    // warning, and it is made at the next export of classes or categories.
+    env.fault = Some(Box::new(|method, path| {
+        (method == "POST" && path.ends_with("/topics")).then_some((503, "UNAVAILABLE"))
+    }));
+    let out = export(
+        &mut env,
+        vec![change(Action::Add, class("c3", "Chemistry", ""), None, &[])],
+    );
+    let c = env.course(&alias_for("c3")).unwrap().id.clone();
+    assert_eq!(out, vec![format!("applied {c}")]);
+    assert!(topic_names(&env, &c).is_empty());
+    assert!(
+        env.warnings.iter().any(
+            |w| w.contains("district-wide topics could not all be added")
+                && w.contains("next export")
+        ),
+        "{:?}",
+        env.warnings
+    );
+    assert_eq!(
+        env.storage
+            .get(crate::topics::PENDING_KEY)
+            .map(Vec::as_slice),
+        Some(c.as_bytes())
+    );
+    env.fault = None;
+    let out = export(
+        &mut env,
+        vec![change(Action::Add, class("c4", "Drama", ""), None, &[])],
+    );
+    let d = env.course(&alias_for("c4")).unwrap().id.clone();
+    assert_eq!(out, vec![format!("applied {d}")]);
+    assert_eq!(topic_names(&env, &c), vec!["Homework", "Tests"]);
+    assert_eq!(topic_names(&env, &d), vec!["Homework", "Tests"]);
+    assert_eq!(
+        env.storage
+            .get(crate::topics::PENDING_KEY)
+            .map(Vec::as_slice),
+        Some(&b""[..])
+    );
+}
+
+#[test]
+fn a_district_category_is_renamed_and_deleted_in_every_course() {
+    let mut env = Fake::new();
+    let a = hub_course(&mut env, "Algebra", "c1");
+    let b = hub_course(&mut env, "Biology", "c2");
+    let c = hub_course(&mut env, "Chemistry", "c3");
+    export(
+        &mut env,
+        vec![
+            change(Action::Add, category("k1", "Homework"), None, &[]),
+            change(Action::Add, category("k2", "Quiz"), None, &[]),
+            change(Action::Add, category("k3", "Quiz"), None, &[]),
+        ],
+    );
+    let id_a = env.course(&a).unwrap().topics[0].0.clone();
+    // A teacher deleted it in course c.
+    env.courses[2].topics.retain(|(_, n)| n != "Homework");
+
+    let out = export(
+        &mut env,
+        vec![change(
+            Action::Update,
+            category("k1", "Home work"),
+            Some("topic:Homework"),
+            &[],
+        )],
+    );
+    assert_eq!(out, vec!["applied topic:Home work"]);
+    let topics_a = &env.course(&a).unwrap().topics;
+    assert!(
+        topics_a.contains(&(id_a.clone(), "Home work".into())),
+        "renamed in place: {topics_a:?}"
+    );
+    assert_eq!(topic_names(&env, &b), vec!["Home work", "Quiz"]);
+    assert_eq!(
+        topic_names(&env, &c),
+        vec!["Quiz", "Home work"],
+        "made again"
+    );
+    assert!(env.log.iter().any(|l| l.method == "PATCH"
+        && l.path == format!("/v1/courses/{a}/topics/{id_a}?updateMask=name")));
+    let kept = crate::topics::load_district(&env);
+    assert_eq!(kept.get("k1").map(String::as_str), Some("Home work"));
+
+    // Two categories of one name share the topic: the first to go leaves it.
+    let out = export(
+        &mut env,
+        vec![change(
+            Action::Delete,
+            category("k2", "Quiz"),
+            Some("topic:Quiz"),
+            &[],
+        )],
+    );
+    assert_eq!(out, vec!["applied topic:Quiz"]);
+    assert_eq!(topic_names(&env, &a), vec!["Home work", "Quiz"]);
+
+    // The delete removes it everywhere; where it is gone already is done
+    // (not listed in course b; 404 in course c, gone since the listing).
+    env.courses[1].topics.retain(|(_, n)| n != "Home work");
+    let course_c = c.clone();
+    env.fault = Some(Box::new(move |method, path| {
+        (method == "DELETE" && path.starts_with(&format!("/v1/courses/{course_c}/topics/")))
+            .then_some((404, "NOT_FOUND"))
+    }));
+    let out = export(
+        &mut env,
+        vec![
+            change(
+                Action::Delete,
+                category("k1", "Home work"),
+                Some("topic:Home work"),
+                &[],
+            ),
+            change(
+                Action::Delete,
+                category("k3", "Quiz"),
+                Some("topic:Quiz"),
+                &[],
+            ),
+        ],
+    );
+    assert_eq!(out, vec!["applied topic:Home work", "applied topic:Quiz"]);
+    env.fault = None;
+    for course in [&a, &b] {
+        assert!(topic_names(&env, course).is_empty(), "{course}");
+    }
+    assert_eq!(env.count("DELETE", &format!("/v1/courses/{c}/topics/")), 0);
+    assert_eq!(
+        env.log
+            .iter()
+            .filter(|l| l.method == "DELETE" && l.path.contains(&c))
+            .count(),
+        2
+    );
+    env.courses[2].topics.clear();
+    assert!(crate::topics::load_district(&env).is_empty());
+    // A course made now gets no topic of them.
+    export(
+        &mut env,
+        vec![change(Action::Add, class("c9", "Music", ""), None, &[])],
+    );
+    let m = env.course(&alias_for("c9")).unwrap().id.clone();
+    assert!(topic_names(&env, &m).is_empty());
+}
+
+#[test]
+fn a_topic_only_one_course_refuses_is_a_warning() {
+    let mut env = Fake::new();
+    let a = hub_course(&mut env, "Algebra", "c1");
+    let b = hub_course(&mut env, "Biology", "c2");
+    let course_b = b.clone();
+    env.fault = Some(Box::new(move |method, path| {
+        (method == "POST" && path == format!("/v1/courses/{course_b}/topics"))
+            .then_some((400, "FAILED_PRECONDITION"))
+    }));
+    let out = export(
+        &mut env,
+        vec![change(Action::Add, category("k1", "Homework"), None, &[])],
+    );
+    assert_eq!(out, vec!["applied topic:Homework"]);
+    assert_eq!(topic_names(&env, &a), vec!["Homework"]);
+    assert!(
+        env.warnings
+            .iter()
+            .any(|w| w.contains("`Homework` of category k1") && w.contains(&b)),
+        "{:?}",
+        env.warnings
+    );
+    // Refused by every course: rejected.
+    env.fault = Some(Box::new(|method, path| {
+        (method == "POST" && path.ends_with("/topics")).then_some((400, "FAILED_PRECONDITION"))
+    }));
+    let out = export(
+        &mut env,
+        vec![change(Action::Add, category("k2", "Tests"), None, &[])],
+    );
+    assert!(
+        out[0].starts_with("rejected no course took the topic `Tests`"),
+        "{out:?}"
+    );
+    // Longer than Classroom takes.
+    let out = export(
+        &mut env,
+        vec![change(
+            Action::Add,
+            category("k3", &"x".repeat(101)),
+            None,
+            &[],
+        )],
+    );
+    assert!(out[0].contains("at most 100"), "{out:?}");
 }
 
 // --- the batch protocol ------------------------------------------------------
@@ -691,7 +1106,7 @@ fn coursework_is_read_as_line_items_page_by_page() {
     assert_eq!(first.text("title"), Some("Work 0"));
     assert!(matches!(first.get("resultValueMax"), Some(Value::Number(n)) if *n == 10.0));
     assert!(matches!(first.get("class"), Some(Value::Reference(r)) if r.source_id == a));
-    assert_eq!(first.text("status"), Some("PUBLISHED"));
+    assert_eq!(first.status, homeroom_sdk::Status::Active);
     let lab = items.iter().find(|e| e.source_id == "wb0").unwrap();
     assert!(matches!(lab.get("class"), Some(Value::Reference(r)) if r.source_id == b));
     // The course list is made once per read.
@@ -740,6 +1155,145 @@ fn graded_submissions_are_read_as_results_with_the_students_email() {
             .iter()
             .all(|l| !l.path.starts_with("/v1/userProfiles"))
     );
+}
+
+#[test]
+fn coursework_under_a_topic_reads_back_with_the_category_it_came_from() {
+    let (mut env, a, b) = gradebook();
+    // A district-wide category, exported before.
+    export(
+        &mut env,
+        vec![change(Action::Add, category("k1", "Homework"), None, &[])],
+    );
+    let district = |env: &Fake, course: usize| {
+        env.courses[course]
+            .topics
+            .iter()
+            .find(|(_, n)| n == "Homework")
+            .map(|(t, _)| t.clone())
+            .unwrap()
+    };
+    let (home_a, home_b) = (district(&env, 0), district(&env, 1));
+    // A class-scoped one, and a topic a teacher made.
+    env.courses[1]
+        .topics
+        .push(("lab1".into(), "Lab reports".into()));
+    for (n, w) in env.courses[0].work.iter_mut().enumerate() {
+        if n % 2 == 0 {
+            w["topicId"] = json!(home_a);
+        }
+    }
+    env.courses[1].work[0]["topicId"] = json!(home_b);
+    env.courses[1].work[1]["topicId"] = json!("lab1");
+    env.log.clear();
+    let (items, pages) = read_all(&mut env, EntityKind::LineItem);
+    assert!(pages >= 2, "{pages}");
+    let category = |id: &str| match items
+        .iter()
+        .find(|e| e.source_id == id)
+        .unwrap()
+        .get("category")
+    {
+        Some(Value::Reference(r)) => {
+            assert_eq!(r.kind, EntityKind::Category);
+            Some(r.source_id.clone())
+        }
+        None => None,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(category("wa0").as_deref(), Some("topic:Homework"));
+    assert_eq!(category("wa248").as_deref(), Some("topic:Homework"));
+    assert_eq!(category("wa1"), None);
+    assert_eq!(category("wb0").as_deref(), Some("topic:Homework"));
+    assert_eq!(category("wb1"), Some(format!("{b}:lab1")));
+    assert_eq!(category("wb2"), None);
+    // Each course's topics were listed once in the read, across its pages.
+    assert_eq!(env.count("GET", &format!("/v1/courses/{a}/topics")), 1);
+    assert_eq!(env.count("GET", &format!("/v1/courses/{b}/topics")), 1);
+
+    // Another read lists them again (a topic may have been renamed).
+    env.courses[1].topics.retain(|(t, _)| t != "lab1");
+    env.courses[1]
+        .topics
+        .push(("lab1".into(), "Homework 2".into()));
+    let (items, _) = read_all(&mut env, EntityKind::LineItem);
+    let wb1 = items.iter().find(|e| e.source_id == "wb1").unwrap();
+    assert!(
+        matches!(wb1.get("category"), Some(Value::Reference(r)) if r.source_id == format!("{b}:lab1"))
+    );
+    assert_eq!(env.count("GET", &format!("/v1/courses/{a}/topics")), 2);
+}
+
+#[test]
+fn a_class_scoped_topic_reads_back_under_its_target_id() {
+    let mut env = Fake::new();
+    let a = hub_course(&mut env, "Algebra", "c1");
+    let refs = [(EntityKind::Class, "c1", a.as_str())];
+    let out = export(
+        &mut env,
+        vec![change(
+            Action::Add,
+            category("k1", "Labs").with_ref("class", EntityKind::Class, "c1"),
+            None,
+            &refs,
+        )],
+    );
+    let topic = env.courses[0].topics[0].0.clone();
+    assert_eq!(out, vec![format!("applied {a}:{topic}")]);
+    env.courses[0]
+        .work
+        .push(json!({"courseId": a, "id": "w1", "title": "Lab 1", "topicId": topic}));
+    let (items, _) = read_all(&mut env, EntityKind::LineItem);
+    assert!(
+        matches!(items[0].get("category"), Some(Value::Reference(r)) if r.source_id == format!("{a}:{topic}")),
+        "the target id it was exported as: {:?}",
+        items[0]
+    );
+}
+
+#[test]
+fn emails_compare_equal_whatever_their_case() {
+    let (mut env, a, _) = gradebook();
+    // The user's target id is the lowercased email...
+    let out = export(
+        &mut env,
+        vec![change(
+            Action::Add,
+            Entity::new(EntityKind::User, "u1").with_text("email", " Ada.Lovelace@D.Org "),
+            None,
+            &[],
+        )],
+    );
+    assert_eq!(out, vec!["applied ada.lovelace@d.org"]);
+    // ...as is a member's, whatever the host hands back...
+    env.add_user("s1", "Ada.Lovelace@D.Org");
+    let out = export(
+        &mut env,
+        vec![enroll(1, &a, "Ada.Lovelace@D.ORG", "student")],
+    );
+    assert_eq!(out, vec![format!("applied {a}:student:ada.lovelace@d.org")]);
+    // ...and a result's student, read from Classroom or kept in storage
+    // (by an earlier version, as it came).
+    env.add_user("s2", "Bob@D.org");
+    env.storage.insert("email:s2".into(), b"Bob@D.org".to_vec());
+    for (n, user) in ["s1", "s2"].iter().enumerate() {
+        env.courses[0]
+            .submissions
+            .push(json!({"courseId": a, "courseWorkId": "wa0",
+            "id": format!("sub{n}"), "userId": user, "assignedGrade": 5}));
+    }
+    let (results, _) = read_all(&mut env, EntityKind::Result);
+    let student = |id: &str| match results
+        .iter()
+        .find(|e| e.source_id == id)
+        .unwrap()
+        .get("student")
+    {
+        Some(Value::Reference(r)) => r.source_id.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(student("sub0"), "ada.lovelace@d.org");
+    assert_eq!(student("sub1"), "bob@d.org");
 }
 
 #[test]

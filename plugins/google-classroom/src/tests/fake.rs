@@ -378,6 +378,43 @@ impl Fake {
                 self.courses[i].topics.push((t.clone(), name.clone()));
                 (200, json!({"topicId": t, "name": name}))
             }
+            ("PATCH", ["courses", id, "topics", topic]) => {
+                let Some(i) = self.index(id) else {
+                    return err(404, "NOT_FOUND", "Requested entity was not found.");
+                };
+                if q("updateMask").join(",") != "name" {
+                    return err(400, "INVALID_ARGUMENT", "bad mask");
+                }
+                let name = text("name");
+                let topics = &mut self.courses[i].topics;
+                if topics.iter().any(|(t, n)| *n == name && t != topic) {
+                    return err(
+                        400,
+                        "FAILED_PRECONDITION",
+                        "A topic with that name already exists",
+                    );
+                }
+                match topics.iter_mut().find(|(t, _)| t == topic) {
+                    Some(t) => {
+                        t.1 = name.clone();
+                        (200, json!({"topicId": t.0, "name": name}))
+                    }
+                    None => err(404, "NOT_FOUND", "Requested entity was not found."),
+                }
+            }
+            ("DELETE", ["courses", id, "topics", topic]) => {
+                let Some(i) = self.index(id) else {
+                    return err(404, "NOT_FOUND", "Requested entity was not found.");
+                };
+                let topics = &mut self.courses[i].topics;
+                match topics.iter().position(|(t, _)| t == topic) {
+                    Some(at) => {
+                        topics.remove(at);
+                        (200, json!({}))
+                    }
+                    None => err(404, "NOT_FOUND", "Requested entity was not found."),
+                }
+            }
             ("GET", ["courses", id, "courseWork"]) => match self.index(id) {
                 Some(i) => {
                     let items = self.courses[i].work.clone();
