@@ -508,3 +508,33 @@ async fn export_filters_choose_the_schools_a_destination_gets() {
         .count();
     assert_eq!(active, 49, "the elementary school's courses are archived");
 }
+
+/// A refresh token Google no longer takes: the export is a failed run
+/// that says what to do, kept in history; none is left running, and the
+/// next export, once the token is good again, sends everything.
+#[tokio::test]
+async fn a_revoked_google_token_fails_the_export_with_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = database_urls(tmp.path()).remove(0);
+    let mock = classroom().await;
+    let engine = engine(&url).await;
+    let org = org_id("revoked");
+    setup(&engine, &org, &mock).await;
+    mock.revoke_refresh_token(true);
+    let run = export(&engine, &org).await;
+    assert_eq!(run.status, RunStatus::Failed);
+    let failure = run.report.failure.clone().unwrap_or_default();
+    assert!(
+        failure.to_lowercase().contains("refresh token") || failure.contains("sign in"),
+        "{failure}"
+    );
+    assert!(
+        !failure.contains(REFRESH_TOKEN) && !failure.contains(CLIENT_SECRET),
+        "{failure}"
+    );
+    assert!(mock.courses().is_empty());
+    mock.revoke_refresh_token(false);
+    let run = export(&engine, &org).await;
+    assert_eq!(run.status, RunStatus::Committed, "{:?}", run.report.failure);
+    assert_eq!(count(&run, "class", |c| c.add), 61);
+}

@@ -160,85 +160,30 @@ impl Engine {
             let _ = tx.send(run_id.clone());
         }
         let mut report = RunReport::default();
-        let started = Instant::now();
-        if opts.approved.is_none() {
-            // The same hold rules as an import: a preview, or shares of
-            // updates and deletes past the thresholds, wait for an admin
-            // before anything goes.
-            let mut preview = RunReport::default();
-            let mut dry = self
-                .export_run(
-                    org_id,
-                    destination_id,
-                    &run_id,
-                    &config,
-                    &kinds,
-                    &links,
-                    &mut preview,
-                )
-                .await?;
-            for kind in &kinds {
-                dry.count(*kind).await?;
-            }
-            let reason = if config.advanced.preview {
-                Some("this integration previews every export: approve it to send it".to_string())
-            } else {
-                super::hold_reason(&config, &preview)
-            };
-            let sends = preview.total(|c| c.add + c.update + c.delete) > 0;
-            if let Some(reason) = reason.filter(|_| sends) {
-                self.store
-                    .finish_run(&run_id, RunStatus::Held, Some(&reason), &preview)
-                    .await?;
-                tracing::info!(run = %run_id, destination = %destination_id, "export held: {reason}");
-                return Ok(self.store.run(&run_id).await?);
-            }
-        }
-        let (mut session, _) = match self
-            .connect(org_id, &config, &secrets, opts.progress.clone())
-            .await
-        {
-            Ok(s) => s,
-            Err(e) => {
-                report.failure = Some(format!("{e}"));
-                self.store
-                    .finish_run(&run_id, RunStatus::Failed, None, &report)
-                    .await?;
-                return Err(e);
-            }
-        };
-        let mut export = self
-            .export_run(
+        let status = match self
+            .export_stages(
                 org_id,
                 destination_id,
                 &run_id,
                 &config,
                 &kinds,
                 &links,
+                &secrets,
+                &mut opts,
                 &mut report,
             )
-            .await?;
-        export.progress = opts.progress.clone();
-        let mut failure = None;
-        for kind in kinds {
-            let outcome = export.kind(&mut session, kind).await;
-            // What the connector warned of, under the kind it was exporting.
-            let (warnings, more) = session.take_warnings();
-            for w in warnings {
-                export.report.warn(kind, "", w.text);
+            .await
+        {
+            Ok(Some(reason)) => {
+                self.store
+                    .finish_run(&run_id, RunStatus::Held, Some(&reason), &report)
+                    .await?;
+                tracing::info!(run = %run_id, destination = %destination_id, "export held: {reason}");
+                return Ok(self.store.run(&run_id).await?);
             }
-            export.report.warnings_total += more;
-            if let Err(e) = outcome {
-                failure = Some(e);
-                break;
-            }
-        }
-        report
-            .timings
-            .insert("export".into(), started.elapsed().as_secs_f64());
-        let status = match &failure {
-            None => RunStatus::Committed,
-            Some(e) => {
+            Ok(None) => RunStatus::Committed,
+            Err(e) => {
+                // Whatever stopped it, the run says so: none is left running.
                 report.failure = Some(format!("{e}"));
                 RunStatus::Failed
             }
@@ -252,6 +197,82 @@ impl Engine {
 }
 
 impl Engine {
+    /// The run itself: the hold check (unless approved), then every kind.
+    /// `Some(reason)`: held, nothing sent, `report` is the preview.
+    #[allow(clippy::too_many_arguments)]
+    async fn export_stages(
+        &self,
+        org_id: &str,
+        destination_id: &str,
+        run_id: &str,
+        config: &SourceConfig,
+        kinds: &[EntityKind],
+        links: &HashMap<(String, String, String), String>,
+        secrets: &BTreeMap<String, Secret>,
+        opts: &mut ExportOptions,
+        report: &mut RunReport,
+    ) -> Result<Option<String>, EngineError> {
+        let started = Instant::now();
+        if opts.approved.is_none() {
+            // The same hold rules as an import: a preview, or shares of
+            // updates and deletes past the thresholds, wait for an admin
+            // before anything goes.
+            let mut preview = RunReport::default();
+            let mut dry = self
+                .export_run(
+                    org_id,
+                    destination_id,
+                    run_id,
+                    config,
+                    kinds,
+                    links,
+                    &mut preview,
+                )
+                .await?;
+            for kind in kinds {
+                dry.count(*kind).await?;
+            }
+            let reason = if config.advanced.preview {
+                Some("this integration previews every export: approve it to send it".to_string())
+            } else {
+                super::hold_reason(config, &preview)
+            };
+            let sends = preview.total(|c| c.add + c.update + c.delete) > 0;
+            if let Some(reason) = reason.filter(|_| sends) {
+                *report = preview;
+                return Ok(Some(reason));
+            }
+        }
+        let (mut session, _) = self
+            .connect(org_id, config, secrets, opts.progress.clone())
+            .await?;
+        let mut export = self
+            .export_run(org_id, destination_id, run_id, config, kinds, links, report)
+            .await?;
+        export.progress = opts.progress.clone();
+        let mut failure = None;
+        for kind in kinds {
+            let outcome = export.kind(&mut session, *kind).await;
+            // What the connector warned of, under the kind it was exporting.
+            let (warnings, more) = session.take_warnings();
+            for w in warnings {
+                export.report.warn(*kind, "", w.text);
+            }
+            export.report.warnings_total += more;
+            if let Err(e) = outcome {
+                failure = Some(e);
+                break;
+            }
+        }
+        report
+            .timings
+            .insert("export".into(), started.elapsed().as_secs_f64());
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
+
     /// An export of `kinds` to a destination, from what the store holds now.
     #[allow(clippy::too_many_arguments)]
     async fn export_run<'a>(
