@@ -317,7 +317,8 @@ async fn integrations(
                                 @if admin { a href={ (base) "/sources/" (s.id) "/setup/delivery" } { (s.name) } } @else { (s.name) }
                                 br; small.muted.mono { (s.id) }
                             }
-                            td { (s.app_name) }
+                            // An export's (and a 2-way sync's) source is the hub.
+                            td { @if s.kind == "import" { (s.app_name) } @else { "Homeroom" } }
                             td { (s.target) }
                             td { (status_badge(&s.state)) }
                             td {
