@@ -55,7 +55,7 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
         "saved" => "Saved.",
         "activated" => "The app was activated. Fill in its Delivery Config to connect it.",
         "finished" => {
-            "Setup finished: the integration is enabled. Run an import when you are ready."
+            "Setup finished: the integration is enabled. Run it when you are ready (an import reads the app, an export sends it the hub's data, a 2-way sync does both)."
         }
         "enabled" => "The integration was enabled.",
         "disabled" => "The integration was disabled: it will not run until enabled again.",

@@ -594,7 +594,12 @@ async fn run_page(
         @if let Some(h) = &s.hold_reason {
             div.callout.warn { strong { "Held: the changes pass this source's hold threshold." } (h) }
         }
-        @if waiting {
+        @if waiting && export {
+            div.callout.info {
+                strong { "This export waits for your approval." }
+                "The report below counts what it would send. Approve sends it; Discard sends nothing. To leave records out, change the integration's export kinds or filters, then export again."
+            }
+        } @else if waiting {
             div.callout.info {
                 strong { "This run waits for your approval." }
                 "Open a count to review its actions. Uncheck an action to leave it out; Approve applies the rest. Nothing is visible to anyone until then."
@@ -606,7 +611,7 @@ async fn run_page(
                 @if let Some(f) = &s.finished_at { dt { "Finished" } dd { (when(f)) " (" (layout::duration(&s.started_at, Some(f))) ")" } }
                 @if let Some(c) = &s.committed_at { dt { "Committed" } dd { (when(c)) } }
                 dt { "Changes" } dd { (s.changes) @if excluded > 0 { " · " (excluded) " left out" } }
-                dt { "Warnings / errors" } dd { (s.warnings) " / " (s.errors) }
+                dt { @if export { "Warnings / rejected" } @else { "Warnings / errors" } } dd { (s.warnings) " / " (s.errors) }
                 @if run.report.duplicates > 0 { dt { "Duplicates queued" } dd { a href={ (base) "/duplicates" } { (run.report.duplicates) } } }
                 @if !run.report.not_offered.is_empty() {
                     dt { "Not offered by the source" }
