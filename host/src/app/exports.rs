@@ -100,11 +100,7 @@ impl App {
         run: &crate::store::Run,
         exclude: &[i64],
     ) -> AppResult<String> {
-        if !exclude.is_empty() {
-            return Err(AppError::invalid(
-                "an export is approved whole: change its export settings (kinds, filters) to leave records out",
-            ));
-        }
+        crate::pipeline::export::approve_whole(!exclude.is_empty())?;
         let id = self
             .spawn_export(
                 org,

@@ -5,7 +5,7 @@
 //! (runs, change rows, duplicate pairs), re-exported here, which the CLI
 //! prints as they are (its `--json` output is those records).
 
-use super::error::{AppError, AppResult};
+use super::error::AppResult;
 use crate::config::DistrictConfig;
 use crate::gallery::grant::repointed_secrets;
 use crate::pipeline::export::ExportOptions;
@@ -160,11 +160,7 @@ impl Local {
     ) -> AppResult<(Run, CommitOutcome)> {
         let held = self.engine.store().run(id).await?;
         if held.mode == "export" {
-            if !exclude.is_empty() {
-                return Err(AppError::invalid(
-                    "an export is approved whole: change its export settings (kinds, filters) to leave records out",
-                ));
-            }
+            crate::pipeline::export::approve_whole(!exclude.is_empty())?;
             let opts = ExportOptions {
                 trigger: held.trigger.clone(),
                 by: std::env::var("USER").unwrap_or_else(|_| "cli".into()),

@@ -163,9 +163,16 @@ fn allowed_host_views(m: &crate::gallery::manifest::Manifest) -> Vec<AllowedHost
 impl GalleryEntry {
     /// Whether its connector takes a kind in `direction` (`import`, `export`).
     pub fn goes(&self, direction: &str) -> bool {
+        !self.kinds_going(direction).is_empty()
+    }
+
+    /// The kinds its connector takes in `direction`, as its manifest lists them.
+    pub fn kinds_going(&self, direction: &str) -> Vec<&str> {
         self.entities
             .iter()
-            .any(|e| e.directions.iter().any(|d| d == direction))
+            .filter(|e| e.directions.iter().any(|d| d == direction))
+            .map(|e| e.kind.as_str())
+            .collect()
     }
 
     /// Every app of the gallery: each plugin and each of its listings.

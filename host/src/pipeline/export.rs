@@ -24,6 +24,9 @@
 //!   student id). A reference a destination's record makes by the id it
 //!   was given (a coursework's course) names the hub entity it was given
 //!   for (`Store::link_entities`).
+//! - An export first counts what it would send: the hold rules judge that
+//!   count (a preview, shares of updates and deletes), and with nothing to
+//!   send the run ends there, without signing in to the destination.
 //! - Outcomes are kept per batch in one transaction (`store::exports`), so a
 //!   host killed mid-export resumes with the first batch whose outcomes were
 //!   not kept; the connector makes a repeated add land on what the first
@@ -69,6 +72,17 @@ pub struct ExportOptions {
     /// The held export run an admin approved: it goes on under that run,
     /// past the hold.
     pub approved: Option<String>,
+}
+
+/// An export is approved whole: an approval that would leave actions out
+/// is refused, saying how to leave records out instead.
+pub fn approve_whole(leaves_out: bool) -> Result<(), EngineError> {
+    if leaves_out {
+        return Err(EngineError::Refused(
+            "an export is approved whole: change its export settings (kinds, filters) to leave records out".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The kinds a destination takes, in dependency order: those its connector
@@ -238,7 +252,16 @@ impl Engine {
                 super::hold_reason(config, &preview)
             };
             let sends = preview.total(|c| c.add + c.update + c.delete) > 0;
-            if let Some(reason) = reason.filter(|_| sends) {
+            if !sends {
+                // Nothing differs: the count is the run; the destination is
+                // not even signed in to.
+                *report = preview;
+                report
+                    .timings
+                    .insert("export".into(), started.elapsed().as_secs_f64());
+                return Ok(None);
+            }
+            if let Some(reason) = reason {
                 *report = preview;
                 return Ok(Some(reason));
             }
@@ -347,6 +370,20 @@ struct Pending {
 }
 
 impl Export<'_> {
+    /// The next page of a kind's entities in id order, after `after`
+    /// (moved on to the page's last id); empty at the end.
+    async fn page(&self, kind: &str, after: &mut String) -> Result<Vec<ExportEntity>, EngineError> {
+        let page = self
+            .engine
+            .store
+            .export_entities(self.org_id, kind, after, READ_PAGE)
+            .await?;
+        if let Some(last) = page.last() {
+            after.clone_from(&last.id);
+        }
+        Ok(page)
+    }
+
     /// What an export of `kind` would send, counted and not sent: the
     /// preview the hold rules judge. `existing`: what the destination holds.
     async fn count(&mut self, kind: EntityKind) -> Result<(), EngineError> {
@@ -359,13 +396,10 @@ impl Export<'_> {
         self.report.kind(kind).existing = existing;
         let mut after = String::new();
         loop {
-            let page = self
-                .engine
-                .store
-                .export_entities(self.org_id, name, &after, READ_PAGE)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = last.id.clone();
+            let page = self.page(name, &mut after).await?;
+            if page.is_empty() {
+                break;
+            }
             for entity in &page {
                 if let Some(p) = self.plan(kind, entity)? {
                     let c = self.report.kind(kind);
@@ -390,13 +424,10 @@ impl Export<'_> {
         let mut batch: Vec<Pending> = Vec::with_capacity(EXPORT_BATCH);
         let mut waiting: Vec<Pending> = Vec::new();
         loop {
-            let page = self
-                .engine
-                .store
-                .export_entities(self.org_id, name, &after, READ_PAGE)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = last.id.clone();
+            let page = self.page(name, &mut after).await?;
+            if page.is_empty() {
+                break;
+            }
             for entity in &page {
                 if let Some(pending) = self.plan(kind, entity)? {
                     if pending.waits.is_some() {

@@ -270,9 +270,7 @@ fn delivery(ctx: &Ctx, view: &SourceView) -> Markup {
                         }
                     }
                 }
-                @let exported: Vec<&str> = entry.map(|e| e.entities.iter()
-                    .filter(|k| k.directions.iter().any(|d| d == "export"))
-                    .map(|k| k.kind.as_str()).collect()).unwrap_or_default();
+                @let exported = entry.map(|e| e.kinds_going("export")).unwrap_or_default();
                 fieldset {
                     legend { "Sent to the app (export and 2-way sync)" }
                     input type="hidden" name="export_kinds_shown" value="1";
@@ -570,12 +568,7 @@ fn delivery_from(form: &Form, view: &SourceView) -> AppResult<Delivery> {
             None => None,
             Some(_) => {
                 let chosen = form.all("export_kind");
-                let offered = entry.map_or(0, |e| {
-                    e.entities
-                        .iter()
-                        .filter(|k| k.directions.iter().any(|d| d == "export"))
-                        .count()
-                });
+                let offered = entry.map_or(0, |e| e.kinds_going("export").len());
                 let sends = matches!(form.text("sync_mode").as_str(), "export" | "sync");
                 if chosen.is_empty() && offered > 0 && sends {
                     return Err(AppError::invalid(
