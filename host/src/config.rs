@@ -19,13 +19,166 @@ pub struct DistrictConfig {
     pub organization: Organization,
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
+    /// The ed-tech vendors that read the district through the hub's
+    /// OneRoster API, each with its data-sharing agreement.
+    #[serde(default, rename = "vendor", skip_serializing_if = "Vec::is_empty")]
+    pub vendors: Vec<VendorConfig>,
 }
 
+/// A vendor client of the OneRoster provider, named in a file. Applying
+/// the file makes the client when no live one of that name exists (its
+/// secret is printed once) and grants its agreement; a vendor left out of a
+/// file is not revoked (revoke it in the UI or the API).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VendorConfig {
+    pub name: String,
+    /// The OneRoster 1.2 scopes it may ask for (all when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// It signs its requests with OAuth 1.0a (a OneRoster 1.1 client).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oauth1: bool,
+    /// What it sees; none: nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<VendorAgreement>,
+}
+
+/// A data-sharing agreement in a file: schools by the hub's id, their
+/// identifier or their name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VendorAgreement {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_schools: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schools: Vec<String>,
+    pub kinds: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, Vec<String>>,
+    /// The last day it holds (YYYY-MM-DD).
+    pub expires_on: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Organization {
     pub id: String,
     pub name: String,
+    /// The IANA time zone its schedules and digests keep
+    /// (`America/Chicago`); UTC when it was never set. Left out of a file,
+    /// the stored one stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Who hears of held and failed runs, rejected exports and schedules
+    /// about to expire. Left out of a file, the stored settings stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Notifications>,
+}
+
+/// An organization's settings beside its name, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct OrgSettings {
+    pub time_zone: Option<String>,
+    pub notifications: Notifications,
+}
+
+impl OrgSettings {
+    /// The stored settings; unreadable ones (never written) are the defaults.
+    pub fn parse(json: &str) -> OrgSettings {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+
+    /// The time zone schedules keep (UTC when unset or unknown: `check`
+    /// refuses an unknown one at save).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.time_zone
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(chrono_tz::UTC)
+    }
+
+    /// Check a time zone an admin entered.
+    pub fn check_time_zone(tz: &str) -> Result<(), InvalidSchedule> {
+        tz.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| {
+            InvalidSchedule(format!(
+                "`{tz}` is not a time zone: use an IANA name such as America/Chicago or Europe/London"
+            ))
+        })
+    }
+}
+
+/// Where an organization's notifications go.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Notifications {
+    /// Each notice is POSTed here as JSON, signed with the webhook secret
+    /// (`Homeroom-Signature: t=<unix time>,v1=<HMAC-SHA256 hex of "t.body">`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Configuration as code: the environment variable holding the
+    /// webhook's signing secret (the API and the UI keep it sealed instead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    /// Addresses each notice is mailed to, through the operator's SMTP relay.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub email: Vec<String>,
+    /// Mail one digest a day (at `digest_at`) instead of a message per event.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub digest: bool,
+    /// HH:MM in the organization's time zone; 07:00 when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_at: Option<String>,
+    /// Days ahead a schedule's expiry is told; 7 when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry_warning_days: Option<u32>,
+}
+
+impl Notifications {
+    /// Check the settings an admin entered.
+    pub fn check(&self) -> Result<(), InvalidSchedule> {
+        let bad = |m: String| Err(InvalidSchedule(m));
+        if let Some(url) = &self.webhook_url {
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => {
+                    return bad(format!(
+                        "`{url}` is not a webhook address: use an http:// or https:// URL"
+                    ));
+                }
+            }
+        }
+        for to in &self.email {
+            if to.parse::<lettre::Address>().is_err() {
+                return bad(format!(
+                    "`{to}` is not an email address: use one such as it@district.org"
+                ));
+            }
+        }
+        if let Some(at) = &self.digest_at
+            && chrono::NaiveTime::parse_from_str(at, "%H:%M").is_err()
+        {
+            return bad(format!(
+                "`{at}` is not a time of day for the digest: use HH:MM, such as 07:00"
+            ));
+        }
+        if self.digest && self.email.is_empty() {
+            return bad("a daily digest is mailed: add an email address for it".into());
+        }
+        if matches!(self.expiry_warning_days, Some(d) if d > 90) {
+            return bad("warn of an expiry at most 90 days ahead".into());
+        }
+        Ok(())
+    }
+
+    /// The digest's time of day.
+    pub fn digest_time(&self) -> chrono::NaiveTime {
+        self.digest_at
+            .as_deref()
+            .and_then(|t| chrono::NaiveTime::parse_from_str(t, "%H:%M").ok())
+            .unwrap_or(chrono::NaiveTime::MIN + chrono::Duration::hours(7))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -166,9 +319,17 @@ pub struct Advanced {
     pub bulk_upload: bool,
     /// Compare new records against existing ones by domains of uniqueness.
     pub compare_by_domains: bool,
-    /// Every run waits for an admin's approval.
+    /// When runs wait for an admin: one choice (`approval()`). Left out,
+    /// the older pair below says it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+    /// The first import of a new source waits for review, whatever
+    /// `approval` says (on for integrations activated from the gallery).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub review_first: bool,
+    /// Older form of `approval = "review"`: every run waits.
     pub preview: bool,
-    /// Commit without approval unless a hold threshold is passed.
+    /// Older form of `approval = "threshold"` (false: every run waits).
     pub auto_commit: bool,
     pub hold: HoldThreshold,
     /// Prefix for every id from this source (avoids merging equal ids of two SISes).
@@ -195,9 +356,52 @@ pub struct Advanced {
     pub kinds: Vec<String>,
 }
 
+/// When a run waits for an admin's approval.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Approval {
+    /// Every run waits for review.
+    Review,
+    /// A run commits unless it passes a hold threshold.
+    Threshold,
+    /// Every run commits, thresholds or not.
+    Always,
+}
+
+impl Approval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approval::Review => "review",
+            Approval::Threshold => "threshold",
+            Approval::Always => "always",
+        }
+    }
+}
+
+impl Advanced {
+    /// The one approval choice: `approval`, or what the older pair said.
+    pub fn approval(&self) -> Approval {
+        self.approval
+            .unwrap_or(if self.preview || !self.auto_commit {
+                Approval::Review
+            } else {
+                Approval::Threshold
+            })
+    }
+
+    /// Make `choice` the approval, the older pair saying the same.
+    pub fn set_approval(&mut self, choice: Approval) {
+        self.approval = Some(choice);
+        self.preview = choice == Approval::Review;
+        self.auto_commit = choice != Approval::Review;
+    }
+}
+
 impl Default for Advanced {
     fn default() -> Self {
         Advanced {
+            approval: None,
+            review_first: false,
             bulk_upload: true,
             compare_by_domains: true,
             preview: false,
@@ -451,7 +655,16 @@ pub struct Schedule {
     pub expires: Option<String>,
     #[serde(default)]
     pub mode: Option<String>,
+    /// Paused: nothing runs until it is resumed, or until `resume_on`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// YYYY-MM-DD a pause ends by itself (a summer pause).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_on: Option<String>,
 }
+
+/// The longest name an integration may have (headings and tables show it whole).
+pub const MAX_NAME_CHARS: usize = 120;
 
 /// The days a weekly schedule may name, in order.
 pub const WEEKDAYS: [&str; 7] = [
@@ -498,8 +711,140 @@ impl Schedule {
         {
             return bad(format!("`{mode}` is not a run mode: use full or quick"));
         }
+        if let Some(day) = &self.resume_on {
+            if chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_err() {
+                return bad(format!(
+                    "`{day}` is not a date to resume on: use YYYY-MM-DD"
+                ));
+            }
+            if !self.paused {
+                return bad("a resume date applies to a paused schedule only".into());
+            }
+        }
+        if self.every == Every::Week && self.weekday.is_none() {
+            return bad("a weekly schedule needs its weekday: monday ... sunday".into());
+        }
         Ok(())
     }
+
+    /// When it next runs after `now`, as an admin reads it in `tz`
+    /// (`Sunday 2027-08-15 02:30 CDT`).
+    pub fn next_run_text(
+        &self,
+        tz: chrono_tz::Tz,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<String> {
+        self.next_due(tz, now).map(|t| {
+            t.with_timezone(&tz)
+                .format("%A %Y-%m-%d %H:%M %Z")
+                .to_string()
+        })
+    }
+
+    /// Check a schedule an admin saves now: `check`, and an expiry date
+    /// not already past in the organization's time zone.
+    pub fn check_new(&self, tz: chrono_tz::Tz) -> Result<(), InvalidSchedule> {
+        self.check()?;
+        if let Some(end) = self
+            .expires
+            .as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        {
+            let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+            if end < today {
+                return Err(InvalidSchedule(format!(
+                    "the expiry date {end} has passed: choose a later one, or none"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the schedule runs in `full` or `quick` mode.
+    pub fn quick(&self) -> bool {
+        self.mode.as_deref() == Some("quick")
+    }
+
+    /// The first time after `after` the schedule comes due, in the time
+    /// zone `tz`; none when it is paused for good or has expired. A time
+    /// of day that a daylight-saving change skips comes an hour later; one
+    /// it repeats comes once, the first time.
+    pub fn next_due(
+        &self,
+        tz: chrono_tz::Tz,
+        after: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        use chrono::{Datelike, Duration, NaiveTime, TimeZone, Timelike};
+        let at = self
+            .at
+            .as_deref()
+            .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok())
+            .unwrap_or(NaiveTime::MIN);
+        let expires = self
+            .expires
+            .as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        let mut from = after;
+        if self.paused {
+            let resume = self
+                .resume_on
+                .as_deref()
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())?;
+            let start = local(tz, resume.and_time(NaiveTime::MIN))? - Duration::seconds(1);
+            from = from.max(start);
+        }
+        let weekday = self
+            .weekday
+            .as_deref()
+            .and_then(|d| WEEKDAYS.iter().position(|w| w.eq_ignore_ascii_case(d)));
+        let here = tz.from_utc_datetime(&from.naive_utc()).naive_local();
+        // Candidates from the local day of `from` on; the first after it wins.
+        for step in 0..(24 * 9) {
+            let candidate = match self.every {
+                Every::Hour => {
+                    let hour = here.date().and_hms_opt(here.hour(), at.minute(), 0)?;
+                    hour + Duration::hours(step)
+                }
+                Every::Day | Every::Week => {
+                    if step > 8 {
+                        break;
+                    }
+                    let day = here.date() + Duration::days(step);
+                    if self.every == Every::Week
+                        && Some(day.weekday().num_days_from_monday() as usize) != weekday
+                    {
+                        continue;
+                    }
+                    day.and_time(at)
+                }
+            };
+            if let Some(end) = expires
+                && candidate.date() > end
+            {
+                return None;
+            }
+            let Some(utc) = local(tz, candidate) else {
+                continue;
+            };
+            if utc > from {
+                return Some(utc);
+            }
+        }
+        None
+    }
+}
+
+/// A local time in `tz` as UTC: the first of two in a repeated hour, an
+/// hour later in a skipped one.
+fn local(tz: chrono_tz::Tz, t: chrono::NaiveDateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    tz.from_local_datetime(&t)
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(t + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .map(|d| d.with_timezone(&chrono::Utc))
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -565,6 +910,16 @@ impl DistrictConfig {
             toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
         for s in &config.sources {
             s.validate()?;
+        }
+        let mut names = std::collections::HashSet::new();
+        for v in &config.vendors {
+            let name = v.name.trim().to_lowercase();
+            if name.is_empty() || !names.insert(name) {
+                return Err(ConfigError::Parse(format!(
+                    "every [[vendor]] needs a name of its own; {:?} is empty or named twice",
+                    v.name
+                )));
+            }
         }
         Ok(config)
     }
@@ -674,6 +1029,24 @@ impl SourceConfig {
                     ))
                 })?;
             }
+        }
+        if let Some(name) = &self.name {
+            let n = name.trim().chars().count();
+            if n == 0 {
+                return Err(invalid(
+                    "the name is empty: give the integration a name people will know it by".into(),
+                ));
+            }
+            if n > MAX_NAME_CHARS {
+                return Err(invalid(format!(
+                    "the name is {n} characters long: keep it to {MAX_NAME_CHARS}"
+                )));
+            }
+        }
+        if let Some(schedule) = &self.schedule {
+            schedule
+                .check()
+                .map_err(|e| invalid(format!("schedule: {e}")))?;
         }
         let chosen = &self.advanced.kinds;
         for name in chosen {

@@ -8,7 +8,10 @@ pub mod cli;
 pub mod config;
 pub mod gallery;
 pub mod model;
+pub mod notify;
 pub mod pipeline;
+pub mod provider;
+pub mod queue;
 pub mod reconcile;
 pub mod runtime;
 pub mod secret;
@@ -16,6 +19,7 @@ pub mod serve;
 pub mod store;
 pub mod ui;
 pub mod web;
+pub mod worker;
 
 /// Paths the build produced, for the test suite.
 #[doc(hidden)]

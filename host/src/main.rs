@@ -16,6 +16,8 @@ async fn main() -> std::process::ExitCode {
             }),
         )
         .with_writer(std::io::stderr)
+        // Colours for a person at a terminal, none in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = homeroom_host::cli::Cli::parse();
     match homeroom_host::cli::run(cli).await {

@@ -1,8 +1,11 @@
-//! `homeroom serve`: the HTTP service. It composes the two HTTP faces, the
-//! REST API (`crate::api`) and the admin UI (`crate::ui`), with a health
-//! check and the security headers every answer carries, and runs it: the
-//! secret key, the listener, the first start. It holds no operation of its
-//! own: those are `crate::app`'s.
+//! `homeroom serve` and `homeroom worker`: the host's long-running
+//! processes. Serve composes the two HTTP faces, the REST API
+//! (`crate::api`) and the admin UI (`crate::ui`), with a health check and
+//! the security headers every answer carries, and runs it beside a worker
+//! (`crate::worker`) unless told `--workers 0`; a worker alone runs jobs
+//! only. Both set up the same way: the secret key, the drop root, the job
+//! queue, the SMTP relay. Neither holds an operation of its own: those are
+//! `crate::app`'s.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,12 +21,36 @@ use crate::app::secrets::{self, SecretBox};
 use crate::app::{App, DEMO_ORG};
 use crate::capabilities::drops::DropRoot;
 use crate::pipeline::Engine;
+use crate::queue::Queue;
+use crate::worker::WorkerArgs;
+
+/// `homeroom worker`: jobs only.
+#[derive(clap::Args)]
+pub struct WorkerCommand {
+    #[command(flatten)]
+    pub host: HostArgs,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// Workers this process runs beside the web service (0: the web
+    /// service only; runs wait for a `homeroom worker` elsewhere).
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    #[command(flatten)]
+    pub host: HostArgs,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+/// What every long-running process of the host needs.
+#[derive(clap::Args)]
+pub struct HostArgs {
     /// The key that encrypts secrets entered in the UI or the API (created
     /// on first start; back it up with the database). Default: homeroom.key
     /// beside the SQLite database, or in the working directory.
@@ -46,6 +73,7 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .merge(crate::api::router())
+        .merge(crate::provider::router())
         .merge(crate::ui::router(app.clone()))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
@@ -79,9 +107,15 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// `homeroom serve`.
-pub async fn run(args: ServeArgs, engine: Engine, db_url: &str) -> anyhow::Result<()> {
-    let key_path = args
+/// The application of a long-running process, with its queue: the secret
+/// key (created on first start), the drop root, the relay.
+async fn open(
+    host: &HostArgs,
+    worker: &WorkerArgs,
+    engine: Engine,
+    db_url: &str,
+) -> anyhow::Result<(App, Queue, std::path::PathBuf)> {
+    let key_path = host
         .secret_key_file
         .clone()
         .unwrap_or_else(|| secrets::default_key_path(db_url));
@@ -92,6 +126,37 @@ pub async fn run(args: ServeArgs, engine: Engine, db_url: &str) -> anyhow::Resul
             key_path.display()
         );
     }
+    let drop_root = host
+        .drop_root
+        .clone()
+        .unwrap_or_else(|| crate::app::beside_database(db_url, "drops"));
+    std::fs::create_dir_all(&drop_root).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot make the drop root {}: {e} (pass --drop-root)",
+            drop_root.display()
+        )
+    })?;
+    let id = engine.holder.id.clone();
+    let queue = Queue::open(db_url, &id, crate::queue::Timing::for_lease(worker.lease)).await?;
+    let engine = engine.with_drop_root(DropRoot::new(&drop_root));
+    let app = App::with_jobs(engine, secret_box, Some(queue.clone()), worker.relay()?);
+    Ok((app, queue, drop_root))
+}
+
+/// `homeroom worker`: runs jobs until interrupted.
+pub async fn run_worker(args: WorkerCommand, engine: Engine, db_url: &str) -> anyhow::Result<()> {
+    let (app, queue, _) = open(&args.host, &args.worker, engine, db_url).await?;
+    println!("Homeroom worker {} is running", app.worker_id());
+    let name = app.worker_id().to_string();
+    crate::worker::run(app, queue, &args.worker, &name, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// `homeroom serve`.
+pub async fn run(args: ServeArgs, engine: Engine, db_url: &str) -> anyhow::Result<()> {
+    let (app, queue, drop_root) = open(&args.host, &args.worker, engine, db_url).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| {
@@ -104,18 +169,6 @@ pub async fn run(args: ServeArgs, engine: Engine, db_url: &str) -> anyhow::Resul
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let drop_root = args
-        .drop_root
-        .clone()
-        .unwrap_or_else(|| crate::app::beside_database(db_url, "drops"));
-    std::fs::create_dir_all(&drop_root).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot make the drop root {}: {e} (pass --drop-root)",
-            drop_root.display()
-        )
-    })?;
-    let engine = engine.with_drop_root(DropRoot::new(&drop_root));
-    let app = App::new(engine, secret_box);
     let token = app
         .first_start()
         .await
@@ -135,11 +188,44 @@ pub async fn run(args: ServeArgs, engine: Engine, db_url: &str) -> anyhow::Resul
         DEMO_ORG.0,
         crate::app::SAMPLE_FOLDER
     );
+    let (stop_workers, stopped) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for n in 0..args.workers {
+        let mut stopped = stopped.clone();
+        let app = app.clone();
+        let queue = queue.clone();
+        let worker = args.worker.clone();
+        workers.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            let name = match n {
+                0 => app.worker_id().to_string(),
+                n => format!("{}-{n}", app.worker_id()),
+            };
+            if let Err(e) = crate::worker::run(app, queue, &worker, &name, shutdown).await {
+                tracing::error!(worker = n, "the worker stopped: {e:#}");
+            }
+        }));
+    }
+    match args.workers {
+        0 => println!(
+            "No worker runs here (--workers 0): runs wait for a `homeroom worker` on this database"
+        ),
+        n => println!(
+            "{n} worker(s) run here beside the web service, as {}",
+            app.worker_id()
+        ),
+    }
     println!("Homeroom is running: open http://{addr}/");
     axum::serve(listener, router(app))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    let _ = stop_workers.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
     Ok(())
 }

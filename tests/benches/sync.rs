@@ -87,6 +87,7 @@ async fn child(args: &[String]) -> anyhow::Result<Json> {
         "rest" => sync_rest(&arg(1), &arg(2), &arg(3)).await,
         "serve-mock" => serve_mock(Path::new(&arg(1)), arg(2).parse().unwrap_or(0)).await,
         "rule" => rule_overhead(arg(1).parse().unwrap_or(1_000_000)).await,
+        "provider" => provider_read(&arg(1), arg(2).parse().unwrap_or(10_000)).await,
         other => anyhow::bail!("unknown scenario `{other}`"),
     }
 }
@@ -197,8 +198,10 @@ async fn import(
             organization: Organization {
                 id: ORG.into(),
                 name: "Benchmark district".into(),
+                ..Default::default()
             },
             sources: vec![source.clone()],
+            vendors: Vec::new(),
         })
         .await?;
     Ok(engine
@@ -293,6 +296,115 @@ async fn sync_rest(db: &str, service_url: &str, mode: &str) -> anyhow::Result<Js
     out["pages"] = json!(pages);
     out["width"] = json!(engine.read_concurrency);
     Ok(out)
+}
+
+/// A vendor reads the whole committed district through the OneRoster 1.2
+/// provider over loopback HTTP, every collection page by page along
+/// `rel="next"`, as a client of the API would.
+async fn provider_read(db: &str, page: usize) -> anyhow::Result<Json> {
+    let engine = engine(db).await?;
+    let app = homeroom_host::app::App::new(
+        engine.clone(),
+        homeroom_host::app::secrets::SecretBox::random(),
+    );
+    let (_, admin) = homeroom_host::app::issue_token(
+        engine.store(),
+        "bench",
+        false,
+        "bench",
+        &[(ORG, homeroom_host::app::Role::Admin)],
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        axum::serve(listener, homeroom_host::serve::router(app))
+            .await
+            .ok();
+    });
+    let http = reqwest::Client::new();
+    let made: Json = http
+        .post(format!("{base}/api/v1/organizations/{ORG}/vendors"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = made["client"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let secret = made["client_secret"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    http.put(format!("{base}/api/v1/organizations/{ORG}/vendors/{id}/agreement"))
+        .bearer_auth(&admin)
+        .json(&json!({"all_schools": true, "expires_on": "2099-06-30",
+            "kinds": ["orgs", "academicSessions", "courses", "classes", "users", "enrollments", "demographics"]}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let token: Json = http
+        .post(format!("{base}/ims/oneroster/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = token["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let started = Instant::now();
+    let (mut records, mut requests) = (0u64, 0u64);
+    for collection in [
+        "orgs",
+        "academicSessions",
+        "courses",
+        "classes",
+        "users",
+        "enrollments",
+        "demographics",
+    ] {
+        let mut url = Some(format!(
+            "{base}/ims/oneroster/rostering/v1p2/{collection}?limit={page}"
+        ));
+        while let Some(u) = url.take() {
+            let r = http
+                .get(&u)
+                .bearer_auth(&token)
+                .send()
+                .await?
+                .error_for_status()?;
+            let link = r
+                .headers()
+                .get("link")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let body: Json = r.json().await?;
+            requests += 1;
+            records += body[collection]
+                .as_array()
+                .map(|a| a.len() as u64)
+                .unwrap_or(0);
+            url = link
+                .split(", ")
+                .find(|l| l.ends_with("rel=\"next\""))
+                .and_then(|l| l.strip_prefix('<'))
+                .and_then(|l| l.split_once('>'))
+                .map(|(next, _)| next.to_string());
+        }
+    }
+    Ok(json!({
+        "seconds": started.elapsed().as_secs_f64(),
+        "records": records,
+        "requests": requests,
+        "rss_mib": peak_rss_mib(),
+    }))
 }
 
 async fn serve_mock(package: &Path, latency_ms: u64) -> anyhow::Result<Json> {
@@ -733,6 +845,7 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
             let r = run_child(args)?;
             let note = match r["failure"].as_str() {
                 Some(f) => format!("FAILED: {f}"),
+                None if r["changes"].is_null() => more(&r),
                 None => format!("{} changes{}", r["changes"], more(&r)),
             };
             print(Row {
@@ -774,6 +887,22 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
             Some(floor),
             &share_of_full,
         )?;
+
+        // Until the provider's read path is faster (BENCHMARKS.md: M did
+        // not finish in 8 minutes), vendor reads are measured at S only.
+        let provider_pages: &[usize] = if students <= 5_000 {
+            &[10_000, 1_000, 100]
+        } else {
+            &[]
+        };
+        for &page in provider_pages {
+            scenario(
+                &format!("vendor reads the district over the OneRoster API (pages of {page})"),
+                &["provider", &db, &page.to_string()],
+                None,
+                &|r: &Json| format!("{} requests", r["requests"]),
+            )?;
+        }
 
         // Size L writes gigabytes per database: keep one at a time on disk.
         remove_db(&dir.join("csv.db"));

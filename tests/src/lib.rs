@@ -5,4 +5,5 @@ pub mod classroom_mock;
 pub mod defects;
 pub mod district;
 pub mod oneroster_mock;
+pub mod sinks;
 pub mod support;

@@ -168,7 +168,8 @@ impl Harness {
                 .get(&format!("/api/v1/organizations/{org}/runs/{run}"), token)
                 .await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-            if r.json["status"] != "running" {
+            // Queued (a worker takes it at once here), then running.
+            if r.json["status"] != "running" && r.json["status"] != "queued" {
                 return r.json;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -260,8 +261,10 @@ async fn populate(h: &Harness, dir: &Path, name: &str, source: &str) -> Org {
         organization: Organization {
             id: org.clone(),
             name: format!("{name} district"),
+            ..Default::default()
         },
         sources: vec![fixture_source(source, &sis_dir), entra],
+        vendors: Vec::new(),
     };
     h.engine.apply_config(&config).await.expect("apply");
     let first = h
@@ -1327,8 +1330,10 @@ async fn hostile_values_are_escaped_in_every_page() {
                 organization: Organization {
                     id: org.clone(),
                     name: ATTR.into(),
+                    ..Default::default()
                 },
                 sources: vec![s],
+                vendors: Vec::new(),
             })
             .await
             .unwrap();
@@ -1735,4 +1740,217 @@ async fn the_sync_mode_makes_an_integration_an_export() {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert!(r.text.contains("is an import"), "{}", r.text);
+}
+
+/// Issue 18's small faults, through the API: an app already active is
+/// not activated again by accident (a second one is named apart); an
+/// approval's audit entry counts the actions an admin unchecked before it;
+/// a discard leaves the run's read time as it was.
+#[tokio::test]
+async fn a_second_activation_is_named_apart_and_approval_and_discard_keep_their_facts() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let h = Harness::new(&url).await;
+        let a = populate(&h, tmp.path(), "facts-a", "sis").await;
+        let b = populate(&h, tmp.path(), "facts-b", "sis").await;
+        let base = format!("/api/v1/organizations/{}", a.id);
+
+        // Activate, again by accident, then on purpose.
+        let first = h
+            .call(
+                "POST",
+                &format!("{base}/sources"),
+                Some(&a.admin),
+                Some(json!({"app": "oneroster-csv"})),
+            )
+            .await;
+        assert_eq!(first.status, StatusCode::CREATED, "{url}: {}", first.text);
+        let again = h
+            .call(
+                "POST",
+                &format!("{base}/sources"),
+                Some(&a.admin),
+                Some(json!({"app": "oneroster-csv"})),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{url}: {}", again.text);
+        assert!(again.text.contains("is active already"), "{}", again.text);
+        assert!(
+            again.text.contains("give it a name of its own"),
+            "{}",
+            again.text
+        );
+        let named = h
+            .call(
+                "POST",
+                &format!("{base}/sources"),
+                Some(&a.admin),
+                Some(json!({"app": "oneroster-csv", "name": "Second feed"})),
+            )
+            .await;
+        assert_eq!(named.status, StatusCode::CREATED, "{url}: {}", named.text);
+        assert_eq!(named.json["name"], "Second feed");
+        assert_ne!(named.json["id"], first.json["id"]);
+        let same_name = h
+            .call(
+                "POST",
+                &format!("{base}/sources"),
+                Some(&a.admin),
+                Some(json!({"app": "oneroster-csv", "name": "second FEED"})),
+            )
+            .await;
+        assert_eq!(same_name.status, StatusCode::CONFLICT, "{}", same_name.text);
+
+        // Uncheck one action, then approve with no list: the audit says one was left out.
+        let run = format!("{base}/runs/{}", a.waiting_run);
+        let actions = h.get(&format!("{run}/actions"), &a.operator).await;
+        let seq = actions.json["actions"][0]["seq"].as_i64().unwrap();
+        let put = h
+            .call(
+                "PUT",
+                &format!("{run}/exclusions"),
+                Some(&a.operator),
+                Some(json!({"exclude": [seq]})),
+            )
+            .await;
+        assert!(put.status.is_success(), "{}", put.text);
+        let approved = h
+            .call(
+                "POST",
+                &format!("{run}/approve"),
+                Some(&a.operator),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+        assert_eq!(approved.json["excluded"], 1, "{url}: {}", approved.text);
+        let audit = h.get(&format!("{base}/audit?limit=50"), &a.admin).await;
+        let entry = audit
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "run.approve")
+            .cloned()
+            .expect("the approval is audited");
+        assert_eq!(entry["detail"]["excluded"], 1, "{url}: {entry}");
+
+        // Discard: the run still says when its read finished.
+        let run_b = format!("/api/v1/organizations/{}/runs/{}", b.id, b.waiting_run);
+        let before = h.get(&run_b, &b.operator).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let discarded = h
+            .call(
+                "POST",
+                &format!("{run_b}/discard"),
+                Some(&b.operator),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(discarded.status, StatusCode::OK, "{}", discarded.text);
+        let after = h.get(&run_b, &b.operator).await;
+        assert_eq!(after.json["status"], "discarded");
+        assert_eq!(
+            after.json["finished_at"], before.json["finished_at"],
+            "{url}"
+        );
+    }
+}
+
+/// Settings are checked when they are saved, against the manifest's types
+/// and bounds, with a message that names the field and what to change.
+#[tokio::test]
+async fn settings_are_checked_when_saved_with_what_to_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let h = Harness::new(&url).await;
+        let a = populate(&h, tmp.path(), "checks", "sis").await;
+        let base = format!("/api/v1/organizations/{}", a.id);
+        let made = h
+            .call(
+                "POST",
+                &format!("{base}/sources"),
+                Some(&a.admin),
+                Some(json!({"app": "oneroster-csv"})),
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+        let s = format!("{base}/sources/{}", made.json["id"].as_str().unwrap());
+        let refused = |body: Value, says: &'static str| {
+            let (h, s, admin) = (&h, s.clone(), a.admin.clone());
+            async move {
+                let r = h
+                    .call(
+                        "PUT",
+                        &format!("{s}/delivery"),
+                        Some(&admin),
+                        Some(body.clone()),
+                    )
+                    .await;
+                assert_eq!(
+                    r.status,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "{body}: {}",
+                    r.text
+                );
+                assert!(r.text.contains(says), "{body}: {}", r.text);
+            }
+        };
+        refused(
+            json!({"settings": {"page_size": "999999"}}),
+            "Rows per page: “999999” is not accepted: it is out of range: use 1 to 50000",
+        )
+        .await;
+        refused(
+            json!({"settings": {"page_size": "abc"}}),
+            "it must be a number",
+        )
+        .await;
+        refused(json!({"name": "x".repeat(4800)}), "keep it to 120").await;
+        refused(json!({"name": "   "}), "the name is empty").await;
+        let ok = h
+            .call(
+                "PUT",
+                &format!("{s}/delivery"),
+                Some(&a.admin),
+                Some(json!({"settings": {"page_size": "2000"}, "name": "Spring feed"})),
+            )
+            .await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+
+        let schedule = |body: Value| {
+            let (h, s, admin) = (&h, s.clone(), a.admin.clone());
+            async move {
+                h.call("PUT", &format!("{s}/schedule"), Some(&admin), Some(body))
+                    .await
+            }
+        };
+        let past = schedule(json!({"every": "day", "at": "02:00", "expires": "2020-01-01"})).await;
+        assert_eq!(
+            past.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            past.text
+        );
+        assert!(past.text.contains("has passed"), "{}", past.text);
+        let weekly = schedule(json!({"every": "week", "at": "02:00"})).await;
+        assert_eq!(
+            weekly.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            weekly.text
+        );
+        assert!(weekly.text.contains("needs its weekday"), "{}", weekly.text);
+        let good = schedule(json!({"every": "week", "weekday": "monday", "at": "02:00", "paused": true, "resume_on": "2031-08-15"})).await;
+        assert_eq!(good.status, StatusCode::OK, "{}", good.text);
+        assert_eq!(good.json["config"]["schedule"]["resume_on"], "2031-08-15");
+        assert!(
+            good.json["next_run"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("2031-08-18"),
+            "{}",
+            good.text
+        );
+    }
 }

@@ -4,7 +4,9 @@
 //! run an import (previewed), uncheck some actions, approve the rest, and
 //! check the records and history; then set up Google Classroom as a 2-way
 //! Sync integration through the wizard, run it, and read the export's
-//! outcomes and what the destination refuses. Screenshots of the main pages go to
+//! outcomes and what the destination refuses; then give a vendor a client
+//! and an agreement, read as the vendor through the OneRoster API, find the
+//! read in the logs and purge the student it served. Screenshots of the main pages go to
 //! tests/screenshots/ for review.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the test
@@ -124,6 +126,17 @@ impl Ui {
         }
     }
 
+    /// The value of the input the selector finds.
+    async fn value(&self, selector: &str) -> String {
+        self.css(selector)
+            .await
+            .prop("value")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
     /// Click what the selector finds; an element the page replaced between
     /// finding and clicking (a page still settling) is found again.
     async fn click(&self, selector: &str) {
@@ -174,6 +187,12 @@ impl Ui {
 
     /// A screenshot of the whole page.
     async fn shot(&self, name: &str) {
+        self.shot_at(name, 1366).await
+    }
+
+    /// A screenshot of the whole page in a window `width` pixels wide.
+    async fn shot_at(&self, name: &str, width: u32) {
+        self.c.set_window_size(width, 1000).await.ok();
         let height = self
             .c
             .execute(
@@ -185,7 +204,7 @@ impl Ui {
             .and_then(|v| v.as_u64())
             .unwrap_or(900)
             .min(6000) as u32;
-        self.c.set_window_size(1366, height + 20).await.ok();
+        self.c.set_window_size(width, height + 20).await.ok();
         self.c.execute("window.scrollTo(0, 0);", vec![]).await.ok();
         // Let the larger window paint before the capture.
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -356,7 +375,7 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
     ui.fill("#folder", &subject.folder.display().to_string())
         .await;
     ui.click("details.advanced summary").await;
-    let preview = ui.css("input[name='adv.preview']").await;
+    let preview = ui.css("input[name='adv.approval'][value=review]").await;
     if preview.prop("checked").await.ok().flatten().as_deref() != Some("true") {
         preview.click().await.unwrap();
     }
@@ -416,6 +435,14 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
     // 9 Sync Schedule: daily.
     ui.until_text("Sync Schedule", false, 20).await;
     ui.click("input[name=every][value=day]").await;
+    // At 02:30, paused for the summer until a date: it resumes by itself.
+    ui.c.execute(
+        "document.querySelector('#at').value='02:30'; document.querySelector('#resume_on').value='2027-08-15';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    ui.click("input[name=paused]").await;
     ui.shot("12-schedule").await;
     ui.click("button[value=next]").await;
 
@@ -431,9 +458,96 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
         .await
         .expect("the wizard saved the source");
     assert!(source.enabled);
-    assert!(source.config.advanced.preview);
+    assert_eq!(
+        source.config.advanced.approval(),
+        homeroom_host::config::Approval::Review
+    );
+    assert!(
+        source.config.advanced.review_first,
+        "a new integration reviews its first import"
+    );
     assert_eq!(source.config.requirements.len(), 1);
-    assert!(source.config.schedule.is_some());
+    let schedule = source
+        .config
+        .schedule
+        .clone()
+        .expect("the schedule step saved");
+    assert_eq!(schedule.at.as_deref(), Some("02:30"));
+    assert!(schedule.paused);
+    assert_eq!(schedule.resume_on.as_deref(), Some("2027-08-15"));
+    // The step says when it next runs: the resume date, at 02:30.
+    ui.go(&format!(
+        "/orgs/demo/sources/{}/setup/schedule",
+        subject.source_id
+    ))
+    .await;
+    ui.until_text("Next run: Sunday 2027-08-15 02:30", false, 20)
+        .await;
+
+    // Settings: the district's time zone and where notifications go.
+    ui.go("/orgs/demo/settings").await;
+    ui.until_text("Notifications sent", false, 20).await;
+    ui.fill("#time_zone", "Not/AZone").await;
+    ui.click("form.panel button[type=submit]").await;
+    ui.until_text("is not a time zone", false, 20).await;
+    ui.go("/orgs/demo/settings").await;
+    ui.until_text("Notifications sent", false, 20).await;
+    ui.fill("#time_zone", "America/Chicago").await;
+    ui.fill("#webhook_url", "https://hooks.district.test/homeroom")
+        .await;
+    ui.fill("#webhook_secret", "whsec-browser").await;
+    ui.fill("#email", "it@district.test").await;
+    ui.click("input[name=digest]").await;
+    ui.click("form.panel button[type=submit]").await;
+    let html = ui.until_text("Saved.", false, 20).await;
+    assert!(
+        html.contains("(set; type a new one to replace it)"),
+        "{}",
+        visible_text(&html)
+    );
+    assert!(
+        !html.contains("whsec-browser"),
+        "the secret is never shown again"
+    );
+    ui.shot("12b-settings").await;
+    ui.go(&format!(
+        "/orgs/demo/sources/{}/setup/schedule",
+        subject.source_id
+    ))
+    .await;
+    ui.until_text("At (HH:MM, America/Chicago)", false, 20)
+        .await;
+    ui.until_text("Next run: Sunday 2027-08-15 02:30 CDT", false, 20)
+        .await;
+    // The gallery says the app is active, and offers a second one named apart.
+    ui.go(&format!(
+        "/orgs/demo/gallery?q={}",
+        subject.search.replace(' ', "+")
+    ))
+    .await;
+    let html = ui
+        .until_text(&format!("Add another {}", subject.app_name), false, 20)
+        .await;
+    assert!(html.contains("Active"), "{}", visible_text(&html));
+    ui.go("/orgs/demo/integrations").await;
+    // At 768 px the integrations' action buttons are on the page, not
+    // behind a horizontal scroll.
+    ui.c.set_window_size(768, 1000).await.unwrap();
+    ui.until_text("Integrations", false, 20).await;
+    let overflow = ui
+        .c
+        .execute(
+            "var w = document.querySelector('.tablewrap'); return w ? w.scrollWidth - w.clientWidth : 0;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap_or(0) <= 1,
+        "the integrations table scrolls sideways at 768 px by {overflow}"
+    );
+    ui.shot_at("14b-integrations-768", 768).await;
+    ui.c.set_window_size(1366, 1000).await.unwrap();
 
     // Run an import: the page follows it, then waits for approval.
     ui.click("button[aria-label^='Run import of']").await;
@@ -599,10 +713,9 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
             .runs("demo", Some(&classroom.config.id), 10)
             .await
             .unwrap();
-        if let Some(r) = runs
-            .into_iter()
-            .find(|r| r.mode == "export" && r.status != RunStatus::Running)
-        {
+        if let Some(r) = runs.into_iter().find(|r| {
+            r.mode == "export" && !matches!(r.status, RunStatus::Running | RunStatus::Queued)
+        }) {
             break r;
         }
         assert!(
@@ -645,6 +758,84 @@ async fn admin_walks_the_wizard_runs_an_import_and_approves_part_of_it() {
         assert!(!html.contains("took everything"), "{}", visible_text(&html));
     }
     ui.shot("28-refused").await;
+
+    // Vendors: a client (its secret shown once), an agreement of one school
+    // and three fields of its people, a vendor read through the OneRoster
+    // API, the read in the client's log and the person's, then a purge.
+    ui.click("nav.side a[href='/orgs/demo/vendors']").await;
+    ui.until_text("Add a vendor client", false, 20).await;
+    ui.shot("29-vendors").await;
+    ui.fill("#name", "Lumen Touch <gradebook>").await;
+    ui.click("form[action='/orgs/demo/vendors'] button[type=submit]")
+        .await;
+    ui.until_text("shown this once", false, 20).await;
+    let client_id = ui.value("#client_id").await;
+    let client_secret = ui.value("#client_secret").await;
+    assert!(client_id.starts_with("hrc_") && client_secret.len() >= 32);
+    ui.shot("30-vendor-secret").await;
+    ui.go(&format!("/orgs/demo/vendors/{client_id}")).await;
+    ui.until_text("Grant an agreement", false, 20).await;
+    assert!(ui.source().await.contains("Lumen Touch &lt;gradebook&gt;"));
+    ui.click("input[name=school]").await;
+    ui.click("input[name=kind][value=users]").await;
+    ui.fill("#fields-users", "givenName, familyName, roles")
+        .await;
+    ui.c.execute(
+        "document.querySelector('#expires_on').value = '2099-06-30';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    ui.click("form[action$='/agreement'] button[type=submit]")
+        .await;
+    ui.until_text("Until 2099-06-30", false, 20).await;
+    ui.shot("31-vendor-agreement").await;
+
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(format!("{}/ims/oneroster/token", ui.base))
+        .basic_auth(&client_id, Some(&client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let read: serde_json::Value = http
+        .get(format!(
+            "{}/ims/oneroster/rostering/v1p2/students?limit=5",
+            ui.base
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let served = read["users"].as_array().expect("users served");
+    assert!(!served.is_empty(), "{read}");
+    assert!(served.iter().all(|u| u.get("email").is_none()), "{read}");
+    let student = served[0]["sourcedId"].as_str().unwrap().to_string();
+    ui.go(&format!("/orgs/demo/vendors/{client_id}")).await;
+    ui.until_text("/ims/oneroster/rostering/v1p2/students", false, 20)
+        .await;
+    ui.shot("32-vendor-reads").await;
+
+    ui.go(&format!("/orgs/demo/records/{student}")).await;
+    let html = ui
+        .until_text("Vendor reads of this person", false, 20)
+        .await;
+    assert!(html.contains("Lumen Touch"), "{}", visible_text(&html));
+    ui.fill("#reason", "Parent's request of 2026-12-01").await;
+    ui.shot("33-purge").await;
+    ui.click("form[action$='/purge'] button[type=submit]").await;
+    let html = ui.until_text("data was purged", false, 20).await;
+    assert!(html.contains(&student), "{}", visible_text(&html));
+    ui.shot("34-purges").await;
+    ui.go(&format!("/orgs/demo/records/{student}")).await;
+    ui.until_text("no record", false, 20).await;
 
     // Keyboard: the first Tab reaches the skip link.
     ui.go("/orgs/demo").await;

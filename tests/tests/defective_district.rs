@@ -31,8 +31,10 @@ async fn setup(engine: &Engine, org: &str, dir: &Path) {
             organization: Organization {
                 id: org.into(),
                 name: "Maplewood".into(),
+                ..Default::default()
             },
             sources: vec![source],
+            vendors: Vec::new(),
         })
         .await
         .expect("apply");

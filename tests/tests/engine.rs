@@ -22,8 +22,10 @@ async fn apply(engine: &Engine, org: &str, sources: Vec<SourceConfig>) {
         organization: homeroom_host::config::Organization {
             id: org.into(),
             name: "Springfield".into(),
+            ..Default::default()
         },
         sources,
+        vendors: Vec::new(),
     };
     engine.apply_config(&config).await.expect("apply config");
 }
@@ -1097,8 +1099,10 @@ async fn items_to_sync_choose_the_kinds_a_source_imports() {
                 organization: homeroom_host::config::Organization {
                     id: org.clone(),
                     name: "Springfield".into(),
+                    ..Default::default()
                 },
                 sources: vec![sis],
+                vendors: Vec::new(),
             })
             .await
             .expect_err("enrollments without classes");
@@ -1265,5 +1269,74 @@ async fn a_connector_built_for_0_1_0_imports_as_its_0_2_0_build_does() {
         }
         assert_eq!(seen[0].1.len(), 23);
         assert_eq!(seen[0], seen[1], "0.1.0 and 0.2.0 builds import the same");
+    }
+}
+
+/// One approval choice: a new integration's first import waits for
+/// review (a first run that changes nothing does not); "threshold" then
+/// holds only past a threshold, and "always" commits past it too.
+#[tokio::test]
+async fn the_approval_choice_and_the_first_import_review() {
+    use homeroom_host::config::Approval;
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = homeroom_tests::support::engine(&url).await;
+        let org = org_id("approval");
+        let dir = tmp.path().join(format!("approval-{}", org));
+        students(10).write(&dir);
+        let mut sis = source("sis", &dir);
+        sis.advanced.review_first = true;
+        sis.advanced.set_approval(Approval::Threshold);
+        sis.advanced.hold.deleted_share = 0.2;
+        apply(&engine, &org, vec![sis.clone()]).await;
+        let first = import(&engine, &org, "sis").await;
+        assert_eq!(first.status, RunStatus::AwaitingApproval, "{url}");
+        assert!(
+            first
+                .hold_reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("first import"),
+            "{url}: {:?}",
+            first.hold_reason
+        );
+        let (approved, _) = engine.approve(&first.id, &[]).await.unwrap();
+        assert_eq!(approved.status, RunStatus::Committed);
+        // Later runs follow the choice: unchanged commits at once.
+        let again = import(&engine, &org, "sis").await;
+        assert_eq!(again.status, RunStatus::Committed, "{url}");
+        // Past the delete threshold: held under "threshold"...
+        students(5).write(&dir);
+        let held = import(&engine, &org, "sis").await;
+        assert_eq!(held.status, RunStatus::Held, "{url}");
+        engine.discard(&held.id).await.unwrap();
+        // ...committed under "always".
+        sis.advanced.set_approval(Approval::Always);
+        apply(&engine, &org, vec![sis.clone()]).await;
+        let always = import(&engine, &org, "sis").await;
+        assert_eq!(
+            always.status,
+            RunStatus::Committed,
+            "{url}: {:?}",
+            always.hold_reason
+        );
+        assert!(always.report.total(|c| c.delete) >= 5);
+        // "review": every run waits, changes or not.
+        sis.advanced.set_approval(Approval::Review);
+        apply(&engine, &org, vec![sis]).await;
+        let reviewed = import(&engine, &org, "sis").await;
+        assert_eq!(reviewed.status, RunStatus::AwaitingApproval, "{url}");
+
+        // A first import that changes nothing commits without review.
+        let empty_org = org_id("approval-empty");
+        let empty = tmp.path().join(format!("empty-{empty_org}"));
+        Fixture::default().write(&empty);
+        let mut quiet = source("sis", &empty);
+        quiet.advanced.review_first = true;
+        apply(&engine, &empty_org, vec![quiet]).await;
+        assert_eq!(
+            import(&engine, &empty_org, "sis").await.status,
+            RunStatus::Committed
+        );
     }
 }

@@ -99,8 +99,10 @@ async fn setup(engine: &Engine, org: &str, mock: &MockClassroom) {
             organization: Organization {
                 id: org.into(),
                 name: "Maplewood".into(),
+                ..Default::default()
             },
             sources: vec![sis, destination(mock)],
+            vendors: Vec::new(),
         })
         .await
         .expect("apply");
@@ -433,8 +435,10 @@ async fn export_filters_choose_the_schools_a_destination_gets() {
         organization: Organization {
             id: org.clone(),
             name: "Maplewood".into(),
+            ..Default::default()
         },
         sources: vec![sis.clone(), dest],
+        vendors: Vec::new(),
     };
     engine.apply_config(&apply(only("org-es1"))).await.unwrap();
     let refused = engine

@@ -191,8 +191,10 @@ async fn grades_made_in_classroom_reach_the_sis_gradebook_and_a_second_sync_chan
                 organization: Organization {
                     id: district.org.clone(),
                     name: "Springfield".into(),
+                    ..Default::default()
                 },
                 sources: vec![sis(&sis_mock), classroom(&gc)],
+                vendors: Vec::new(),
             })
             .await
             .expect("apply");

@@ -45,8 +45,10 @@ async fn setup(engine: &Engine, org: &str, mut source: SourceConfig) {
             organization: Organization {
                 id: org.into(),
                 name: "Maplewood".into(),
+                ..Default::default()
             },
             sources: vec![source],
+            vendors: Vec::new(),
         })
         .await
         .expect("apply");

@@ -110,8 +110,10 @@ impl Harness {
                 organization: Organization {
                     id: org.clone(),
                     name: format!("{name} district"),
+                    ..Default::default()
                 },
                 sources: vec![],
+                vendors: Vec::new(),
             })
             .await
             .expect("apply");
@@ -656,8 +658,10 @@ async fn a_secret_from_an_environment_variable_is_not_re_pointed_either() {
                 organization: Organization {
                     id: org.clone(),
                     name: "Env".into(),
+                    ..Default::default()
                 },
                 sources: vec![source],
+                vendors: Vec::new(),
             })
             .await
             .unwrap();

@@ -9,6 +9,7 @@
 mod auth;
 pub mod error;
 mod routes;
+mod vendors;
 
 use std::sync::Arc;
 
@@ -56,7 +57,7 @@ fn document(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
 
 /// The REST API's routes and its OpenAPI document.
 pub fn router() -> Router<App> {
-    let (api, doc) = routes::router().split_for_parts();
+    let (api, doc) = routes::router().merge(vendors::router()).split_for_parts();
     let doc = Arc::new(document(doc));
     Router::new()
         .merge(api)

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::app::views::*;
-use crate::app::{App, AppError, Caller, EntityQuery};
+use crate::app::{App, Caller, EntityQuery};
 
 /// A JSON body whose rejection is a JSON error a person can act on.
 pub struct Body<T>(pub T);
@@ -495,7 +495,7 @@ async fn put_schedule(
     Body(v): Body<Option<crate::config::Schedule>>,
 ) -> ApiResult<Json<SourceView>> {
     if let Some(s) = &v {
-        s.check().map_err(AppError::from)?;
+        app.check_schedule(&caller, &org, s).await?;
     }
     let detail = serde_json::to_value(&v).unwrap_or_default();
     Ok(Json(
@@ -634,6 +634,60 @@ async fn list_exports(
         app.exports(&caller, &org, &id, state, q.limit.unwrap_or(100))
             .await?,
     ))
+}
+
+/// Who runs what: the organization's runs waiting for a worker and running
+/// (with the worker), the queue's jobs not yet taken, and its workers.
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/jobs", tag = "runs",
+    params(("org" = String, Path)),
+    responses((status = 200, body = crate::app::jobs::JobsView), (status = 404, body = ErrorBody)))]
+async fn jobs(
+    State(app): State<App>,
+    caller: Caller,
+    Ids(org): Ids<String>,
+) -> ApiResult<Json<crate::app::jobs::JobsView>> {
+    Ok(Json(app.jobs(&caller, &org).await?))
+}
+
+/// The organization's settings: its time zone (schedules and digests keep
+/// it) and where notifications go.
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/settings", tag = "organizations",
+    params(("org" = String, Path)),
+    responses((status = 200, body = crate::app::OrgSettingsView), (status = 404, body = ErrorBody)))]
+async fn get_settings(
+    State(app): State<App>,
+    caller: Caller,
+    Ids(org): Ids<String>,
+) -> ApiResult<Json<crate::app::OrgSettingsView>> {
+    Ok(Json(app.org_settings(&caller, &org).await?))
+}
+
+/// Save the organization's settings: `{time_zone, notifications:
+/// {webhook_url, email, digest, digest_at, expiry_warning_days},
+/// webhook_secret}`; each part left out stays (admin). The webhook secret
+/// is kept sealed and never returned.
+#[utoipa::path(put, path = "/api/v1/organizations/{org}/settings", tag = "organizations",
+    params(("org" = String, Path)), request_body = Object,
+    responses((status = 200, body = crate::app::OrgSettingsView), (status = 422, body = ErrorBody)))]
+async fn put_settings(
+    State(app): State<App>,
+    caller: Caller,
+    Ids(org): Ids<String>,
+    Body(update): Body<crate::app::OrgSettingsUpdate>,
+) -> ApiResult<Json<crate::app::OrgSettingsView>> {
+    Ok(Json(app.set_org_settings(&caller, &org, update).await?))
+}
+
+/// The notifications sent (or to send), newest first, with each channel's state.
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/notifications", tag = "organizations",
+    params(("org" = String, Path)),
+    responses((status = 200, body = Vec<Object>), (status = 404, body = ErrorBody)))]
+async fn notifications(
+    State(app): State<App>,
+    caller: Caller,
+    Ids(org): Ids<String>,
+) -> ApiResult<Json<Vec<crate::app::jobs::Notification>>> {
+    Ok(Json(app.notification_log(&caller, &org, 100).await?))
 }
 
 /// History of runs, newest first.
@@ -836,6 +890,9 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(start_run))
         .routes(routes!(start_export, list_exports))
         .routes(routes!(list_runs))
+        .routes(routes!(jobs))
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(notifications))
         .routes(routes!(get_run))
         .routes(routes!(actions))
         .routes(routes!(exclusions))

@@ -1,6 +1,7 @@
-//! Exports: start one to a destination (an Export or Sync integration) in
-//! the background, export to every destination after an import commits,
-//! and list what a destination refused (or will be sent again).
+//! Exports: queue one to a destination (an Export or Sync integration),
+//! queue one to every destination after an import commits, go on with a
+//! held export an admin approved, and list what a destination refused (or
+//! will be sent again).
 
 use super::views::{ExportState, ExportStatus};
 use super::*;
@@ -17,28 +18,23 @@ impl App {
                 "`{id}` is an import: set its sync mode to export or sync to send it the hub's data"
             )));
         }
-        if let Some(run) = self.engine.store().running_run(org, id).await? {
-            return Err(AppError::Conflict(format!(
-                "run {run} of `{id}` is still going; wait for it to finish"
-            )));
-        }
-        let run_id = self
-            .spawn_export(org, id, &caller.label(), "api", None)
+        self.resolve_secrets(org, &row.config).await?;
+        let queued = self
+            .queue(org, id, "export", "api", &caller.label())
             .await?;
         self.audit(
             caller,
             org,
             "export.start",
-            &run_id,
-            json!({"destination": id}),
+            &queued.run_id,
+            json!({"destination": id, "queued_behind": !queued.new}),
         )
         .await?;
-        Ok(run_id)
+        Ok(queued.run_id)
     }
 
-    /// Export to each of the organization's destinations, each on its own
-    /// task: what a commit starts. One that cannot start is logged (its
-    /// secrets are missing, say); the commit stands.
+    /// Queue an export to each of the organization's destinations: what a
+    /// commit starts. One that cannot be queued is logged; the commit stands.
     pub(crate) async fn export_after_commit(&self, org: &str, by: &str) {
         let destinations = match self.engine.destinations(org).await {
             Ok(d) => d,
@@ -48,11 +44,8 @@ impl App {
             }
         };
         for destination in destinations {
-            if let Err(e) = self
-                .spawn_export(org, &destination, by, "commit", None)
-                .await
-            {
-                tracing::error!(org = %org, destination = %destination, "the export after the commit did not start: {e}");
+            if let Err(e) = self.queue(org, &destination, "export", "commit", by).await {
+                tracing::error!(org = %org, destination = %destination, "the export after the commit was not queued: {e}");
             }
         }
     }
@@ -75,6 +68,7 @@ impl App {
             on_started: Some(tx),
             secrets: Some(secrets),
             approved,
+            run: None,
         };
         let engine = self.engine.clone();
         let (o, d) = (org.to_string(), id.to_string());

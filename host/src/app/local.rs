@@ -6,10 +6,11 @@
 //! prints as they are (its `--json` output is those records).
 
 use super::error::AppResult;
-use crate::config::DistrictConfig;
+use crate::config::{DistrictConfig, OrgSettings, Schedule};
 use crate::gallery::grant::repointed_secrets;
 use crate::pipeline::export::ExportOptions;
 use crate::pipeline::{ActionRef, Engine, ImportOptions};
+pub use crate::store::jobs::{LiveRun, Notification};
 pub use crate::store::sync::{ChangeRow, CommitOutcome};
 pub use crate::store::{
     DEFAULT_URL as DEFAULT_DB, Duplicate, EntityRow, Resolution, Run, RunStatus, SourceRow,
@@ -18,14 +19,33 @@ pub use crate::store::{
 /// The operator's side of the application, for the command line.
 pub struct Local {
     engine: Engine,
+    /// The hub's key, for what a file makes that is kept sealed (a vendor
+    /// client that signs its requests).
+    secrets: Option<super::secrets::SecretBox>,
 }
 
 impl Local {
     pub fn new(engine: Engine) -> Local {
-        Local { engine }
+        Local {
+            engine,
+            secrets: None,
+        }
     }
 
-    /// Apply a district's configuration file: its organization and sources.
+    pub fn with_secrets(mut self, secrets: super::secrets::SecretBox) -> Local {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    fn operator() -> super::vendors::Who<'static> {
+        super::vendors::Who {
+            token: "operator",
+            label: "operator (homeroom apply)",
+        }
+    }
+
+    /// Apply a district's configuration file: its organization, sources and
+    /// vendors (a vendor client made prints its secret once).
     /// A secret stored through the UI or the API whose destination the file
     /// changes (a new token URL, say) is cleared, as a save there clears
     /// it, and the audit log says so; the sentences are returned.
@@ -66,13 +86,22 @@ impl Local {
                 cleared.push(sentence);
             }
         }
+        let who = Local::operator();
+        let secrets = self.secrets.as_ref();
+        // Nothing applies from a file whose vendors would be refused.
+        super::vendors::apply_vendors(store, secrets, org, &config.vendors, &who, true).await?;
         self.engine.apply_config(config).await?;
+        let told = super::vendors::apply_vendors(store, secrets, org, &config.vendors, &who, false)
+            .await?;
+        cleared.extend(told);
         Ok(cleared)
     }
 
     /// The organization's configuration as a file `apply` takes back.
     pub async fn export(&self, org: &str) -> AppResult<DistrictConfig> {
-        Ok(self.engine.export_config(org).await?)
+        let mut config = self.engine.export_config(org).await?;
+        config.vendors = super::vendors::exported_vendors(self.engine.store(), org).await?;
+        Ok(config)
     }
 
     /// Every organization: (id, name).
@@ -205,5 +234,56 @@ impl Local {
             .store()
             .resolve_duplicate(org, id, swap, copy, resolution, "cli")
             .await?)
+    }
+
+    /// Runs waiting for a worker and running, with their worker.
+    pub async fn jobs(&self, org: &str) -> AppResult<Vec<LiveRun>> {
+        Ok(self.engine.store().live_runs(Some(org)).await?)
+    }
+
+    /// Change a source's schedule (`change` gets the one it has) and save
+    /// it; the schedule saved, and when it next runs in the organization's
+    /// time zone.
+    pub async fn set_schedule(
+        &self,
+        org: &str,
+        source: &str,
+        change: impl FnOnce(Option<Schedule>) -> Option<Schedule>,
+    ) -> AppResult<(Option<Schedule>, Option<String>)> {
+        let store = self.engine.store();
+        let mut row = store.source(org, source).await?;
+        let before = row.config.schedule.clone();
+        row.config.schedule = change(before.clone());
+        if row.config.schedule != before {
+            if let Some(s) = &row.config.schedule {
+                s.check()?;
+            }
+            row.config
+                .validate()
+                .map_err(crate::pipeline::EngineError::from)?;
+            store.upsert_source(org, &row.config).await?;
+            store
+                .audit(
+                    org,
+                    "operator",
+                    "homeroom schedule",
+                    "source.schedule",
+                    source,
+                    &serde_json::to_value(&row.config.schedule).unwrap_or_default(),
+                )
+                .await?;
+        }
+        let tz = OrgSettings::parse(&store.org_settings(org).await?).tz();
+        let next = row
+            .config
+            .schedule
+            .as_ref()
+            .and_then(|s| s.next_run_text(tz, chrono::Utc::now()));
+        Ok((row.config.schedule, next))
+    }
+
+    /// The organization's notifications, newest first.
+    pub async fn notifications(&self, org: &str) -> AppResult<Vec<Notification>> {
+        Ok(self.engine.store().notifications(org, 50).await?)
     }
 }

@@ -1,5 +1,5 @@
 //! The application layer: every operation an admin, an operator, a viewer,
-//! the command line or (later) a scheduler performs. Each checks the
+//! the command line or a worker performs. Each checks the
 //! caller's role in the organization first (404 when it has none, 403 when
 //! too low), does the work through the engine and the store, and writes an
 //! audit row for every change. The REST API, the admin UI and the CLI are
@@ -12,12 +12,16 @@
 mod auth;
 mod error;
 mod exports;
+pub mod jobs;
 pub mod local;
+mod notifications;
 mod organizations;
+pub mod provider;
 mod records;
 mod runs;
 pub mod secrets;
 mod sources;
+pub mod vendors;
 pub mod views;
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,6 +31,7 @@ use serde_json::{Value as Json, json};
 
 pub use auth::{Caller, Role, Session, hash_token, issue_token, random_id, same};
 pub use error::{AppError, AppResult};
+pub use notifications::{OrgSettingsUpdate, OrgSettingsView};
 pub use organizations::SAMPLE_FOLDER;
 use secrets::SecretBox;
 use views::*;
@@ -54,6 +59,17 @@ pub struct AppInner {
     secrets: SecretBox,
     /// Live progress of the runs this process is reading, by run id.
     progress: Mutex<HashMap<String, Arc<Mutex<Progress>>>>,
+    /// The job queue workers take runs from; none: this process runs each
+    /// queued run itself, right away.
+    queue: Option<crate::queue::Queue>,
+    /// The operator's SMTP relay for notifications.
+    relay: Option<crate::notify::Relay>,
+    /// For webhooks.
+    http: reqwest::Client,
+    /// The OneRoster provider's recent list queries.
+    provider_cache: Mutex<provider::ListCache>,
+    /// OAuth 1.0a nonces seen in the last ten minutes, with when.
+    provider_nonces: Mutex<HashMap<String, i64>>,
 }
 
 impl std::ops::Deref for App {
@@ -126,11 +142,32 @@ pub struct EntityQuery {
 
 impl App {
     pub fn new(engine: Engine, secrets: SecretBox) -> App {
+        App::with_jobs(engine, secrets, None, None)
+    }
+
+    /// The application with a job queue for its runs and an SMTP relay for
+    /// its notifications.
+    pub fn with_jobs(
+        engine: Engine,
+        secrets: SecretBox,
+        queue: Option<crate::queue::Queue>,
+        relay: Option<crate::notify::Relay>,
+    ) -> App {
         App(Arc::new(AppInner {
             engine,
             secrets,
             progress: Mutex::new(HashMap::new()),
+            queue,
+            relay,
+            http: reqwest::Client::new(),
+            provider_cache: Mutex::new(provider::ListCache::default()),
+            provider_nonces: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// Who holds the leases of the runs this process runs.
+    pub fn worker_id(&self) -> &str {
+        &self.engine.holder.id
     }
 
     pub async fn audit(

@@ -1,12 +1,12 @@
-//! Runs: start an import in the background with its live progress (a
-//! commit exports to the destinations, `exports`), list
-//! and read runs, their change sets, approval, exclusions and discard.
+//! Runs: queue an import (a worker runs it, `jobs`; a commit exports to
+//! the destinations, `exports`), its live progress, list and read runs,
+//! their change sets, approval, exclusions and discard.
 
 use super::*;
 use crate::model::change::Action;
 
-/// An import running on its own task.
-type ImportTask = tokio::task::JoinHandle<Result<Run, crate::pipeline::EngineError>>;
+/// A run going on a task of this process (an approved export).
+type RunTask = tokio::task::JoinHandle<Result<Run, crate::pipeline::EngineError>>;
 
 impl App {
     /// Start an import in the background; returns its run id as soon as
@@ -38,81 +38,26 @@ impl App {
             // Running an export integration is sending it the hub's data.
             return self.start_export(caller, org, id).await;
         }
-        if let Some(run) = self.engine.store().running_run(org, id).await? {
-            return Err(AppError::Conflict(format!(
-                "run {run} of `{id}` is still reading; wait for it to finish"
-            )));
-        }
-        let secrets = self.resolve_secrets(org, &row.config).await?;
-        let cell = Arc::new(Mutex::new(Progress::default()));
-        let (run_id, task) = self
-            .spawn_import(org, id, mode, &caller.label(), secrets, cell.clone())
+        // Refused now rather than in the worker: secrets this host lacks.
+        self.resolve_secrets(org, &row.config).await?;
+        let queued = self
+            .queue(org, id, mode.as_str(), "api", &caller.label())
             .await?;
-        if let Ok(mut map) = self.progress.lock() {
-            map.insert(run_id.clone(), cell);
-        }
-        self.watch(org, &run_id, task);
         self.audit(
             caller,
             org,
             "run.start",
-            &run_id,
-            json!({"source": id, "mode": mode.as_str()}),
+            &queued.run_id,
+            json!({"source": id, "mode": mode.as_str(), "queued_behind": !queued.new}),
         )
         .await?;
-        Ok(run_id)
-    }
-
-    /// Start the import on a task of its own, its progress kept in `cell`;
-    /// returns the run's id as soon as the run exists, and the task.
-    async fn spawn_import(
-        &self,
-        org: &str,
-        id: &str,
-        mode: Mode,
-        by: &str,
-        secrets: BTreeMap<String, Secret>,
-        cell: Arc<Mutex<Progress>>,
-    ) -> AppResult<(String, ImportTask)> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let waiting = cell.clone();
-        let opts = ImportOptions {
-            mode,
-            trigger: "api".into(),
-            by: by.to_string(),
-            auto_commit: None,
-            progress: Some(Arc::new(move |done, total| {
-                if let Ok(mut p) = cell.lock() {
-                    p.done = done;
-                    p.total = total;
-                }
-            })),
-            waiting: Some(Arc::new(move |why| {
-                if let Ok(mut p) = waiting.lock() {
-                    p.waiting = why;
-                }
-            })),
-            on_started: Some(tx),
-            secrets: Some(secrets),
-        };
-        let engine = self.engine.clone();
-        let (org, id) = (org.to_string(), id.to_string());
-        let task = tokio::spawn(async move { engine.import(&org, &id, opts).await });
-        match rx.await {
-            Ok(run_id) => Ok((run_id, task)),
-            // The import ended before it made a run: say why.
-            Err(_) => match task.await {
-                Ok(Ok(run)) => Ok((run.id.clone(), tokio::spawn(std::future::ready(Ok(run))))),
-                Ok(Err(e)) => Err(e.into()),
-                Err(e) => Err(AppError::Internal(format!("the import stopped: {e}"))),
-            },
-        }
+        Ok(queued.run_id)
     }
 
     /// When the import's task ends: forget its progress, and if it stopped
     /// without finishing its run (a panic, an error past the run's start),
     /// mark the run failed with why.
-    pub(super) fn watch(&self, org: &str, run_id: &str, task: ImportTask) {
+    pub(super) fn watch(&self, org: &str, run_id: &str, task: RunTask) {
         let app = self.clone();
         let (org, run_id) = (org.to_string(), run_id.to_string());
         tokio::spawn(async move {
@@ -150,6 +95,21 @@ impl App {
         });
     }
 
+    /// Each integration's name by its id (its id when it has none).
+    async fn source_names(&self, org: &str) -> AppResult<HashMap<String, String>> {
+        Ok(self
+            .engine
+            .store()
+            .sources(org)
+            .await?
+            .into_iter()
+            .map(|s| {
+                let name = s.config.name.clone().unwrap_or_else(|| s.config.id.clone());
+                (s.config.id, name)
+            })
+            .collect())
+    }
+
     pub fn progress_of(&self, run_id: &str) -> Option<Progress> {
         let map = self.progress.lock().ok()?;
         let cell = map.get(run_id)?;
@@ -165,13 +125,18 @@ impl App {
         limit: i64,
     ) -> AppResult<Vec<RunSummary>> {
         caller.role(org)?;
+        let names = self.source_names(org).await?;
         Ok(self
             .engine
             .store()
             .runs(org, source, limit.clamp(1, 500))
             .await?
             .iter()
-            .map(RunSummary::from)
+            .map(|r| {
+                let mut s = RunSummary::from(r);
+                s.source_name = names.get(&r.source_id).cloned();
+                s
+            })
             .collect())
     }
 
@@ -203,10 +168,25 @@ impl App {
 
     pub async fn run(&self, caller: &Caller, org: &str, run_id: &str) -> AppResult<RunView> {
         let run = self.run_row(caller, org, run_id).await?;
+        let mut summary = RunSummary::from(&run);
+        summary.source_name = self.source_names(org).await?.remove(&run.source_id);
         Ok(RunView {
-            summary: RunSummary::from(&run),
-            progress: (run.status == RunStatus::Running)
-                .then(|| self.progress_of(run_id).unwrap_or_default()),
+            summary,
+            progress: match run.status {
+                RunStatus::Running => Some(match self.progress_of(run_id) {
+                    Some(p) => p,
+                    // Another process's worker runs it: what it last wrote.
+                    None => match self.engine.store().stored_progress(run_id).await? {
+                        Some((done, total)) => Progress {
+                            done,
+                            total,
+                            waiting: None,
+                        },
+                        None => Progress::default(),
+                    },
+                }),
+                _ => None,
+            },
             waiting: run.status.is_waiting(),
             report: run.report,
         })
@@ -323,6 +303,13 @@ impl App {
         let (applied, excluded, already) = match outcome {
             CommitOutcome::Applied { applied, excluded } => (applied, excluded, false),
             CommitOutcome::AlreadyCommitted => (0, 0, true),
+        };
+        // Left out in all: by this approval's list and by the admin's
+        // unchecking before it.
+        let excluded = if already {
+            excluded
+        } else {
+            excluded.max(self.excluded_actions(caller, org, run_id).await?.max(0) as u64)
         };
         self.audit(
             caller,

@@ -120,12 +120,21 @@ impl App {
             }
         }
         secrets_set.sort();
+        let settings = self.org_settings_of(org).await?;
+        let tz = settings.tz();
+        let next_run = row
+            .config
+            .schedule
+            .as_ref()
+            .and_then(|s| s.next_run_text(tz, chrono::Utc::now()));
         Ok(SourceView {
             summary: self.summary(org, &row).await?,
             secrets_set,
             setup: self.engine.store().setup(org, id).await?,
             app_entry: self.gallery_entry(&row.config.plugin).ok(),
             config: row.config,
+            time_zone: tz.name().to_string(),
+            next_run,
         })
     }
 
@@ -145,8 +154,10 @@ impl App {
                 organization: Organization {
                     id: org.to_string(),
                     name,
+                    ..Default::default()
                 },
                 sources: vec![config],
+                vendors: Vec::new(),
             })
             .await?;
         Ok(())
@@ -168,14 +179,31 @@ impl App {
                 req.app
             )));
         }
-        let existing: Vec<String> = self
-            .engine
-            .store()
-            .sources(org)
-            .await?
-            .into_iter()
-            .map(|s| s.config.id)
+        let rows = self.engine.store().sources(org).await?;
+        let name = req.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        // A second integration of one app is made on purpose, named apart.
+        let same: Vec<String> = rows
+            .iter()
+            .filter(|s| s.config.plugin == entry.id)
+            .map(|s| s.config.name.clone().unwrap_or_else(|| s.config.id.clone()))
             .collect();
+        if let Some(first) = same.first() {
+            match name {
+                None => {
+                    return Err(AppError::Conflict(format!(
+                        "{} is active already as “{first}”. To add a second one on purpose, give it a name of its own",
+                        entry.name
+                    )));
+                }
+                Some(n) if same.iter().any(|s| s.eq_ignore_ascii_case(n)) => {
+                    return Err(AppError::Conflict(format!(
+                        "an integration named “{n}” exists already: choose another name"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        let existing: Vec<String> = rows.into_iter().map(|s| s.config.id).collect();
         let id = match &req.id {
             Some(id) => {
                 let id = id.trim().to_string();
@@ -212,6 +240,8 @@ impl App {
                 .to_string(),
         );
         config.enabled = false;
+        // A new integration's first import waits for review.
+        config.advanced.review_first = true;
         self.save(org, config).await?;
         self.engine
             .store()
@@ -451,8 +481,8 @@ impl App {
             &entered,
             move |c, _| {
                 if let Some(name) = name {
-                    let name = name.trim();
-                    c.name = (!name.is_empty()).then(|| name.to_string());
+                    // An empty name is refused by the check at save.
+                    c.name = Some(name.trim().to_string());
                 }
                 if let Some(settings) = settings {
                     c.settings = settings

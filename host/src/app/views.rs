@@ -255,12 +255,14 @@ impl GalleryEntry {
 pub struct RunSummary {
     pub id: String,
     pub source_id: String,
+    /// The integration's name, as the admin named it.
+    pub source_name: Option<String>,
     /// full or quick.
     pub mode: String,
     /// manual, schedule or api.
     pub trigger: String,
     pub triggered_by: String,
-    /// running, held, awaiting_approval, committed, discarded or failed.
+    /// queued, running, held, awaiting_approval, committed, discarded or failed.
     pub status: String,
     pub hold_reason: Option<String>,
     pub started_at: String,
@@ -271,6 +273,15 @@ pub struct RunSummary {
     pub warnings: u64,
     pub errors: u64,
     pub failure: Option<String>,
+    /// The worker that ran it (or runs it); none while it waits.
+    pub worker_id: Option<String>,
+    /// Schedule runs: when it came due.
+    pub due_at: Option<String>,
+    /// 2 or more: it reads again after the worker of run `retry_of` died.
+    pub attempt: i64,
+    pub retry_of: Option<String>,
+    /// Due times folded into it while it waited.
+    pub coalesced: i64,
 }
 
 impl From<&Run> for RunSummary {
@@ -278,6 +289,7 @@ impl From<&Run> for RunSummary {
         RunSummary {
             id: r.id.clone(),
             source_id: r.source_id.clone(),
+            source_name: None,
             mode: r.mode.clone(),
             trigger: r.trigger.clone(),
             triggered_by: r.triggered_by.clone(),
@@ -290,6 +302,11 @@ impl From<&Run> for RunSummary {
             warnings: r.report.warnings_total,
             errors: r.report.errors_total,
             failure: r.report.failure.clone(),
+            worker_id: r.worker_id.clone(),
+            due_at: r.due_at.clone(),
+            attempt: r.attempt,
+            retry_of: r.retry_of.clone(),
+            coalesced: r.coalesced,
         }
     }
 }
@@ -420,6 +437,11 @@ pub struct SourceView {
     #[schema(value_type = Object)]
     pub setup: Option<SetupRow>,
     pub app_entry: Option<GalleryEntry>,
+    /// The organization's time zone, which the schedule keeps.
+    pub time_zone: String,
+    /// When the schedule next runs, in that time zone (none: by hand,
+    /// paused for good, or expired).
+    pub next_run: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

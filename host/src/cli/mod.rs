@@ -47,8 +47,11 @@ pub enum Command {
     /// Work with one plugin package (for vendors developing locally).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
-    /// Run the web UI and REST API.
+    /// Run the web UI and REST API, with a worker beside them.
     Serve(crate::serve::ServeArgs),
+    /// Run jobs only: scheduled and queued runs, exports, notifications.
+    /// Any number of workers share one database.
+    Worker(crate::serve::WorkerCommand),
     #[command(flatten)]
     Sync(sync::SyncCommand),
 }
@@ -60,18 +63,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugins => plugin::list(&gallery, cli.json),
         Command::Plugin(cmd) => plugin::run(cmd, gallery, cli.json).await,
         Command::Serve(args) => {
-            let engine = crate::pipeline::Engine::open(&cli.db, gallery).await?;
-            crate::serve::run(args, engine, &cli.db).await
+            let holder = args.worker.holder("serve");
+            let db = crate::worker::labelled_url(&cli.db, &holder.id);
+            let engine = crate::pipeline::Engine::open(&db, gallery)
+                .await?
+                .with_holder(holder);
+            crate::serve::run(args, engine, &db).await
+        }
+        Command::Worker(args) => {
+            let holder = args.worker.holder("worker");
+            let db = crate::worker::labelled_url(&cli.db, &holder.id);
+            let engine = crate::pipeline::Engine::open(&db, gallery)
+                .await?
+                .with_holder(holder);
+            crate::serve::run_worker(args, engine, &db).await
         }
         Command::Sync(cmd) => {
-            let engine = crate::pipeline::Engine::open(&cli.db, gallery).await?;
-            sync::run(
-                cmd,
-                crate::app::local::Local::new(engine),
-                cli.org,
-                cli.json,
-            )
-            .await
+            let engine = crate::pipeline::Engine::open(&cli.db, gallery)
+                .await?
+                .with_holder(crate::pipeline::lease::Holder::this_process("cli"));
+            // The hub's key, for a vendor client a file makes that signs.
+            let key = crate::app::secrets::default_key_path(&cli.db);
+            let local = match key.exists() {
+                true => {
+                    let (b, _) = crate::app::secrets::SecretBox::load_or_create(&key)?;
+                    crate::app::local::Local::new(engine).with_secrets(b)
+                }
+                false => crate::app::local::Local::new(engine),
+            };
+            sync::run(cmd, local, cli.org, cli.json).await
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::pipeline::{ActionRef, ImportOptions, Mode};
 
 #[derive(Subcommand)]
 pub enum SyncCommand {
-    /// Apply a district's configuration file (organization and sources).
+    /// Apply a district's configuration file (organization, sources and vendors).
     Apply { file: PathBuf },
     /// Print the organization's configuration as a file `apply` takes back.
     #[command(subcommand)]
@@ -39,6 +39,41 @@ pub enum SyncCommand {
     /// hub holds and it does not have yet. Imports that commit export to
     /// every destination by themselves.
     Export { destination: String },
+    /// Runs waiting for a worker and running, with the worker of each.
+    Jobs,
+    /// A source's schedule: shown, or changed by the options given.
+    Schedule {
+        source: String,
+        /// Run every hour, day or week.
+        #[arg(long, value_parser = ["hour", "day", "week"])]
+        every: Option<String>,
+        /// HH:MM in the organization's time zone (the minute, hourly).
+        #[arg(long)]
+        at: Option<String>,
+        /// The day of a weekly schedule (monday ... sunday).
+        #[arg(long)]
+        weekday: Option<String>,
+        /// YYYY-MM-DD after which it stops.
+        #[arg(long)]
+        expires: Option<String>,
+        /// full or quick.
+        #[arg(long, value_parser = ["full", "quick"])]
+        mode: Option<String>,
+        /// Pause it (with --resume-on, until that date).
+        #[arg(long)]
+        pause: bool,
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        resume_on: Option<String>,
+        /// End a pause.
+        #[arg(long, conflicts_with = "pause")]
+        resume: bool,
+        /// Remove the schedule: the source runs only by hand.
+        #[arg(long, conflicts_with_all = ["every", "pause", "resume"])]
+        off: bool,
+    },
+    /// Notifications of held and failed runs, refused exports and expiring
+    /// schedules, newest first, with what was sent.
+    Notifications,
     /// Runs, newest first.
     Runs {
         #[arg(long)]
@@ -108,6 +143,113 @@ pub async fn run(
         } => import(engine, &org, &source, quick, auto_commit, json).await,
         SyncCommand::Export { destination } => export(engine, &org, &destination, json).await,
         SyncCommand::Runs { source, limit } => runs(engine, &org, source, limit, json).await,
+        SyncCommand::Jobs => jobs(engine, &org, json).await,
+        SyncCommand::Notifications => notifications(engine, &org, json).await,
+        SyncCommand::Schedule {
+            source,
+            every,
+            at,
+            weekday,
+            expires,
+            mode,
+            pause,
+            resume_on,
+            resume,
+            off,
+        } => {
+            let (schedule, next) = engine
+                .set_schedule(&org, &source, |s| {
+                    if off {
+                        return None;
+                    }
+                    let every = match every.as_deref() {
+                        Some("hour") => Some(crate::config::Every::Hour),
+                        Some("day") => Some(crate::config::Every::Day),
+                        Some("week") => Some(crate::config::Every::Week),
+                        _ => None,
+                    };
+                    let mut s = match (s, every) {
+                        (Some(mut s), Some(e)) => {
+                            s.every = e;
+                            s
+                        }
+                        (Some(s), None) => s,
+                        (None, Some(e)) => crate::config::Schedule {
+                            every: e,
+                            at: None,
+                            weekday: None,
+                            expires: None,
+                            mode: None,
+                            paused: false,
+                            resume_on: None,
+                        },
+                        (None, None) => return None,
+                    };
+                    if at.is_some() {
+                        s.at = at;
+                    }
+                    if weekday.is_some() {
+                        s.weekday = weekday;
+                    }
+                    if expires.is_some() {
+                        s.expires = expires;
+                    }
+                    if mode.is_some() {
+                        s.mode = mode;
+                    }
+                    if pause {
+                        s.paused = true;
+                        s.resume_on = resume_on;
+                    }
+                    if resume {
+                        s.paused = false;
+                        s.resume_on = None;
+                    }
+                    Some(s)
+                })
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"schedule": schedule, "next_run": next})
+                    )?
+                );
+            } else {
+                match &schedule {
+                    None => println!("`{source}` runs only by hand"),
+                    Some(s) => println!(
+                        "`{source}` runs every {}{}{}{}{}",
+                        format!("{:?}", s.every).to_lowercase(),
+                        s.at.as_ref()
+                            .map(|a| format!(" at {a}"))
+                            .unwrap_or_default(),
+                        s.weekday
+                            .as_ref()
+                            .map(|d| format!(" on {d}"))
+                            .unwrap_or_default(),
+                        s.expires
+                            .as_ref()
+                            .map(|d| format!(", until {d}"))
+                            .unwrap_or_default(),
+                        if s.paused {
+                            match &s.resume_on {
+                                Some(d) => format!(" (paused until {d})"),
+                                None => " (paused)".into(),
+                            }
+                        } else {
+                            String::new()
+                        }
+                    ),
+                }
+                match next {
+                    Some(n) => println!("next run: {n}"),
+                    None if schedule.is_some() => println!("next run: none (paused or expired)"),
+                    None => {}
+                }
+            }
+            Ok(())
+        }
         SyncCommand::Run { id, actions } => run_report(engine, &id, actions, json).await,
         SyncCommand::Approve { id, exclude } => approve(engine, &id, &exclude).await,
         SyncCommand::Discard { id } => {
@@ -125,19 +267,74 @@ pub async fn run(
     }
 }
 
+async fn jobs(engine: &Local, org: &str, json: bool) -> anyhow::Result<()> {
+    let runs = engine.jobs(org).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(());
+    }
+    if runs.is_empty() {
+        println!("nothing runs or waits");
+        return Ok(());
+    }
+    println!(
+        "{:<38} {:<16} {:<8} {:<9} {:<30} {}",
+        "RUN", "SOURCE", "STATUS", "TRIGGER", "WORKER", "SINCE"
+    );
+    for r in runs {
+        println!(
+            "{:<38} {:<16} {:<8} {:<9} {:<30} {}",
+            r.run_id,
+            r.source_id,
+            r.status,
+            r.trigger,
+            r.worker_id.as_deref().unwrap_or("(waiting)"),
+            r.since
+        );
+    }
+    Ok(())
+}
+
+async fn notifications(engine: &Local, org: &str, json: bool) -> anyhow::Result<()> {
+    let list = engine.notifications(org).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    for n in list {
+        println!(
+            "{}  {:<18} webhook {:<8} email {:<8} {}{}",
+            n.created_at,
+            n.event,
+            n.webhook_state,
+            n.email_state,
+            n.subject,
+            n.last_error
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 async fn apply(engine: &Local, file: &std::path::Path) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let config = DistrictConfig::parse(&text)?;
     let cleared = engine.apply(&config).await?;
     println!(
-        "applied {}: organization `{}`, {} sources",
+        "applied {}: organization `{}`, {} sources, {} vendors",
         file.display(),
         config.organization.id,
-        config.sources.len()
+        config.sources.len(),
+        config.vendors.len()
     );
     for sentence in cleared {
-        println!("  {sentence}: enter it again in the source's Delivery Config");
+        if sentence.starts_with("vendor ") {
+            println!("  {sentence}");
+        } else {
+            println!("  {sentence}: enter it again in the source's Delivery Config");
+        }
     }
     Ok(())
 }

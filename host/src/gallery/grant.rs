@@ -344,8 +344,10 @@ fn visible_settings(
     Ok(visible)
 }
 
-/// A setting's value must be of the setting's type.
-fn check_value(plugin: &str, spec: &SettingSpec, value: &str) -> Result<(), GrantError> {
+/// A setting's value must be of the setting's type (and a number within
+/// the manifest's bounds). Checked when a source is saved and again when
+/// it runs.
+pub fn check_value(plugin: &str, spec: &SettingSpec, value: &str) -> Result<(), GrantError> {
     let invalid = |why: &str| GrantError::InvalidSetting {
         plugin: plugin.to_string(),
         name: spec.name.clone(),
@@ -360,10 +362,21 @@ fn check_value(plugin: &str, spec: &SettingSpec, value: &str) -> Result<(), Gran
             }
         }
         SettingType::Number => {
-            value
+            let n = value
                 .trim()
                 .parse::<f64>()
-                .map_err(|_| invalid("it must be a number"))?;
+                .ok()
+                .filter(|n| n.is_finite())
+                .ok_or_else(|| invalid("it must be a number"))?;
+            let range = match (spec.min, spec.max) {
+                (Some(lo), Some(hi)) => format!("use {lo} to {hi}"),
+                (Some(lo), None) => format!("use {lo} or more"),
+                (None, Some(hi)) => format!("use at most {hi}"),
+                (None, None) => String::new(),
+            };
+            if spec.min.is_some_and(|lo| n < lo) || spec.max.is_some_and(|hi| n > hi) {
+                return Err(invalid(&format!("it is out of range: {range}")));
+            }
         }
         SettingType::Choice if !spec.choices.iter().any(|c| c == value) => {
             return Err(invalid(&format!(

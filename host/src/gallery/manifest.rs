@@ -100,6 +100,11 @@ pub struct SettingSpec {
     pub choices: Vec<String>,
     #[serde(default)]
     pub help: Option<String>,
+    /// A number setting's least and greatest value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
 }
 
 /// A gallery entry: the same component listed under its own name and

@@ -53,6 +53,27 @@ fn reference_parts(j: &Json) -> Option<(EntityKind, &str)> {
     Some((kind, obj.get("id")?.as_str()?))
 }
 
+/// Whether a value is one reference (`{"kind", "id"}`).
+pub fn is_reference(j: &Json) -> bool {
+    reference_parts(j).is_some()
+}
+
+/// Visit each reference an attribute's value holds (one, or a list of
+/// them): (kind, id).
+pub fn each_reference_in(value: &Json, mut f: impl FnMut(EntityKind, &str)) {
+    match value {
+        Json::Array(items) => items
+            .iter()
+            .filter_map(reference_parts)
+            .for_each(|(kind, id)| f(kind, id)),
+        other => {
+            if let Some((kind, id)) = reference_parts(other) {
+                f(kind, id)
+            }
+        }
+    }
+}
+
 fn json_reference(j: &Json) -> Option<Reference> {
     let obj = j.as_object()?;
     if obj.len() != 2 {
@@ -225,16 +246,8 @@ impl Record {
 
     /// Visit every reference the record holds: (attribute, kind, id).
     pub fn each_reference(&self, mut f: impl FnMut(&str, EntityKind, &str)) {
-        let mut visit = |name: &str, j: &Json| {
-            if let Some((kind, id)) = reference_parts(j) {
-                f(name, kind, id);
-            }
-        };
         for (name, v) in &self.attrs {
-            match v {
-                Json::Array(items) => items.iter().for_each(|i| visit(name, i)),
-                other => visit(name, other),
-            }
+            each_reference_in(v, |kind, id| f(name, kind, id));
         }
     }
 

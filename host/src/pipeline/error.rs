@@ -76,6 +76,10 @@ pub enum RunError {
         share: f64,
         allowed: f64,
     },
+    /// The run's lease ran out while it read (this process stalled), and
+    /// another worker took the run over.
+    #[error("the run's lease ran out and another worker took it over")]
+    Abandoned,
 }
 
 /// Why the connector's reader stopped before the end.

@@ -72,6 +72,8 @@ pub struct ExportOptions {
     /// The held export run an admin approved: it goes on under that run,
     /// past the hold.
     pub approved: Option<String>,
+    /// A queued run this engine's holder claimed (a worker's job).
+    pub run: Option<String>,
 }
 
 /// An export is approved whole: an approval that would leave actions out
@@ -157,19 +159,23 @@ impl Engine {
                 }
                 held.clone()
             }
-            None => {
-                self.store
-                    .create_run(
-                        org_id,
-                        destination_id,
-                        "export",
-                        &opts.trigger,
-                        &opts.by,
-                        None,
-                    )
-                    .await?
-            }
+            None => match opts.run.take() {
+                Some(claimed) => claimed,
+                None => {
+                    self.store
+                        .create_run(
+                            org_id,
+                            destination_id,
+                            "export",
+                            &opts.trigger,
+                            &opts.by,
+                            None,
+                        )
+                        .await?
+                }
+            },
         };
+        let _lease = self.lease_run(&run_id, &mut opts.progress).await?;
         if let Some(tx) = opts.on_started.take() {
             let _ = tx.send(run_id.clone());
         }
@@ -246,7 +252,9 @@ impl Engine {
             for kind in kinds {
                 dry.count(*kind).await?;
             }
-            let reason = if config.advanced.preview {
+            let reason = if config.advanced.approval() == crate::config::Approval::Always {
+                None
+            } else if config.advanced.approval() == crate::config::Approval::Review {
                 Some("this integration previews every export: approve it to send it".to_string())
             } else {
                 super::hold_reason(config, &preview)

@@ -8,6 +8,7 @@
 
 mod error;
 pub mod export;
+pub mod lease;
 mod rules;
 pub mod stages;
 
@@ -19,7 +20,7 @@ use crate::bindings::types::EntityKind;
 use crate::capabilities::drops::DropRoot;
 use crate::capabilities::http::{ConnectionClient, HttpLimits};
 use crate::capabilities::log::{Origin, ProgressSink};
-use crate::config::{SourceConfig, SyncMode};
+use crate::config::{Approval, SourceConfig, SyncMode};
 use crate::gallery::grant::grant;
 use crate::gallery::manifest::Direction;
 use crate::gallery::{Gallery, Package};
@@ -72,6 +73,9 @@ pub struct ImportOptions {
     /// Secret values the caller resolved (the API keeps them encrypted);
     /// none: read from the environment variables the configuration names.
     pub secrets: Option<BTreeMap<String, Secret>>,
+    /// A queued run this engine's holder claimed (a worker's job): the
+    /// import runs under it. None: the import makes its run.
+    pub run: Option<String>,
 }
 
 impl Default for ImportOptions {
@@ -85,6 +89,7 @@ impl Default for ImportOptions {
             waiting: None,
             on_started: None,
             secrets: None,
+            run: None,
         }
     }
 }
@@ -103,6 +108,8 @@ pub struct Engine {
     pub read_concurrency: usize,
     /// Where file sources may read (none: wherever their folder says).
     drops: Option<DropRoot>,
+    /// Who holds the leases of the runs this engine runs.
+    pub holder: lease::Holder,
 }
 
 /// Pages in flight by default: enough to hide a SIS's latency per page,
@@ -170,7 +177,42 @@ impl Engine {
             http_limits: HttpLimits::default(),
             read_concurrency: READ_CONCURRENCY,
             drops: None,
+            holder: lease::Holder::this_process("host"),
         }
+    }
+
+    /// The runs this engine runs are leased by `holder`.
+    pub fn with_holder(mut self, holder: lease::Holder) -> Engine {
+        self.holder = holder;
+        self
+    }
+
+    /// Make (or take up) a run's id, lease it to this engine's holder, and
+    /// keep the lease renewed with the run's progress while it lives.
+    async fn lease_run(
+        &self,
+        run_id: &str,
+        progress: &mut Option<ProgressSink>,
+    ) -> Result<lease::Lease, EngineError> {
+        self.store
+            .take_lease(
+                run_id,
+                &self.holder.id,
+                &crate::store::jobs::after(self.holder.secs),
+            )
+            .await?;
+        let cell: lease::ProgressCell = Default::default();
+        let seen = cell.clone();
+        let inner = progress.take();
+        *progress = Some(Arc::new(move |done, total| {
+            if let Ok(mut p) = seen.lock() {
+                *p = Some((done, total));
+            }
+            if let Some(inner) = &inner {
+                inner(done, total);
+            }
+        }));
+        Ok(lease::Lease::keep(&self.store, run_id, &self.holder, cell))
     }
 
     /// File sources read only below `root`, each organization in a folder
@@ -239,6 +281,26 @@ impl Engine {
                     )));
                 }
             }
+            for (name, value) in &source.settings {
+                if let Some(spec) = package.manifest.setting(name)
+                    && !spec.secret
+                    && !value.trim().is_empty()
+                {
+                    // Said by the setting's label, as the form shows it.
+                    crate::gallery::grant::check_value(&package.manifest.id, spec, value).map_err(
+                        |e| match e {
+                            crate::gallery::grant::GrantError::InvalidSetting { why, .. } => {
+                                EngineError::Setup(format!(
+                                    "{}: “{}” is not accepted: {why}",
+                                    spec.label,
+                                    value.trim()
+                                ))
+                            }
+                            other => EngineError::Setup(format!("source `{}`: {other}", source.id)),
+                        },
+                    )?;
+                }
+            }
             for name in source.settings.keys() {
                 if package.manifest.is_secret(name) {
                     return Err(EngineError::Setup(format!(
@@ -256,9 +318,29 @@ impl Engine {
                 self.drop_folder(&config.organization.id, source, folder, false)?;
             }
         }
-        self.store
-            .upsert_organization(&config.organization.id, &config.organization.name)
-            .await?;
+        let org = &config.organization;
+        if let Some(tz) = &org.time_zone {
+            crate::config::OrgSettings::check_time_zone(tz)
+                .map_err(|e| EngineError::Setup(format!("organization `{}`: {e}", org.id)))?;
+        }
+        if let Some(n) = &org.notifications {
+            n.check()
+                .map_err(|e| EngineError::Setup(format!("organization `{}`: {e}", org.id)))?;
+        }
+        self.store.upsert_organization(&org.id, &org.name).await?;
+        if org.time_zone.is_some() || org.notifications.is_some() {
+            let mut settings =
+                crate::config::OrgSettings::parse(&self.store.org_settings(&org.id).await?);
+            if let Some(tz) = &org.time_zone {
+                settings.time_zone = Some(tz.clone());
+            }
+            if let Some(n) = &org.notifications {
+                settings.notifications = n.clone();
+            }
+            let json = serde_json::to_string(&settings)
+                .map_err(|e| EngineError::Setup(format!("organization settings: {e}")))?;
+            self.store.set_org_settings(&org.id, &json).await?;
+        }
         for source in &config.sources {
             self.store
                 .upsert_source(&config.organization.id, source)
@@ -286,12 +368,17 @@ impl Engine {
             .into_iter()
             .map(|s| s.config)
             .collect();
+        let settings = crate::config::OrgSettings::parse(&self.store.org_settings(org_id).await?);
+        let notifications = settings.notifications;
         Ok(crate::config::DistrictConfig {
             organization: crate::config::Organization {
                 id: org_id.to_string(),
                 name,
+                time_zone: settings.time_zone,
+                notifications: (notifications != Default::default()).then_some(notifications),
             },
             sources,
+            vendors: Vec::new(),
         })
     }
 
@@ -450,31 +537,45 @@ impl Engine {
             Mode::Full => None,
             Mode::Quick => self.store.last_committed_start(org_id, source_id).await?,
         };
-        let run_id = self
-            .store
-            .create_run(
-                org_id,
-                source_id,
-                opts.mode.as_str(),
-                &opts.trigger,
-                &opts.by,
-                since.as_deref(),
-            )
-            .await?;
+        let run_id = match opts.run.take() {
+            Some(claimed) => {
+                self.store.set_since(&claimed, since.as_deref()).await?;
+                claimed
+            }
+            None => {
+                self.store
+                    .create_run(
+                        org_id,
+                        source_id,
+                        opts.mode.as_str(),
+                        &opts.trigger,
+                        &opts.by,
+                        since.as_deref(),
+                    )
+                    .await?
+            }
+        };
+        let mut lease = self.lease_run(&run_id, &mut opts.progress).await?;
         if let Some(tx) = opts.on_started.take() {
             let _ = tx.send(run_id.clone());
         }
         let mut report = RunReport::default();
-        let outcome = self
-            .run_stages(
+        let outcome = tokio::select! {
+            outcome = self.run_stages(
                 org_id,
                 &config,
                 &run_id,
                 since.as_deref(),
                 &opts,
                 &mut report,
-            )
-            .await;
+            ) => outcome,
+            _ = lease.lost() => Err(RunError::Abandoned),
+        };
+        if let Err(RunError::Abandoned) = outcome {
+            // Its successor reads the source again; this one is the reaper's.
+            tracing::warn!(run = %run_id, "the run's lease ran out while it read; stopped");
+            return Ok(self.store.run(&run_id).await?);
+        }
         if let Err(failure) = outcome {
             report.failure = Some(failure.report_text());
             self.store.clear_changes(&run_id).await?;
@@ -484,18 +585,46 @@ impl Engine {
             return Ok(self.store.run(&run_id).await?);
         }
         // Hold?
-        let hold = hold_reason(&config, &report);
-        let auto = opts.auto_commit.unwrap_or(config.advanced.auto_commit);
-        let status = if let Some(reason) = &hold {
+        let approval = match config.advanced.approval {
+            Some(choice) => choice,
+            // The older pair, with the caller's say on auto-commit.
+            None => {
+                let auto = opts.auto_commit.unwrap_or(config.advanced.auto_commit);
+                if config.advanced.preview || !auto {
+                    Approval::Review
+                } else {
+                    Approval::Threshold
+                }
+            }
+        };
+        let hold = match approval {
+            Approval::Always => None,
+            _ => hold_reason(&config, &report),
+        };
+        // A first run that changes nothing has nothing to review.
+        let first = config.advanced.review_first
+            && approval != Approval::Review
+            && report.changes() > 0
+            && self
+                .store
+                .last_committed_start(org_id, source_id)
+                .await?
+                .is_none();
+        let (status, reason) = if let Some(reason) = &hold {
             report.hold = Some(reason.clone());
-            RunStatus::Held
-        } else if config.advanced.preview || !auto {
-            RunStatus::AwaitingApproval
+            (RunStatus::Held, hold.clone())
+        } else if approval == Approval::Review {
+            (RunStatus::AwaitingApproval, None)
+        } else if first {
+            (
+                RunStatus::AwaitingApproval,
+                Some("the first import of a new integration waits for review: approve it to commit it; later runs follow the approval setting".to_string()),
+            )
         } else {
-            RunStatus::Running
+            (RunStatus::Running, None)
         };
         self.store
-            .finish_run(&run_id, status, hold.as_deref(), &report)
+            .finish_run(&run_id, status, reason.as_deref(), &report)
             .await?;
         if status == RunStatus::Running {
             self.commit(org_id, &run_id, &mut report, 0).await?;

@@ -8,12 +8,8 @@ mod kv;
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::Migrator;
 
 pub use kv::DbKeyValue;
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The embedded default: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite://homeroom.db";
@@ -50,16 +46,7 @@ pub struct Store {
     pub backend: Backend,
 }
 
-/// A URL without its password, for messages.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
+pub use crate::secret::redact_url;
 
 impl Store {
     /// Open (creating a SQLite file if needed) and migrate.
@@ -128,10 +115,14 @@ impl Store {
                 .await
                 .map_err(connect_err)?,
         };
-        let migrator = match backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        // The job queue's tables (apalis's, `crate::queue`) keep their
+        // migrations in the same `_sqlx_migrations` table; each set leaves
+        // the other's rows alone.
+        let mut migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
         };
+        migrator.set_ignore_missing(true);
         migrator
             .run(&pool)
             .await
@@ -147,6 +138,8 @@ impl Store {
 mod api;
 mod entities;
 pub mod exports;
+pub mod jobs;
+pub mod provider;
 mod runs;
 pub mod sync;
 

@@ -15,6 +15,8 @@ pub fn now() -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
+    /// Waiting for a worker.
+    Queued,
     Running,
     /// Waiting because a hold threshold was passed.
     Held,
@@ -28,6 +30,7 @@ pub enum RunStatus {
 impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            RunStatus::Queued => "queued",
             RunStatus::Running => "running",
             RunStatus::Held => "held",
             RunStatus::AwaitingApproval => "awaiting_approval",
@@ -39,6 +42,7 @@ impl RunStatus {
 
     pub fn parse(s: &str) -> Result<RunStatus, StoreError> {
         Ok(match s {
+            "queued" => RunStatus::Queued,
             "running" => RunStatus::Running,
             "held" => RunStatus::Held,
             "awaiting_approval" => RunStatus::AwaitingApproval,
@@ -69,9 +73,24 @@ pub struct Run {
     pub finished_at: Option<String>,
     pub committed_at: Option<String>,
     pub report: RunReport,
+    /// The worker (or process) that ran it, or runs it.
+    pub worker_id: Option<String>,
+    /// Schedule runs: when it came due.
+    pub due_at: Option<String>,
+    /// 1, or more for a run that reads again after its worker died.
+    pub attempt: i64,
+    /// The abandoned run this one reads again.
+    pub retry_of: Option<String>,
+    /// Due times folded into this run while it waited.
+    pub coalesced: i64,
+    /// Failed because its worker's lease ran out (a successor may read
+    /// the source again).
+    pub abandoned: bool,
 }
 
 const RUN_COLUMNS: &str = "id, org_id, source_id, mode, trigger_kind, triggered_by, status, hold_reason, since, started_at, finished_at, committed_at, report";
+/// What a run's row says beside: who runs it, and as which job.
+const READ_COLUMNS: &str = "id, org_id, source_id, mode, trigger_kind, triggered_by, status, hold_reason, since, started_at, finished_at, committed_at, report, worker_id, due_at, attempt, retry_of, coalesced, abandoned";
 
 fn run_from_row(row: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
     let report: String = row.try_get("report")?;
@@ -90,6 +109,12 @@ fn run_from_row(row: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
         committed_at: row.try_get("committed_at")?,
         report: serde_json::from_str(&report)
             .map_err(|e| StoreError::Corrupt(format!("run report: {e}")))?,
+        worker_id: row.try_get("worker_id")?,
+        due_at: row.try_get("due_at")?,
+        attempt: row.try_get("attempt")?,
+        retry_of: row.try_get("retry_of")?,
+        coalesced: row.try_get("coalesced")?,
+        abandoned: row.try_get::<i64, _>("abandoned")? != 0,
     })
 }
 
@@ -211,7 +236,9 @@ impl Store {
         report: &RunReport,
     ) -> Result<(), StoreError> {
         let json = serde_json::to_string(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query("UPDATE runs SET status = $1, hold_reason = $2, report = $3, finished_at = $4 WHERE id = $5")
+        // Only a run still going ends here: one the reaper failed as
+        // abandoned (its lease ran out) keeps that.
+        sqlx::query("UPDATE runs SET status = $1, hold_reason = $2, report = $3, finished_at = $4 WHERE id = $5 AND status = 'running'")
             .bind(status.as_str())
             .bind(hold_reason)
             .bind(json)
@@ -222,13 +249,25 @@ impl Store {
         Ok(())
     }
 
+    /// What a quick run asks the source for: changes after this instant.
+    pub async fn set_since(&self, run_id: &str, since: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET since = $1 WHERE id = $2")
+            .bind(since)
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Take up a held run again (an export approved): running once more,
     /// only if it is still held. Whether it was.
     pub async fn resume_held_run(&self, run_id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = $1 AND status IN ('held', 'awaiting_approval')",
+            "UPDATE runs SET status = 'running', finished_at = NULL, worker_id = NULL, lease_until = $2 WHERE id = $1 AND status IN ('held', 'awaiting_approval')",
         )
         .bind(run_id)
+        // A lease until the process that resumes it takes its own.
+        .bind(super::jobs::after(120.0))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -246,7 +285,7 @@ impl Store {
     }
 
     pub async fn run(&self, run_id: &str) -> Result<Run, StoreError> {
-        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
+        let row = sqlx::query(&format!("SELECT {READ_COLUMNS} FROM runs WHERE id = $1"))
             .bind(run_id)
             .fetch_optional(&self.pool)
             .await?
@@ -259,7 +298,7 @@ impl Store {
     /// A run of an organization; none when it is another organization's.
     pub async fn org_run(&self, org_id: &str, run_id: &str) -> Result<Option<Run>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 AND org_id = $2"
+            "SELECT {READ_COLUMNS} FROM runs WHERE id = $1 AND org_id = $2"
         ))
         .bind(run_id)
         .bind(org_id)
@@ -275,7 +314,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Run>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR source_id = CAST($2 AS TEXT)) ORDER BY started_at DESC, id DESC LIMIT $3"
+            "SELECT {READ_COLUMNS} FROM runs WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR source_id = CAST($2 AS TEXT)) ORDER BY started_at DESC, id DESC LIMIT $3"
         ))
         .bind(org_id)
         .bind(source_id)

@@ -678,7 +678,7 @@ impl Store {
     }
 
     pub async fn discard_run(&self, run_id: &str) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE runs SET status = 'discarded', finished_at = $1 WHERE id = $2 AND status IN ('held', 'awaiting_approval')")
+        let n = sqlx::query("UPDATE runs SET status = 'discarded', finished_at = COALESCE(finished_at, $1) WHERE id = $2 AND status IN ('held', 'awaiting_approval')")
             .bind(now())
             .bind(run_id)
             .execute(&self.pool)

@@ -20,16 +20,19 @@
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.json(); })
         .then(function (p) {
-          if (p.status !== "running") {
+          if (p.status !== "running" && p.status !== "queued") {
             window.location.reload();
             return;
           }
-          if (p.waiting) {
+          if (p.status === "queued") {
+            text.textContent = "Waiting for a worker to take it";
+          } else if (p.waiting) {
             text.textContent = "Waiting: " + p.waiting;
           } else if (p.total) {
             bar.max = p.total;
             bar.value = p.done;
-            text.textContent = p.done + " of " + p.total + " records read";
+            text.textContent = p.done + " of " + p.total + " records read (" +
+              Math.floor((p.done * 100) / p.total) + "%)";
           } else if (p.done) {
             text.textContent = p.done + " records read";
           }

@@ -45,6 +45,8 @@ pub enum Nav {
     Runs,
     Records,
     Duplicates,
+    Vendors,
+    Settings,
     Audit,
 }
 
@@ -64,7 +66,9 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
         "discarded" => "The run was discarded: nothing of it was applied.",
         "selection" => "Your selection was saved. Approve the run when you are ready.",
         "resolved" => "The duplicate pair was resolved.",
-        "started" => "The import started.",
+        "started" => "The run is queued: a worker takes it as soon as one is free.",
+        "revoked" => "Revoked: the vendor sees nothing through it from now on.",
+        "purged" => "The person's data was purged from the hub; the purge is on record below.",
         _ => return None,
     })
 }
@@ -108,6 +112,8 @@ pub fn page_with_head(
             (Nav::Runs, "Runs", format!("{base}/runs")),
             (Nav::Records, "Records", format!("{base}/records")),
             (Nav::Duplicates, "Duplicates", format!("{base}/duplicates")),
+            (Nav::Vendors, "Vendors", format!("{base}/vendors")),
+            (Nav::Settings, "Settings", format!("{base}/settings")),
         ];
         if ctx.can(Role::Admin) {
             v.push((Nav::Audit, "Audit log", format!("{base}/audit")));
@@ -182,6 +188,7 @@ pub fn bare(title: &str, body: Markup) -> Markup {
 
 pub fn status_badge(status: &str) -> Markup {
     let (class, label) = match status {
+        "queued" => ("info", "Waiting for a worker"),
         "running" => ("info", "Running"),
         "held" => ("warn", "Held"),
         "awaiting_approval" => ("warn", "Awaiting approval"),

@@ -11,6 +11,8 @@
 
 mod layout;
 mod pages;
+mod settings;
+mod vendors;
 mod wizard;
 
 use axum::Router;
@@ -358,5 +360,7 @@ pub fn router(app: App) -> Router<App> {
         .route("/static/app.js", get(js))
         .merge(pages::routes())
         .merge(wizard::routes())
+        .merge(settings::routes())
+        .merge(vendors::routes())
         .layer(axum::middleware::from_fn_with_state(app, csrf_guard))
 }

@@ -124,19 +124,27 @@ fn runs_table(ctx: &Ctx, runs: &[RunSummary]) -> Markup {
                 table {
                     thead { tr {
                         th { "Started" } th { "Source" } th { "Mode" } th { "Status" }
-                        th.num { "Changes" } th.num { "Warnings" } th.num { "Errors" } th { "By" }
+                        th.num { "Changes" } th.num { "Warnings" } th.num { "Errors" } th { "By" } th { "Worker" }
                     } }
                     tbody {
                         @for r in runs {
                             tr {
                                 td { a href={ (base) "/runs/" (r.id) } { (when(&r.started_at)) } }
-                                td { (r.source_id) }
+                                td { (r.source_name.as_deref().unwrap_or(&r.source_id)) br; span.muted.mono { (r.source_id) } }
                                 td { (r.mode) " · " (r.trigger) }
                                 td { (status_badge(&r.status)) }
                                 td.num { (r.changes) }
                                 td.num { (r.warnings) }
                                 td.num { (r.errors) }
-                                td.muted { (r.triggered_by) }
+                                td.muted { (r.triggered_by) @if let Some(due) = &r.due_at { br; "due " (when(due)) } }
+                                td.muted {
+                                    @match (&r.worker_id, r.status.as_str()) {
+                                        (_, "queued") => { "waiting" @if r.coalesced > 0 { " (" (r.coalesced + 1) " due times)" } }
+                                        (Some(w), _) => { code { (w) } }
+                                        (None, _) => { "—" }
+                                    }
+                                    @if r.attempt > 1 { br; "attempt " (r.attempt) }
+                                }
                             }
                         }
                     }
@@ -215,6 +223,7 @@ async fn gallery(
     let ctx = ctx(&app, session, &org).await?;
     let search = q.text("q");
     let entries = app.gallery(Some(&search));
+    let active = app.sources(&ctx.session.caller, &org).await?;
     let base = ctx.base();
     let admin = ctx.can(Role::Admin);
     let body = html! {
@@ -250,10 +259,27 @@ async fn gallery(
                             }
                         }
                     }
-                    @if admin {
+                    @let mine: Vec<_> = active.iter().filter(|s| s.app == e.id).collect();
+                    @if !mine.is_empty() {
+                        p.active {
+                            span.badge.ok { "Active" } " as "
+                            @for (i, s) in mine.iter().enumerate() {
+                                @if i > 0 { ", " }
+                                a href={ (base) "/sources/" (s.id) "/setup/delivery" } { (s.name) }
+                            }
+                        }
+                    }
+                    @if admin && mine.is_empty() {
                         form method="post" action={ (base) "/gallery/" (e.id) "/activate" } {
                             (ctx.csrf())
                             button.primary type="submit" aria-label={ "Activate " (e.name) } { "Activate" }
+                        }
+                    } @else if admin {
+                        form.another method="post" action={ (base) "/gallery/" (e.id) "/activate" } {
+                            (ctx.csrf())
+                            label for={ "name-" (e.id) } { "A second one, named apart" }
+                            input id={ "name-" (e.id) } name="name" required placeholder={ (e.name) " (second district feed)" };
+                            button type="submit" aria-label={ "Add another " (e.name) } { "Add another" }
                         }
                     } @else {
                         p.muted { small { "An admin activates apps." } }
@@ -269,6 +295,7 @@ async fn activate(
     State(app): State<App>,
     session: Session,
     Path((org, id)): Path<(String, String)>,
+    form: Form,
 ) -> UiResult {
     let view = app
         .activate(
@@ -277,7 +304,7 @@ async fn activate(
             &Activate {
                 app: id,
                 id: None,
-                name: None,
+                name: form.opt("name"),
             },
         )
         .await?;
@@ -505,7 +532,7 @@ async fn run_page(
     let all_issues = q.get("issues") == Some("all");
     let shown = if all_issues { 1000 } else { 20 };
     let base = ctx.base();
-    let running = s.status == "running";
+    let running = s.status == "running" || s.status == "queued";
     let waiting = run.waiting;
     let excluded = app
         .excluded_actions(&ctx.session.caller, &org, &run_id)
@@ -563,7 +590,7 @@ async fn run_page(
         p.crumbs { a href={ (base) "/runs" } { "Runs" } " / " (s.id) }
         div.pagehead {
             div {
-                h1 { @if export { "Export to " } @else { "Import from " } (s.source_id) " " (status_badge(&s.status)) }
+                h1 { @if export { "Export to " } @else { "Import from " } (s.source_name.as_deref().unwrap_or(&s.source_id)) " " (status_badge(&s.status)) }
                 p.lead { (s.mode) " run, " (s.trigger) ", started by " (s.triggered_by) }
             }
             @if waiting && ctx.can(Role::Operator) {
@@ -582,8 +609,15 @@ async fn run_page(
         @if running {
             div.panel.progress data-progress-url={ (base) "/runs/" (s.id) "/progress" } {
                 @let p = run.progress.clone().unwrap_or_default();
-                @if let Some(why) = &p.waiting { strong { "Waiting: " (why) } } @else { strong { "Reading from the source…" } }
-                @if let Some(total) = p.total { progress max=(total) value=(p.done) {} } @else { progress {} }
+                @if s.status == "queued" {
+                    strong { "Waiting for a worker to take it" }
+                    @if s.coalesced > 0 { " (" (s.coalesced + 1) " starts or due times folded into this run)" }
+                } @else if let Some(why) = &p.waiting { strong { "Waiting: " (why) } } @else { strong { "Reading from the source…" } @if let Some(w) = &s.worker_id { " " span.muted { "on " code { (w) } } } }
+                @if s.attempt > 1 { p.hint { "Attempt " (s.attempt) ": the worker of an earlier run of it stopped answering, so this one reads the source again." } }
+                @if let Some(total) = p.total {
+                    progress max=(total) value=(p.done) {}
+                    @if total > 0 { " " (p.done) " of " (total) " records read (" (p.done * 100 / total) "%)" }
+                } @else { progress {} }
                 span.muted data-progress-text { "This page follows the run; it shows the report when the run is over." }
                 noscript { a href={ (base) "/runs/" (s.id) } { "Reload to see where it stands" } }
             }
@@ -591,7 +625,7 @@ async fn run_page(
         @if let Some(f) = &s.failure {
             div.callout.bad role="alert" { strong { "The run failed; nothing was committed." } (f) }
         }
-        @if let Some(h) = &s.hold_reason {
+        @if let (Some(h), "held") = (&s.hold_reason, s.status.as_str()) {
             div.callout.warn { strong { "Held: the changes pass this source's hold threshold." } (h) }
         }
         @if waiting && export {
@@ -1016,6 +1050,11 @@ async fn record(
             }
         }
     }
+    let vendors = if e.entity.kind == "user" {
+        Some(super::vendors::person_panel(&app, &ctx, &org, &id).await?)
+    } else {
+        None
+    };
     let label = if e.entity.label.is_empty() {
         e.entity.id.clone()
     } else {
@@ -1063,6 +1102,7 @@ async fn record(
                 }
             }
         } }
+        @if let Some(v) = &vendors { (v) }
         h2 { "Sync history" }
         div.tablewrap { table {
             thead { tr { th { "When" } th { "Run" } th { "Action" } th { "Changes" } } }

@@ -354,10 +354,20 @@ fn delivery(ctx: &Ctx, view: &SourceView) -> Markup {
                     span { "Bulk upload mode" small { "Each full run holds all the data: records missing from it are deleted." } } }
                 label.check { input type="checkbox" name="adv.compare_by_domains" value="1" checked[a.compare_by_domains];
                     span { "Compare records by the Domains of Uniqueness" small { "Find the same person twice: under two ids of this source's feed, or from another source (the SIS and the directory, say)." } } }
-                label.check { input type="checkbox" name="adv.preview" value="1" checked[a.preview];
-                    span { "Preview of data upload" small { "Every run waits for your approval; new data is not available until you accept it." } } }
-                label.check { input type="checkbox" name="adv.auto_commit" value="1" checked[a.auto_commit];
-                    span { "Apply runs without approval unless the hold threshold is passed" } }
+                fieldset {
+                    legend { "Approval" }
+                    @let choice = a.approval();
+                    @for (value, label, help) in [
+                        ("review", "Review every run", "Every run waits for your approval; new data is not available until you accept it."),
+                        ("threshold", "Commit unless a hold threshold is passed", "A run that updates or deletes more than the thresholds below waits for you."),
+                        ("always", "Always commit", "Every run is applied as it is read, thresholds or not."),
+                    ] {
+                        label.check { input type="radio" name="adv.approval" value=(value) checked[choice.as_str() == value];
+                            span { (label) small { (help) } } }
+                    }
+                    label.check { input type="checkbox" name="adv.review_first" value="1" checked[a.review_first];
+                        span { "Review the first import" small { "The first run of this integration waits for your approval, whatever is chosen above." } } }
+                }
                 label.check { input type="checkbox" name="adv.ignore_class_name_edits" value="1" checked[a.ignore_class_name_edits];
                     span { "Keep class names as first synced" small { "Later renames in the source are ignored." } } }
                 label.check { input type="checkbox" name="adv.keep_dangling_references" value="1" checked[a.keep_dangling_references];
@@ -497,8 +507,7 @@ fn delivery_from(form: &Form, view: &SourceView) -> AppResult<Delivery> {
     let mut advanced = Advanced {
         bulk_upload: form.has("adv.bulk_upload"),
         compare_by_domains: form.has("adv.compare_by_domains"),
-        preview: form.has("adv.preview"),
-        auto_commit: form.has("adv.auto_commit"),
+        review_first: form.has("adv.review_first"),
         ignore_class_name_edits: form.has("adv.ignore_class_name_edits"),
         keep_dangling_references: form.has("adv.keep_dangling_references"),
         sis_id_prefix: form.opt("adv.sis_id_prefix"),
@@ -508,6 +517,17 @@ fn delivery_from(form: &Form, view: &SourceView) -> AppResult<Delivery> {
         },
         ..view.config.advanced.clone()
     };
+    match form.text("adv.approval").as_str() {
+        "review" => advanced.set_approval(crate::config::Approval::Review),
+        "threshold" => advanced.set_approval(crate::config::Approval::Threshold),
+        "always" => advanced.set_approval(crate::config::Approval::Always),
+        "" => {}
+        other => {
+            return Err(AppError::invalid(format!(
+                "“{other}” is not an approval choice: review, threshold or always"
+            )));
+        }
+    }
     let importable: Vec<&str> = entry
         .iter()
         .flat_map(|e| e.entities.iter())
@@ -1113,7 +1133,7 @@ fn schedule(view: &SourceView) -> Markup {
                 }
             }
             div.row {
-                div.field { label for="at" { "At (HH:MM, server time)" } input #at type="time" name="at" value=(s.and_then(|s| s.at.as_deref()).unwrap_or("")); }
+                div.field { label for="at" { "At (HH:MM, " (view.time_zone) ")" } input #at type="time" name="at" value=(s.and_then(|s| s.at.as_deref()).unwrap_or("")); }
                 div.field { label for="weekday" { "On (weekly)" }
                     select #weekday name="weekday" {
                         option value="" { "—" }
@@ -1125,6 +1145,14 @@ fn schedule(view: &SourceView) -> Markup {
                         option value="full" selected[s.and_then(|s| s.mode.as_deref()) != Some("quick")] { "Full" }
                         option value="quick" selected[s.and_then(|s| s.mode.as_deref()) == Some("quick")] { "Quick (changes only)" }
                     } }
+            }
+            fieldset {
+                legend { "Pause" }
+                label.check { input type="checkbox" name="paused" value="1" checked[s.is_some_and(|s| s.paused)]; span { "Paused: nothing runs on schedule" } }
+                div.field { label for="resume_on" { "Resume on (a summer pause ends by itself)" } input #resume_on type="date" name="resume_on" value=(s.and_then(|s| s.resume_on.as_deref()).unwrap_or("")); }
+            }
+            @if let Some(next) = &view.next_run {
+                p.hint { "Next run: " (next) }
             }
         }
     }
@@ -1146,6 +1174,8 @@ fn schedule_from(form: &Form) -> AppResult<Option<Schedule>> {
         at: form.opt("at"),
         expires: form.opt("expires"),
         mode: form.opt("mode"),
+        paused: form.opt("paused").is_some(),
+        resume_on: form.opt("resume_on"),
     };
     s.check().map_err(AppError::from)?;
     Ok(Some(s))
@@ -1175,7 +1205,11 @@ async fn done(app: &App, ctx: &Ctx, view: &SourceView) -> AppResult<Markup> {
                 dt { "Domains of uniqueness" } dd { (c.domains.len()) }
                 dt { "Master fields" } dd { (c.master_fields.len()) }
                 dt { "Schedule" } dd { @if let Some(s) = &c.schedule { "every " (format!("{:?}", s.every).to_lowercase()) @if let Some(at) = &s.at { " at " (at) } } @else { "by hand" } }
-                dt { "Preview of data upload" } dd { @if c.advanced.preview { "on: every run waits for approval" } @else { "off" } }
+                dt { "Approval" } dd { (match c.advanced.approval() {
+                    crate::config::Approval::Review => "every run waits for review",
+                    crate::config::Approval::Threshold => "a run commits unless it passes a hold threshold",
+                    crate::config::Approval::Always => "every run commits",
+                }) @if c.advanced.review_first { "; the first import waits for review" } }
             }
         }
     })
@@ -1337,6 +1371,9 @@ async fn save_step(
         }),
         "schedule" => {
             let s = schedule_from(form)?;
+            if let Some(s) = &s {
+                app.check_schedule(caller, org, s).await?;
+            }
             let detail = serde_json::to_value(&s).unwrap_or_default();
             app.update_source(caller, org, id, "schedule", detail, move |c, _| {
                 c.schedule = s;
