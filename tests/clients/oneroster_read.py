@@ -8,11 +8,16 @@ It reads every collection of one version, checks what a client relies on
 add up to X-Total-Count; no record comes twice; every relationship it follows
 answers), and prints one JSON object with what it read.
 
-    oneroster_read.py BASE_URL CLIENT_ID CLIENT_SECRET {1.1|1.2} [PAGE_SIZE]
+With --grade it then writes back as a gradebook vendor does: a line item
+for the first class (PUT lineItems/{id}) and a score for that class's first
+student (PUT results/{id}), each answered 201, then reads both back.
+
+    oneroster_read.py BASE_URL CLIENT_ID CLIENT_SECRET {1.1|1.2} [PAGE_SIZE] [--grade]
 """
 
 import json
 import sys
+import uuid
 
 import requests
 
@@ -30,8 +35,9 @@ ENVELOPE = {
 
 
 def main():
-    base, client_id, secret, version = sys.argv[1:5]
-    page_size = int(sys.argv[5]) if len(sys.argv) > 5 else 100
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    base, client_id, secret, version = args[:4]
+    page_size = int(args[4]) if len(args) > 4 else 100
     session = requests.Session()
     answer = session.post(
         f"{base}/ims/oneroster/token",
@@ -105,7 +111,62 @@ def main():
         out["requests"] += 1
         if r.status_code != 200 or r.json()["user"]["sourcedId"] != single:
             out["problems"].append(f"users/{single}: HTTP {r.status_code}")
+    if "--grade" in sys.argv:
+        out["graded"] = grade(session, bases, read, version, rostering, out)
     print(json.dumps(out))
+
+
+def grade(session, bases, read, version, rostering, out):
+    """A line item for the first class with students, and one score."""
+    gradebook = bases["lineItems"]
+    for klass in read["classes"]:
+        r = session.get(f"{rostering}/classes/{klass['sourcedId']}/students", timeout=30)
+        students = r.json().get("users", []) if r.status_code == 200 else []
+        if students:
+            break
+    else:
+        out["problems"].append("no class has students to grade")
+        return None
+    student = students[0]["sourcedId"]
+    tag = uuid.uuid4().hex
+    line_item, result = f"py-li-{tag}", f"py-r-{tag}"
+    item = {
+        "sourcedId": line_item,
+        "status": "active",
+        "title": f"Python quiz ({version})",
+        "assignDate": "2024-10-01",
+        "dueDate": "2024-10-08",
+        "class": {"sourcedId": klass["sourcedId"], "type": "class"},
+        "resultValueMin": 0.0,
+        "resultValueMax": 20.0,
+    }
+    score = {
+        "sourcedId": result,
+        "status": "active",
+        "lineItem": {"sourcedId": line_item, "type": "lineItem"},
+        "student": {"sourcedId": student, "type": "user"},
+        "score": 17.5,
+        "scoreStatus": "fully graded",
+        "scoreDate": "2024-10-09",
+    }
+    for path, envelope, body in (
+        (f"lineItems/{line_item}", "lineItem", item),
+        (f"results/{result}", "result", score),
+    ):
+        r = session.put(f"{gradebook}/{path}", json={envelope: body}, timeout=30)
+        out["requests"] += 1
+        if r.status_code != 201:
+            out["problems"].append(f"PUT {path}: HTTP {r.status_code} {r.text[:300]}")
+            return None
+    r = session.get(f"{gradebook}/results/{result}", timeout=30)
+    served = r.json().get("result", {}) if r.status_code == 200 else {}
+    return {
+        "lineItem": line_item,
+        "result": result,
+        "class": klass["sourcedId"],
+        "student": student,
+        "score": served.get("score"),
+    }
 
 
 if __name__ == "__main__":

@@ -15,11 +15,13 @@ use std::path::Path;
 
 use homeroom_host::app::secrets::SecretBox;
 use homeroom_host::app::{App, Role, issue_token};
-use homeroom_host::config::{DistrictConfig, Organization, SourceConfig};
+use homeroom_host::config::{DistrictConfig, MasterField, Organization, SourceConfig, SyncMode};
 use homeroom_host::pipeline::{Engine, ImportOptions};
+use homeroom_host::secret::Secret;
 use homeroom_host::serve;
 use homeroom_host::store::RunStatus;
 use homeroom_tests::district::{self, Options, Summary};
+use homeroom_tests::oneroster_mock::{self, Dataset, MockOneRoster, Version as MockVersion};
 use homeroom_tests::support::{database_urls, engine, org_id, serve_until_shutdown};
 use serde_json::{Value, json};
 
@@ -59,6 +61,11 @@ async fn hub(url: &str, dir: &Path) -> Hub {
         .await
         .expect("import");
     assert_eq!(run.status, RunStatus::Committed, "{:?}", run.report.failure);
+    serve_hub(engine, org, summary).await
+}
+
+/// The hub's API and provider over loopback, with an admin token.
+async fn serve_hub(engine: Engine, org: String, summary: Summary) -> Hub {
     let app = App::new(engine.clone(), SecretBox::random());
     let admin = issue_token(
         engine.store(),
@@ -264,7 +271,7 @@ async fn a_python_client_reads_the_whole_district_in_both_versions() {
         let counts = hub.counts().await;
         for version in ["1.2", "1.1"] {
             let out = tokio::process::Command::new("python3")
-                .args([CLIENT, &hub.base, &id, &secret, version, "150"])
+                .args([CLIENT, &hub.base, &id, &secret, version, "150", "--grade"])
                 .output()
                 .await
                 .expect("python3 runs");
@@ -298,6 +305,28 @@ async fn a_python_client_reads_the_whole_district_in_both_versions() {
             assert_eq!(
                 read["students_in_classes"], read["student_enrollments"],
                 "{version}: each class's students are its student enrollments"
+            );
+            // The grade it wrote is the hub's: a result of the vendor's
+            // source, naming the hub's student, as it reads it back.
+            let graded = &read["graded"];
+            assert_eq!(graded["score"], 17.5, "{url} {version}: {graded}");
+            let result = hub
+                .engine
+                .store()
+                .entity(&hub.org, graded["result"].as_str().unwrap())
+                .await
+                .expect("the written result is an entity of the hub");
+            assert_eq!(result.kind, "result");
+            let data = Value::Object(result.data.clone());
+            assert_eq!(data["score"]["v"], 17.5, "{url} {version}: {data}");
+            assert_eq!(
+                data["score"]["s"],
+                format!("vendor:{id}"),
+                "{url} {version}"
+            );
+            assert_eq!(
+                data["student"]["v"]["id"], graded["student"],
+                "{url} {version}"
             );
             // Demographics are served under their person's id.
             let users: HashSet<&str> = read["ids"]["users"]
@@ -972,5 +1001,431 @@ expires_on = "2099-06-30"
         // A refused file makes no client (whose secret the error would lose).
         let listed = hub.api("GET", "/vendors", None).await;
         assert_eq!(listed.json.as_array().unwrap().len(), 2, "{}", listed.json);
+    }
+}
+
+/// The SIS of the grade-sync article as a two-way integration (the
+/// OneRoster mock, 1.2 rostering and gradebook), imported; its client
+/// secret sealed in the hub, so the exports a commit starts can sign in.
+async fn sis_hub(url: &str) -> (Hub, MockOneRoster) {
+    let mock = MockOneRoster::start(Dataset::sample()).await.unwrap();
+    let engine = engine(url).await;
+    let org = org_id("gradebook");
+    let mut sis = SourceConfig::new("sis", "oneroster");
+    sis.sync_mode = SyncMode::Sync;
+    for (k, v) in [
+        ("service_url", mock.service_url(MockVersion::V1p2)),
+        ("version", "1.2".into()),
+        ("auth", "oauth2-client-credentials".into()),
+        ("client_id", oneroster_mock::CLIENT_ID.into()),
+        ("token_url", mock.token_url()),
+    ] {
+        sis.settings.insert(k.into(), v);
+    }
+    sis.advanced.auto_commit = true;
+    for kind in [
+        "org",
+        "academic-session",
+        "course",
+        "class",
+        "user",
+        "category",
+    ] {
+        sis.master_fields.push(MasterField {
+            kind: kind.into(),
+            attribute: "*".into(),
+            source: "sis".into(),
+        });
+    }
+    engine
+        .apply_config(&DistrictConfig {
+            organization: Organization {
+                id: org.clone(),
+                name: "Springfield".into(),
+                ..Default::default()
+            },
+            sources: vec![sis],
+            vendors: Vec::new(),
+        })
+        .await
+        .expect("apply");
+    let secrets = BTreeMap::from([(
+        "client_secret".to_string(),
+        Secret::new(oneroster_mock::CLIENT_SECRET.to_string()),
+    )]);
+    let run = engine
+        .import(
+            &org,
+            "sis",
+            ImportOptions {
+                secrets: Some(secrets),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("import");
+    assert_eq!(run.status, RunStatus::Committed, "{:?}", run.report.failure);
+    let hub = serve_hub(engine, org, Summary::default()).await;
+    let sealed = hub
+        .api(
+            "PUT",
+            "/sources/sis/delivery",
+            Some(json!({"secrets": {"client_secret": oneroster_mock::CLIENT_SECRET}})),
+        )
+        .await;
+    assert_eq!(sealed.status, 200, "{}", sealed.json);
+    (hub, mock)
+}
+
+impl Hub {
+    /// A write to the 1.2 gradebook service.
+    async fn write(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let url = format!("{}/ims/oneroster/gradebook/v1p2{path}", self.base);
+        let mut b = self
+            .http
+            .request(method.parse().unwrap(), url)
+            .bearer_auth(token);
+        if let Some(body) = body {
+            b = b.json(&body);
+        }
+        reply(b.send().await.unwrap()).await
+    }
+
+    /// The hub's id of a SIS record.
+    async fn hub_id(&self, kind: &str, sis_id: &str) -> String {
+        self.engine
+            .store()
+            .entity_of(&self.org, "sis", kind, sis_id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("the SIS's {kind} {sis_id} is in the hub"))
+            .id
+    }
+}
+
+/// Approve the export to the SIS that waits, held for `why`.
+async fn approve_held_export(hub: &Hub, why: &str) {
+    let held = held_export(hub).await;
+    let reason = held["hold_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(why), "held for {why}: {held}");
+    let id = held["id"].as_str().unwrap();
+    let approved = hub
+        .api("POST", &format!("/runs/{id}/approve"), Some(json!({})))
+        .await;
+    assert!(approved.status < 300, "{}", approved.json);
+}
+
+/// The export to the SIS that waits for approval.
+async fn held_export(hub: &Hub) -> Value {
+    for _ in 0..200 {
+        let runs = hub.api("GET", "/runs?source=sis&limit=100", None).await;
+        if let Some(r) = runs.json.as_array().and_then(|runs| {
+            runs.iter()
+                .find(|r| r["mode"] == "export" && r["status"] == "held")
+                .cloned()
+        }) {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no export to the SIS was held");
+}
+
+/// Wait for the SIS mock to hold what `found` looks for.
+async fn in_sis(mock: &MockOneRoster, collection: &str, found: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        if let Some(r) = mock.records(collection).into_iter().find(|r| found(r)) {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the SIS never got it: {collection} {:?}",
+        mock.records(collection)
+    );
+}
+
+/// A vendor writes a line item and grades through the hub's gradebook
+/// API: they enter the hub as a source of the vendor's own, the commit
+/// exports them, and the SIS's gradebook holds them under the SIS's own
+/// ids; a delete leaves every list and the SIS. Writes outside the
+/// agreement, without the scope, or under another record's id are
+/// refused, and keep nothing.
+#[tokio::test]
+async fn a_vendors_grades_reach_the_sis_through_the_hub() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let (hub, sis) = sis_hub(&url).await;
+        let high = hub.hub_id("org", "s1").await;
+        let (id, secret) = hub
+            .vendor(
+                "Lumen Touch",
+                None,
+                json!({"schools": [high], "kinds": ALL_KINDS, "expires_on": "2099-06-30"}),
+            )
+            .await;
+        let token = hub.bearer(&id, &secret).await;
+        let algebra = hub.hub_id("class", "c-alg-1").await;
+        let tests = hub.hub_id("category", "cat-test").await;
+        let sofia = hub.hub_id("user", "st-1").await;
+        let mia = hub.hub_id("user", "st-5").await; // at the other school
+        let before = hub.counts().await;
+        // The vendor's own ids, GUID-like as OneRoster advises: the hub's
+        // ids are one space (and the test database outlives a run).
+        let quiz_id = format!("lt-quiz-{}", hub.org);
+        let grade_id = format!("lt-grade-{}", hub.org);
+
+        // A line item, then a grade for it.
+        let quiz = json!({"lineItem": {
+            "title": "Fractions quiz", "description": "Written in Lumen Touch",
+            "assignDate": "2024-10-01T08:00:00Z", "dueDate": "2024-10-04T23:59:00Z",
+            "class": {"sourcedId": algebra, "type": "class"},
+            "school": {"sourcedId": high, "type": "org"},
+            "category": {"sourcedId": tests, "type": "category"},
+            "resultValueMin": 0.0, "resultValueMax": 10.0,
+        }});
+        let made = hub
+            .write(
+                &token,
+                "PUT",
+                &format!("/lineItems/{quiz_id}"),
+                Some(quiz.clone()),
+            )
+            .await;
+        assert_eq!(made.status, 201, "{url}: {}", made.json);
+        assert_eq!(
+            made.json["lineItem"]["sourcedId"],
+            quiz_id.as_str(),
+            "{url}"
+        );
+        assert_eq!(
+            made.json["lineItem"]["class"]["sourcedId"],
+            algebra.as_str()
+        );
+        let grade = |score: f64| {
+            json!({"result": {
+                "lineItem": {"sourcedId": quiz_id, "type": "lineItem"},
+                "student": {"sourcedId": sofia, "type": "user"},
+                "score": score, "scoreStatus": "fully graded", "scoreDate": "2024-10-05",
+            }})
+        };
+        let graded = hub
+            .write(
+                &token,
+                "PUT",
+                &format!("/results/{grade_id}"),
+                Some(grade(8.0)),
+            )
+            .await;
+        assert_eq!(graded.status, 201, "{url}: {}", graded.json);
+        // The vendor reads back what it wrote, by its ids.
+        let read = hub
+            .write(
+                &token,
+                "GET",
+                &format!("/classes/{algebra}/lineItems"),
+                None,
+            )
+            .await;
+        assert_eq!(read.status, 200, "{url}: {}", read.json);
+        assert!(
+            read.json["lineItems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["sourcedId"] == quiz_id.as_str() && l["title"] == "Fractions quiz"),
+            "{url}: {}",
+            read.json
+        );
+
+        // The grade loop carries both to the SIS, under the SIS's ids.
+        let in_gradebook = in_sis(&sis, "lineItems", |l| l["title"] == "Fractions quiz").await;
+        assert_eq!(
+            in_gradebook["class"]["sourcedId"], "c-alg-1",
+            "{url}: {in_gradebook}"
+        );
+        assert_eq!(in_gradebook["category"]["sourcedId"], "cat-test", "{url}");
+        let sis_quiz = in_gradebook["sourcedId"].as_str().unwrap().to_string();
+        let first = in_sis(&sis, "results", |r| {
+            r["lineItem"]["sourcedId"] == sis_quiz.as_str() && r["score"] == 8.0
+        })
+        .await;
+        assert_eq!(first["student"]["sourcedId"], "st-1", "{url}: {first}");
+
+        // A regrade.
+        let regraded = hub
+            .write(
+                &token,
+                "PUT",
+                &format!("/results/{grade_id}"),
+                Some(grade(9.5)),
+            )
+            .await;
+        assert_eq!(
+            regraded.status, 200,
+            "{url}: a second PUT updates: {}",
+            regraded.json
+        );
+        assert_eq!(regraded.json["result"]["score"], 9.5, "{url}");
+
+        // The regrade updates every result the SIS was sent (one of one),
+        // more than the hold threshold: the export waits for a person.
+        approve_held_export(&hub, "result").await;
+        let sis_grade = in_sis(&sis, "results", |r| {
+            r["lineItem"]["sourcedId"] == sis_quiz.as_str() && r["score"] == 9.5
+        })
+        .await;
+        assert_eq!(
+            sis_grade["student"]["sourcedId"], "st-1",
+            "{url}: {sis_grade}"
+        );
+
+        // Each write is a run of the vendor's own source.
+        let source = format!("vendor:{id}");
+        let runs = hub.api("GET", "/runs?limit=100", None).await;
+        assert_eq!(runs.status, 200, "{}", runs.json);
+        let vendor_runs: Vec<&Value> = runs.json["runs"]
+            .as_array()
+            .or(runs.json.as_array())
+            .unwrap()
+            .iter()
+            .filter(|r| r["source_id"] == source.as_str())
+            .collect();
+        assert_eq!(vendor_runs.len(), 3, "{url}: {}", runs.json);
+        assert!(vendor_runs.iter().all(|r| r["status"] == "committed"));
+
+        // Refused, each with its reason, and nothing kept.
+        let counts = hub.counts().await;
+        let refusals = [
+            (
+                "a student outside the agreement",
+                &format!("/results/{grade_id}-2"),
+                json!({"result": {"lineItem": {"sourcedId": quiz_id}, "student": {"sourcedId": mia},
+                    "score": 5.0, "scoreStatus": "fully graded", "scoreDate": "2024-10-05"}}),
+                400,
+            ),
+            (
+                "a class that does not exist",
+                &format!("/lineItems/{quiz_id}-2"),
+                json!({"lineItem": {"title": "Nowhere", "assignDate": "2024-10-01", "dueDate": "2024-10-02",
+                    "class": {"sourcedId": "no-such-class"}}}),
+                400,
+            ),
+            (
+                "another record's id",
+                &format!("/lineItems/{algebra}"),
+                quiz.clone(),
+                400,
+            ),
+            (
+                "a sourcedId that is not the path's",
+                &format!("/results/{grade_id}-3"),
+                json!({"result": {"sourcedId": format!("{grade_id}-4"), "lineItem": {"sourcedId": quiz_id},
+                    "student": {"sourcedId": sofia}, "score": 1.0}}),
+                400,
+            ),
+        ];
+        for (why, path, body, status) in refusals {
+            let r = hub.write(&token, "PUT", path, Some(body)).await;
+            assert_eq!(r.status, status, "{url}: {why}: {}", r.json);
+            assert_eq!(minor(&r), "invaliddata", "{url}: {why}");
+        }
+        let not_json = reply(
+            hub.http
+                .put(format!(
+                    "{}/ims/oneroster/gradebook/v1p2/results/x",
+                    hub.base
+                ))
+                .bearer_auth(&token)
+                .body("{\"result\": ")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(not_json.status, 400, "{url}");
+        assert!(
+            not_json.json["imsx_description"]
+                .as_str()
+                .unwrap()
+                .contains("not JSON"),
+            "{url}: {}",
+            not_json.json
+        );
+        let theirs = hub
+            .write(&token, "DELETE", &format!("/categories/{tests}"), None)
+            .await;
+        assert_eq!(
+            theirs.status, 404,
+            "{url}: a vendor deletes only what it wrote"
+        );
+        let readonly = hub
+            .token(
+                &id,
+                &secret,
+                Some("https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly"),
+            )
+            .await;
+        let readonly = readonly.json["access_token"].as_str().unwrap().to_string();
+        let r = hub
+            .write(
+                &readonly,
+                "PUT",
+                &format!("/results/{grade_id}"),
+                Some(grade(1.0)),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{url}: {}", r.json);
+        assert!(
+            r.json["imsx_description"]
+                .as_str()
+                .unwrap()
+                .contains("gradebook.createput")
+        );
+        let roster = hub
+            .write(
+                &token,
+                "PUT",
+                &format!("/../rostering/v1p2/users/{sofia}"),
+                Some(json!({})),
+            )
+            .await;
+        assert_ne!(roster.status, 200, "{url}: rosters are read only");
+        assert_eq!(
+            hub.counts().await,
+            counts,
+            "{url}: refused writes keep nothing"
+        );
+
+        // A delete: gone from the vendor's reads and from the SIS.
+        let gone = hub
+            .write(&token, "DELETE", &format!("/results/{grade_id}"), None)
+            .await;
+        assert_eq!(gone.status, 204, "{url}: {}", gone.json);
+        let again = hub
+            .write(&token, "GET", &format!("/results/{grade_id}"), None)
+            .await;
+        assert_eq!(again.status, 404, "{url}");
+        let listed = hub.write(&token, "GET", "/results", None).await;
+        assert!(
+            !listed.json["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["sourcedId"] == grade_id.as_str()),
+            "{url}"
+        );
+        // Deleting every result the SIS was sent waits for a person too.
+        approve_held_export(&hub, "deleted").await;
+        in_sis(&sis, "results", |r| {
+            r["sourcedId"] == sis_grade["sourcedId"] && r["status"] == "tobedeleted"
+        })
+        .await;
+        let after = hub.counts().await;
+        assert_eq!(
+            after.get("line-item").copied().unwrap_or(0),
+            before.get("line-item").copied().unwrap_or(0) + 1,
+            "{url}"
+        );
     }
 }

@@ -12,6 +12,7 @@
 mod auth;
 mod error;
 mod exports;
+pub mod gradebook;
 pub mod jobs;
 pub mod local;
 mod notifications;
@@ -70,6 +71,8 @@ pub struct AppInner {
     provider_cache: Mutex<provider::ListCache>,
     /// OAuth 1.0a nonces seen in the last ten minutes, with when.
     provider_nonces: Mutex<HashMap<String, i64>>,
+    /// Vendors' writes, one at a time: each is a run of its own.
+    vendor_writes: tokio::sync::Mutex<()>,
 }
 
 impl std::ops::Deref for App {
@@ -162,6 +165,7 @@ impl App {
             http: reqwest::Client::new(),
             provider_cache: Mutex::new(provider::ListCache::default()),
             provider_nonces: Mutex::new(HashMap::new()),
+            vendor_writes: tokio::sync::Mutex::new(()),
         }))
     }
 

@@ -29,7 +29,7 @@ use super::error::{AppError, AppResult};
 use crate::bindings::types::EntityKind;
 use crate::model::oneroster::{self, Collection, Service, Version};
 use crate::model::query::{Filter, QueryError, Sort, parse_fields, select_fields};
-use crate::model::record::{Attrs, each_reference_in, is_reference};
+use crate::model::record::{Attrs, each_reference_in, is_reference, is_vendor_source};
 use crate::store::StoreError;
 use crate::store::provider::{AgreementRow, ServedEntity, VendorClientRow};
 
@@ -134,7 +134,7 @@ impl Minor {
 }
 
 impl Refusal {
-    fn new(minor: Minor, message: impl Into<String>) -> Refusal {
+    pub(super) fn new(minor: Minor, message: impl Into<String>) -> Refusal {
         Refusal {
             minor,
             message: message.into(),
@@ -230,6 +230,19 @@ impl Vendor {
     pub fn client_id(&self) -> &str {
         &self.client.id
     }
+
+    pub(super) fn org_id(&self) -> &str {
+        &self.client.org_id
+    }
+
+    pub(super) fn name(&self) -> &str {
+        &self.client.name
+    }
+
+    /// Whether its token carries a scope.
+    pub(super) fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
 }
 
 /// One read as the provider face hands it over.
@@ -279,13 +292,13 @@ pub enum Answer {
 
 /// An agreement as the provider applies it.
 #[derive(Debug, Clone)]
-struct Terms {
+pub(super) struct Terms {
     /// None: every school.
     schools: Option<HashSet<String>>,
     /// The schools and every org above them.
     orgs: Option<HashSet<String>>,
     /// The kinds it sees, by their CLI names.
-    kinds: HashSet<&'static str>,
+    pub(super) kinds: HashSet<&'static str>,
     /// Per kind (its CLI name), the fields it sees (in either version's names).
     fields: HashMap<&'static str, HashSet<String>>,
     /// When it was granted: a changed agreement is a new one.
@@ -449,7 +462,7 @@ fn ref_ids(value: Option<&Json>) -> Vec<String> {
 
 /// A committed entity read for serving: its attributes with references
 /// turned into the hub's ids.
-struct Served {
+pub(super) struct Served {
     id: String,
     modified: Option<String>,
     attrs: Attrs,
@@ -519,7 +532,12 @@ fn hub_ids(
     let one = |r: &Json| -> Option<Json> {
         let kind = r.get("kind")?.as_str()?;
         let id = r.get("id")?.as_str()?;
-        let hub = links.get(&(source.to_string(), kind.to_string(), id.to_string()))?;
+        let hub = match links.get(&(source.to_string(), kind.to_string(), id.to_string())) {
+            Some(hub) => hub.as_str(),
+            // A vendor's writes name what they hang off by the hub's ids.
+            None if is_vendor_source(source) => id,
+            None => return None,
+        };
         Some(json!({"kind": kind, "id": hub}))
     };
     match value {
@@ -846,7 +864,7 @@ impl App {
         answer
     }
 
-    async fn terms(&self, vendor: &Vendor) -> Result<Terms, Refusal> {
+    pub(super) async fn terms(&self, vendor: &Vendor) -> Result<Terms, Refusal> {
         let org = &vendor.client.org_id;
         let Some(row) = self.engine.store().agreement(&vendor.client.id).await? else {
             return Err(Refusal::new(
@@ -981,7 +999,7 @@ impl App {
 
     /// The parent of a relationship endpoint, if it lies inside the
     /// agreement (its kind need not be granted: its id is only a key).
-    async fn parent(
+    pub(super) async fn parent(
         &self,
         vendor: &Vendor,
         terms: &Terms,
@@ -1369,7 +1387,7 @@ impl App {
         Ok(ids)
     }
 
-    async fn one(
+    pub(super) async fn one(
         &self,
         vendor: &Vendor,
         terms: &Terms,

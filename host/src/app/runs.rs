@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::model::change::Action;
+use crate::model::record::vendor_source;
 
 /// A run going on a task of this process (an approved export).
 type RunTask = tokio::task::JoinHandle<Result<Run, crate::pipeline::EngineError>>;
@@ -95,11 +96,11 @@ impl App {
         });
     }
 
-    /// Each integration's name by its id (its id when it has none).
+    /// Each integration's name by its id (its id when it has none), and
+    /// each vendor client's, whose gradebook writes are runs of their own.
     async fn source_names(&self, org: &str) -> AppResult<HashMap<String, String>> {
-        Ok(self
-            .engine
-            .store()
+        let store = self.engine.store();
+        let mut names: HashMap<String, String> = store
             .sources(org)
             .await?
             .into_iter()
@@ -107,7 +108,14 @@ impl App {
                 let name = s.config.name.clone().unwrap_or_else(|| s.config.id.clone());
                 (s.config.id, name)
             })
-            .collect())
+            .collect();
+        for client in store.vendor_clients(org).await? {
+            names.insert(
+                vendor_source(&client.id),
+                format!("{} (vendor writes)", client.name),
+            );
+        }
+        Ok(names)
     }
 
     pub fn progress_of(&self, run_id: &str) -> Option<Progress> {

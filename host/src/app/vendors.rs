@@ -22,6 +22,7 @@ use super::provider::{
 use super::secrets::SecretBox;
 use super::{App, Caller, Role};
 use crate::config::{VendorAgreement, VendorConfig};
+use crate::model::record::is_vendor_source;
 use crate::secret::Secret;
 use crate::store::provider::{AgreementRow, PurgeRow, ReadRow, VendorClientRow};
 use crate::store::{Store, now};
@@ -328,18 +329,30 @@ impl App {
         }
         let links = store.links_of_entity(org, entity).await?;
         let mut ids = vec![entity.to_string()];
-        // What hangs off the person: found by the source ids that name it.
-        for (source, _, rid) in &links {
+        // What hangs off the person: found by the ids that name it, each
+        // source's own, and the hub's (what vendors wrote names that).
+        let mut naming: Vec<(Option<&str>, &str)> = links
+            .iter()
+            .map(|(source, _, rid)| (Some(source.as_str()), rid.as_str()))
+            .collect();
+        naming.push((None, entity));
+        for (source, rid) in naming {
             let candidates = store
                 .entities_naming(org, &["enrollment", "result", "demographics"], rid)
                 .await?;
             for c in candidates {
                 let data: serde_json::Map<String, Json> =
                     serde_json::from_str(&c.data).unwrap_or_default();
+                let by = |cell: &Json| {
+                    let from = cell.get("s").and_then(Json::as_str);
+                    match source {
+                        Some(source) => from == Some(source),
+                        None => from.is_some_and(is_vendor_source),
+                    }
+                };
                 let hangs = ["user", "student"].iter().any(|attr| {
                     data.get(*attr).is_some_and(|cell| {
-                        cell.get("s").and_then(Json::as_str) == Some(source)
-                            && cell.get("v").is_some_and(|v| names(v, rid))
+                        by(cell) && cell.get("v").is_some_and(|v| names(v, rid))
                     })
                 });
                 if hangs {

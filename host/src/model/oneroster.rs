@@ -12,7 +12,7 @@
 use serde_json::{Map, Value as Json, json};
 
 use crate::bindings::types::EntityKind;
-use crate::model::record::Attrs;
+use crate::model::record::{Attrs, Record};
 use homeroom_sdk::oneroster as or;
 
 pub use or::{Service, Version};
@@ -211,6 +211,50 @@ fn sdk_kind(kind: EntityKind) -> homeroom_sdk::EntityKind {
         EntityKind::LineItem => S::LineItem,
         EntityKind::Result => S::Result,
     }
+}
+
+fn host_kind(kind: homeroom_sdk::EntityKind) -> Option<EntityKind> {
+    EntityKind::ALL.into_iter().find(|k| sdk_kind(*k) == kind)
+}
+
+/// One record of the binding, as a client writes it (`{"sourcedId": …,
+/// "class": {"sourcedId": …}, …}`), in the hub's working form, read by the
+/// same mapping the OneRoster connectors read a source with; with a line
+/// for each field kept in a looser form or left out.
+pub fn record_of(kind: EntityKind, object: &Json) -> Result<(Record, Vec<String>), String> {
+    use homeroom_sdk::{Reference, Value};
+    let mapped = or::entity_from_json(sdk_kind(kind), object).map_err(|e| e.to_string())?;
+    let reference = |r: Reference| -> Json {
+        match host_kind(r.kind) {
+            Some(k) => json!({"id": r.source_id, "kind": k.cli_name()}),
+            None => Json::Null,
+        }
+    };
+    let value = |v: Value| -> Json {
+        match v {
+            Value::Null => Json::Null,
+            Value::Text(s) | Value::Date(s) | Value::DateTime(s) => Json::String(s),
+            Value::Integer(i) => json!(i),
+            Value::Number(n) => json!(n),
+            Value::Boolean(b) => json!(b),
+            Value::Texts(t) => Json::Array(t.into_iter().map(Json::String).collect()),
+            Value::Reference(r) => reference(r),
+            Value::References(rs) => Json::Array(rs.into_iter().map(reference).collect()),
+        }
+    };
+    let e = mapped.entity;
+    let record = Record {
+        kind,
+        source_id: e.source_id,
+        deleted: e.status == homeroom_sdk::Status::ToBeDeleted,
+        modified: e.date_last_modified,
+        attrs: e
+            .attributes
+            .into_iter()
+            .map(|a| (a.name, value(a.value)))
+            .collect(),
+    };
+    Ok((record, mapped.warnings))
 }
 
 /// The fields an agreement may grant of a kind in a version, in the

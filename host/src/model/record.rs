@@ -53,6 +53,21 @@ fn reference_parts(j: &Json) -> Option<(EntityKind, &str)> {
     Some((kind, obj.get("id")?.as_str()?))
 }
 
+/// The source a vendor client's gradebook writes are kept under:
+/// `vendor:<client id>` (no configured source has a `:` in its id).
+pub fn vendor_source(client_id: &str) -> String {
+    format!("{VENDOR_SOURCE_PREFIX}{client_id}")
+}
+
+const VENDOR_SOURCE_PREFIX: &str = "vendor:";
+
+/// Whether a source is a vendor's writes: its records and references name
+/// the hub's ids (a vendor knows the hub's records only by those), where
+/// every other source's name its own.
+pub fn is_vendor_source(source_id: &str) -> bool {
+    source_id.starts_with(VENDOR_SOURCE_PREFIX)
+}
+
 /// Whether a value is one reference (`{"kind", "id"}`).
 pub fn is_reference(j: &Json) -> bool {
     reference_parts(j).is_some()

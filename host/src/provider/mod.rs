@@ -10,10 +10,13 @@
 //!   record and relationship endpoint, with `limit`/`offset`
 //!   (`X-Total-Count`, `Link`), `sort`/`orderBy`, `filter`, `fields`, read
 //!   from the query string or, as some clients send them, a form body;
+//! - `PUT` and `DELETE` of `lineItems/{id}`, `results/{id}` and
+//!   `categories/{id}` (201 on create, 200 on update, 204 on delete);
 //! - errors as imsx status JSON with the code minor a client acts on.
 //!
-//! A face over `crate::app::provider`, where the agreement is applied and
-//! every read logged: this module parses HTTP and writes it, nothing more.
+//! A face over `crate::app::provider` and `crate::app::gradebook`, where the
+//! agreement is applied, every read logged and every write kept as a run:
+//! this module parses HTTP and writes it, nothing more.
 //! The resources service is not held by the hub: its paths answer
 //! `unknownobject`.
 
@@ -26,17 +29,18 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::app::App;
-use crate::app::provider::{Answer, Minor, ReadParams, ReadRequest, Refusal, TOKEN_PATH};
+use crate::app::gradebook::{MAX_WRITE_BYTES, WriteMethod, WriteRequest, Written};
+use crate::app::provider::{Answer, Minor, ReadParams, ReadRequest, Refusal, TOKEN_PATH, Vendor};
 use crate::model::oneroster::{Service, Version};
 
 /// The provider's routes.
 pub fn router() -> Router<App> {
     Router::new()
         .route(TOKEN_PATH, post(token))
-        .route("/ims/oneroster/v1p1/{*rest}", any(read))
-        .route("/ims/oneroster/rostering/v1p2/{*rest}", any(read))
-        .route("/ims/oneroster/gradebook/v1p2/{*rest}", any(read))
-        .route("/ims/oneroster/resources/v1p2/{*rest}", any(read))
+        .route("/ims/oneroster/v1p1/{*rest}", any(serve))
+        .route("/ims/oneroster/rostering/v1p2/{*rest}", any(serve))
+        .route("/ims/oneroster/gradebook/v1p2/{*rest}", any(serve))
+        .route("/ims/oneroster/resources/v1p2/{*rest}", any(serve))
 }
 
 /// The query parameters of the REST binding.
@@ -182,17 +186,21 @@ fn origin(headers: &HeaderMap) -> String {
 }
 
 /// A GET of the provider.
-async fn read(State(app): State<App>, request: Request) -> Response {
+async fn serve(State(app): State<App>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    if parts.method != axum::http::Method::GET {
-        return refusal(&Refusal {
-            minor: Minor::UnknownObject,
-            message: format!(
-                "{} is not served here: the provider answers GET (gradebook writes come in a later version)",
-                parts.method
-            ),
-        });
-    }
+    let write = match parts.method {
+        axum::http::Method::GET => None,
+        axum::http::Method::PUT => Some(WriteMethod::Put),
+        axum::http::Method::DELETE => Some(WriteMethod::Delete),
+        ref other => {
+            return refusal(&Refusal {
+                minor: Minor::UnknownObject,
+                message: format!(
+                    "{other} is not served here: the provider answers GET, and PUT and DELETE of line items, results and categories"
+                ),
+            });
+        }
+    };
     let path = parts.uri.path().to_string();
     let (version, service, rest) = match [
         ("/ims/oneroster/v1p1/", Version::V1p1, Service::Rostering),
@@ -223,55 +231,66 @@ async fn read(State(app): State<App>, request: Request) -> Response {
             });
         }
     };
+    let segments: Vec<String> = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
     // Parameters from the query string, and from a form body as some
     // clients send them with a GET (the query string wins).
     let query = parts.uri.query().unwrap_or_default().to_string();
     let mut pairs = form_pairs(&query);
     let mut form = Vec::new();
-    if is_form(&parts.headers)
+    let mut written = Vec::new();
+    if write.is_some() {
+        match axum::body::to_bytes(body, MAX_WRITE_BYTES).await {
+            Ok(bytes) => written = bytes.to_vec(),
+            Err(_) => {
+                return refusal(&Refusal {
+                    minor: Minor::InvalidData,
+                    message: format!(
+                        "the body is over {} KiB, or was cut off: send one record per request",
+                        MAX_WRITE_BYTES / 1024
+                    ),
+                });
+            }
+        }
+    } else if is_form(&parts.headers)
         && let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await
     {
         form = form_pairs(&String::from_utf8_lossy(&bytes));
         pairs.extend(form.iter().cloned());
     }
     let origin = origin(&parts.headers);
-    let authorization = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let vendor = if let Some(token) = authorization
-        .strip_prefix("Bearer ")
-        .or_else(|| authorization.strip_prefix("bearer "))
-    {
-        app.vendor(token).await
-    } else if authorization.starts_with("OAuth ") {
-        // OneRoster 1.1: the request signed as the client called it.
-        let called = if query.is_empty() {
-            format!("{origin}{path}")
-        } else {
-            format!("{origin}{path}?{query}")
-        };
-        match url::Url::parse(&called) {
-            Ok(url) => app.vendor_signed("GET", &url, &form, &authorization).await,
-            Err(_) => Err(Refusal {
-                minor: Minor::Unauthorised,
-                message: "the request's URL cannot be read to check its signature".into(),
-            }),
-        }
-    } else {
-        Err(Refusal {
-            minor: Minor::Unauthorised,
-            message: format!(
-                "send an access token as Authorization: Bearer <token> (ask for one at {TOKEN_PATH} with the client credentials the district gave you), or sign the request with OAuth 1.0a"
-            ),
-        })
-    };
-    let vendor = match vendor {
+    let vendor = match authenticate(&app, &parts, &origin, &path, &query, &form).await {
         Ok(v) => v,
         Err(r) => return refusal(&r),
     };
+    if let Some(method) = write {
+        let request = WriteRequest {
+            method,
+            version,
+            service,
+            segments,
+            body: written,
+            origin,
+            endpoint: path,
+        };
+        return match app.vendor_write(&vendor, &request).await {
+            Err(r) => refusal(&r),
+            Ok(Written::Deleted) => StatusCode::NO_CONTENT.into_response(),
+            Ok(Written::Created { envelope, record }) => {
+                (StatusCode::CREATED, Json(json!({ envelope: record }))).into_response()
+            }
+            Ok(Written::Updated { envelope, record }) => {
+                Json(json!({ envelope: record })).into_response()
+            }
+        };
+    }
     let get = |name: &str| {
         pairs
             .iter()
@@ -289,15 +308,7 @@ async fn read(State(app): State<App>, request: Request) -> Response {
     let request = ReadRequest {
         version,
         service,
-        segments: rest
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                percent_encoding::percent_decode_str(s)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-            .collect(),
+        segments,
         params: params.clone(),
         origin: origin.clone(),
         endpoint: path.clone(),
@@ -331,6 +342,52 @@ async fn read(State(app): State<App>, request: Request) -> Response {
             }
             response
         }
+    }
+}
+
+/// The vendor a request comes from: a bearer token, or (OneRoster 1.1)
+/// an OAuth 1.0a signature over the request as the client called it.
+async fn authenticate(
+    app: &App,
+    parts: &axum::http::request::Parts,
+    origin: &str,
+    path: &str,
+    query: &str,
+    form: &[(String, String)],
+) -> Result<Vendor, Refusal> {
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if let Some(token) = authorization
+        .strip_prefix("Bearer ")
+        .or_else(|| authorization.strip_prefix("bearer "))
+    {
+        app.vendor(token).await
+    } else if authorization.starts_with("OAuth ") {
+        let called = if query.is_empty() {
+            format!("{origin}{path}")
+        } else {
+            format!("{origin}{path}?{query}")
+        };
+        match url::Url::parse(&called) {
+            Ok(url) => {
+                app.vendor_signed(parts.method.as_str(), &url, form, authorization)
+                    .await
+            }
+            Err(_) => Err(Refusal {
+                minor: Minor::Unauthorised,
+                message: "the request's URL cannot be read to check its signature".into(),
+            }),
+        }
+    } else {
+        Err(Refusal {
+            minor: Minor::Unauthorised,
+            message: format!(
+                "send an access token as Authorization: Bearer <token> (ask for one at {TOKEN_PATH} with the client credentials the district gave you), or sign the request with OAuth 1.0a"
+            ),
+        })
     }
 }
 

@@ -74,6 +74,9 @@ enum Plan {
     },
     /// Merged into a stored entity whose id is not one this hub made.
     MergeStored { domain: usize, entity: String },
+    /// A new entity under the id its source gave it (a source whose ids
+    /// are the hub's: a vendor writing through the provider API).
+    AddGiven { entity: String },
 }
 
 impl Plan {
@@ -83,7 +86,7 @@ impl Plan {
             Plan::Add { entity } | Plan::Pair { entity, .. } | Plan::Merge { entity, .. } => {
                 Some(*entity)
             }
-            Plan::MergeStored { .. } => None,
+            Plan::MergeStored { .. } | Plan::AddGiven { .. } => None,
         }
     }
 }
@@ -108,6 +111,9 @@ pub struct Reconciler<'a> {
     /// A delta run reads the links of the records it gets, page by page: a
     /// 1% delta must not cost a read of every link.
     delta: bool,
+    /// The source names its records by the hub's ids: a record no link
+    /// knows becomes the entity of that id.
+    given_ids: bool,
     domains: Vec<Domain>,
     /// Whether the store holds keys of the kind (on a first import it holds
     /// none, and only this run's own records can match).
@@ -190,6 +196,7 @@ impl<'a> Reconciler<'a> {
             kind: EntityKind::Org,
             links: Default::default(),
             delta: false,
+            given_ids: false,
             domains: Vec::new(),
             stored_keys: false,
             in_run: Default::default(),
@@ -204,6 +211,14 @@ impl<'a> Reconciler<'a> {
     /// nothing is absent and the links are looked up per page.
     pub fn for_delta(mut self) -> Self {
         self.delta = true;
+        self
+    }
+
+    /// Reconcile records whose ids are the hub's ids of what they are: one
+    /// no link knows is added as the entity of its own id, never matched
+    /// by a domain. The caller has made sure no other entity has that id.
+    pub fn with_given_ids(mut self) -> Self {
+        self.given_ids = true;
         self
     }
 
@@ -456,7 +471,12 @@ impl<'a> Reconciler<'a> {
         let mut written_ids: Vec<String> = Vec::new();
         for ((r, _), stored) in fresh.iter().zip(stored) {
             let keys = self.domain_keys(r);
-            let hit = (0..self.domains.len()).find_map(|di| match &stored {
+            let domains = if self.given_ids {
+                0
+            } else {
+                self.domains.len()
+            };
+            let hit = (0..domains).find_map(|di| match &stored {
                 Some((sdi, entity)) if *sdi == di => Some((di, entity.clone(), false)),
                 _ => keys[di]
                     .and_then(|k| self.in_run.get(&k))
@@ -490,6 +510,9 @@ impl<'a> Reconciler<'a> {
                     entity: uuid::Uuid::now_v7(),
                     domain,
                     primary,
+                },
+                None if self.given_ids => Plan::AddGiven {
+                    entity: r.source_id.clone(),
                 },
                 None => Plan::Add {
                     entity: uuid::Uuid::now_v7(),
@@ -664,6 +687,10 @@ impl<'a> Reconciler<'a> {
             }
             Plan::Add { entity } => {
                 self.add(seq, r, entity.to_string(), record_hash, None, report);
+                return;
+            }
+            Plan::AddGiven { entity } => {
+                self.add(seq, r, entity, record_hash, None, report);
                 return;
             }
         };

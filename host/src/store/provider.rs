@@ -363,6 +363,17 @@ impl Store {
         Ok(out)
     }
 
+    /// The organization and kind of the entity of an id, in any
+    /// organization: the hub's ids are one space.
+    pub async fn entity_home(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query("SELECT org_id, kind FROM entities WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("org_id")?, r.try_get("kind")?)))
+            .transpose()
+    }
+
     /// The (source, the source's id) of every live link of an entity.
     pub async fn links_of_entity(
         &self,
