@@ -30,8 +30,8 @@
 //!
 //! What the SDK owns: the guest-side bindings of `wit/0.2.0` (world
 //! `homeroom:plugin@0.2.0`; set `world_version = "0.2.0"` in the manifest), typed helpers
-//! over them (entities, attributes, paging cursors, HTTP as the connection,
-//! settings) and the OneRoster JSON/CSV mapping shared by the OneRoster
+//! over them (entities, attributes, paging cursors, delta checkpoints, HTTP
+//! as the connection, settings, the host behind a trait for native tests) and the OneRoster JSON/CSV mapping shared by the OneRoster
 //! connectors. What it must not do: reach the network or files any way but
 //! through the host interfaces.
 
@@ -88,8 +88,12 @@ use connector_bindings::homeroom::plugin as wit;
 #[cfg(all(feature = "rule", not(feature = "connector")))]
 use rule_bindings::homeroom::plugin as wit;
 
+#[cfg(feature = "connector")]
+pub mod delta;
 #[cfg(any(feature = "connector", feature = "rule"))]
 mod entity;
+#[cfg(feature = "connector")]
+pub mod env;
 #[cfg(feature = "connector")]
 pub mod http;
 #[cfg(any(feature = "connector", feature = "rule"))]

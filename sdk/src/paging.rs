@@ -1,5 +1,11 @@
 //! Paging helpers: the cursor a connector hands back to the host is opaque to
 //! the host, so a connector can keep whatever it needs in it.
+//!
+//! Two styles: limit/offset ([`Offset`], OneRoster REST), and cursor paging by
+//! the last id seen, where the body names the next page in a `links` list of
+//! `{rel, uri}` objects ([`after`], [`body_link`], [`query_value`]: Clever's
+//! `starting_after`, and any API that pages the same way). Nothing here
+//! sends a request.
 
 use crate::wit::types::PluginError;
 
@@ -44,6 +50,73 @@ pub fn after(cursor: Option<&str>) -> Option<&str> {
     cursor.filter(|c| !c.is_empty())
 }
 
+/// The `uri` of the link with relation `rel` in a body's `links` list
+/// (`{"links": [{"rel": "next", "uri": "/v3.0/users?starting_after=x"}]}`);
+/// none when the body has no such link.
+pub fn body_link<'a>(body: &'a serde_json::Value, rel: &str) -> Option<&'a str> {
+    body.get("links")?
+        .as_array()?
+        .iter()
+        .find(|l| {
+            l.get("rel")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|r| r.eq_ignore_ascii_case(rel))
+        })?
+        .get("uri")?
+        .as_str()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// The decoded value of the query parameter `name` in a URI (relative or
+/// absolute); none when it is absent.
+pub fn query_value(uri: &str, name: &str) -> Option<String> {
+    let query = uri.split_once('?')?.1.split('#').next()?;
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(key) == name).then(|| decode(value))
+    })
+}
+
+/// Percent-decode a query component (`+` as a space); bytes that are not
+/// UTF-8 are replaced.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Percent-encode a query value or path segment (RFC 3986 unreserved kept).
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +130,25 @@ mod tests {
         let p = Offset::from_cursor(Some("200"), 100).unwrap();
         assert_eq!(p.offset, 200);
         assert!(Offset::from_cursor(Some("x"), 100).is_err());
+    }
+
+    #[test]
+    fn body_links_and_query_values_are_read() {
+        let body = serde_json::json!({"data": [], "links": [
+            {"rel": "self", "uri": "/v3.0/users?limit=2"},
+            {"rel": "next", "uri": "/v3.0/users?limit=2&starting_after=a%2Fb+c"}
+        ]});
+        let next = body_link(&body, "next").unwrap();
+        assert_eq!(
+            query_value(next, "starting_after").as_deref(),
+            Some("a/b c")
+        );
+        assert_eq!(query_value(next, "limit").as_deref(), Some("2"));
+        assert_eq!(query_value(next, "role"), None);
+        assert_eq!(body_link(&body, "prev"), None);
+        assert_eq!(body_link(&serde_json::json!({"links": "x"}), "next"), None);
+        assert_eq!(query_value("/x?a=%zz&b=%4", "a").as_deref(), Some("%zz"));
+        assert_eq!(query_value("/x?a=1&b=%4", "b").as_deref(), Some("%4"));
+        assert_eq!(encode("a b/ü"), "a%20b%2F%C3%BC");
     }
 }

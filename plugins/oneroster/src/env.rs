@@ -1,52 +1,7 @@
-//! What the connector needs from its surroundings: HTTP as the connection,
-//! its settings, warnings and progress, and its small key-value storage (the
-//! school of each class a grade write-back has looked up). In the component
-//! these are the host interfaces ([`HostEnv`]); the unit tests put a fake
-//! server behind the same trait, so every path of the connector runs
-//! natively.
+//! What the connector needs from its surroundings: the SDK's [`Env`] (HTTP as
+//! the connection, settings, warnings and progress, storage for the school of
+//! each class a grade write-back has looked up). In the component these are
+//! the host interfaces ([`HostEnv`]); the unit tests put a fake server behind
+//! the same trait, so every path of the connector runs natively.
 
-use homeroom_sdk::connector_bindings::homeroom::plugin::http::{
-    self as host, HttpError, Request, Response,
-};
-
-pub trait Env {
-    /// Send a request as the connection (the host adds the credentials).
-    fn send(&mut self, request: &Request) -> Result<Response, HttpError>;
-    /// A non-secret setting, none when empty.
-    fn setting(&self, name: &str) -> Option<String>;
-    fn warn(&mut self, message: &str);
-    fn progress(&mut self, done: u64, total: Option<u64>);
-    /// What is stored under `key` for this source, kept across runs.
-    fn storage_get(&self, key: &str) -> Option<Vec<u8>>;
-    /// Refused past the plugin's quota, with the host's reason.
-    fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), String>;
-}
-
-/// The host interfaces of the `connector` world.
-pub struct HostEnv;
-
-impl Env for HostEnv {
-    fn send(&mut self, request: &Request) -> Result<Response, HttpError> {
-        host::send(request)
-    }
-
-    fn setting(&self, name: &str) -> Option<String> {
-        homeroom_sdk::settings::get(name)
-    }
-
-    fn warn(&mut self, message: &str) {
-        homeroom_sdk::log::warn(message);
-    }
-
-    fn progress(&mut self, done: u64, total: Option<u64>) {
-        homeroom_sdk::log::progress(done, total);
-    }
-
-    fn storage_get(&self, key: &str) -> Option<Vec<u8>> {
-        homeroom_sdk::storage::get(key)
-    }
-
-    fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
-        homeroom_sdk::storage::set(key, value)
-    }
-}
+pub use homeroom_sdk::env::{Env, HostEnv};

@@ -14,17 +14,7 @@ use crate::config::Config;
 use crate::env::Env;
 
 /// Percent-encode a query value or path segment (RFC 3986 unreserved kept).
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use homeroom_sdk::paging::encode;
 
 /// What a request was for, to say so when it fails.
 #[derive(Debug, Clone)]
