@@ -7,7 +7,8 @@
 //! would carry credentials, adds the connection's authentication (Basic, API
 //! key, static bearer, OAuth2 client credentials or password grant with a
 //! cached token, or an OAuth 1.0a HMAC-SHA1 signature), waits for the
-//! per-connection rate limit, sends with a timeout, follows redirects itself,
+//! per-connection rate limit (and for a quota a response said was spent,
+//! `X-RateLimit-Remaining: 0`, until its `X-RateLimit-Reset`), sends with a timeout, follows redirects itself,
 //! retries 429 / 5xx and transport failures with capped exponential backoff
 //! (honouring `Retry-After`), and streams the response body under a size cap.
 //!
@@ -329,6 +330,8 @@ struct Inner {
     auth: Authenticator,
     limits: HttpLimits,
     limiter: Option<retry::RateLimiter>,
+    /// Set when a response says the server's quota is spent.
+    quota: retry::QuotaPause,
     /// Every secret value (and its encodings) to strike from messages.
     secrets: Vec<String>,
     counters: Counters,
@@ -413,6 +416,7 @@ impl ConnectionClient {
                 auth: authenticator,
                 limits,
                 limiter,
+                quota: retry::QuotaPause::default(),
                 secrets,
                 counters: Counters::default(),
             }),
@@ -536,6 +540,8 @@ impl Inner {
         target: &str,
         attempt: u32,
     ) -> Result<Exchanged, Failure> {
+        // A spent quota is waited out before the attempt's clock starts.
+        self.quota.wait().await;
         let deadline = Instant::now() + self.limits.timeout;
         let mut method = method;
         let mut url = url.clone();
@@ -585,6 +591,9 @@ impl Inner {
                 .await
                 .map_err(|e| Failure::from_reqwest(e, target, self.limits.timeout))?;
             let status = response.status();
+            let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+            self.quota
+                .observe(header("x-ratelimit-remaining"), header("x-ratelimit-reset"));
             tracing::debug!(
                 method = method.as_str(),
                 target = %hop_target,

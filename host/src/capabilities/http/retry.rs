@@ -1,5 +1,7 @@
-//! When to try a request again, how long to wait first, and the
-//! per-connection rate limit. Pure timing decisions: nothing here sends.
+//! When to try a request again, how long to wait first, the per-connection
+//! rate limit, and the pause a server's quota headers ask for
+//! (`X-RateLimit-Remaining: 0` until `X-RateLimit-Reset`). Pure timing
+//! decisions: nothing here sends.
 
 use std::time::Duration;
 
@@ -87,6 +89,54 @@ impl RateLimiter {
     }
 }
 
+/// The longest a quota pause lasts, whatever the server's reset says (the
+/// windows of the APIs that send these headers are a minute or an hour;
+/// past this the request goes, and a 429 is retried as usual).
+pub const MAX_QUOTA_PAUSE: Duration = Duration::from_secs(60);
+
+/// The wait an `X-RateLimit-Reset` value asks for: a Unix time in seconds
+/// (Clever, GitHub) or, for a small number, seconds from now; capped at
+/// [`MAX_QUOTA_PAUSE`]. `None` when it is not a number.
+pub fn quota_reset(value: &str, now_unix: i64) -> Option<Duration> {
+    let n: i64 = value.trim().parse().ok()?;
+    let seconds = if n > 1_000_000_000 { n - now_unix } else { n };
+    Some(Duration::from_secs(seconds.max(0) as u64).min(MAX_QUOTA_PAUSE))
+}
+
+/// A connection's pause for a spent quota: a response that says no requests
+/// remain (`X-RateLimit-Remaining: 0`) holds every request of the
+/// connection until the quota resets, instead of spending retries on 429s.
+#[derive(Debug, Default)]
+pub struct QuotaPause {
+    until: std::sync::Mutex<Option<Instant>>,
+}
+
+impl QuotaPause {
+    /// Note what a response's quota headers say.
+    pub fn observe(&self, remaining: Option<&str>, reset: Option<&str>) {
+        let spent = remaining.and_then(|r| r.trim().parse::<u64>().ok()) == Some(0);
+        let Some(wait) = reset
+            .filter(|_| spent)
+            .and_then(|r| quota_reset(r, chrono::Utc::now().timestamp()))
+        else {
+            return;
+        };
+        let at = Instant::now() + wait;
+        let mut until = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        if until.is_none_or(|u| u < at) {
+            *until = Some(at);
+        }
+    }
+
+    /// Wait until the quota has reset, if a response said it was spent.
+    pub async fn wait(&self) {
+        let until = *self.until.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = until.filter(|at| *at > Instant::now()) {
+            tokio::time::sleep_until(at).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +187,28 @@ mod tests {
         );
         assert_eq!(retry_after("soon", cap), None);
         assert_eq!(retry_after("-1", cap), None);
+    }
+
+    #[test]
+    fn quota_resets_are_unix_times_or_seconds_and_capped() {
+        let now = 1_722_515_405;
+        assert_eq!(quota_reset("1722515410", now), Some(Duration::from_secs(5)));
+        assert_eq!(quota_reset("1722515000", now), Some(Duration::ZERO));
+        assert_eq!(quota_reset("30", now), Some(Duration::from_secs(30)));
+        assert_eq!(quota_reset("86400", now), Some(MAX_QUOTA_PAUSE));
+        assert_eq!(quota_reset("soon", now), None);
+    }
+
+    #[tokio::test]
+    async fn a_spent_quota_holds_requests_until_it_resets() {
+        let pause = QuotaPause::default();
+        pause.observe(Some("5"), Some("1"));
+        let started = Instant::now();
+        pause.wait().await;
+        assert!(started.elapsed() < Duration::from_millis(50));
+        pause.observe(Some("0"), Some("1"));
+        pause.wait().await;
+        assert!(started.elapsed() >= Duration::from_millis(900));
     }
 
     #[test]
