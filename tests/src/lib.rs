@@ -2,6 +2,7 @@
 //! wires it, fixture districts, and mock source systems.
 
 pub mod classroom_mock;
+pub mod clever_mock;
 pub mod defects;
 pub mod district;
 pub mod oneroster_mock;

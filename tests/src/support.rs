@@ -61,6 +61,22 @@ pub async fn engine(url: &str) -> Engine {
     Engine::new(store, runtime, Arc::new(gallery()))
 }
 
+/// Configure `org` (named Maplewood) with `source` as its one source.
+pub async fn configure(engine: &Engine, org: &str, source: homeroom_host::config::SourceConfig) {
+    engine
+        .apply_config(&homeroom_host::config::DistrictConfig {
+            organization: homeroom_host::config::Organization {
+                id: org.into(),
+                name: "Maplewood".into(),
+                ..Default::default()
+            },
+            sources: vec![source],
+            vendors: Vec::new(),
+        })
+        .await
+        .expect("apply");
+}
+
 /// A unique organization id, so tests sharing one PostgreSQL never meet.
 /// One count of one kind in a run's report (0 where the kind is absent):
 /// `count(&run, "class", |c| c.add)`.
