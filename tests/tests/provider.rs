@@ -34,6 +34,8 @@ struct Hub {
     engine: Engine,
     http: reqwest::Client,
     summary: Summary,
+    /// The key its secrets are sealed with (every host of one hub has it).
+    key: SecretBox,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -61,12 +63,12 @@ async fn hub(url: &str, dir: &Path) -> Hub {
         .await
         .expect("import");
     assert_eq!(run.status, RunStatus::Committed, "{:?}", run.report.failure);
-    serve_hub(engine, org, summary).await
+    serve_hub(engine, org, summary, SecretBox::random()).await
 }
 
 /// The hub's API and provider over loopback, with an admin token.
-async fn serve_hub(engine: Engine, org: String, summary: Summary) -> Hub {
-    let app = App::new(engine.clone(), SecretBox::random());
+async fn serve_hub(engine: Engine, org: String, summary: Summary, key: SecretBox) -> Hub {
+    let app = App::new(engine.clone(), key.clone());
     let admin = issue_token(
         engine.store(),
         "admin",
@@ -87,6 +89,7 @@ async fn serve_hub(engine: Engine, org: String, summary: Summary) -> Hub {
         engine,
         http: reqwest::Client::new(),
         summary,
+        key,
         _stop: stop,
     }
 }
@@ -872,12 +875,50 @@ async fn a_1p1_client_signs_its_requests_with_oauth1() {
             "1.1's shape"
         );
 
-        let again = get(first).await;
+        let again = get(first.clone()).await;
         assert_eq!(
             (again.status, minor(&again)),
             (401, "unauthorisedrequest"),
             "a replayed nonce"
         );
+        // A second host over the same database, behind the same address
+        // (as a load balancer has it), knows the nonce too; a request
+        // signed anew reads there.
+        let other = serve_hub(
+            engine(&url).await,
+            hub.org.clone(),
+            Summary::default(),
+            hub.key.clone(),
+        )
+        .await;
+        let to_other = |(url, header): (reqwest::Url, String)| {
+            let http = hub.http.clone();
+            let at = url.as_str().replace(&hub.base, &other.base);
+            let host = hub.base.trim_start_matches("http://").to_string();
+            async move {
+                reply(
+                    http.get(at)
+                        .header("host", host)
+                        .header("authorization", header)
+                        .send()
+                        .await
+                        .unwrap(),
+                )
+                .await
+            }
+        };
+        let replayed = to_other(first).await;
+        assert_eq!(replayed.status, 401, "{url}: replayed to another host");
+        assert!(
+            replayed.json["imsx_description"]
+                .as_str()
+                .unwrap()
+                .contains("sent before"),
+            "{url}: {}",
+            replayed.json
+        );
+        let fresh = to_other(signed(&id, &secret, "n-9", target)).await;
+        assert_eq!(fresh.status, 200, "{url}: {}", fresh.json);
         let wrong = get(signed(&id, "not-it", "n-2", target)).await;
         assert_eq!(wrong.status, 401);
         let plain = get(signed(&plain_id, &plain_secret, "n-3", target)).await;
@@ -1065,7 +1106,7 @@ async fn sis_hub(url: &str) -> (Hub, MockOneRoster) {
         .await
         .expect("import");
     assert_eq!(run.status, RunStatus::Committed, "{:?}", run.report.failure);
-    let hub = serve_hub(engine, org, Summary::default()).await;
+    let hub = serve_hub(engine, org, Summary::default(), SecretBox::random()).await;
     let sealed = hub
         .api(
             "PUT",

@@ -139,6 +139,9 @@ impl App {
         let source = vendor_source(vendor.client_id());
         let kind = collection.kind;
         let store = self.engine.store();
+        // One write at a time, from its checks to its commit: two PUTs of a
+        // new sourcedId make one record, the second an update.
+        let _one_at_a_time = self.vendor_writes.lock().await;
         let own = store
             .entity_of(&org, &source, kind.cli_name(), id)
             .await?
@@ -185,7 +188,6 @@ impl App {
                 record
             }
         };
-        let _one_at_a_time = self.vendor_writes.lock().await;
         let mut config = SourceConfig::new(&source, "oneroster-provider");
         config.name = Some(format!(
             "{} (writes through the OneRoster API)",

@@ -69,8 +69,6 @@ pub struct AppInner {
     http: reqwest::Client,
     /// The OneRoster provider's recent list queries.
     provider_cache: Mutex<provider::ListCache>,
-    /// OAuth 1.0a nonces seen in the last ten minutes, with when.
-    provider_nonces: Mutex<HashMap<String, i64>>,
     /// Vendors' writes, one at a time: each is a run of its own.
     vendor_writes: tokio::sync::Mutex<()>,
 }
@@ -164,7 +162,6 @@ impl App {
             relay,
             http: reqwest::Client::new(),
             provider_cache: Mutex::new(provider::ListCache::default()),
-            provider_nonces: Mutex::new(HashMap::new()),
             vendor_writes: tokio::sync::Mutex::new(()),
         }))
     }

@@ -795,20 +795,22 @@ impl App {
                 "the OAuth 1.0a signature does not verify: sign with HMAC-SHA1 over the method, the URL as called and every query parameter, with a timestamp within five minutes of now",
             ));
         }
-        let nonce = format!(
-            "{}|{}|{}",
-            client.id,
-            get("oauth_timestamp"),
-            get("oauth_nonce")
-        );
+        let nonce = format!("{}|{}", get("oauth_timestamp"), get("oauth_nonce"));
         let now = oauth1::unix_now();
-        if let Ok(mut seen) = self.provider_nonces.lock() {
-            seen.retain(|_, at| now - *at <= 2 * oauth1::MAX_CLOCK_SKEW_SECS);
-            if seen.insert(nonce, now).is_some() {
-                return Err(refused(
-                    "this signed request was sent before (its nonce is used): sign each request anew",
-                ));
-            }
+        let first = self
+            .engine
+            .store()
+            .first_use_of_nonce(
+                &client.id,
+                &nonce,
+                now,
+                now - 2 * oauth1::MAX_CLOCK_SKEW_SECS,
+            )
+            .await?;
+        if !first {
+            return Err(refused(
+                "this signed request was sent before (its nonce is used): sign each request anew",
+            ));
         }
         let scopes = client
             .scopes

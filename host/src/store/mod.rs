@@ -96,6 +96,16 @@ impl Store {
                             sqlx::query("PRAGMA cache_size = -65536")
                                 .execute(&mut *conn)
                                 .await?;
+                            // Reads straight from the file as the kernel
+                            // caches it (up to 2 GiB, SQLite's most): every
+                            // write (a vendor read's log line, say) makes the
+                            // other connections drop their page caches, and a
+                            // database past the 64 MiB cache was read from
+                            // disk again and again (a vendor's read of a
+                            // 50,000-student district never finished).
+                            sqlx::query("PRAGMA mmap_size = 2147418112")
+                                .execute(&mut *conn)
+                                .await?;
                             Ok(())
                         })
                     })

@@ -306,15 +306,24 @@ impl Store {
             let mut p = Params::new(self.backend);
             let org = p.next();
             let list = p.list(chunk.len());
+            // The organization and the state are asked in the select list,
+            // not the WHERE: given both there, SQLite's planner read every
+            // entity of the organization by its kind index for a long id
+            // list (0.15 s a statement at 340k entities) instead of
+            // seeking each id.
             let sql = format!(
-                "SELECT {SERVED_COLUMNS} WHERE e.org_id = {org} AND e.active = 1 AND e.id IN ({list})"
+                "SELECT e.id, e.kind, e.data, r.committed_at AS modified, \
+                 CASE WHEN e.org_id = {org} AND e.active = 1 THEN 'yes' ELSE 'no' END AS served \
+                 FROM entities e LEFT JOIN runs r ON r.id = e.updated_run WHERE e.id IN ({list})"
             );
             let mut q = sqlx::query(&sql).bind(org_id);
             for id in chunk {
                 q = q.bind(id);
             }
             for r in q.fetch_all(&self.pool).await? {
-                out.push(served_from_row(&r)?);
+                if r.try_get::<String, _>("served")? == "yes" {
+                    out.push(served_from_row(&r)?);
+                }
             }
         }
         Ok(out)
@@ -459,6 +468,33 @@ impl Store {
         let committed: Option<String> = r.try_get("committed")?;
         let purged: i64 = r.try_get("purged")?;
         Ok(format!("{}#{purged}", committed.unwrap_or_default()))
+    }
+
+    /// Whether a signed request's nonce is new for its client (and keep it);
+    /// nonces seen before `forget_before` (unix seconds) are cleared first.
+    /// One database, so a request replayed to another host is caught too.
+    pub async fn first_use_of_nonce(
+        &self,
+        client_id: &str,
+        nonce: &str,
+        now: i64,
+        forget_before: i64,
+    ) -> Result<bool, StoreError> {
+        sqlx::query("DELETE FROM vendor_nonces WHERE seen_at < $1")
+            .bind(forget_before)
+            .execute(&self.pool)
+            .await?;
+        let kept = sqlx::query(
+            "INSERT INTO vendor_nonces (client_id, nonce, seen_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id, nonce) DO NOTHING",
+        )
+        .bind(client_id)
+        .bind(nonce)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(kept == 1)
     }
 
     /// Keep one read of the log, with the people it served.
