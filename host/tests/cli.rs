@@ -55,20 +55,44 @@ fn plugins_lists_the_gallery() {
     );
 }
 
+/// Unsigned packages in a plugins folder are skipped, each with a warning
+/// that says how to sign or trust it; the built-in gallery still works.
 #[test]
-fn unsigned_packages_are_refused_without_the_flag() {
+fn unsigned_packages_are_skipped_without_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_homeroom"))
         .current_dir(dir.path())
         .env("HOMEROOM_PLUGINS_DIR", TEST_PLUGINS_DIR)
-        .arg("plugins")
+        .args(["plugins", "--json"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
     assert!(
-        err.contains("is not signed") && err.contains("homeroom plugin sign"),
+        err.contains("was skipped")
+            && err.contains("is not signed")
+            && err.contains("homeroom plugin sign")
+            && err.contains("HOMEROOM_TRUSTED_KEYS"),
         "{err}"
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"oneroster"), "the built-ins stay: {ids:?}");
+    let with_flag = Command::new(env!("CARGO_BIN_EXE_homeroom"))
+        .current_dir(dir.path())
+        .env("HOMEROOM_PLUGINS_DIR", TEST_PLUGINS_DIR)
+        .args(["--allow-unsigned", "plugins", "--json"])
+        .output()
+        .unwrap();
+    let more: serde_json::Value = serde_json::from_slice(&with_flag.stdout).unwrap();
+    assert!(
+        more.as_array().unwrap().len() > ids.len(),
+        "with --allow-unsigned the folder's packages load too"
     );
 }
 

@@ -73,8 +73,18 @@ pub fn load_gallery(cli: &Cli) -> anyhow::Result<Gallery> {
             } else {
                 Some(trusted.as_slice())
             };
-            let package = Package::from_dir(&path, check)?;
-            gallery.add(package)?;
+            // One bad package is skipped, not fatal: the rest of the
+            // gallery, and every source on it, still works.
+            let added = Package::from_dir(&path, check)
+                .map_err(anyhow::Error::from)
+                .and_then(|package| gallery.add(package).map_err(anyhow::Error::from));
+            if let Err(why) = added {
+                eprintln!(
+                    "warning: the package in {} was skipped: {why:#}",
+                    path.display()
+                );
+                tracing::warn!(package = %path.display(), "a package was skipped: {why:#}");
+            }
         }
     }
     Ok(gallery)
@@ -141,7 +151,11 @@ pub async fn run(cmd: PluginCommand, gallery: Gallery, json: bool) -> anyhow::Re
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!("{}", hex::encode(key.verifying_key().to_bytes()));
             eprintln!(
-                "secret key written to {}; the line above is the public key operators trust",
+                "secret key written to {} (keep it private); the line above is the public key.\n\
+                 Next: sign a package with `homeroom plugin sign PACKAGE_DIR --key {}`, and give \
+                 the public key to the operators who install it: they add it as a line of the \
+                 file HOMEROOM_TRUSTED_KEYS names.",
+                out.display(),
                 out.display()
             );
             Ok(())

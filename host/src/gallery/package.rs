@@ -25,11 +25,11 @@ pub enum PackageError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     #[error(
-        "package `{0}` is not signed: sign it with `homeroom plugin sign`, or trust it explicitly with --allow-unsigned for local development"
+        "package `{0}` is not signed: its vendor signs it with `homeroom plugin sign`, and the operator adds the vendor's public key as a line of the file HOMEROOM_TRUSTED_KEYS names; for local development, --allow-unsigned"
     )]
     Unsigned(String),
     #[error(
-        "package `{0}` has a signature that no trusted key verifies: it was changed after signing, or its vendor's key is not trusted here"
+        "package `{0}` has a signature that no trusted key verifies: it was changed after signing (ask its vendor for it again), or its vendor's public key is not a line of the file HOMEROOM_TRUSTED_KEYS names (add it there)"
     )]
     BadSignature(String),
     #[error("no plugin `{0}` in the gallery; `homeroom plugins` lists what there is")]
