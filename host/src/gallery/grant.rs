@@ -199,17 +199,11 @@ pub fn secret_destinations(
                 u.to_string()
             }),
     };
-    let (secrets, to_token): (&[&str], bool) = match kind {
-        AuthKind::None => (&[], false),
-        AuthKind::Basic => (&["password"], false),
-        AuthKind::ApiKey => (&["api_key"], false),
-        AuthKind::Bearer => (&["token"], false),
-        AuthKind::Oauth1 => (&["client_secret"], false),
-        AuthKind::Oauth2ClientCredentials => (&["client_secret"], true),
-        AuthKind::Oauth2RefreshToken => (&["client_secret", "refresh_token"], true),
-        AuthKind::Oauth2Password => (&["client_secret", "password"], true),
-    };
-    for secret in secrets {
+    let to_token = matches!(
+        kind,
+        AuthKind::Oauth2ClientCredentials | AuthKind::Oauth2RefreshToken | AuthKind::Oauth2Password
+    );
+    for (secret, _) in kind.secrets() {
         if !manifest.is_secret(secret) {
             continue;
         }

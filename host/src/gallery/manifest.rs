@@ -56,6 +56,20 @@ pub enum AuthKind {
 }
 
 impl AuthKind {
+    /// The secret settings this kind sends, by the names the manifest must
+    /// give them, and whether the kind cannot go without each.
+    pub fn secrets(self) -> &'static [(&'static str, bool)] {
+        match self {
+            AuthKind::None => &[],
+            AuthKind::Basic => &[("password", true)],
+            AuthKind::ApiKey => &[("api_key", true)],
+            AuthKind::Bearer => &[("token", true)],
+            AuthKind::Oauth1 | AuthKind::Oauth2ClientCredentials => &[("client_secret", true)],
+            AuthKind::Oauth2RefreshToken => &[("client_secret", true), ("refresh_token", true)],
+            AuthKind::Oauth2Password => &[("client_secret", false), ("password", true)],
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             AuthKind::None => "none",
@@ -328,6 +342,7 @@ impl Manifest {
                 )));
             }
         }
+        self.check_auth()?;
         for host in &self.allowed_hosts {
             if let Some(name) = host.strip_prefix('{').and_then(|h| h.strip_suffix('}')) {
                 if !names.contains(name) {
@@ -336,6 +351,60 @@ impl Manifest {
                     )));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Each auth kind finds the secrets it sends, every secret is sent by
+    /// one, and a connector that signs in somewhere says where it may go:
+    /// refused at load with the fix, not at a district's first run.
+    fn check_auth(&self) -> Result<(), ManifestError> {
+        let invalid = |m: String| Err(ManifestError::Invalid(m));
+        for kind in &self.auth {
+            for (name, required) in kind.secrets() {
+                if *required && !self.is_secret(name) {
+                    return invalid(format!(
+                        "auth `{}` sends the secret setting `{name}`, which the manifest does not declare: add [[settings]] name = \"{name}\", secret = true (the host looks the secret up by that name)",
+                        kind.label()
+                    ));
+                }
+            }
+        }
+        for spec in self.settings.iter().filter(|s| s.secret) {
+            let sent = self
+                .auth
+                .iter()
+                .any(|k| k.secrets().iter().any(|(n, _)| *n == spec.name));
+            if !sent {
+                let kinds: Vec<String> = [
+                    AuthKind::Basic,
+                    AuthKind::ApiKey,
+                    AuthKind::Bearer,
+                    AuthKind::Oauth2ClientCredentials,
+                    AuthKind::Oauth2RefreshToken,
+                    AuthKind::Oauth2Password,
+                    AuthKind::Oauth1,
+                ]
+                .iter()
+                .filter(|k| k.secrets().iter().any(|(n, _)| *n == spec.name))
+                .map(|k| format!("\"{}\"", k.label()))
+                .collect();
+                let fix = if kinds.is_empty() {
+                    "name it as the auth kind that sends it names it (api_key, token, password, client_secret or refresh_token)".to_string()
+                } else {
+                    format!("add auth = [{}]", kinds.join(", "))
+                };
+                return invalid(format!(
+                    "the secret setting `{}` is sent by no auth kind of this manifest, so it would be kept and never used (a plugin never sees secrets): {fix}",
+                    spec.name
+                ));
+            }
+        }
+        let signs_in = self.auth.iter().any(|k| *k != AuthKind::None);
+        if signs_in && self.allowed_hosts.is_empty() {
+            return invalid(
+                "the connector signs in somewhere but names no allowed_hosts, so every request would be refused: add allowed_hosts = [\"{service_url}\"] (a setting's value in braces, or a host name)".into(),
+            );
         }
         Ok(())
     }
@@ -385,6 +454,46 @@ required = true
             &MINIMAL.replace("world_version = \"0.1.0\"", "world_version = \"0.2.0\""),
         );
         assert!(older.is_ok(), "both versions are run");
+    }
+
+    /// A secret, an auth line and hosts, each checked at load with its fix.
+    #[test]
+    fn auth_secrets_and_hosts_are_checked_at_load() {
+        let secret =
+            |name: &str| format!("[[settings]]\nname = \"{name}\"\nlabel = \"S\"\nsecret = true\n");
+        let with = |top: &str, settings: &str| {
+            let (head, rest) = MINIMAL.split_once("[[settings]]").unwrap();
+            format!("{top}\n{head}{settings}[[settings]]{rest}")
+        };
+        let err = |text: String| Manifest::parse(&text).unwrap_err().to_string();
+        // An API key named otherwise than the auth kind looks it up.
+        let e = err(with("auth = [\"api-key\"]", &secret("key")));
+        assert!(
+            e.contains("auth `api-key` sends the secret setting `api_key`")
+                && e.contains("name = \"api_key\""),
+            "{e}"
+        );
+        // A secret and no auth line: kept, never sent.
+        let e = err(with("", &secret("api_key")));
+        assert!(
+            e.contains("`api_key` is sent by no auth kind") && e.contains("auth = [\"api-key\"]"),
+            "{e}"
+        );
+        let e = err(with(
+            "auth = [\"bearer\"]",
+            &(secret("token") + &secret("pin")),
+        ));
+        assert!(e.contains("`pin` is sent by no auth kind"), "{e}");
+        // Signs in, goes nowhere.
+        let e = err(with("auth = [\"bearer\"]", &secret("token"))
+            .replace("allowed_hosts = [\"{service_url}\"]\n", ""));
+        assert!(e.contains("add allowed_hosts = [\"{service_url}\"]"), "{e}");
+        // As the built-in connectors have them: fine.
+        assert!(Manifest::parse(&with("auth = [\"bearer\"]", &secret("token"))).is_ok());
+        assert!(
+            Manifest::parse(&with("auth = [\"oauth2-password\"]", &secret("password"))).is_ok(),
+            "the password grant's client secret is optional"
+        );
     }
 
     const RULE: &str = r#"
