@@ -1,0 +1,116 @@
+//! The source's settings, read once per call: where Microsoft Graph is (the
+//! `/v1.0` base added) and the page size. The token URL, client id and
+//! secret are the host's (it does the client-credentials grant); nothing
+//! here sends a request.
+
+use homeroom_sdk::PluginError;
+use homeroom_sdk::env::Env;
+
+/// Largest `$top` Graph serves for users.
+pub const MAX_PAGE_SIZE: u64 = 999;
+
+/// The user properties asked for (`$select`): all the mapping reads.
+pub const SELECT: &str = "id,userPrincipalName,mail,givenName,surname,displayName,accountEnabled,employeeId,onPremisesSamAccountName";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `https://graph.microsoft.com/v1.0`.
+    pub base: String,
+    pub page_size: u64,
+}
+
+impl Config {
+    pub fn from_env(env: &dyn Env) -> Result<Config, PluginError> {
+        Config::from_settings(|name| env.setting(name))
+    }
+
+    pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Result<Config, PluginError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let url = get("service_url").unwrap_or_else(|| "https://graph.microsoft.com".into());
+        let url = url.trim();
+        let lower = url.to_ascii_lowercase();
+        if !(lower.starts_with("https://") || lower.starts_with("http://"))
+            || url.contains(['?', '#', ' '])
+        {
+            return Err(PluginError::Config(format!(
+                "the Graph URL `{url}` is not a web address: enter it as https://graph.microsoft.com"
+            )));
+        }
+        let mut root = url.trim_end_matches('/').to_string();
+        for suffix in ["/v1.0", "/beta"] {
+            if root.to_ascii_lowercase().ends_with(suffix) {
+                root.truncate(root.len() - suffix.len());
+            }
+        }
+        let page_size = match get("page_size") {
+            None => MAX_PAGE_SIZE,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                .ok_or_else(|| {
+                    PluginError::Config(format!(
+                        "the Page size `{v}` must be a whole number from 1 to {MAX_PAGE_SIZE}"
+                    ))
+                })?,
+        };
+        Ok(Config {
+            base: format!("{root}/v1.0"),
+            page_size,
+        })
+    }
+
+    /// The first page of the users list.
+    pub fn users_url(&self) -> String {
+        format!(
+            "{}/users?$select={SELECT}&$top={}",
+            self.base, self.page_size
+        )
+    }
+
+    /// A delta round's start: from nothing, or (`latest`) a deltaLink for
+    /// now without reading the users.
+    pub fn delta_url(&self, latest: bool) -> String {
+        let url = format!("{}/users/delta?$select={SELECT}", self.base);
+        if latest {
+            format!("{url}&$deltatoken=latest")
+        } else {
+            url
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, PluginError> {
+        Config::from_settings(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn the_graph_url_takes_the_version_and_bad_settings_say_what_to_enter() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.base, "https://graph.microsoft.com/v1.0");
+        assert_eq!(c.page_size, 999);
+        assert!(c.users_url().contains("$top=999") && c.users_url().contains("employeeId"));
+        let c = config(&[
+            ("service_url", "http://127.0.0.1:9/v1.0/"),
+            ("page_size", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.base, "http://127.0.0.1:9/v1.0");
+        assert!(c.delta_url(true).ends_with("&$deltatoken=latest"));
+        let msg = |r: Result<Config, PluginError>| r.unwrap_err().message().to_string();
+        assert!(msg(config(&[("page_size", "1000")])).contains("1 to 999"));
+        assert!(
+            msg(config(&[("service_url", "graph.microsoft.com")])).contains("not a web address")
+        );
+    }
+}

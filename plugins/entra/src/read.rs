@@ -1,0 +1,241 @@
+//! Reading: the connection test, and one page of users, in full (`/users`
+//! paged by `@odata.nextLink`) or as a delta round from a kept `deltaLink`.
+//!
+//! Cursors handed to the host: `list:URL` for the next page of a full read,
+//! `delta:AT:URL` for the next page of a delta round that began at `AT`
+//! (seconds); the URLs are Graph's own links, followed as given.
+//!
+//! Where a delta starts: plugin storage keeps [`Checkpoints`] under
+//! `delta.user`, deltaLinks each with the time its round began: a full read
+//! first asks Graph for a deltaLink for now (`$deltatoken=latest`), and
+//! every delta round that ends keeps the deltaLink of its last page. A quick
+//! read starts from the latest checkpoint at or before the host's `since`
+//! (less [`CLOCK_SLACK`]), so a run that read but never committed does not
+//! make the next one skip changes. With none, or when Graph no longer keeps
+//! the token (410 Gone, `syncStateNotFound`), it reads every user instead and
+//! says so. Nothing here talks to the host but through [`Env`].
+
+use homeroom_sdk::delta::{Checkpoints, unix_seconds};
+use homeroom_sdk::env::Env;
+use homeroom_sdk::paging::OData;
+use homeroom_sdk::{Entity, EntityKind, Page, PluginError};
+use serde_json::Value as Json;
+
+use crate::config::Config;
+use crate::{fetch, map};
+
+/// How far the host's clock and the sandbox's may disagree; a delta starts
+/// from a checkpoint this much older than `since`.
+pub const CLOCK_SLACK: i64 = 5;
+/// Where the checkpoints are kept.
+pub const STORAGE_KEY: &str = "delta.user";
+/// Warnings about single records logged per page; the rest are counted.
+const WARNINGS_PER_PAGE: usize = 20;
+
+fn page(entities: Vec<Entity>, next: Option<String>) -> Page {
+    Page {
+        entities,
+        next,
+        total: None,
+        ahead: Vec::new(),
+    }
+}
+
+/// Read one page of `kind` (users only; every other kind is empty).
+pub fn read(
+    env: &mut dyn Env,
+    config: &Config,
+    kind: EntityKind,
+    since: Option<&str>,
+    cursor: Option<&str>,
+) -> Result<Page, PluginError> {
+    if kind != EntityKind::User {
+        return Ok(page(Vec::new(), None));
+    }
+    let bad = |c: &str| {
+        PluginError::InvalidData(format!(
+            "the paging cursor `{c}` is not one this connector wrote"
+        ))
+    };
+    match (since, cursor) {
+        (_, Some(c)) => {
+            if let Some(url) = c.strip_prefix("list:") {
+                list_page(env, url)
+            } else {
+                let (at, url) = c
+                    .strip_prefix("delta:")
+                    .and_then(|rest| rest.split_once(':'))
+                    .ok_or_else(|| bad(c))?;
+                let at = at.parse().map_err(|_| bad(c))?;
+                delta_page(env, at, url, false)?.map_err(PluginError::InvalidData)
+            }
+        }
+        (None, None) => full(env, config, None),
+        (Some(since), None) => {
+            let start = unix_seconds(since).map(|s| s - CLOCK_SLACK);
+            let marks = Checkpoints::from_bytes(env.storage_get(STORAGE_KEY).as_deref());
+            let Some(link) = start
+                .and_then(|s| marks.at_or_before(s))
+                .map(|m| m.position.clone())
+            else {
+                let why = format!(
+                    "no Graph deltaLink was kept at or before the last committed run ({since})"
+                );
+                return full(env, config, Some(&why));
+            };
+            let now = env.now();
+            match delta_page(env, now, &link, true)? {
+                Ok(page) => Ok(page),
+                Err(expired) => full(env, config, Some(&expired)),
+            }
+        }
+    }
+}
+
+/// A full read: a deltaLink for now kept first, then the first page of
+/// users. `why`, for a quick read that cannot be one, is warned.
+fn full(env: &mut dyn Env, config: &Config, why: Option<&str>) -> Result<Page, PluginError> {
+    if let Some(why) = why {
+        env.warn(&format!(
+            "{why}; reading every user instead (accounts removed from the directory since then are removed by the next full import)"
+        ));
+    }
+    let url = config.delta_url(true);
+    let at = env.now();
+    match fetch::page(env, &url, "asking Graph for a deltaLink") {
+        Ok(Ok(OData {
+            delta: Some(link), ..
+        })) => keep(env, &link, at),
+        Ok(Ok(_)) => env.warn(
+            "Graph answered the latest-deltaLink request without a deltaLink; the next quick import reads every user",
+        ),
+        Ok(Err(refused)) => env.warn(&format!(
+            "{}; the next quick import reads every user",
+            fetch::status_error(&url, "asking for a deltaLink", &refused).message()
+        )),
+        Err(e) => env.warn(&format!(
+            "{}; the next quick import reads every user",
+            e.message()
+        )),
+    }
+    list_page(env, &config.users_url())
+}
+
+fn keep(env: &mut dyn Env, link: &str, at: i64) {
+    let mut marks = Checkpoints::from_bytes(env.storage_get(STORAGE_KEY).as_deref());
+    marks.record(link, at);
+    if let Err(why) = env.storage_set(STORAGE_KEY, &marks.to_bytes()) {
+        env.warn(&format!(
+            "the Graph deltaLink could not be kept ({why}); the next quick import may read every user"
+        ));
+    }
+}
+
+/// A link that names the page it came from: a server repeating itself.
+fn onward(url: &str, next: Option<String>, doing: &str) -> Result<Option<String>, PluginError> {
+    match next {
+        Some(n) if n == url => Err(PluginError::InvalidData(format!(
+            "{doing}: Graph's @odata.nextLink names the page it came on, so the read would never end; run again later"
+        ))),
+        other => Ok(other),
+    }
+}
+
+fn list_page(env: &mut dyn Env, url: &str) -> Result<Page, PluginError> {
+    let doing = "reading users";
+    let odata = fetch::page(env, url, doing)?
+        .map_err(|refused| fetch::status_error(url, doing, &refused))?;
+    let entities = users(env, &odata.records, doing);
+    let next = onward(url, odata.next, doing)?.map(|n| format!("list:{n}"));
+    Ok(page(entities, next))
+}
+
+/// One page of a delta round begun at `at`. `Ok(Err(why))` when this is the
+/// round's first page and Graph no longer keeps its token.
+fn delta_page(
+    env: &mut dyn Env,
+    at: i64,
+    url: &str,
+    first: bool,
+) -> Result<Result<Page, String>, PluginError> {
+    let doing = "reading the users changed since the last run";
+    let odata = match fetch::page(env, url, doing)? {
+        Ok(odata) => odata,
+        Err(refused) if first && refused.status == 410 => {
+            let said = fetch::says(&refused.body)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            return Ok(Err(format!(
+                "Graph no longer keeps the changes since the last run (410 Gone{said}): a resync is required"
+            )));
+        }
+        Err(refused) => return Err(fetch::status_error(url, doing, &refused)),
+    };
+    let mut changes: Vec<Entity> = Vec::new();
+    for e in users(env, &odata.records, doing) {
+        // The last entry of a user in a round wins.
+        changes.retain(|c| c.source_id != e.source_id);
+        changes.push(e);
+    }
+    let next = onward(url, odata.next, doing)?;
+    match (&next, odata.delta) {
+        (None, Some(link)) => keep(env, &link, at),
+        (None, None) => env.warn(
+            "Graph ended the delta round without a deltaLink; the next quick import reads every user",
+        ),
+        _ => {}
+    }
+    Ok(Ok(page(changes, next.map(|n| format!("delta:{at}:{n}")))))
+}
+
+/// The users of a page; records that cannot be read are warned and skipped.
+fn users(env: &mut dyn Env, records: &[Json], doing: &str) -> Vec<Entity> {
+    let mut out = Vec::with_capacity(records.len());
+    let mut skipped = 0;
+    for record in records {
+        match map::user(record) {
+            Ok(e) => out.push(e),
+            Err(why) => {
+                skipped += 1;
+                if skipped <= WARNINGS_PER_PAGE {
+                    let id = map::text(record, "id").unwrap_or_else(|| "without an id".into());
+                    env.warn(&format!("{doing}: the user {id} was skipped: {why}"));
+                }
+            }
+        }
+    }
+    if skipped > WARNINGS_PER_PAGE {
+        env.warn(&format!(
+            "{doing}: {} more users skipped on this page",
+            skipped - WARNINGS_PER_PAGE
+        ));
+    }
+    out
+}
+
+/// The connection test: one user read, and whether delta queries answer.
+pub fn test_connection(env: &mut dyn Env, config: &Config) -> Result<String, PluginError> {
+    let url = format!("{}/users?$select=id&$top=1", config.base);
+    let doing = "testing the connection";
+    let odata = fetch::page(env, &url, doing)?
+        .map_err(|refused| fetch::status_error(&url, doing, &refused))?;
+    let delta_url = config.delta_url(true);
+    let delta = match fetch::page(env, &delta_url, doing) {
+        Ok(Ok(OData { delta: Some(_), .. })) => "delta queries: available for quick imports".into(),
+        Ok(Ok(_)) => "delta queries: no deltaLink, so quick imports read every user".into(),
+        Ok(Err(r)) => format!(
+            "delta queries: not available (HTTP {}), so quick imports read every user",
+            r.status
+        ),
+        Err(e) => format!("delta queries: could not tell ({})", e.message()),
+    };
+    Ok(format!(
+        "Microsoft Graph at {}: users readable ({}); {delta}",
+        config.base,
+        if odata.records.is_empty() {
+            "none yet"
+        } else {
+            "at least one"
+        }
+    ))
+}
