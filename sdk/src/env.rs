@@ -19,14 +19,6 @@ pub trait Env {
     fn storage_get(&self, key: &str) -> Option<Vec<u8>>;
     /// Refused past the plugin's quota, with the host's reason.
     fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), String>;
-    /// Seconds since 1970 by the sandbox's wall clock (WASI), for sources
-    /// whose change stream carries no times of its own (a Graph deltaLink).
-    fn now(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    }
 }
 
 /// The host interfaces of the `connector` world.

@@ -63,6 +63,15 @@ pub async fn engine(url: &str) -> Engine {
 
 /// Configure `org` (named Maplewood) with `source` as its one source.
 pub async fn configure(engine: &Engine, org: &str, source: homeroom_host::config::SourceConfig) {
+    configure_sources(engine, org, vec![source]).await;
+}
+
+/// Configure `org` (named Maplewood) with `sources` (a SIS and a directory).
+pub async fn configure_sources(
+    engine: &Engine,
+    org: &str,
+    sources: Vec<homeroom_host::config::SourceConfig>,
+) {
     engine
         .apply_config(&homeroom_host::config::DistrictConfig {
             organization: homeroom_host::config::Organization {
@@ -70,7 +79,7 @@ pub async fn configure(engine: &Engine, org: &str, source: homeroom_host::config
                 name: "Maplewood".into(),
                 ..Default::default()
             },
-            sources: vec![source],
+            sources,
             vendors: Vec::new(),
         })
         .await

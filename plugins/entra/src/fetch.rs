@@ -8,7 +8,9 @@ use homeroom_sdk::PluginError;
 use homeroom_sdk::connector_bindings::homeroom::plugin::http::{
     HttpError, Method, Request, Response,
 };
+use homeroom_sdk::delta::http_date_seconds;
 use homeroom_sdk::env::Env;
+use homeroom_sdk::http::header;
 use homeroom_sdk::paging::OData;
 use serde_json::Value as Json;
 
@@ -78,18 +80,20 @@ pub fn status_error(url: &str, doing: &str, response: &Response) -> PluginError 
     }
 }
 
-/// GET one page: `Ok(Err(response))` for a non-2xx answer, for the caller
-/// to decide what it means.
+/// GET one page, with when Graph served it (its `Date` header: the
+/// sandbox's own clock is frozen). `Ok(Err(response))` for a non-2xx
+/// answer, for the caller to decide what it means.
 pub fn page(
     env: &mut dyn Env,
     url: &str,
     doing: &str,
-) -> Result<Result<OData, Response>, PluginError> {
+) -> Result<Result<(OData, Option<i64>), Response>, PluginError> {
     let response = get(env, url, doing)?;
     if !(200..300).contains(&response.status) {
         return Ok(Err(response));
     }
-    OData::from_body(&response.body).map(Ok).map_err(|why| {
+    let at = header(&response, "date").and_then(http_date_seconds);
+    OData::from_body(&response.body).map(|odata| Ok((odata, at))).map_err(|why| {
         PluginError::InvalidData(format!(
             "{doing}: the answer of {} {why}; Graph sent a broken page (a cut connection or a server error), run again",
             url.split('?').next().unwrap_or(url)

@@ -6,12 +6,13 @@
 //! (seconds); the URLs are Graph's own links, followed as given.
 //!
 //! Where a delta starts: plugin storage keeps [`Checkpoints`] under
-//! `delta.user`, deltaLinks each with the time its round began: a full read
-//! first asks Graph for a deltaLink for now (`$deltatoken=latest`), and
-//! every delta round that ends keeps the deltaLink of its last page. A quick
-//! read starts from the latest checkpoint at or before the host's `since`
-//! (less [`CLOCK_SLACK`]), so a run that read but never committed does not
-//! make the next one skip changes. With none, or when Graph no longer keeps
+//! `delta.user`, deltaLinks each with the time its round began (Graph's
+//! `Date` header: the sandbox's clock is frozen): a full read first asks Graph for a deltaLink for now
+//! (`$deltatoken=latest`), and every delta round that ends keeps the
+//! deltaLink of its last page. A quick read starts from the first checkpoint
+//! taken at or after the host's `since` (the start of the last committed
+//! run, less [`CLOCK_SLACK`]): the one that run took, so a later run that
+//! read but never committed does not make the next one skip changes. With none, or when Graph no longer keeps
 //! the token (410 Gone, `syncStateNotFound`), it reads every user instead and
 //! says so. Nothing here talks to the host but through [`Env`].
 
@@ -24,8 +25,8 @@ use serde_json::Value as Json;
 use crate::config::Config;
 use crate::{fetch, map};
 
-/// How far the host's clock and the sandbox's may disagree; a delta starts
-/// from a checkpoint this much older than `since`.
+/// How far the host's clock and Graph's may disagree; a checkpoint
+/// this much older than `since` still counts (an older one reads more).
 pub const CLOCK_SLACK: i64 = 5;
 /// Where the checkpoints are kept.
 pub const STORAGE_KEY: &str = "delta.user";
@@ -66,7 +67,10 @@ pub fn read(
                     .strip_prefix("delta:")
                     .and_then(|rest| rest.split_once(':'))
                     .ok_or_else(|| bad(c))?;
-                let at = at.parse().map_err(|_| bad(c))?;
+                let at = match at {
+                    "" => None,
+                    at => Some(at.parse().map_err(|_| bad(c))?),
+                };
                 delta_page(env, at, url, false)?.map_err(PluginError::InvalidData)
             }
         }
@@ -75,16 +79,14 @@ pub fn read(
             let start = unix_seconds(since).map(|s| s - CLOCK_SLACK);
             let marks = Checkpoints::from_bytes(env.storage_get(STORAGE_KEY).as_deref());
             let Some(link) = start
-                .and_then(|s| marks.at_or_before(s))
+                .and_then(|s| marks.first_at_or_after(s))
                 .map(|m| m.position.clone())
             else {
-                let why = format!(
-                    "no Graph deltaLink was kept at or before the last committed run ({since})"
-                );
+                let why =
+                    format!("no Graph deltaLink was kept by the last committed run ({since})");
                 return full(env, config, Some(&why));
             };
-            let now = env.now();
-            match delta_page(env, now, &link, true)? {
+            match delta_page(env, None, &link, true)? {
                 Ok(page) => Ok(page),
                 Err(expired) => full(env, config, Some(&expired)),
             }
@@ -101,11 +103,13 @@ fn full(env: &mut dyn Env, config: &Config, why: Option<&str>) -> Result<Page, P
         ));
     }
     let url = config.delta_url(true);
-    let at = env.now();
     match fetch::page(env, &url, "asking Graph for a deltaLink") {
-        Ok(Ok(OData {
-            delta: Some(link), ..
-        })) => keep(env, &link, at),
+        Ok(Ok((
+            OData {
+                delta: Some(link), ..
+            },
+            at,
+        ))) => keep(env, &link, at),
         Ok(Ok(_)) => env.warn(
             "Graph answered the latest-deltaLink request without a deltaLink; the next quick import reads every user",
         ),
@@ -121,7 +125,11 @@ fn full(env: &mut dyn Env, config: &Config, why: Option<&str>) -> Result<Page, P
     list_page(env, &config.users_url())
 }
 
-fn keep(env: &mut dyn Env, link: &str, at: i64) {
+fn keep(env: &mut dyn Env, link: &str, at: Option<i64>) {
+    let Some(at) = at else {
+        env.warn("Graph's answer had no Date header, so the deltaLink cannot be placed in time; the next quick import reads every user");
+        return;
+    };
     let mut marks = Checkpoints::from_bytes(env.storage_get(STORAGE_KEY).as_deref());
     marks.record(link, at);
     if let Err(why) = env.storage_set(STORAGE_KEY, &marks.to_bytes()) {
@@ -143,24 +151,25 @@ fn onward(url: &str, next: Option<String>, doing: &str) -> Result<Option<String>
 
 fn list_page(env: &mut dyn Env, url: &str) -> Result<Page, PluginError> {
     let doing = "reading users";
-    let odata = fetch::page(env, url, doing)?
+    let (odata, _) = fetch::page(env, url, doing)?
         .map_err(|refused| fetch::status_error(url, doing, &refused))?;
     let entities = users(env, &odata.records, doing);
     let next = onward(url, odata.next, doing)?.map(|n| format!("list:{n}"));
     Ok(page(entities, next))
 }
 
-/// One page of a delta round begun at `at`. `Ok(Err(why))` when this is the
-/// round's first page and Graph no longer keeps its token.
+/// One page of a delta round begun at `at` (none: when this page is served).
+/// `Ok(Err(why))` when this is the round's first page and Graph no longer
+/// keeps its token.
 fn delta_page(
     env: &mut dyn Env,
-    at: i64,
+    at: Option<i64>,
     url: &str,
     first: bool,
 ) -> Result<Result<Page, String>, PluginError> {
     let doing = "reading the users changed since the last run";
-    let odata = match fetch::page(env, url, doing)? {
-        Ok(odata) => odata,
+    let (odata, served) = match fetch::page(env, url, doing)? {
+        Ok(page) => page,
         Err(refused) if first && refused.status == 410 => {
             let said = fetch::says(&refused.body)
                 .map(|s| format!(": {s}"))
@@ -171,6 +180,7 @@ fn delta_page(
         }
         Err(refused) => return Err(fetch::status_error(url, doing, &refused)),
     };
+    let at = at.or(served);
     let mut changes: Vec<Entity> = Vec::new();
     for e in users(env, &odata.records, doing) {
         // The last entry of a user in a round wins.
@@ -185,6 +195,7 @@ fn delta_page(
         ),
         _ => {}
     }
+    let at = at.map(|a| a.to_string()).unwrap_or_default();
     Ok(Ok(page(changes, next.map(|n| format!("delta:{at}:{n}")))))
 }
 
@@ -217,11 +228,13 @@ fn users(env: &mut dyn Env, records: &[Json], doing: &str) -> Vec<Entity> {
 pub fn test_connection(env: &mut dyn Env, config: &Config) -> Result<String, PluginError> {
     let url = format!("{}/users?$select=id&$top=1", config.base);
     let doing = "testing the connection";
-    let odata = fetch::page(env, &url, doing)?
+    let (odata, _) = fetch::page(env, &url, doing)?
         .map_err(|refused| fetch::status_error(&url, doing, &refused))?;
     let delta_url = config.delta_url(true);
     let delta = match fetch::page(env, &delta_url, doing) {
-        Ok(Ok(OData { delta: Some(_), .. })) => "delta queries: available for quick imports".into(),
+        Ok(Ok((OData { delta: Some(_), .. }, _))) => {
+            "delta queries: available for quick imports".into()
+        }
         Ok(Ok(_)) => "delta queries: no deltaLink, so quick imports read every user".into(),
         Ok(Err(r)) => format!(
             "delta queries: not available (HTTP {}), so quick imports read every user",
