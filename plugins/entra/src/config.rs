@@ -5,6 +5,7 @@
 
 use homeroom_sdk::PluginError;
 use homeroom_sdk::env::Env;
+use homeroom_sdk::settings;
 
 /// Largest `$top` Graph serves for users.
 pub const MAX_PAGE_SIZE: u64 = 999;
@@ -27,34 +28,14 @@ impl Config {
     pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Result<Config, PluginError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let url = get("service_url").unwrap_or_else(|| "https://graph.microsoft.com".into());
-        let url = url.trim();
-        let lower = url.to_ascii_lowercase();
-        if !(lower.starts_with("https://") || lower.starts_with("http://"))
-            || url.contains(['?', '#', ' '])
-        {
-            return Err(PluginError::Config(format!(
-                "the Graph URL `{url}` is not a web address: enter it as https://graph.microsoft.com"
-            )));
-        }
-        let mut root = url.trim_end_matches('/').to_string();
-        for suffix in ["/v1.0", "/beta"] {
-            if root.to_ascii_lowercase().ends_with(suffix) {
-                root.truncate(root.len() - suffix.len());
-            }
-        }
-        let page_size = match get("page_size") {
-            None => MAX_PAGE_SIZE,
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                .ok_or_else(|| {
-                    PluginError::Config(format!(
-                        "the Page size `{v}` must be a whole number from 1 to {MAX_PAGE_SIZE}"
-                    ))
-                })?,
-        };
+        let root = settings::service_root(
+            &url,
+            &["/v1.0", "/beta"],
+            "Graph URL",
+            "https://graph.microsoft.com",
+        )?;
+        let page_size =
+            settings::page_size(get("page_size").as_deref(), MAX_PAGE_SIZE, MAX_PAGE_SIZE)?;
         Ok(Config {
             base: format!("{root}/v1.0"),
             page_size,
