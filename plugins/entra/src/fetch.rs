@@ -5,37 +5,26 @@
 //! 5xx are the host's; so is the token.
 
 use homeroom_sdk::PluginError;
-use homeroom_sdk::connector_bindings::homeroom::plugin::http::{
-    HttpError, Method, Request, Response,
-};
+use homeroom_sdk::connector_bindings::homeroom::plugin::http::Response;
 use homeroom_sdk::delta::http_date_seconds;
-use homeroom_sdk::env::Env;
+use homeroom_sdk::env::{self, Env, Vendor};
 use homeroom_sdk::http::header;
 use homeroom_sdk::paging::OData;
 use serde_json::Value as Json;
 
+/// How the errors name Graph.
+pub const GRAPH: Vendor = Vendor {
+    name: "Microsoft Graph",
+    url_setting: "Graph URL",
+    credential: "token",
+    credentials: "check the Token URL's tenant id, the Application (client) ID and the Client secret, which may have expired",
+    forbidden: "grant the app registration the User.Read.All application permission and an admin's consent",
+    not_found: "",
+};
+
 /// GET `url`; `doing` says what for.
 pub fn get(env: &mut dyn Env, url: &str, doing: &str) -> Result<Response, PluginError> {
-    let request = Request {
-        method: Method::Get,
-        url: url.to_string(),
-        headers: vec![("accept".into(), "application/json".into())],
-        body: None,
-    };
-    env.send(&request).map_err(|e| match e {
-        HttpError::Connection(m) | HttpError::Timeout(m) => PluginError::Unavailable(format!(
-            "no usable answer from Microsoft Graph at {url} ({doing}): {m}; check the Graph URL, then run again"
-        )),
-        HttpError::Denied(m) | HttpError::Invalid(m) => PluginError::Config(format!(
-            "`{url}` cannot be reached ({doing}): {m}; check the Graph URL"
-        )),
-        HttpError::TooLarge(m) => PluginError::InvalidData(format!(
-            "the answer from {url} was too large ({doing}): {m}; lower the Page size"
-        )),
-        HttpError::Auth(m) => PluginError::Auth(format!(
-            "the host could not get a token from the Token URL ({doing}): {m}; check the Token URL's tenant id, the Application (client) ID and the Client secret"
-        )),
-    })
+    env::get(env, url, doing, &GRAPH)
 }
 
 /// What Graph said about an error (`error.code: error.message`), cut short.
@@ -53,31 +42,7 @@ pub fn says(body: &[u8]) -> Option<String> {
 
 /// The error for a non-2xx answer.
 pub fn status_error(url: &str, doing: &str, response: &Response) -> PluginError {
-    let path = url.split('?').next().unwrap_or(url);
-    let status = response.status;
-    let said = says(&response.body)
-        .map(|s| format!(" (Graph says: {s})"))
-        .unwrap_or_default();
-    match status {
-        401 => PluginError::Auth(format!(
-            "{path} refused the token (401) {doing}{said}: check the Token URL's tenant id and the client secret, which may have expired"
-        )),
-        403 => PluginError::Auth(format!(
-            "{path} refused access (403) {doing}{said}: grant the app registration the User.Read.All application permission and an admin's consent"
-        )),
-        404 => PluginError::Config(format!(
-            "{path} was not found (404) {doing}{said}: check the Graph URL"
-        )),
-        429 => PluginError::RateLimited(format!(
-            "{path} kept answering 429 Too Many Requests {doing}, after the host waited as Graph asked{said}; run again later"
-        )),
-        500..=599 => PluginError::Unavailable(format!(
-            "{path} answered {status} {doing}, after the host's retries{said}: Microsoft Graph is failing; run again later"
-        )),
-        _ => PluginError::InvalidData(format!(
-            "{path} answered an unexpected HTTP {status} {doing}{said}"
-        )),
-    }
+    env::status_error(url, doing, response.status, says(&response.body), &GRAPH)
 }
 
 /// GET one page, with when Graph served it (its `Date` header: the
