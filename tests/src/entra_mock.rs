@@ -19,8 +19,9 @@
 //! Graph's `{"error": {"code", "message"}}`. Real HTTP on 127.0.0.1 (axum).
 //!
 //! The handle edits the directory (each edit a change a delta round returns),
-//! expires the delta tokens handed out so far, switches on a 429 storm, and
-//! logs every request.
+//! expires the delta tokens handed out so far, switches faults on (a 429
+//! storm, 503s, a body cut off mid-way, malformed JSON, a nextLink that
+//! names its own page), and logs every request.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -61,6 +62,11 @@ struct State {
     select: String,
     too_many: u32,
     retry_after_secs: u64,
+    server_errors: u32,
+    truncated: u32,
+    malformed: u32,
+    /// Pages whose nextLink names the page itself.
+    repeat: u32,
     token_requests: u64,
     log: Vec<Logged>,
 }
@@ -150,6 +156,23 @@ impl MockGraph {
         s.expired_below = s.changes.len() + 1;
     }
 
+    pub fn fail_with_503(&self, n: u32) {
+        lock(&self.state).server_errors = n;
+    }
+
+    pub fn truncate_bodies(&self, n: u32) {
+        lock(&self.state).truncated = n;
+    }
+
+    pub fn malformed_json(&self, n: u32) {
+        lock(&self.state).malformed = n;
+    }
+
+    /// The next `n` pages with a nextLink name themselves as the next page.
+    pub fn repeat_pages(&self, n: u32) {
+        lock(&self.state).repeat = n;
+    }
+
     pub fn fail_with_429(&self, n: u32, retry_after_secs: u64) {
         let mut s = lock(&self.state);
         s.too_many = n;
@@ -159,17 +182,8 @@ impl MockGraph {
 
 /// A JSON answer with Graph's `Date` header (RFC 9110 IMF-fixdate).
 fn respond(status: StatusCode, body: Json) -> Response {
-    let mut r = Response::new(Body::from(body.to_string()));
+    let mut r = respond_raw(body.to_string());
     *r.status_mut() = status;
-    let date = chrono::Utc::now()
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        "application/json".parse().expect("header"),
-    );
-    h.insert(header::DATE, date.parse().expect("header"));
     r
 }
 
@@ -270,6 +284,14 @@ fn api(s: &mut State, addr: SocketAddr, path: &str, query: &str, headers: &Heade
         );
         return r;
     }
+    if s.server_errors > 0 {
+        s.server_errors -= 1;
+        return graph_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "serviceNotAvailable",
+            "The service is temporarily unavailable.",
+        );
+    }
     let params: BTreeMap<String, String> = query_pairs(query).into_iter().collect();
     let param = |k: &str| params.get(k).map(String::as_str);
     if let Some(sel) = param("$select") {
@@ -350,7 +372,10 @@ fn api(s: &mut State, addr: SocketAddr, path: &str, query: &str, headers: &Heade
     };
     let page: Vec<Json> = items.iter().skip(skip).take(top).cloned().collect();
     let mut body = json!({"@odata.context": format!("{root}/$metadata#users"), "value": page});
-    if skip + top < items.len() {
+    if skip + top < items.len() && s.repeat > 0 {
+        s.repeat -= 1;
+        body["@odata.nextLink"] = json!(format!("http://{addr}{path}?{query}"));
+    } else if skip + top < items.len() {
         body["@odata.nextLink"] = json!(format!("{link_of}&$skiptoken={}", skip + top));
     } else if path.ends_with("/delta") {
         body["@odata.deltaLink"] = json!(format!(
@@ -358,5 +383,30 @@ fn api(s: &mut State, addr: SocketAddr, path: &str, query: &str, headers: &Heade
             s.changes.len()
         ));
     }
+    if s.malformed > 0 {
+        s.malformed -= 1;
+        return respond_raw("{\"value\": [{'id': broken".into());
+    }
+    if s.truncated > 0 {
+        s.truncated -= 1;
+        return crate::support::cut_off(json_builder(), body.to_string()).unwrap_or_else(|e| {
+            graph_error(StatusCode::INTERNAL_SERVER_ERROR, "mock", &e.to_string())
+        });
+    }
     respond(StatusCode::OK, body)
+}
+
+fn json_builder() -> axum::http::response::Builder {
+    let date = chrono::Utc::now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::DATE, date)
+}
+
+fn respond_raw(body: String) -> Response {
+    json_builder()
+        .body(Body::from(body))
+        .unwrap_or_else(|e| graph_error(StatusCode::INTERNAL_SERVER_ERROR, "mock", &e.to_string()))
 }

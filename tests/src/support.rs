@@ -199,6 +199,28 @@ impl Fixture {
     }
 }
 
+/// A mock's answer whose body is cut off mid-way: half of `body` with the
+/// whole length announced, then a broken connection.
+pub fn cut_off(
+    builder: axum::http::response::Builder,
+    body: String,
+) -> Result<axum::response::Response, axum::http::Error> {
+    use futures::StreamExt;
+    let bytes = axum::body::Bytes::from(body);
+    let half = bytes.slice(..bytes.len() / 2);
+    let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(half) }).chain(
+        futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Err(std::io::Error::other(
+                "the mock cut the connection mid-body",
+            ))
+        }),
+    );
+    builder
+        .header(axum::http::header::CONTENT_LENGTH, bytes.len())
+        .body(axum::body::Body::from_stream(stream))
+}
+
 /// Serve a mock server's `app` on `listener` on a task of its own until the
 /// returned sender fires or is dropped (the mock's handle keeps it).
 pub fn serve_until_shutdown(

@@ -365,3 +365,55 @@ async fn an_expired_delta_token_and_throttling_read_everything_again() {
         .unwrap();
     assert_eq!(value(&noah.data, "email"), "noah.patel@springfield.org");
 }
+
+#[tokio::test]
+async fn the_fault_matrix_is_ridden_out_or_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = &database_urls(tmp.path())[0];
+    let graph = MockGraph::start(directory()).await.unwrap();
+    let engine = engine(url).await;
+    let org = org_id("entra-faults");
+    setup(&engine, &org, vec![entra(&graph)]).await;
+    // A 429 storm shorter than the host's retries, 503s, a body cut
+    // mid-way: the host retries, and every account arrives once.
+    for fault in ["429", "503", "truncated"] {
+        match fault {
+            "429" => graph.fail_with_429(4, 0),
+            "503" => graph.fail_with_503(3),
+            _ => graph.truncate_bodies(2),
+        }
+        let run = engine
+            .import(&org, "entra", ImportOptions::default())
+            .await
+            .unwrap();
+        committed(&run, fault);
+        let users = &run.report.counts["user"];
+        assert_eq!((users.read, users.errors), (11, 0), "{fault}: {users:?}");
+    }
+    let people = engine
+        .store()
+        .entities(&org, "user", None, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(people.len(), 10, "no account twice");
+
+    // Malformed JSON fails the run, naming the page (the first broken body
+    // is the latest-deltaLink request, which only warns); so does a
+    // nextLink that names its own page.
+    for (fault, says) in [("malformed", "not valid JSON"), ("repeat", "never end")] {
+        match fault {
+            "malformed" => graph.malformed_json(2),
+            _ => graph.repeat_pages(1),
+        }
+        let run = engine
+            .import(&org, "entra", ImportOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(run.status, RunStatus::Failed, "{fault}");
+        let failure = run.report.failure.clone().unwrap_or_default();
+        assert!(
+            failure.contains(says) && failure.contains("reading users"),
+            "{fault}: {failure}"
+        );
+    }
+}
