@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use homeroom_sdk::connector_bindings::homeroom::plugin::http::{HttpError, Request, Response};
 use homeroom_sdk::env::Env;
-use homeroom_sdk::{EntityKind, Page, Status, Value};
+use homeroom_sdk::{EntityKind, Page, Status};
 use serde_json::{Value as Json, json};
 
 use crate::config::Config;
@@ -151,16 +151,6 @@ fn read_all(env: &mut Fake, since: Option<&str>) -> Result<Vec<Page>, homeroom_s
     }
 }
 
-fn text(e: &homeroom_sdk::Entity, name: &str) -> Option<String> {
-    e.attributes
-        .iter()
-        .find(|a| a.name == name)
-        .and_then(|a| match &a.value {
-            Value::Text(t) => Some(t.clone()),
-            _ => None,
-        })
-}
-
 #[test]
 fn a_full_read_pages_by_next_link_and_keeps_a_delta_link() {
     let mut env = fake(5);
@@ -169,14 +159,11 @@ fn a_full_read_pages_by_next_link_and_keeps_a_delta_link() {
     assert_eq!((pages.len(), users.len()), (3, 5));
     let u1 = users[0];
     assert_eq!(u1.source_id, "u1");
-    assert_eq!(
-        text(u1, "email").as_deref(),
-        Some("first1.last@contoso.org")
-    );
-    assert_eq!(text(u1, "username").as_deref(), Some("user1@contoso.org"));
-    assert_eq!(text(u1, "identifier").as_deref(), Some("E1"));
-    assert_eq!(text(u1, "familyName").as_deref(), Some("Last"));
-    assert!(text(u1, "role").is_none(), "a directory names no role");
+    assert_eq!(u1.text("email"), Some("first1.last@contoso.org"));
+    assert_eq!(u1.text("username"), Some("user1@contoso.org"));
+    assert_eq!(u1.text("identifier"), Some("E1"));
+    assert_eq!(u1.text("familyName"), Some("Last"));
+    assert!(u1.text("role").is_none(), "a directory names no role");
     assert!(env.urls[0].contains("$deltatoken=latest"), "{:?}", env.urls);
     assert!(env.urls[1].contains("$select=id,userPrincipalName") && env.urls[1].contains("$top=2"));
     assert!(env.storage.contains_key(read::STORAGE_KEY));
@@ -202,10 +189,7 @@ fn a_quick_read_takes_the_changes_and_removals_since_the_kept_link() {
     let pages = read_all(&mut env, Some(since)).unwrap();
     let got: Vec<_> = pages.iter().flat_map(|p| p.entities.iter()).collect();
     assert_eq!(got.len(), 2);
-    assert_eq!(
-        text(got[0], "email").as_deref(),
-        Some("new.mail@contoso.org")
-    );
+    assert_eq!(got[0].text("email"), Some("new.mail@contoso.org"));
     assert_eq!(
         (got[1].source_id.as_str(), got[1].status),
         ("u3", Status::ToBeDeleted)
@@ -263,4 +247,21 @@ fn errors_tell_the_admin_what_to_do() {
     assert!(env.warnings[0].contains("has no id"), "{:?}", env.warnings);
     let e = read::read(&mut env, &config(), EntityKind::User, None, Some("what")).unwrap_err();
     assert!(e.message().contains("not one this connector wrote"));
+}
+
+#[test]
+fn the_connection_test_says_what_quick_imports_can_do() {
+    let mut env = fake(2);
+    let said = read::test_connection(&mut env, &config()).unwrap();
+    assert!(
+        said.contains("users readable (at least one)") && said.contains("delta queries: available"),
+        "{said}"
+    );
+    env.status = Some(401);
+    let e = read::test_connection(&mut env, &config()).unwrap_err();
+    assert!(
+        e.message().contains("refused the token (401)") && e.message().contains("Client secret"),
+        "{}",
+        e.message()
+    );
 }
