@@ -106,7 +106,8 @@ fn entra(mock: &MockGraph) -> SourceConfig {
     s.settings.insert("token_url".into(), mock.token_url());
     s.settings
         .insert("client_id".into(), entra_mock::CLIENT_ID.into());
-    s.settings.insert("scopes".into(), entra_mock::SCOPE.into());
+    // No scopes: the manifest's default, https://graph.microsoft.com/.default,
+    // is what the mock token endpoint insists on.
     s.settings.insert("page_size".into(), "4".into());
     s.secrets
         .insert("client_secret".into(), "HOMEROOM_TEST_ENTRA_SECRET".into());
