@@ -14,7 +14,10 @@
 //! promises "at least the changed properties"), and a removed user as
 //! `{"id", "@removed": {"reason": "changed" | "deleted"}}`; a token Graph no
 //! longer keeps answers 410 Gone with `syncStateNotFound`), "Paging Microsoft
-//! Graph data" (follow the nextLink as given) and "Microsoft Graph
+//! Graph data" (follow the nextLink as given), "List educationUsers",
+//! "educationUser: delta" and "List educationSchools" (the same paging;
+//! a user's `primaryRole` and `student.studentNumber` /
+//! `teacher.teacherNumber`, a school's `schoolNumber`) and "Microsoft Graph
 //! throttling guidance" (429 with `Retry-After` seconds). Error bodies are
 //! Graph's `{"error": {"code", "message"}}`. Real HTTP on 127.0.0.1 (axum).
 //!
@@ -39,6 +42,11 @@ pub const CLIENT_ID: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 pub const CLIENT_SECRET: &str = "entra-test-client-secret";
 pub const SCOPE: &str = "https://graph.microsoft.com/.default";
 const ACCESS_TOKEN: &str = "entra-test-access-token";
+/// The tenant's education schools (School Data Sync): id, name, number.
+pub const SCHOOLS: [(&str, &str, &str); 2] = [
+    ("e5c1-s1", "Springfield Elementary", "SE-101"),
+    ("e5c1-s2", "Springfield High", "SH-102"),
+];
 
 /// One request as the mock saw it.
 #[derive(Debug, Clone)]
@@ -57,9 +65,9 @@ struct State {
     changes: Vec<String>,
     /// Tokens below this are no longer kept (410).
     expired_below: usize,
-    /// The `$select` of the last round begun, which its links keep (Graph
-    /// keeps it in the token).
-    select: String,
+    /// The `$select` last asked of each collection, which its links keep
+    /// (Graph keeps it in the token).
+    selects: BTreeMap<String, String>,
     too_many: u32,
     retry_after_secs: u64,
     server_errors: u32,
@@ -294,19 +302,31 @@ fn api(s: &mut State, addr: SocketAddr, path: &str, query: &str, headers: &Heade
     }
     let params: BTreeMap<String, String> = query_pairs(query).into_iter().collect();
     let param = |k: &str| params.get(k).map(String::as_str);
+    let collection = path
+        .strip_prefix("/v1.0/")
+        .unwrap_or_default()
+        .trim_end_matches("/delta")
+        .to_string();
     if let Some(sel) = param("$select") {
-        s.select = sel.to_string();
+        s.selects.insert(collection.clone(), sel.to_string());
     }
-    let sel = if s.select.is_empty() {
-        "id".to_string()
-    } else {
-        s.select.clone()
-    };
+    let sel = s
+        .selects
+        .get(&collection)
+        .cloned()
+        .unwrap_or_else(|| "id".into());
     let select: Vec<&str> = sel.split(',').collect();
+    // An education user's student or teacher number is its employeeId.
     let shown = |u: &Json| -> Json {
         let mut out = serde_json::Map::new();
         for key in &select {
-            out.insert(key.to_string(), u.get(*key).cloned().unwrap_or(Json::Null));
+            let value = match *key {
+                "student" | "teacher" if u["primaryRole"] == *key => {
+                    json!({format!("{key}Number"): u["employeeId"]})
+                }
+                key => u.get(key).cloned().unwrap_or(Json::Null),
+            };
+            out.insert(key.to_string(), value);
         }
         Json::Object(out)
     };
@@ -319,11 +339,17 @@ fn api(s: &mut State, addr: SocketAddr, path: &str, query: &str, headers: &Heade
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
     let (items, link_of): (Vec<Json>, String) = match path {
-        "/v1.0/users" => (
+        "/v1.0/users" | "/v1.0/education/users" => (
             s.users.values().map(shown).collect(),
-            format!("{root}/users?$select={sel}&$top={top}"),
+            format!("{root}/{collection}?$select={sel}&$top={top}"),
         ),
-        "/v1.0/users/delta" => {
+        "/v1.0/education/schools" => (
+            SCHOOLS.iter().map(|(id, name, number)| {
+                json!({"id": id, "displayName": name, "schoolNumber": number, "externalId": number})
+            }).collect(),
+            format!("{root}/education/schools?$select={sel}&$top={top}"),
+        ),
+        "/v1.0/users/delta" | "/v1.0/education/users/delta" => {
             let from = match param("$deltatoken") {
                 None => 0,
                 Some("latest") => s.changes.len(),
@@ -379,7 +405,7 @@ fn api(s: &mut State, addr: SocketAddr, path: &str, query: &str, headers: &Heade
         body["@odata.nextLink"] = json!(format!("{link_of}&$skiptoken={}", skip + top));
     } else if path.ends_with("/delta") {
         body["@odata.deltaLink"] = json!(format!(
-            "{root}/users/delta?$deltatoken=t{}",
+            "{root}/{collection}/delta?$deltatoken=t{}",
             s.changes.len()
         ));
     }

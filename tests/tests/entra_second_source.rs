@@ -418,3 +418,78 @@ async fn the_fault_matrix_is_ridden_out_or_named() {
         );
     }
 }
+
+#[tokio::test]
+async fn education_users_and_schools_where_the_tenant_has_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = &database_urls(tmp.path())[0];
+    // School Data Sync: teachers and students have a primary role and their
+    // number; the administrator is `none` and has no number.
+    let users = directory()
+        .into_iter()
+        .map(|mut u| {
+            let number = u["employeeId"].as_str().unwrap_or_default().to_string();
+            u["primaryRole"] = json!(match number.as_str() {
+                n if n.starts_with("ST-") => "student",
+                n if n.starts_with("T-") => "teacher",
+                _ => "none",
+            });
+            u
+        })
+        .collect();
+    let graph = MockGraph::start(users).await.unwrap();
+    let engine = engine(url).await;
+    let org = org_id("entra-edu");
+    let mut source = entra(&graph);
+    source.settings.insert("education".into(), "on".into());
+    setup(&engine, &org, vec![source]).await;
+    let run = engine
+        .import(&org, "entra", ImportOptions::default())
+        .await
+        .unwrap();
+    committed(&run, "education");
+    assert_eq!(
+        count(&run, "org", |c| c.add),
+        entra_mock::SCHOOLS.len() as u64
+    );
+    let users = &run.report.counts["user"];
+    assert_eq!(
+        (users.read, users.skipped, users.add),
+        (11, 2, 9),
+        "the administrator and the service account have no number: {users:?}"
+    );
+    let store = engine.store();
+    let sofia = store
+        .entity_of(&org, "entra", "user", "1f0c-s1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(value(&sofia.data, "role"), "student");
+    assert_eq!(value(&sofia.data, "identifier"), "ST-1");
+    let school = store
+        .entity_of(&org, "entra", "org", "e5c1-s2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(value(&school.data, "name"), "Springfield High");
+    assert_eq!(value(&school.data, "identifier"), "SH-102");
+
+    graph.update("1f0c-t2", |u| {
+        u["mail"] = json!("alan.turing@springfield.org")
+    });
+    let before = graph.requests().len();
+    let delta = engine.import(&org, "entra", quick()).await.unwrap();
+    committed(&delta, "education quick");
+    assert_eq!(
+        count(&delta, "user", |c| c.update),
+        1,
+        "{:?}",
+        delta.report.counts
+    );
+    assert!(
+        graph.requests()[before..]
+            .iter()
+            .any(|r| r.path == "/v1.0/education/users/delta"),
+        "the quick run calls the education users' deltaLink"
+    );
+}

@@ -6,7 +6,10 @@
 //! (`entra:ID`, `sam:NAME`). No role and no orgs: a directory does not say
 //! them, the SIS does. A property a delta page leaves out is left out (Graph
 //! sends "at least the changed properties"), so it never blanks a value.
-//! A `@removed` entry is a deletion. No I/O.
+//! A `@removed` entry is a deletion. Education users (School Data Sync)
+//! also say `role` (their primaryRole, student or teacher) and carry the
+//! student or teacher number as `identifier`; education schools are orgs
+//! of type school. No I/O.
 
 use homeroom_sdk::{Entity, EntityKind, Status, Value};
 use serde_json::Value as Json;
@@ -38,7 +41,8 @@ pub fn user(record: &Json) -> Result<Entity, String> {
         ("familyName", text(record, "surname")),
         ("email", text(record, "mail").or_else(|| upn.clone())),
         ("username", upn),
-        ("identifier", text(record, "employeeId")),
+        ("identifier", identifier(record)),
+        ("role", role(record)),
         ("metadata.displayName", text(record, "displayName")),
     ];
     for (name, value) in fields {
@@ -52,5 +56,34 @@ pub fn user(record: &Json) -> Result<Entity, String> {
     let mut ids = vec![format!("entra:{id}")];
     ids.extend(text(record, "onPremisesSamAccountName").map(|s| format!("sam:{s}")));
     e.set("userIds", Value::Texts(ids));
+    Ok(e)
+}
+
+/// The number that ties the account to the SIS: employeeId, else an
+/// education user's student or teacher number.
+fn identifier(record: &Json) -> Option<String> {
+    text(record, "employeeId")
+        .or_else(|| record.get("student").and_then(|s| text(s, "studentNumber")))
+        .or_else(|| record.get("teacher").and_then(|t| text(t, "teacherNumber")))
+}
+
+/// An education user's primaryRole, where it is one OneRoster names.
+fn role(record: &Json) -> Option<String> {
+    text(record, "primaryRole").filter(|r| r == "student" || r == "teacher")
+}
+
+/// The org entity of one education school.
+pub fn school(record: &Json) -> Result<Entity, String> {
+    let id = text(record, "id").ok_or("the school has no id")?;
+    let mut e = Entity::new(EntityKind::Org, id).with_text("type", "school");
+    for (name, key) in [
+        ("name", "displayName"),
+        ("identifier", "schoolNumber"),
+        ("metadata.externalId", "externalId"),
+    ] {
+        if let Some(v) = text(record, key) {
+            e.set(name, Value::Text(v));
+        }
+    }
     Ok(e)
 }

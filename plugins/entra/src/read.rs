@@ -1,5 +1,7 @@
-//! Reading: the connection test, and one page of users, in full (`/users`
-//! paged by `@odata.nextLink`) or as a delta round from a kept `deltaLink`.
+//! Reading: the connection test, and one page of users, in full (`/users`,
+//! or `/education/users`, paged by `@odata.nextLink`) or as a delta round
+//! from a kept `deltaLink`; with education data on, the schools too
+//! (`/education/schools`, always in full).
 //!
 //! Cursors handed to the host: `list:URL` for the next page of a full read,
 //! `delta:AT:URL` for the next page of a delta round that began at `AT`
@@ -50,6 +52,14 @@ pub fn read(
     since: Option<&str>,
     cursor: Option<&str>,
 ) -> Result<Page, PluginError> {
+    if kind == EntityKind::Org && config.education {
+        // A handful of schools: read in full, quick or not.
+        let url = cursor
+            .and_then(|c| c.strip_prefix("list:"))
+            .map(str::to_string)
+            .unwrap_or_else(|| config.schools_url());
+        return list_page(env, &url, "reading education schools", map::school);
+    }
     if kind != EntityKind::User {
         return Ok(page(Vec::new(), None));
     }
@@ -61,7 +71,7 @@ pub fn read(
     match (since, cursor) {
         (_, Some(c)) => {
             if let Some(url) = c.strip_prefix("list:") {
-                list_page(env, url)
+                list_page(env, url, "reading users", map::user)
             } else {
                 let (at, url) = c
                     .strip_prefix("delta:")
@@ -122,7 +132,7 @@ fn full(env: &mut dyn Env, config: &Config, why: Option<&str>) -> Result<Page, P
             e.message()
         )),
     }
-    list_page(env, &config.users_url())
+    list_page(env, &config.users_url(), "reading users", map::user)
 }
 
 fn keep(env: &mut dyn Env, link: &str, at: Option<i64>) {
@@ -149,11 +159,12 @@ fn onward(url: &str, next: Option<String>, doing: &str) -> Result<Option<String>
     }
 }
 
-fn list_page(env: &mut dyn Env, url: &str) -> Result<Page, PluginError> {
-    let doing = "reading users";
+type Mapper = fn(&Json) -> Result<Entity, String>;
+
+fn list_page(env: &mut dyn Env, url: &str, doing: &str, map: Mapper) -> Result<Page, PluginError> {
     let (odata, _) = fetch::page(env, url, doing)?
         .map_err(|refused| fetch::status_error(url, doing, &refused))?;
-    let entities = users(env, &odata.records, doing);
+    let entities = records(env, &odata.records, doing, map);
     let next = onward(url, odata.next, doing)?.map(|n| format!("list:{n}"));
     Ok(page(entities, next))
 }
@@ -182,7 +193,7 @@ fn delta_page(
     };
     let at = at.or(served);
     let mut changes: Vec<Entity> = Vec::new();
-    for e in users(env, &odata.records, doing) {
+    for e in records(env, &odata.records, doing, map::user) {
         // The last entry of a user in a round wins.
         changes.retain(|c| c.source_id != e.source_id);
         changes.push(e);
@@ -199,25 +210,25 @@ fn delta_page(
     Ok(Ok(page(changes, next.map(|n| format!("delta:{at}:{n}")))))
 }
 
-/// The users of a page; records that cannot be read are warned and skipped.
-fn users(env: &mut dyn Env, records: &[Json], doing: &str) -> Vec<Entity> {
+/// The entities of a page; records that cannot be read are warned and skipped.
+fn records(env: &mut dyn Env, records: &[Json], doing: &str, map: Mapper) -> Vec<Entity> {
     let mut out = Vec::with_capacity(records.len());
     let mut skipped = 0;
     for record in records {
-        match map::user(record) {
+        match map(record) {
             Ok(e) => out.push(e),
             Err(why) => {
                 skipped += 1;
                 if skipped <= WARNINGS_PER_PAGE {
                     let id = map::text(record, "id").unwrap_or_else(|| "without an id".into());
-                    env.warn(&format!("{doing}: the user {id} was skipped: {why}"));
+                    env.warn(&format!("{doing}: the record {id} was skipped: {why}"));
                 }
             }
         }
     }
     if skipped > WARNINGS_PER_PAGE {
         env.warn(&format!(
-            "{doing}: {} more users skipped on this page",
+            "{doing}: {} more records skipped on this page",
             skipped - WARNINGS_PER_PAGE
         ));
     }

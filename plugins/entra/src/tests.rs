@@ -265,3 +265,27 @@ fn the_connection_test_says_what_quick_imports_can_do() {
         e.message()
     );
 }
+
+#[test]
+fn education_users_say_their_role_and_number_and_schools_are_orgs() {
+    let student = json!({"id": "x1", "userPrincipalName": "s@contoso.org", "primaryRole": "student",
+        "student": {"studentNumber": "ST-7"}, "teacher": null});
+    let e = crate::map::user(&student).unwrap();
+    assert_eq!(
+        (e.text("role"), e.text("identifier")),
+        (Some("student"), Some("ST-7"))
+    );
+    let faculty = crate::map::user(&json!({"id": "x2", "primaryRole": "faculty"})).unwrap();
+    assert_eq!(
+        (faculty.text("role"), faculty.text("identifier")),
+        (None, None)
+    );
+    let school =
+        crate::map::school(&json!({"id": "s1", "displayName": "North", "schoolNumber": "N-1"}))
+            .unwrap();
+    assert_eq!(
+        (school.kind, school.text("type"), school.text("identifier")),
+        (EntityKind::Org, Some("school"), Some("N-1"))
+    );
+    assert!(crate::map::school(&json!({"displayName": "No id"})).is_err());
+}
