@@ -79,6 +79,16 @@ impl Checkpoints {
     pub fn at_or_before(&self, at: i64) -> Option<&Checkpoint> {
         self.marks.iter().rev().find(|m| m.at <= at)
     }
+
+    /// The earliest checkpoint at or after `at`, for streams whose positions
+    /// carry no time of their own (a Graph deltaLink), kept with the time the
+    /// connector took them (the server's `Date`): the first one a run that
+    /// began at `at` took.
+    /// Runs of a source never overlap, so every later one belongs to a run
+    /// that began later and may never have committed.
+    pub fn first_at_or_after(&self, at: i64) -> Option<&Checkpoint> {
+        self.marks.iter().find(|m| m.at >= at)
+    }
 }
 
 /// An RFC 3339 date-time (or a bare date) as seconds since 1970, UTC.
@@ -130,6 +140,23 @@ pub fn unix_seconds(text: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + min * 60 + s - offset)
 }
 
+/// An HTTP date (IMF-fixdate, `Fri, 04 Dec 2026 02:56:55 GMT`: the `Date`
+/// header, the server's clock where the sandbox's is frozen) as seconds
+/// since 1970.
+pub fn http_date_seconds(text: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut parts = text.split_once(',')?.1.split_whitespace();
+    let day: i64 = parts.next()?.parse().ok()?;
+    let month = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let year = parts.next()?;
+    let time = parts.next()?;
+    (parts.next() == Some("GMT")).then_some(())?;
+    unix_seconds(&format!("{year}-{month:02}-{day:02}T{time}Z"))
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -160,6 +187,12 @@ mod tests {
         assert_eq!(unix_seconds("2024-13-01"), None);
         assert_eq!(unix_seconds("yesterday"), None);
         assert_eq!(unix_seconds("2024-08-01T12:30"), None);
+        assert_eq!(
+            http_date_seconds("Thu, 01 Aug 2024 12:30:05 GMT"),
+            Some(1_722_515_405)
+        );
+        assert_eq!(http_date_seconds("Thu, 01 Aug 2024 12:30:05 PST"), None);
+        assert_eq!(http_date_seconds("yesterday"), None);
     }
 
     #[test]
@@ -174,6 +207,8 @@ mod tests {
         assert_eq!(c.at_or_before(100).unwrap().position, "e1");
         assert_eq!(c.at_or_before(450).unwrap().position, "e3");
         assert_eq!(c.at_or_before(i64::MAX).unwrap().position, "e5");
+        assert_eq!(c.first_at_or_after(101).unwrap().position, "e3");
+        assert_eq!(c.first_at_or_after(501), None);
         let back = Checkpoints::from_bytes(Some(&c.to_bytes()));
         assert_eq!(back, c);
         assert!(Checkpoints::from_bytes(Some(b"garbage")).is_empty());

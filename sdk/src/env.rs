@@ -5,8 +5,9 @@
 //! path of the connector runs natively.
 
 use crate::connector_bindings::homeroom::plugin::http::{
-    self as host, HttpError, Request, Response,
+    self as host, HttpError, Method, Request, Response,
 };
+use crate::wit::types::PluginError;
 
 pub trait Env {
     /// Send a request as the connection (the host adds the credentials).
@@ -19,6 +20,97 @@ pub trait Env {
     fn storage_get(&self, key: &str) -> Option<Vec<u8>>;
     /// Refused past the plugin's quota, with the host's reason.
     fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), String>;
+}
+
+/// How a connector's errors name its source and what an admin checks, for
+/// [`get`] and [`status_error`].
+pub struct Vendor<'a> {
+    /// `Clever`, `Microsoft Graph`.
+    pub name: &'a str,
+    /// The setting that says where it is (`Service URL`).
+    pub url_setting: &'a str,
+    /// What the host authenticates with (`District token`), named on a 401.
+    pub credential: &'a str,
+    /// What to check when the host cannot authenticate, or on a 401.
+    pub credentials: &'a str,
+    /// What to do on a 403.
+    pub forbidden: &'a str,
+    /// What to check on a 404 beside the URL setting (may be empty).
+    pub not_found: &'a str,
+}
+
+/// GET `url` as JSON; `doing` says what for (`reading sections after 5f…`).
+/// Every transport failure comes back as the error an admin can act on.
+pub fn get(
+    env: &mut dyn Env,
+    url: &str,
+    doing: &str,
+    vendor: &Vendor,
+) -> Result<Response, PluginError> {
+    let request = Request {
+        method: Method::Get,
+        url: url.to_string(),
+        headers: vec![("accept".into(), "application/json".into())],
+        body: None,
+    };
+    let (name, setting) = (vendor.name, vendor.url_setting);
+    env.send(&request).map_err(|e| match e {
+        HttpError::Connection(m) => PluginError::Unavailable(format!(
+            "no usable answer from {name} at {url} ({doing}): {m}; check the {setting}, then run again"
+        )),
+        HttpError::Timeout(m) => PluginError::Unavailable(format!(
+            "{name} did not answer in time at {url} ({doing}): {m}; try again later, or lower the Page size"
+        )),
+        HttpError::Denied(m) | HttpError::Invalid(m) => PluginError::Config(format!(
+            "`{url}` cannot be reached ({doing}): {m}; check the {setting}"
+        )),
+        HttpError::TooLarge(m) => PluginError::InvalidData(format!(
+            "the answer from {url} was too large ({doing}): {m}; lower the Page size"
+        )),
+        HttpError::Auth(m) => PluginError::Auth(format!(
+            "the host could not authenticate to {name} ({doing}): {m}; {}",
+            vendor.credentials
+        )),
+    })
+}
+
+/// The error for a non-2xx answer (after the host's retries of 429 and
+/// 5xx); `said` is what the source's error body said.
+pub fn status_error(
+    url: &str,
+    doing: &str,
+    status: u16,
+    said: Option<String>,
+    vendor: &Vendor,
+) -> PluginError {
+    let path = url.split('?').next().unwrap_or(url);
+    let name = vendor.name;
+    let said = said
+        .map(|s| format!(" ({name} says: {s})"))
+        .unwrap_or_default();
+    match status {
+        401 => PluginError::Auth(format!(
+            "{path} refused the {} (401) {doing}{said}: {}",
+            vendor.credential, vendor.credentials
+        )),
+        403 => PluginError::Auth(format!(
+            "{path} refused access (403) {doing}{said}: {}",
+            vendor.forbidden
+        )),
+        404 => PluginError::Config(format!(
+            "{path} was not found (404) {doing}{said}: check the {}{}",
+            vendor.url_setting, vendor.not_found
+        )),
+        429 => PluginError::RateLimited(format!(
+            "{path} kept answering 429 Too Many Requests {doing}, after the host waited as {name} asked{said}; run again later"
+        )),
+        500..=599 => PluginError::Unavailable(format!(
+            "{path} answered {status} {doing}, after the host's retries{said}: {name} is failing; run again later"
+        )),
+        _ => PluginError::InvalidData(format!(
+            "{path} answered an unexpected HTTP {status} {doing}{said}"
+        )),
+    }
 }
 
 /// The host interfaces of the `connector` world.

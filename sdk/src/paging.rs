@@ -4,8 +4,9 @@
 //! Two styles: limit/offset ([`Offset`], OneRoster REST), and cursor paging by
 //! the last id seen, where the body names the next page in a `links` list of
 //! `{rel, uri}` objects ([`after`], [`body_link`], [`query_value`]: Clever's
-//! `starting_after`, and any API that pages the same way). Nothing here
-//! sends a request.
+//! `starting_after`, and any API that pages the same way), and OData's
+//! absolute `@odata.nextLink` / `@odata.deltaLink` ([`OData`]: Microsoft
+//! Graph). Nothing here sends a request.
 
 use crate::wit::types::PluginError;
 
@@ -65,6 +66,44 @@ pub fn body_link<'a>(body: &'a serde_json::Value, rel: &str) -> Option<&'a str> 
         .get("uri")?
         .as_str()
         .filter(|u| !u.trim().is_empty())
+}
+
+/// One OData collection page (`{"value": [...], "@odata.nextLink": URL}`,
+/// the last page of a delta round with `@odata.deltaLink` instead).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OData {
+    pub records: Vec<serde_json::Value>,
+    /// The next page, an absolute URL to follow as given.
+    pub next: Option<String>,
+    /// Where the next delta round starts (the last page of a round only).
+    pub delta: Option<String>,
+}
+
+impl OData {
+    /// Read a page; `Err` says what is wrong with the body.
+    pub fn from_body(body: &[u8]) -> Result<OData, String> {
+        let mut json: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| format!("is not valid JSON ({e})"))?;
+        let link = |json: &serde_json::Value, key: &str| {
+            json.get(key)
+                .and_then(serde_json::Value::as_str)
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_string)
+        };
+        let (next, delta) = (
+            link(&json, "@odata.nextLink"),
+            link(&json, "@odata.deltaLink"),
+        );
+        match json.get_mut("value").map(serde_json::Value::take) {
+            Some(serde_json::Value::Array(records)) => Ok(OData {
+                records,
+                next,
+                delta,
+            }),
+            _ => Err("has no `value` list".into()),
+        }
+    }
 }
 
 /// The decoded value of the query parameter `name` in a URI (relative or
@@ -150,5 +189,31 @@ mod tests {
         assert_eq!(query_value("/x?a=%zz&b=%4", "a").as_deref(), Some("%zz"));
         assert_eq!(query_value("/x?a=1&b=%4", "b").as_deref(), Some("%4"));
         assert_eq!(encode("a b/ü"), "a%20b%2F%C3%BC");
+    }
+
+    #[test]
+    fn odata_pages_and_links_are_read() {
+        let page = OData::from_body(
+            br#"{"@odata.context": "x", "value": [{"id": "1"}], "@odata.nextLink": "https://g/v1.0/users?$skiptoken=a"}"#,
+        )
+        .unwrap();
+        assert_eq!(page.records.len(), 1);
+        assert_eq!(
+            page.next.as_deref(),
+            Some("https://g/v1.0/users?$skiptoken=a")
+        );
+        assert_eq!(page.delta, None);
+        let last =
+            OData::from_body(br#"{"value": [], "@odata.deltaLink": "https://g/d"}"#).unwrap();
+        assert_eq!(
+            (last.next, last.delta.as_deref()),
+            (None, Some("https://g/d"))
+        );
+        assert!(
+            OData::from_body(b"{\"value\": 3}")
+                .unwrap_err()
+                .contains("`value`")
+        );
+        assert!(OData::from_body(b"{\"val").unwrap_err().contains("JSON"));
     }
 }

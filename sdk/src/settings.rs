@@ -30,6 +30,55 @@ pub fn number(name: &str, default: u64) -> Result<u64, PluginError> {
     }
 }
 
+/// A URL setting as a service's root: a web address (http or https, no
+/// query or fragment) without its trailing `/` or any of `suffixes` (the
+/// version base paths an admin may paste with it, any case). `label` and
+/// `example` name the setting and a right value in the error.
+pub fn service_root(
+    url: &str,
+    suffixes: &[&str],
+    label: &str,
+    example: &str,
+) -> Result<String, PluginError> {
+    let url = url.trim();
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://"))
+        || url.contains(['?', '#', ' '])
+    {
+        return Err(PluginError::Config(format!(
+            "the {label} `{url}` is not a web address: enter it as {example}"
+        )));
+    }
+    let mut root = url.trim_end_matches('/').to_string();
+    for suffix in suffixes {
+        if root
+            .to_ascii_lowercase()
+            .ends_with(&suffix.to_ascii_lowercase())
+        {
+            root.truncate(root.len() - suffix.len());
+        }
+    }
+    Ok(root)
+}
+
+/// The Page size setting: `default` when empty, else a whole number from 1
+/// to `max` (the most the source serves).
+pub fn page_size(value: Option<&str>, default: u64, max: u64) -> Result<u64, PluginError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                PluginError::Config(format!(
+                    "the Page size `{v}` must be a whole number from 1 to {max}"
+                ))
+            }),
+    }
+}
+
 pub fn all() -> Vec<(String, String)> {
     host::all()
 }

@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 use chrono::{SecondsFormat, Utc};
@@ -578,20 +578,7 @@ fn answer(s: &mut State, path: &str, query: &str, headers: &HeaderMap) -> Respon
         builder.body(Body::from("{\"data\": [{\"data\": {'id': broken"))
     } else if s.faults.truncated > 0 {
         s.faults.truncated -= 1;
-        let bytes = Bytes::from(body);
-        let half = bytes.slice(..bytes.len() / 2);
-        use futures::StreamExt;
-        let stream = futures::stream::once(async move { Ok::<Bytes, std::io::Error>(half) }).chain(
-            futures::stream::once(async {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                Err(std::io::Error::other(
-                    "the mock cut the connection mid-body",
-                ))
-            }),
-        );
-        builder
-            .header(header::CONTENT_LENGTH, bytes.len())
-            .body(Body::from_stream(stream))
+        crate::support::cut_off(builder, body)
     } else {
         builder.body(Body::from(body))
     };

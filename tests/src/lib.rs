@@ -5,6 +5,7 @@ pub mod classroom_mock;
 pub mod clever_mock;
 pub mod defects;
 pub mod district;
+pub mod entra_mock;
 pub mod oneroster_mock;
 pub mod sinks;
 pub mod support;

@@ -63,6 +63,15 @@ pub async fn engine(url: &str) -> Engine {
 
 /// Configure `org` (named Maplewood) with `source` as its one source.
 pub async fn configure(engine: &Engine, org: &str, source: homeroom_host::config::SourceConfig) {
+    configure_sources(engine, org, vec![source]).await;
+}
+
+/// Configure `org` (named Maplewood) with `sources` (a SIS and a directory).
+pub async fn configure_sources(
+    engine: &Engine,
+    org: &str,
+    sources: Vec<homeroom_host::config::SourceConfig>,
+) {
     engine
         .apply_config(&homeroom_host::config::DistrictConfig {
             organization: homeroom_host::config::Organization {
@@ -70,7 +79,7 @@ pub async fn configure(engine: &Engine, org: &str, source: homeroom_host::config
                 name: "Maplewood".into(),
                 ..Default::default()
             },
-            sources: vec![source],
+            sources,
             vendors: Vec::new(),
         })
         .await
@@ -188,6 +197,28 @@ impl Fixture {
             json!({"name": "Springfield High", "type": "school", "parent": org_ref("d1")}),
         )
     }
+}
+
+/// A mock's answer whose body is cut off mid-way: half of `body` with the
+/// whole length announced, then a broken connection.
+pub fn cut_off(
+    builder: axum::http::response::Builder,
+    body: String,
+) -> Result<axum::response::Response, axum::http::Error> {
+    use futures::StreamExt;
+    let bytes = axum::body::Bytes::from(body);
+    let half = bytes.slice(..bytes.len() / 2);
+    let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(half) }).chain(
+        futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Err(std::io::Error::other(
+                "the mock cut the connection mid-body",
+            ))
+        }),
+    );
+    builder
+        .header(axum::http::header::CONTENT_LENGTH, bytes.len())
+        .body(axum::body::Body::from_stream(stream))
 }
 
 /// Serve a mock server's `app` on `listener` on a task of its own until the

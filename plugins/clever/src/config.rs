@@ -6,6 +6,7 @@
 
 use homeroom_sdk::PluginError;
 use homeroom_sdk::env::Env;
+use homeroom_sdk::settings;
 
 /// Largest page Clever serves.
 pub const MAX_PAGE_SIZE: u64 = 10_000;
@@ -82,34 +83,13 @@ impl Config {
             &[("3.1", "3.1"), ("3.0", "3.0")],
         )?;
         let url = get("service_url").unwrap_or_else(|| "https://api.clever.com".into());
-        let url = url.trim();
-        let lower = url.to_ascii_lowercase();
-        if !(lower.starts_with("https://") || lower.starts_with("http://"))
-            || url.contains(['?', '#', ' '])
-        {
-            return Err(PluginError::Config(format!(
-                "the Service URL `{url}` is not a web address: enter it as https://api.clever.com"
-            )));
-        }
-        let mut root = url.trim_end_matches('/').to_string();
-        for suffix in ["/v3.0", "/v3.1"] {
-            if root.to_ascii_lowercase().ends_with(suffix) {
-                root.truncate(root.len() - suffix.len());
-            }
-        }
-        let page_size = match get("page_size") {
-            None => 1000,
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                .ok_or_else(|| {
-                    PluginError::Config(format!(
-                        "the Page size `{v}` must be a whole number from 1 to {MAX_PAGE_SIZE}"
-                    ))
-                })?,
-        };
+        let root = settings::service_root(
+            &url,
+            &["/v3.0", "/v3.1"],
+            "Service URL",
+            "https://api.clever.com",
+        )?;
+        let page_size = settings::page_size(get("page_size").as_deref(), 1000, MAX_PAGE_SIZE)?;
         let changes = match get("changes") {
             None => Changes {
                 adds: true,

@@ -5,38 +5,24 @@
 //! waiting out Clever's rate limit, are the host's.
 
 use homeroom_sdk::PluginError;
-use homeroom_sdk::connector_bindings::homeroom::plugin::http::{
-    HttpError, Method, Request, Response,
-};
-use homeroom_sdk::env::Env;
+use homeroom_sdk::connector_bindings::homeroom::plugin::http::Response;
+use homeroom_sdk::env::{self, Env, Vendor};
 use homeroom_sdk::paging;
 use serde_json::Value as Json;
 
+/// How the errors name Clever.
+pub const CLEVER: Vendor = Vendor {
+    name: "Clever",
+    url_setting: "Service URL",
+    credential: "District token",
+    credentials: "check the District token: copy the token again from the Clever dashboard; a district that disconnects the app revokes it",
+    forbidden: "the district has not shared this data with the app; ask the district to share it in Clever",
+    not_found: " and the Clever API version",
+};
+
 /// GET `url`; `doing` says what for (`reading sections after 5f…`).
 pub fn get(env: &mut dyn Env, url: &str, doing: &str) -> Result<Response, PluginError> {
-    let request = Request {
-        method: Method::Get,
-        url: url.to_string(),
-        headers: vec![("accept".into(), "application/json".into())],
-        body: None,
-    };
-    env.send(&request).map_err(|e| match e {
-        HttpError::Connection(m) => PluginError::Unavailable(format!(
-            "no usable answer from Clever at {url} ({doing}): {m}; check the Service URL, then run again"
-        )),
-        HttpError::Timeout(m) => PluginError::Unavailable(format!(
-            "Clever did not answer in time at {url} ({doing}): {m}; try again later, or lower the Page size"
-        )),
-        HttpError::Denied(m) | HttpError::Invalid(m) => PluginError::Config(format!(
-            "`{url}` cannot be reached ({doing}): {m}; check the Service URL"
-        )),
-        HttpError::TooLarge(m) => PluginError::InvalidData(format!(
-            "the answer from {url} was too large ({doing}): {m}; lower the Page size"
-        )),
-        HttpError::Auth(m) => PluginError::Auth(format!(
-            "the host could not authenticate to Clever ({doing}): {m}; check the District token"
-        )),
-    })
+    env::get(env, url, doing, &CLEVER)
 }
 
 /// What Clever said about an error (`{"message": ...}`), cut short.
@@ -51,31 +37,7 @@ pub fn says(body: &[u8]) -> Option<String> {
 
 /// The error for a non-2xx answer.
 pub fn status_error(url: &str, doing: &str, response: &Response) -> PluginError {
-    let path = url.split('?').next().unwrap_or(url);
-    let status = response.status;
-    let said = says(&response.body)
-        .map(|s| format!(" (Clever says: {s})"))
-        .unwrap_or_default();
-    match status {
-        401 => PluginError::Auth(format!(
-            "{path} refused the District token (401) {doing}{said}: copy the token again from the Clever dashboard; a district that disconnects the app revokes it"
-        )),
-        403 => PluginError::Auth(format!(
-            "{path} refused access (403) {doing}{said}: the district has not shared this data with the app; ask the district to share it in Clever"
-        )),
-        404 => PluginError::Config(format!(
-            "{path} was not found (404) {doing}{said}: check the Service URL and the Clever API version"
-        )),
-        429 => PluginError::RateLimited(format!(
-            "{path} kept answering 429 Too Many Requests {doing}, after the host waited as Clever asked{said}; run again later"
-        )),
-        500..=599 => PluginError::Unavailable(format!(
-            "{path} answered {status} {doing}, after the host's retries{said}: Clever is failing; run again later"
-        )),
-        _ => PluginError::InvalidData(format!(
-            "{path} answered an unexpected HTTP {status} {doing}{said}"
-        )),
-    }
+    env::status_error(url, doing, response.status, says(&response.body), &CLEVER)
 }
 
 /// A list answer: its records (each unwrapped from `{"data": ...}`) and the
