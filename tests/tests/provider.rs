@@ -1462,6 +1462,17 @@ async fn a_vendors_grades_reach_the_sis_through_the_hub() {
             r["sourcedId"] == sis_grade["sourcedId"] && r["status"] == "tobedeleted"
         })
         .await;
+        // Written again under its id, the grade comes back.
+        let back = hub
+            .write(
+                &token,
+                "PUT",
+                &format!("/results/{grade_id}"),
+                Some(grade(7.0)),
+            )
+            .await;
+        assert_eq!(back.status, 201, "{url}: {}", back.json);
+        assert_eq!(back.json["result"]["score"], 7.0, "{url}");
         let after = hub.counts().await;
         assert_eq!(
             after.get("line-item").copied().unwrap_or(0),

@@ -142,10 +142,9 @@ impl App {
         // One write at a time, from its checks to its commit: two PUTs of a
         // new sourcedId make one record, the second an update.
         let _one_at_a_time = self.vendor_writes.lock().await;
-        let own = store
-            .entity_of(&org, &source, kind.cli_name(), id)
-            .await?
-            .filter(|e| e.active);
+        // What this vendor wrote under the id before, deleted since or not.
+        let wrote = store.entity_of(&org, &source, kind.cli_name(), id).await?;
+        let own = wrote.as_ref().filter(|e| e.active);
         let record = match request.method {
             WriteMethod::Delete => {
                 if own.is_none() {
@@ -167,7 +166,7 @@ impl App {
             }
             WriteMethod::Put => {
                 let record = self.written_record(collection, id, &request.body)?;
-                if own.is_none()
+                if wrote.is_none()
                     && let Some((home, home_kind)) = store.entity_home(id).await?
                 {
                     // The hub's ids are one space: another record has it.

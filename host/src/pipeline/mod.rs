@@ -676,7 +676,16 @@ impl Engine {
         self.store
             .finish_run(&run_id, RunStatus::Running, None, &report)
             .await?;
-        self.commit(org_id, &run_id, &mut report, 0).await?;
+        if let Err(e) = self.commit(org_id, &run_id, &mut report, 0).await {
+            // No worker reads a vendor's write again: the run ends here,
+            // failed, and the writer is told.
+            report.failure = Some(format!("the commit failed, nothing was kept: {e}"));
+            self.store.clear_changes(&run_id).await?;
+            self.store
+                .finish_run(&run_id, RunStatus::Failed, None, &report)
+                .await?;
+            return Err(e);
+        }
         Ok(self.store.run(&run_id).await?)
     }
 
