@@ -262,6 +262,11 @@ async fn a_host_outside_the_allowlist_is_denied_and_nothing_is_sent() {
         "names the host: {message}"
     );
     assert!(
+        message.contains("allowed_hosts = [\"{service_url}\"]")
+            && message.contains("check the source's Service URL"),
+        "says how to allow it: {message}"
+    );
+    assert!(
         message.contains("manifest") && message.contains("source settings"),
         "{message}"
     );

@@ -17,31 +17,35 @@ async fn plugin_run_reads_users_from_a_mock_oneroster_server() {
     let dir = tempfile::tempdir().unwrap();
     let url = mock.service_url(Version::V1p2);
     let token = mock.token_url();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(homeroom())
-            .current_dir(dir.path())
-            .env("SIS_SECRET", CLIENT_SECRET)
-            .args(["plugin", "run", "oneroster-1-2", "--set"])
-            .arg(format!("service_url={url}"))
-            .args([
-                "--set",
-                &format!("token_url={token}"),
-                "--set",
-                &format!("client_id={CLIENT_ID}"),
-            ])
-            .args([
-                "--secret",
-                "client_secret=env:SIS_SECRET",
-                "--read",
-                "user",
-                "--show",
-                "3",
-            ])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let run = |json: bool| {
+        let (url, token, path) = (url.clone(), token.clone(), dir.path().to_path_buf());
+        tokio::task::spawn_blocking(move || {
+            let mut c = Command::new(homeroom());
+            c.current_dir(path)
+                .env("SIS_SECRET", CLIENT_SECRET)
+                .args(["plugin", "run", "oneroster-1-2", "--set"])
+                .arg(format!("service_url={url}"))
+                .args([
+                    "--set",
+                    &format!("token_url={token}"),
+                    "--set",
+                    &format!("client_id={CLIENT_ID}"),
+                ])
+                .args([
+                    "--secret",
+                    "client_secret=env:SIS_SECRET",
+                    "--read",
+                    "user",
+                    "--show",
+                    "3",
+                ]);
+            if json {
+                c.arg("--json");
+            }
+            c.output().unwrap()
+        })
+    };
+    let out = run(false).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -56,6 +60,31 @@ async fn plugin_run_reads_users_from_a_mock_oneroster_server() {
     assert!(
         mock.token_requests() >= 1,
         "the host fetched a token for the plugin"
+    );
+    // The records shown, in the hub's words, with a sign that more is there.
+    let shown: Vec<&str> = stdout.lines().filter(|l| l.contains(" active ")).collect();
+    assert_eq!(shown.len(), 3, "{stdout}");
+    assert!(
+        shown
+            .iter()
+            .all(|l| l.contains("more; --json shows every attribute")),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("Active") && !stdout.contains("Status::"),
+        "{stdout}"
+    );
+    let out = run(true).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first: serde_json::Value = stdout
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("a JSON line: {stdout}"));
+    assert_eq!(first["kind"], "user", "{first}");
+    assert_eq!(first["status"], "active", "{first}");
+    assert!(
+        first["attributes"]["givenName"].is_string(),
+        "every attribute, by name: {first}"
     );
 }
 

@@ -268,18 +268,38 @@ pub async fn run(cmd: PluginCommand, gallery: Gallery, json: bool) -> anyhow::Re
     }
 }
 
+/// Attributes a text line shows of a record; `--json` shows them all.
+const SHOWN_ATTRIBUTES: usize = 6;
+
+/// One record as the host took it: in words the hub uses (`user`,
+/// `active`), never the bindings' Rust names.
 fn print_entity(e: &Entity, json: bool) {
+    let record = crate::model::record::Record::from_entity(e.clone());
+    let status = if record.deleted {
+        "tobedeleted"
+    } else {
+        "active"
+    };
     if json {
-        if let Ok(line) = serde_json::to_string(e) {
-            println!("{line}");
-        }
+        let line = serde_json::json!({
+            "kind": record.kind.cli_name(),
+            "source_id": record.source_id,
+            "status": status,
+            "date_last_modified": record.modified,
+            "attributes": record.attrs,
+        });
+        println!("{line}");
         return;
     }
-    let attrs: Vec<String> = e
+    let mut attrs: Vec<String> = e
         .attributes
         .iter()
-        .take(6)
+        .take(SHOWN_ATTRIBUTES)
         .map(|a| format!("{}={}", a.name, crate::model::display_value(&a.value)))
         .collect();
-    println!("{:<24} {:?} {}", e.source_id, e.status, attrs.join(" "));
+    let more = e.attributes.len().saturating_sub(SHOWN_ATTRIBUTES);
+    if more > 0 {
+        attrs.push(format!("(+{more} more; --json shows every attribute)"));
+    }
+    println!("{:<24} {status} {}", e.source_id, attrs.join(" "));
 }

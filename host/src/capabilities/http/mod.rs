@@ -688,7 +688,10 @@ impl Inner {
             };
             return Err(HttpError::Denied(format!(
                 "the plugin asked to reach `{}`, which this plugin's manifest and source settings do not allow \
-                 (allowed hosts: {allowed}); nothing was sent",
+                 (allowed hosts: {allowed}); nothing was sent. If it is the service's own address, check the \
+                 source's Service URL; a connector's vendor lets it reach a host by listing it in the \
+                 manifest's allowed_hosts, e.g. allowed_hosts = [\"{{service_url}}\"] for the host of the \
+                 service_url setting",
                 hosts::display_host(&url)
             )));
         }
