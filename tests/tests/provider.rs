@@ -1423,15 +1423,28 @@ async fn a_vendors_grades_reach_the_sis_through_the_hub() {
                 .unwrap()
                 .contains("gradebook.createput")
         );
-        let roster = hub
-            .write(
-                &token,
-                "PUT",
-                &format!("/../rostering/v1p2/users/{sofia}"),
-                Some(json!({})),
-            )
-            .await;
-        assert_ne!(roster.status, 200, "{url}: rosters are read only");
+        let roster = reply(
+            hub.http
+                .put(format!(
+                    "{}/ims/oneroster/rostering/v1p2/users/{sofia}",
+                    hub.base
+                ))
+                .bearer_auth(&token)
+                .json(&json!({"user": {"givenName": "Sofia"}}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(roster.status, 404, "{url}: {}", roster.json);
+        assert!(
+            roster.json["imsx_description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("read only"),
+            "{url}: rosters are read only: {}",
+            roster.json
+        );
         assert_eq!(
             hub.counts().await,
             counts,

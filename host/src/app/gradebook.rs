@@ -71,6 +71,25 @@ pub enum Written {
     Deleted,
 }
 
+/// What a vendor's writes name as their plugin: none reads them.
+const VENDOR_WRITES_PLUGIN: &str = "oneroster-provider";
+
+impl WriteRequest {
+    /// The read of the same path, to look up what the write names and to
+    /// answer with what was kept.
+    fn as_read(&self) -> ReadRequest {
+        ReadRequest {
+            version: self.version,
+            service: self.service,
+            segments: self.segments.clone(),
+            params: ReadParams::default(),
+            origin: self.origin.clone(),
+            endpoint: self.endpoint.clone(),
+            query: String::new(),
+        }
+    }
+}
+
 /// The kinds a vendor writes.
 const WRITABLE: [EntityKind; 3] = [
     EntityKind::LineItem,
@@ -187,11 +206,9 @@ impl App {
                 record
             }
         };
-        let mut config = SourceConfig::new(&source, "oneroster-provider");
-        config.name = Some(format!(
-            "{} (writes through the OneRoster API)",
-            vendor.name()
-        ));
+        // Its records are kept as a configured source's are; the source
+        // has no row: nothing reads it but these writes.
+        let config = SourceConfig::new(&source, VENDOR_WRITES_PLUGIN);
         let run = self
             .engine
             .write_given(
@@ -228,15 +245,7 @@ impl App {
         if request.method == WriteMethod::Delete {
             return Ok(Written::Deleted);
         }
-        let read = ReadRequest {
-            version: request.version,
-            service: request.service,
-            segments: request.segments.clone(),
-            params: ReadParams::default(),
-            origin: request.origin.clone(),
-            endpoint: request.endpoint.clone(),
-            query: String::new(),
-        };
+        let read = request.as_read();
         let record = match self
             .one(vendor, &terms, &read, collection, id, &mut Vec::new())
             .await
@@ -311,15 +320,7 @@ impl App {
         request: &WriteRequest,
         record: &Record,
     ) -> Result<(), Refusal> {
-        let read = ReadRequest {
-            version: request.version,
-            service: request.service,
-            segments: Vec::new(),
-            params: ReadParams::default(),
-            origin: request.origin.clone(),
-            endpoint: request.endpoint.clone(),
-            query: String::new(),
-        };
+        let read = request.as_read();
         for (name, value) in &record.attrs {
             let mut named = Vec::new();
             each_reference_in(value, |kind, id| named.push((kind, id.to_string())));

@@ -235,10 +235,6 @@ impl Vendor {
         &self.client.org_id
     }
 
-    pub(super) fn name(&self) -> &str {
-        &self.client.name
-    }
-
     /// Whether its token carries a scope.
     pub(super) fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)

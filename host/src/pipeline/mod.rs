@@ -577,7 +577,7 @@ impl Engine {
             return Ok(self.store.run(&run_id).await?);
         }
         if let Err(failure) = outcome {
-            return self.fail(&run_id, report, &failure).await;
+            return self.fail(&run_id, report, failure.report_text()).await;
         }
         // Hold?
         let approval = match config.advanced.approval {
@@ -632,9 +632,9 @@ impl Engine {
         &self,
         run_id: &str,
         mut report: RunReport,
-        failure: &RunError,
+        failure: String,
     ) -> Result<Run, EngineError> {
-        report.failure = Some(failure.report_text());
+        report.failure = Some(failure);
         self.store.clear_changes(run_id).await?;
         self.store
             .finish_run(run_id, RunStatus::Failed, None, &report)
@@ -671,7 +671,7 @@ impl Engine {
             .stage_given(org_id, config, &run_id, kind, records, &mut report, started)
             .await;
         if let Err(failure) = outcome {
-            return self.fail(&run_id, report, &failure).await;
+            return self.fail(&run_id, report, failure.report_text()).await;
         }
         self.store
             .finish_run(&run_id, RunStatus::Running, None, &report)
@@ -679,11 +679,8 @@ impl Engine {
         if let Err(e) = self.commit(org_id, &run_id, &mut report, 0).await {
             // No worker reads a vendor's write again: the run ends here,
             // failed, and the writer is told.
-            report.failure = Some(format!("the commit failed, nothing was kept: {e}"));
-            self.store.clear_changes(&run_id).await?;
-            self.store
-                .finish_run(&run_id, RunStatus::Failed, None, &report)
-                .await?;
+            let failure = format!("the commit failed, nothing was kept: {e}");
+            self.fail(&run_id, report, failure).await?;
             return Err(e);
         }
         Ok(self.store.run(&run_id).await?)
