@@ -1,5 +1,7 @@
 //! Typed helpers over the canonical records: build an entity attribute by
-//! attribute, read attributes back by name, name entity kinds.
+//! attribute or by the typed builders of the canonical kinds (a user with
+//! its role, an org with its type, grades in the contract's form), read
+//! attributes back by name, name entity kinds.
 
 use crate::wit::types::{Attribute, Entity, EntityKind, PluginError, Reference, Status, Value};
 
@@ -122,6 +124,164 @@ impl Entity {
     }
 }
 
+/// A user's role, as the data contract names it (OneRoster's roles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Student,
+    Teacher,
+    Aide,
+    Parent,
+    Guardian,
+    Relative,
+    Administrator,
+    DistrictAdministrator,
+    SiteAdministrator,
+    SystemAdministrator,
+    Principal,
+    Counselor,
+    Proctor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Student => "student",
+            Role::Teacher => "teacher",
+            Role::Aide => "aide",
+            Role::Parent => "parent",
+            Role::Guardian => "guardian",
+            Role::Relative => "relative",
+            Role::Administrator => "administrator",
+            Role::DistrictAdministrator => "districtAdministrator",
+            Role::SiteAdministrator => "siteAdministrator",
+            Role::SystemAdministrator => "systemAdministrator",
+            Role::Principal => "principal",
+            Role::Counselor => "counselor",
+            Role::Proctor => "proctor",
+        }
+    }
+}
+
+/// An org's type, as the data contract names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgType {
+    School,
+    District,
+    Department,
+    Local,
+    State,
+    National,
+}
+
+impl OrgType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgType::School => "school",
+            OrgType::District => "district",
+            OrgType::Department => "department",
+            OrgType::Local => "local",
+            OrgType::State => "state",
+            OrgType::National => "national",
+        }
+    }
+}
+
+/// A grade level in the contract's form (CEDS, as OneRoster spells it)
+/// from the ways source systems write it: `9` and `09` → `09`, `K` and
+/// `kindergarten` → `KG`, `PK`, `13`, `UG`. None when it is none of them.
+pub fn grade_level(text: &str) -> Option<&'static str> {
+    const LEVELS: [&str; 21] = [
+        "IT", "PR", "PK", "TK", "KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10",
+        "11", "12", "13", "PS", "UG", "Other",
+    ];
+    let t = text.trim();
+    if let Ok(n) = t.parse::<u8>() {
+        return match n {
+            0 => Some("KG"),
+            1..=13 => Some(LEVELS[4 + n as usize]),
+            _ => None,
+        };
+    }
+    let upper = t.to_ascii_uppercase();
+    match upper.as_str() {
+        "K" | "KINDERGARTEN" | "KG" => Some("KG"),
+        "PRE-K" | "PREK" | "PK" => Some("PK"),
+        "OTHER" => Some("Other"),
+        _ => LEVELS.iter().copied().find(|l| *l == upper),
+    }
+}
+
+/// Typed builders of the canonical kinds: the attributes the data contract
+/// asks of each, by name, so a record cannot miss them.
+impl Entity {
+    /// A user with its role and names (each required of every user).
+    pub fn user(
+        source_id: impl Into<String>,
+        role: Role,
+        given_name: &str,
+        family_name: &str,
+    ) -> Entity {
+        Entity::new(EntityKind::User, source_id)
+            .with_text("role", role.as_str())
+            .with_text("givenName", given_name)
+            .with_text("familyName", family_name)
+    }
+
+    /// An org with its type and name.
+    pub fn org(source_id: impl Into<String>, org_type: OrgType, name: &str) -> Entity {
+        Entity::new(EntityKind::Org, source_id)
+            .with_text("name", name)
+            .with_text("type", org_type.as_str())
+    }
+
+    /// A school: an org of type school.
+    pub fn school(source_id: impl Into<String>, name: &str) -> Entity {
+        Entity::org(source_id, OrgType::School, name)
+    }
+
+    /// Builder: a user's orgs (its schools), by their source ids; empty ids
+    /// are left out.
+    pub fn with_orgs<I, S>(self, org_ids: I) -> Entity
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let refs: Vec<Reference> = org_ids
+            .into_iter()
+            .map(Into::into)
+            .filter(|id: &String| !id.is_empty())
+            .map(|source_id| Reference {
+                kind: EntityKind::Org,
+                source_id,
+            })
+            .collect();
+        if refs.is_empty() {
+            self
+        } else {
+            self.with("orgs", Value::References(refs))
+        }
+    }
+
+    /// Builder: grade levels, each put in the contract's form by
+    /// [`grade_level`]; `Err` names one that is not a grade.
+    pub fn with_grades<'a>(
+        self,
+        grades: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Entity, String> {
+        let mut levels = Vec::new();
+        for g in grades.into_iter().filter(|g| !g.trim().is_empty()) {
+            let level = grade_level(g)
+                .ok_or_else(|| format!("`{g}` is not a grade level (KG, 01-13, PK, ...)"))?;
+            levels.push(level.to_string());
+        }
+        Ok(if levels.is_empty() {
+            self
+        } else {
+            self.with("grades", Value::Texts(levels))
+        })
+    }
+}
+
 impl PluginError {
     /// The message, whatever the kind.
     pub fn message(&self) -> &str {
@@ -147,6 +307,30 @@ mod tests {
         assert_eq!(e.attributes.len(), 1);
         assert_eq!(e.text("email"), Some("a@x.org"));
         assert_eq!(e.clone().with_text("phone", "").attributes.len(), 1);
+    }
+
+    #[test]
+    fn builders_carry_what_the_contract_asks() {
+        let u = Entity::user("s1", Role::Student, "Ada", "Lovelace")
+            .with_orgs(["sch1", ""])
+            .with_grades(["9", "K"])
+            .unwrap();
+        assert_eq!(u.text("role"), Some("student"));
+        assert_eq!(u.text("familyName"), Some("Lovelace"));
+        assert!(
+            matches!(u.get("grades"), Some(Value::Texts(g)) if g == &["09", "KG"]),
+            "{:?}",
+            u.get("grades")
+        );
+        assert!(matches!(u.get("orgs"), Some(Value::References(r)) if r.len() == 1));
+        let err = Entity::user("s2", Role::Student, "A", "B")
+            .with_grades(["banana"])
+            .unwrap_err();
+        assert!(err.contains("`banana` is not a grade level"), "{err}");
+        assert_eq!(Entity::school("x", "Lincoln").text("type"), Some("school"));
+        assert_eq!(grade_level("13"), Some("13"));
+        assert_eq!(grade_level("14"), None);
+        assert_eq!(grade_level("pk"), Some("PK"));
     }
 
     #[test]

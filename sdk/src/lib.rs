@@ -88,12 +88,20 @@ use connector_bindings::homeroom::plugin as wit;
 #[cfg(all(feature = "rule", not(feature = "connector")))]
 use rule_bindings::homeroom::plugin as wit;
 
+/// The vendor guide (`GUIDE.md` beside the SDK), here so that `cargo test`
+/// compiles and runs its examples.
+#[cfg(feature = "connector")]
+#[doc = include_str!("../GUIDE.md")]
+pub mod guide {}
+
 #[cfg(feature = "connector")]
 pub mod delta;
 #[cfg(any(feature = "connector", feature = "rule"))]
 mod entity;
 #[cfg(feature = "connector")]
 pub mod env;
+#[cfg(feature = "connector")]
+pub mod fake;
 #[cfg(feature = "connector")]
 pub mod http;
 #[cfg(any(feature = "connector", feature = "rule"))]
@@ -109,6 +117,8 @@ pub mod settings;
 #[cfg(feature = "connector")]
 pub mod storage;
 
+#[cfg(any(feature = "connector", feature = "rule"))]
+pub use entity::{OrgType, Role, grade_level};
 #[cfg(feature = "connector")]
 pub use wit::export_types::{ExportChange, ExportOutcome, TargetRef};
 #[cfg(any(feature = "connector", feature = "rule"))]
@@ -125,8 +135,8 @@ pub use rule::{Batch, RecordRef, ReferenceRef, Rule, ValueRef, Verdict};
 pub mod prelude {
     #[cfg(any(feature = "connector", feature = "rule"))]
     pub use crate::{
-        Action, Attribute, Entity, EntityKind, Page, PluginError, Reference, School, Status, Value,
-        log, settings,
+        Action, Attribute, Entity, EntityKind, OrgType, Page, PluginError, Reference, Role, School,
+        Status, Value, log, settings,
     };
     #[cfg(feature = "rule")]
     pub use crate::{Batch, RecordRef, ReferenceRef, Rule, ValueRef, Verdict};
@@ -143,6 +153,12 @@ macro_rules! export_connector {
         // tests, benchmarks) links the plugin as a plain library.
         #[cfg(target_arch = "wasm32")]
         $crate::connector_bindings::__export_connector_world!($ty);
+        // Natively the type is still used (a unit struct, as the world's
+        // functions take no self), so `cargo test` warns of no dead code.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = $ty;
+        };
     };
 }
 
@@ -164,6 +180,10 @@ macro_rules! export_rule {
                 }
             }
             $crate::rule_bindings::__export_rule_world!($ty);
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = $ty;
         };
     };
 }

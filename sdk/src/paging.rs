@@ -1,7 +1,8 @@
 //! Paging helpers: the cursor a connector hands back to the host is opaque to
 //! the host, so a connector can keep whatever it needs in it.
 //!
-//! Two styles: limit/offset ([`Offset`], OneRoster REST), and cursor paging by
+//! Styles: limit/offset ([`Offset`], OneRoster REST), page numbers
+//! ([`PageNumber`]), several collections read as one ([`Chain`]), and cursor paging by
 //! the last id seen, where the body names the next page in a `links` list of
 //! `{rel, uri}` objects ([`after`], [`body_link`], [`query_value`]: Clever's
 //! `starting_after`, and any API that pages the same way), and OData's
@@ -43,6 +44,87 @@ impl Offset {
             }
         }
         Some(next.to_string())
+    }
+}
+
+/// Page-number paging (`?page=3&per_page=100`, pages counted from 1): the
+/// cursor is the next page's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageNumber {
+    pub page: u64,
+    pub size: u64,
+}
+
+impl PageNumber {
+    /// Page 1 when `cursor` is none, else the page the cursor names.
+    pub fn from_cursor(cursor: Option<&str>, size: u64) -> Result<PageNumber, PluginError> {
+        let page = match cursor {
+            None => 1,
+            Some(c) => c.parse().ok().filter(|p| *p >= 1).ok_or_else(|| {
+                PluginError::InvalidData(format!("the paging cursor `{c}` is not a page number"))
+            })?,
+        };
+        Ok(PageNumber { page, size })
+    }
+
+    /// The cursor of the following page, or none when this one was the
+    /// last: an empty or short page, or the last page the source names
+    /// (`last_page`, when it says how many there are).
+    pub fn next_cursor(&self, received: u64, last_page: Option<u64>) -> Option<String> {
+        if received == 0 || received < self.size {
+            return None;
+        }
+        if last_page.is_some_and(|last| self.page >= last) {
+            return None;
+        }
+        Some((self.page + 1).to_string())
+    }
+}
+
+/// A read that walks several collections one after the other (users as
+/// `/students` then `/teachers`), each with its own paging: the cursor is
+/// the collection's index and that collection's own cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    /// Which collection this page reads, from 0.
+    pub index: usize,
+    /// That collection's cursor; none for its first page.
+    pub inner: Option<String>,
+}
+
+impl Chain {
+    /// The first collection's first page when `cursor` is none.
+    pub fn from_cursor(cursor: Option<&str>, collections: usize) -> Result<Chain, PluginError> {
+        let Some(cursor) = cursor else {
+            return Ok(Chain {
+                index: 0,
+                inner: None,
+            });
+        };
+        let bad = || {
+            PluginError::InvalidData(format!(
+                "the paging cursor `{cursor}` is not one this connector made"
+            ))
+        };
+        let (index, inner) = cursor.split_once(':').ok_or_else(bad)?;
+        let index: usize = index.parse().map_err(|_| bad())?;
+        if index >= collections {
+            return Err(bad());
+        }
+        Ok(Chain {
+            index,
+            inner: (!inner.is_empty()).then(|| inner.to_string()),
+        })
+    }
+
+    /// The cursor after this page: the same collection's next page, else
+    /// the next collection's first, else none when the last one is done.
+    pub fn next_cursor(&self, inner_next: Option<String>, collections: usize) -> Option<String> {
+        match inner_next {
+            Some(next) => Some(format!("{}:{next}", self.index)),
+            None if self.index + 1 < collections => Some(format!("{}:", self.index + 1)),
+            None => None,
+        }
     }
 }
 
@@ -159,6 +241,44 @@ pub fn encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_numbers_count_from_one_and_stop_at_the_last() {
+        let first = PageNumber::from_cursor(None, 2).unwrap();
+        assert_eq!(first.page, 1);
+        assert_eq!(first.next_cursor(2, None).as_deref(), Some("2"));
+        assert_eq!(first.next_cursor(1, None), None, "a short page is the last");
+        assert_eq!(
+            first.next_cursor(2, Some(1)),
+            None,
+            "the source said one page"
+        );
+        let third = PageNumber::from_cursor(Some("3"), 2).unwrap();
+        assert_eq!(third.next_cursor(2, Some(4)).as_deref(), Some("4"));
+        assert!(PageNumber::from_cursor(Some("0"), 2).is_err());
+        assert!(PageNumber::from_cursor(Some("x"), 2).is_err());
+    }
+
+    #[test]
+    fn a_chain_walks_each_collection_in_turn() {
+        let start = Chain::from_cursor(None, 2).unwrap();
+        assert_eq!((start.index, start.inner.as_deref()), (0, None));
+        let more = start.next_cursor(Some("2".into()), 2).unwrap();
+        assert_eq!(more, "0:2");
+        let second = Chain::from_cursor(Some(&more), 2).unwrap();
+        let next = second.next_cursor(None, 2).unwrap();
+        assert_eq!(next, "1:");
+        let teachers = Chain::from_cursor(Some(&next), 2).unwrap();
+        assert_eq!((teachers.index, teachers.inner), (1, None));
+        assert_eq!(
+            Chain::from_cursor(Some("1:"), 2)
+                .unwrap()
+                .next_cursor(None, 2),
+            None
+        );
+        assert!(Chain::from_cursor(Some("5:"), 2).is_err());
+        assert!(Chain::from_cursor(Some("nope"), 2).is_err());
+    }
 
     #[test]
     fn offset_paging_stops_on_short_page_or_total() {

@@ -14,6 +14,7 @@ mod error;
 mod exports;
 pub mod gradebook;
 pub mod jobs;
+pub mod kit;
 pub mod local;
 mod notifications;
 mod organizations;

@@ -1,5 +1,7 @@
 //! `homeroom plugins` and `homeroom plugin ...`: the gallery listing, running
-//! a connector locally against a real or mock endpoint, and signing packages.
+//! a connector locally against a real or mock endpoint, and the vendor's
+//! kit (`new`, `package`, `reference`, `keygen`, `sign`; `app::kit` does
+//! the work).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ use clap::Subcommand;
 use ed25519_dalek::SigningKey;
 
 use super::Cli;
+use crate::app::kit;
 use crate::bindings::types::{Entity, EntityKind};
 use crate::capabilities::http::{ConnectionClient, HttpLimits};
 use crate::gallery::grant::grant;
@@ -43,6 +46,34 @@ pub enum PluginCommand {
         #[arg(long, default_value_t = 20)]
         show: usize,
     },
+    /// Start a connector: a crate from the template that builds for
+    /// wasm32-wasip2 and tests natively with `cargo test`.
+    New {
+        /// The connector's id (lowercase letters, digits, dashes): acme-sis.
+        name: String,
+        /// The folder to make it in (the crate is DIR/NAME).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The Homeroom SDK's folder (default: the SDK of the source tree
+        /// this homeroom was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build a connector crate for wasm32-wasip2, check its manifest, lay
+    /// out the package in OUT/ID/ and, with --key, sign it.
+    Package {
+        /// The crate's folder (with Cargo.toml and manifest.toml).
+        #[arg(default_value = ".")]
+        crate_dir: PathBuf,
+        /// Where the package folder goes: a folder --plugins-dir can name.
+        #[arg(long, default_value = "packages")]
+        out: PathBuf,
+        /// A secret key made by `keygen`: sign the package.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Print the manifest and data-contract reference (Markdown).
+    Reference,
     /// Create a signing key pair for publishing packages.
     Keygen {
         /// Where to write the secret key (hex); the public key is printed.
@@ -113,6 +144,17 @@ fn trusted_keys() -> anyhow::Result<Vec<ed25519_dalek::VerifyingKey>> {
     Ok(keys)
 }
 
+/// A secret key file made by `keygen`.
+fn signing_key(path: &std::path::Path) -> anyhow::Result<SigningKey> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes: [u8; 32] = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .context("the key file does not hold a hex Ed25519 secret key: make one with homeroom plugin keygen")?;
+    Ok(SigningKey::from_bytes(&bytes))
+}
+
 pub fn list(gallery: &Gallery, json: bool) -> anyhow::Result<()> {
     let rows = crate::app::views::GalleryEntry::all(gallery.packages());
     if json {
@@ -152,23 +194,69 @@ pub async fn run(cmd: PluginCommand, gallery: Gallery, json: bool) -> anyhow::Re
             println!("{}", hex::encode(key.verifying_key().to_bytes()));
             eprintln!(
                 "secret key written to {} (keep it private); the line above is the public key.\n\
-                 Next: sign a package with `homeroom plugin sign PACKAGE_DIR --key {}`, and give \
+                 Next: sign each package you publish, `homeroom plugin package CRATE --key {}` \
+                 (or `homeroom plugin sign PACKAGE_DIR --key {}`), and give \
                  the public key to the operators who install it: they add it as a line of the \
                  file HOMEROOM_TRUSTED_KEYS names.",
+                out.display(),
                 out.display(),
                 out.display()
             );
             Ok(())
         }
         PluginCommand::Sign { package, key } => {
-            let text = std::fs::read_to_string(&key)
-                .with_context(|| format!("cannot read {}", key.display()))?;
-            let bytes: [u8; 32] = hex::decode(text.trim())
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .context("the key file does not hold a hex Ed25519 secret key")?;
-            sign_dir(&package, &SigningKey::from_bytes(&bytes))?;
+            sign_dir(&package, &signing_key(&key)?)?;
             println!("signed {}", package.display());
+            Ok(())
+        }
+        PluginCommand::New { name, dir, sdk } => {
+            let sdk = sdk.unwrap_or_else(kit::default_sdk);
+            let made = kit::new_connector(&name, &dir, &sdk)?;
+            println!("made {}", made.display());
+            eprintln!(
+                "Next: cd {} && cargo test (natively, against the SDK's fake host); then \
+                 homeroom plugin package . --out ../packages, and try it with \
+                 homeroom --plugins-dir ../packages --allow-unsigned plugin run {name} --set service_url=...",
+                made.display()
+            );
+            Ok(())
+        }
+        PluginCommand::Package {
+            crate_dir,
+            out,
+            key,
+        } => {
+            let key = key.as_deref().map(signing_key).transpose()?;
+            let made = kit::package(&crate_dir, &out, key.as_ref())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "id": made.manifest.id,
+                        "version": made.manifest.version,
+                        "dir": made.dir,
+                        "wasm_bytes": made.wasm_bytes,
+                        "signed": made.signed,
+                    })
+                );
+            } else {
+                println!(
+                    "packaged {} {} in {} ({} KiB, {})",
+                    made.manifest.id,
+                    made.manifest.version,
+                    made.dir.display(),
+                    made.wasm_bytes / 1024,
+                    if made.signed {
+                        "signed"
+                    } else {
+                        "unsigned: sign it with --key before you publish it"
+                    }
+                );
+            }
+            Ok(())
+        }
+        PluginCommand::Reference => {
+            print!("{}", kit::reference::markdown());
             Ok(())
         }
         PluginCommand::Run {
@@ -256,6 +344,15 @@ pub async fn run(cmd: PluginCommand, gallery: Gallery, json: bool) -> anyhow::Re
                         .await
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
                     bar.finish_and_clear();
+                    // What the connector and the host said of the records
+                    // (data-contract breaches among them), on stderr.
+                    let (warnings, more) = session.take_warnings();
+                    for w in &warnings {
+                        eprintln!("warning: {}", w.text);
+                    }
+                    if more > 0 {
+                        eprintln!("warning: ... and {more} more warnings");
+                    }
                     if json {
                         eprintln!("{count} records read");
                     } else {

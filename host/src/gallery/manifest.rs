@@ -40,6 +40,11 @@ pub enum Direction {
 pub struct EntitySupport {
     pub kind: String,
     pub directions: Vec<Direction>,
+    /// The connector supplies part of each record of this kind (a
+    /// directory beside a SIS): the data contract's required attributes
+    /// are not asked of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +72,62 @@ impl AuthKind {
             AuthKind::Oauth1 | AuthKind::Oauth2ClientCredentials => &[("client_secret", true)],
             AuthKind::Oauth2RefreshToken => &[("client_secret", true), ("refresh_token", true)],
             AuthKind::Oauth2Password => &[("client_secret", false), ("password", true)],
+        }
+    }
+
+    /// Every kind, in the order the guide lists them.
+    pub const ALL: [AuthKind; 8] = [
+        AuthKind::None,
+        AuthKind::ApiKey,
+        AuthKind::Bearer,
+        AuthKind::Basic,
+        AuthKind::Oauth2ClientCredentials,
+        AuthKind::Oauth2RefreshToken,
+        AuthKind::Oauth2Password,
+        AuthKind::Oauth1,
+    ];
+
+    /// The non-secret settings this kind reads, and whether it cannot go
+    /// without each (`grant.rs` reads them by these names).
+    pub fn settings(self) -> &'static [(&'static str, bool)] {
+        match self {
+            AuthKind::None | AuthKind::Bearer => &[],
+            AuthKind::Basic => &[("username", true)],
+            AuthKind::ApiKey => &[("api_key_header", false)],
+            AuthKind::Oauth2ClientCredentials | AuthKind::Oauth2RefreshToken => {
+                &[("token_url", true), ("client_id", true), ("scopes", false)]
+            }
+            AuthKind::Oauth2Password => &[
+                ("token_url", true),
+                ("client_id", true),
+                ("username", true),
+                ("scopes", false),
+            ],
+            AuthKind::Oauth1 => &[("client_id", true)],
+        }
+    }
+
+    /// What the host does with it, for the guide.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            AuthKind::None => "sends no credentials",
+            AuthKind::ApiKey => {
+                "sends the key in a header: `api_key_header` names it (X-API-Key when left out)"
+            }
+            AuthKind::Bearer => "sends `Authorization: Bearer` with the token",
+            AuthKind::Basic => "sends HTTP Basic with the username and password",
+            AuthKind::Oauth2ClientCredentials => {
+                "gets a token from `token_url` by the client credentials grant (scopes space-separated) and sends it as a bearer token, renewing it when it runs out"
+            }
+            AuthKind::Oauth2RefreshToken => {
+                "gets a token from `token_url` with the refresh token and sends it as a bearer token"
+            }
+            AuthKind::Oauth2Password => {
+                "gets a token from `token_url` by the password grant (the client secret when there is one) and sends it as a bearer token"
+            }
+            AuthKind::Oauth1 => {
+                "signs every request with OAuth 1.0a HMAC-SHA256 (consumer key `client_id`, secret `client_secret`)"
+            }
         }
     }
 
@@ -178,6 +239,221 @@ pub struct Manifest {
     pub needs: Needs,
 }
 
+/// Every manifest field, for the guide: (table, field, type, required,
+/// meaning). The tests hold it to the structs above: a manifest of every
+/// field here parses (the structs refuse unknown fields) and every field
+/// the structs write is here.
+pub const FIELDS: &[(&str, &str, &str, bool, &str)] = &[
+    (
+        "",
+        "id",
+        "text",
+        true,
+        "the package's id: 1-64 lowercase letters, digits or dashes; a district's source names it",
+    ),
+    ("", "name", "text", true, "the name the gallery shows"),
+    ("", "vendor", "text", true, "who makes it"),
+    ("", "version", "text", true, "the package's version"),
+    (
+        "",
+        "kind",
+        "connector | filter-rule | transform-rule",
+        true,
+        "what the component is",
+    ),
+    (
+        "",
+        "world_version",
+        "0.2.0 | 0.1.0",
+        true,
+        "the homeroom:plugin WIT version it was built against (the SDK's is 0.2.0)",
+    ),
+    ("", "description", "text", true, "the gallery's description"),
+    (
+        "",
+        "auth",
+        "list of auth kinds",
+        false,
+        "how the host signs in for it (below); the first is the default, a setting `auth` picks another",
+    ),
+    (
+        "",
+        "allowed_hosts",
+        "list of text",
+        false,
+        "hosts it may reach: literal (`api.example.com`) or `{setting}`, the host and port of that URL setting's value; a connector with auth must name at least one",
+    ),
+    (
+        "",
+        "files",
+        "boolean",
+        false,
+        "it reads a file-drop folder (as /drop)",
+    ),
+    (
+        "",
+        "reads",
+        "list of text",
+        false,
+        "rules only: the attributes a rule reads; records come with only these",
+    ),
+    (
+        "[[entities]]",
+        "kind",
+        "entity kind",
+        true,
+        "a kind it reads or writes: org, academic-session, course, class, user, demographics, user-agent, enrollment, category, line-item, result",
+    ),
+    (
+        "[[entities]]",
+        "directions",
+        "list of import | export",
+        true,
+        "whether the hub reads it from the connector, writes it through it, or both",
+    ),
+    (
+        "[[entities]]",
+        "partial",
+        "boolean",
+        false,
+        "it supplies part of each record of the kind (a directory beside a SIS): required attributes are not asked of it",
+    ),
+    (
+        "[[settings]]",
+        "name",
+        "text",
+        true,
+        "the setting's name, as the plugin asks for it and `{name}` patterns say it",
+    ),
+    (
+        "[[settings]]",
+        "label",
+        "text",
+        true,
+        "what the admin reads in the Delivery Config",
+    ),
+    (
+        "[[settings]]",
+        "type",
+        "text | url | number | choice | boolean",
+        false,
+        "checked when saved (text when left out)",
+    ),
+    (
+        "[[settings]]",
+        "secret",
+        "boolean",
+        false,
+        "held by the host only, sent by an auth kind; never shown to the plugin, an API answer or a log",
+    ),
+    (
+        "[[settings]]",
+        "required",
+        "boolean",
+        false,
+        "a source cannot be saved without it",
+    ),
+    (
+        "[[settings]]",
+        "default",
+        "text",
+        false,
+        "the value until the admin changes it",
+    ),
+    (
+        "[[settings]]",
+        "choices",
+        "list of text",
+        false,
+        "a choice setting's values",
+    ),
+    (
+        "[[settings]]",
+        "help",
+        "text",
+        false,
+        "a line under the field",
+    ),
+    (
+        "[[settings]]",
+        "min",
+        "number",
+        false,
+        "a number setting's least value",
+    ),
+    (
+        "[[settings]]",
+        "max",
+        "number",
+        false,
+        "a number setting's greatest value",
+    ),
+    (
+        "[[listings]]",
+        "id",
+        "text",
+        true,
+        "another gallery entry of the same component (a SIS that speaks OneRoster)",
+    ),
+    (
+        "[[listings]]",
+        "name",
+        "text",
+        true,
+        "its name in the gallery",
+    ),
+    (
+        "[[listings]]",
+        "description",
+        "text",
+        true,
+        "its description",
+    ),
+    ("[[listings]]", "vendor", "text", false, "its vendor"),
+    (
+        "[[listings]]",
+        "defaults",
+        "table of text",
+        false,
+        "settings it fills in",
+    ),
+    (
+        "[needs]",
+        "storage_keys",
+        "number",
+        false,
+        "keys in its storage per source (default 10,000)",
+    ),
+    (
+        "[needs]",
+        "storage_bytes",
+        "number",
+        false,
+        "bytes of values in its storage per source (default 64 MiB)",
+    ),
+    (
+        "[needs]",
+        "value_bytes",
+        "number",
+        false,
+        "bytes of one attribute value it returns (default 64 KiB)",
+    ),
+    (
+        "[needs]",
+        "reason_bytes",
+        "number",
+        false,
+        "bytes of one reason a rule drops a record for (default 1 KiB)",
+    ),
+    (
+        "[needs]",
+        "message_bytes",
+        "number",
+        false,
+        "bytes of one error, warning or log line (default 2,000)",
+    ),
+];
+
 /// A plugin's `[needs]`, each in place of the host's default for it:
 ///
 /// ```toml
@@ -257,6 +533,14 @@ pub enum ManifestError {
 }
 
 impl Manifest {
+    /// Whether the manifest declares `kind` partial (see
+    /// [`EntitySupport::partial`]).
+    pub fn is_partial(&self, kind: crate::bindings::types::EntityKind) -> bool {
+        self.entities
+            .iter()
+            .any(|e| e.partial && e.kind == kind.cli_name())
+    }
+
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
         let manifest: Manifest =
             toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
@@ -376,19 +660,11 @@ impl Manifest {
                 .iter()
                 .any(|k| k.secrets().iter().any(|(n, _)| *n == spec.name));
             if !sent {
-                let kinds: Vec<String> = [
-                    AuthKind::Basic,
-                    AuthKind::ApiKey,
-                    AuthKind::Bearer,
-                    AuthKind::Oauth2ClientCredentials,
-                    AuthKind::Oauth2RefreshToken,
-                    AuthKind::Oauth2Password,
-                    AuthKind::Oauth1,
-                ]
-                .iter()
-                .filter(|k| k.secrets().iter().any(|(n, _)| *n == spec.name))
-                .map(|k| format!("\"{}\"", k.label()))
-                .collect();
+                let kinds: Vec<String> = AuthKind::ALL
+                    .iter()
+                    .filter(|k| k.secrets().iter().any(|(n, _)| *n == spec.name))
+                    .map(|k| format!("\"{}\"", k.label()))
+                    .collect();
                 let fix = if kinds.is_empty() {
                     "name it as the auth kind that sends it names it (api_key, token, password, client_secret or refresh_token)".to_string()
                 } else {
@@ -421,6 +697,69 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The guide's field table and the structs are the same fields.
+    #[test]
+    fn the_field_table_is_every_field_of_the_manifest() {
+        let sample = |ty: &str| match ty {
+            "boolean" => "true".to_string(),
+            "number" => "1".to_string(),
+            "table of text" => "{ a = \"b\" }".to_string(),
+            t if t.starts_with("list of import") => "[\"import\"]".to_string(),
+            t if t.starts_with("list of auth") => "[\"api-key\"]".to_string(),
+            t if t.starts_with("list") => "[\"x\"]".to_string(),
+            t if t.starts_with("connector") => "\"connector\"".to_string(),
+            t if t.starts_with("0.2.0") => "\"0.2.0\"".to_string(),
+            t if t.starts_with("text |") => "\"number\"".to_string(),
+            "entity kind" => "\"user\"".to_string(),
+            _ => "\"x\"".to_string(),
+        };
+        let mut text = String::new();
+        for table in [
+            "",
+            "[[entities]]",
+            "[[settings]]",
+            "[[listings]]",
+            "[needs]",
+        ] {
+            if !table.is_empty() {
+                text.push_str(&format!("{table}\n"));
+            }
+            for (t, field, ty, _, _) in FIELDS.iter().filter(|f| f.0 == table) {
+                let _ = t;
+                text.push_str(&format!("{field} = {}\n", sample(ty)));
+            }
+        }
+        let manifest: Manifest = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let written = toml::to_string(&manifest).unwrap();
+        let back: toml::Table = toml::from_str(&written).unwrap();
+        let mut keys = Vec::new();
+        for (k, v) in &back {
+            match v {
+                toml::Value::Array(items)
+                    if items.iter().all(toml::Value::is_table) && !items.is_empty() =>
+                {
+                    for item in items {
+                        for key in item.as_table().unwrap().keys() {
+                            keys.push((format!("[[{k}]]"), key.clone()));
+                        }
+                    }
+                }
+                toml::Value::Table(t) if k == "needs" => {
+                    for key in t.keys() {
+                        keys.push(("[needs]".to_string(), key.clone()));
+                    }
+                }
+                _ => keys.push((String::new(), k.clone())),
+            }
+        }
+        for (table, key) in keys {
+            assert!(
+                FIELDS.iter().any(|f| f.0 == table && f.1 == key),
+                "{table} {key} is a manifest field the guide's table (FIELDS) does not list"
+            );
+        }
+    }
 
     const MINIMAL: &str = r#"
 id = "demo"

@@ -1,7 +1,8 @@
 //! The canonical vocabulary every layer uses: entity kinds and the admin's
 //! kinds of record (`kinds`), records and attribute values in the host's
 //! working form (`record`), run reports and their counts (`report`),
-//! changes with their diffs (`change`), records in OneRoster's shape as the
+//! changes with their diffs (`change`), the data contract connectors'
+//! records keep (`contract`), records in OneRoster's shape as the
 //! provider serves them (`oneroster`) and OneRoster's query language over
 //! them (`query`).
 //!
@@ -11,6 +12,7 @@
 //! plugin calls.
 
 pub mod change;
+pub mod contract;
 pub mod kinds;
 pub mod oneroster;
 pub mod query;

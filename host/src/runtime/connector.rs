@@ -179,7 +179,36 @@ impl ConnectorSession {
         for note in notes {
             self.sandbox.host_warning(&note);
         }
+        self.tell_breaches(kind, &page);
         Ok(page)
+    }
+
+    /// Records of the page that break the data contract
+    /// (`model::contract`), told by record: the first few of a page each,
+    /// then how many more.
+    fn tell_breaches(&self, kind: EntityKind, page: &Page) {
+        const TOLD_A_PAGE: usize = 10;
+        let partial = self.sandbox.plugin.package.manifest.is_partial(kind);
+        let mut breaking = 0usize;
+        for e in &page.entities {
+            let said = crate::model::contract::breaches(e, partial);
+            if said.is_empty() {
+                continue;
+            }
+            breaking += 1;
+            if breaking <= TOLD_A_PAGE {
+                for s in said {
+                    self.sandbox.host_warning(&s);
+                }
+            }
+        }
+        if breaking > TOLD_A_PAGE {
+            self.sandbox.host_warning(&format!(
+                "{} more {} records of this page break the data contract as those above do",
+                breaking - TOLD_A_PAGE,
+                kind.cli_name()
+            ));
+        }
     }
 
     /// What the connector warned of since the last take, for the run

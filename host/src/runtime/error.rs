@@ -115,12 +115,58 @@ impl fmt::Display for PluginCallError {
             "plugin `{}` failed in {}: {}",
             self.plugin, self.call, self.failure
         )?;
-        if !self.recent_log.is_empty() {
+        // The output worth a line: not what the failure already says (a
+        // denial the host logged, then the plugin returned, is said once),
+        // and not Rust's hint to set RUST_BACKTRACE, which a plugin in the
+        // sandbox cannot use.
+        let failure = self.failure.to_string();
+        let worth = |line: &&String| {
+            let text = line.trim();
+            // A line is `source: text` (`warn: host: text` for the host's).
+            let mut said = text;
+            for _ in 0..2 {
+                if let Some((head, rest)) = said.split_once(": ")
+                    && !head.contains(' ')
+                {
+                    said = rest;
+                }
+            }
+            !text.contains("RUST_BACKTRACE") && !(said.len() > 12 && failure.contains(said.trim()))
+        };
+        let lines: Vec<&String> = self.recent_log.iter().filter(worth).collect();
+        if !lines.is_empty() {
             write!(f, "\n  last plugin output:")?;
-            for line in &self.recent_log {
+            for line in lines {
                 write!(f, "\n    {line}")?;
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_denial_is_said_once_and_the_backtrace_hint_is_left_out() {
+        let denial = "https://evil.example/x is not an allowed host of this plugin: add allowed_hosts = [\"{service_url}\"] to its manifest, or check the Service URL";
+        let e = PluginCallError {
+            plugin: "acme".into(),
+            call: "read(user)".into(),
+            failure: Failure::Plugin {
+                kind: "configuration",
+                message: format!("reading users: {denial}"),
+            },
+            recent_log: vec![
+                format!("warn: host: {denial}"),
+                "stderr: thread 'main' panicked at src/lib.rs:3:5".into(),
+                "stderr: note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace".into(),
+            ],
+        };
+        let text = e.to_string();
+        assert_eq!(text.matches("is not an allowed host").count(), 1, "{text}");
+        assert!(!text.contains("RUST_BACKTRACE"), "{text}");
+        assert!(text.contains("panicked at src/lib.rs:3:5"), "{text}");
     }
 }

@@ -26,8 +26,6 @@ use homeroom_sdk::prelude::*;
 
 use config::Config;
 
-// The export macro exports the world in a WebAssembly build only.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Entra;
 
 impl Connector for Entra {

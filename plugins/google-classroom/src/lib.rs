@@ -42,9 +42,6 @@ use courses::ListError;
 use env::{Env, HostEnv};
 use errors::{Failure, SCOPES};
 
-// The export macro exports the world in a WebAssembly build only; natively
-// (unit tests) the connector is a plain library and this goes unused.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct GoogleClassroom;
 
 impl Connector for GoogleClassroom {

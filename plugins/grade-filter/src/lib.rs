@@ -71,9 +71,6 @@ pub fn decide(record: &RecordRef<'_>, min: usize, max: usize, keep_without: bool
     Verdict::Drop(why)
 }
 
-// Exported by the macro in a WebAssembly build only; natively (tests, the
-// benchmark) the decision functions are called directly.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct GradeFilter;
 
 impl Rule for GradeFilter {

@@ -91,7 +91,6 @@ fn with_session<T>(
     out
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct OneRosterCsv;
 
 impl Connector for OneRosterCsv {

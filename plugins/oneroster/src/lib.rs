@@ -37,9 +37,6 @@ use read::PageMark;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 static LAST_PAGE: Mutex<Option<PageMark>> = Mutex::new(None);
 
-// The export macro exports the world in a WebAssembly build only; natively
-// (unit tests) the connector is a plain library and these go unused.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct OneRoster;
 
 impl Connector for OneRoster {

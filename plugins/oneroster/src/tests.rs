@@ -1,7 +1,5 @@
 //! The connector against a fake OneRoster server behind [`Env`], natively.
 
-use std::collections::BTreeMap;
-
 use homeroom_sdk::connector_bindings::homeroom::plugin::http::{
     HttpError, Method, Request, Response,
 };
@@ -12,82 +10,36 @@ use serde_json::{Value as Json, json};
 
 use crate::apply;
 use crate::config::Config;
-use crate::env::Env;
 use crate::read::{self, PageMark};
+use homeroom_sdk::fake::FakeHost;
 
-type Handler = Box<dyn FnMut(&Request) -> Result<Response, HttpError>>;
+/// The SDK's fake host, with this connector's settings by default.
+type Fake = FakeHost;
 
-struct Fake {
-    settings: BTreeMap<String, String>,
-    handler: Handler,
-    requests: Vec<Request>,
-    warnings: Vec<String>,
-    progress: Vec<(u64, Option<u64>)>,
-    storage: BTreeMap<String, Vec<u8>>,
-    /// Storage refuses every write, as past the plugin's quota.
-    storage_full: bool,
+fn new_fake(
+    settings: &[(&str, &str)],
+    handler: impl FnMut(&Request) -> Result<Response, HttpError> + 'static,
+) -> Fake {
+    let mut fake = FakeHost::new(handler)
+        .with_setting("service_url", "https://sis.test")
+        .with_setting("page_size", "10");
+    for (k, v) in settings {
+        fake.settings.insert(k.to_string(), v.to_string());
+    }
+    fake
 }
 
-impl Env for Fake {
-    fn send(&mut self, request: &Request) -> Result<Response, HttpError> {
-        self.requests.push(request.clone());
-        (self.handler)(request)
-    }
-
-    fn setting(&self, name: &str) -> Option<String> {
-        self.settings.get(name).cloned()
-    }
-
-    fn warn(&mut self, message: &str) {
-        self.warnings.push(message.to_string());
-    }
-
-    fn progress(&mut self, done: u64, total: Option<u64>) {
-        self.progress.push((done, total));
-    }
-
-    fn storage_get(&self, key: &str) -> Option<Vec<u8>> {
-        self.storage.get(key).cloned()
-    }
-
-    fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
-        if self.storage_full {
-            return Err("10000 keys, the quota of this source".into());
-        }
-        self.storage.insert(key.to_string(), value.to_vec());
-        Ok(())
-    }
+trait Setup {
+    fn config(&self) -> Config;
+    fn url_list(&self) -> Vec<String>;
 }
 
-impl Fake {
-    fn new(
-        settings: &[(&str, &str)],
-        handler: impl FnMut(&Request) -> Result<Response, HttpError> + 'static,
-    ) -> Fake {
-        let mut all: BTreeMap<String, String> =
-            [("service_url", "https://sis.test"), ("page_size", "10")]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-        for (k, v) in settings {
-            all.insert(k.to_string(), v.to_string());
-        }
-        Fake {
-            settings: all,
-            handler: Box::new(handler),
-            requests: Vec::new(),
-            warnings: Vec::new(),
-            progress: Vec::new(),
-            storage: BTreeMap::new(),
-            storage_full: false,
-        }
-    }
-
+impl Setup for Fake {
     fn config(&self) -> Config {
         Config::from_env(self).expect("config")
     }
 
-    fn urls(&self) -> Vec<String> {
+    fn url_list(&self) -> Vec<String> {
         self.requests.iter().map(|r| r.url.clone()).collect()
     }
 }
@@ -173,14 +125,14 @@ fn read_all(
 #[test]
 fn a_full_read_pages_through_every_record() {
     let data = users(25);
-    let mut env = Fake::new(&[], move |r| Ok(page_of("users", &data, &r.url, true)));
+    let mut env = new_fake(&[], move |r| Ok(page_of("users", &data, &r.url, true)));
     let (entities, cursors) = read_all(&mut env, EntityKind::User, None).unwrap();
     assert_eq!(entities.len(), 25);
     // The first page says 25 in all: the other two are listed ahead, to be
     // read at once, and `next` looks past the total in case it was short.
     assert_eq!(cursors, [Some("30".to_string()), None]);
     assert_eq!(
-        env.urls(),
+        env.url_list(),
         [
             "https://sis.test/ims/oneroster/rostering/v1p2/users?limit=10&offset=0",
             "https://sis.test/ims/oneroster/rostering/v1p2/users?limit=10&offset=10",
@@ -204,7 +156,7 @@ fn a_full_read_pages_through_every_record() {
 #[test]
 fn without_paging_headers_a_short_page_ends_the_read() {
     let data = users(20);
-    let mut env = Fake::new(&[], move |r| Ok(page_of("users", &data, &r.url, false)));
+    let mut env = new_fake(&[], move |r| Ok(page_of("users", &data, &r.url, false)));
     let (entities, _) = read_all(&mut env, EntityKind::User, None).unwrap();
     assert_eq!(entities.len(), 20);
     // Two full pages, then an empty one ends it.
@@ -214,18 +166,22 @@ fn without_paging_headers_a_short_page_ends_the_read() {
 #[test]
 fn a_server_capping_the_limit_is_followed_by_its_total() {
     let data = users(12);
-    let mut env = Fake::new(&[], move |r| {
+    let mut env = new_fake(&[], move |r| {
         let capped = r.url.replace("limit=10", "limit=5");
         Ok(page_of("users", &data, &capped, true))
     });
     let (entities, _) = read_all(&mut env, EntityKind::User, None).unwrap();
     assert_eq!(entities.len(), 12);
-    assert!(env.urls()[1].ends_with("offset=5"), "{:?}", env.urls());
+    assert!(
+        env.url_list()[1].ends_with("offset=5"),
+        "{:?}",
+        env.url_list()
+    );
 }
 
 #[test]
 fn a_delta_read_sends_an_encoded_filter_and_reads_deletions() {
-    let mut env = Fake::new(&[("version", "1.1")], |r| {
+    let mut env = new_fake(&[("version", "1.1")], |r| {
         assert_eq!(
             query(&r.url, "filter").as_deref(),
             Some("dateLastModified%3E%272024-09-01T00%3A00%3A00Z%27")
@@ -251,7 +207,7 @@ fn a_delta_read_sends_an_encoded_filter_and_reads_deletions() {
         Some("2024-09-02T10:00:00.000Z")
     );
     assert!(
-        env.urls()[0].starts_with(
+        env.url_list()[0].starts_with(
             "https://sis.test/ims/oneroster/v1p1/enrollments?limit=10&offset=0&filter="
         )
     );
@@ -260,7 +216,7 @@ fn a_delta_read_sends_an_encoded_filter_and_reads_deletions() {
 #[test]
 fn a_refused_delta_filter_falls_back_to_the_full_set() {
     let data = users(15);
-    let mut env = Fake::new(&[], move |r| {
+    let mut env = new_fake(&[], move |r| {
         if query(&r.url, "filter").is_some() {
             return Ok(response(
                 400,
@@ -285,12 +241,16 @@ fn a_refused_delta_filter_falls_back_to_the_full_set() {
         4,
         "filtered, unfiltered, then the page ahead and the look past the total unfiltered"
     );
-    assert!(env.urls()[2..].iter().all(|u| query(u, "filter").is_none()));
+    assert!(
+        env.url_list()[2..]
+            .iter()
+            .all(|u| query(u, "filter").is_none())
+    );
 }
 
 #[test]
 fn a_record_without_id_is_skipped_with_a_warning() {
-    let mut env = Fake::new(&[], |_| {
+    let mut env = new_fake(&[], |_| {
         Ok(response(
             200,
             &[],
@@ -309,7 +269,7 @@ fn a_record_without_id_is_skipped_with_a_warning() {
         env.warnings
     );
 
-    let mut env = Fake::new(&[], |_| {
+    let mut env = new_fake(&[], |_| {
         Ok(response(
             200,
             &[],
@@ -326,7 +286,7 @@ fn a_record_without_id_is_skipped_with_a_warning() {
 #[test]
 fn broken_pages_are_refused_naming_endpoint_and_offset() {
     let data = users(20);
-    let mut env = Fake::new(&[], move |r| {
+    let mut env = new_fake(&[], move |r| {
         if query(&r.url, "offset").as_deref() == Some("10") {
             return Ok(response(200, &[], r#"{"users": [{"sourcedId": "u010", "#));
         }
@@ -338,7 +298,7 @@ fn broken_pages_are_refused_naming_endpoint_and_offset() {
         "{err:?}"
     );
 
-    let mut env = Fake::new(&[], |_| Ok(response(200, &[], r#"{"students": []}"#)));
+    let mut env = new_fake(&[], |_| Ok(response(200, &[], r#"{"students": []}"#)));
     let err = read_all(&mut env, EntityKind::User, None).unwrap_err();
     assert!(
         matches!(&err, PluginError::InvalidData(m) if m.contains("`users` at offset 0") && m.contains("no `users` list")),
@@ -350,7 +310,7 @@ fn broken_pages_are_refused_naming_endpoint_and_offset() {
 fn a_repeated_page_is_asked_for_again_and_refused_if_it_stays() {
     let data = users(25);
     let mut repeated = false;
-    let mut env = Fake::new(&[], move |r| {
+    let mut env = new_fake(&[], move |r| {
         if query(&r.url, "offset").as_deref() == Some("10") && !repeated {
             repeated = true;
             return Ok(page_of(
@@ -374,7 +334,7 @@ fn a_repeated_page_is_asked_for_again_and_refused_if_it_stays() {
     );
 
     let data = users(25);
-    let mut env = Fake::new(&[], move |r| {
+    let mut env = new_fake(&[], move |r| {
         Ok(page_of(
             "users",
             &data,
@@ -391,14 +351,14 @@ fn a_repeated_page_is_asked_for_again_and_refused_if_it_stays() {
 
 #[test]
 fn user_agents_read_nothing_and_send_nothing() {
-    let mut env = Fake::new(&[], |_| panic!("no request"));
+    let mut env = new_fake(&[], |_| panic!("no request"));
     let (entities, _) = read_all(&mut env, EntityKind::UserAgent, None).unwrap();
     assert!(entities.is_empty());
 }
 
 #[test]
 fn gradebook_kinds_read_from_the_gradebook_service() {
-    let mut env = Fake::new(&[], |_| {
+    let mut env = new_fake(&[], |_| {
         Ok(response(
             200,
             &[],
@@ -406,7 +366,9 @@ fn gradebook_kinds_read_from_the_gradebook_service() {
         ))
     });
     let (entities, _) = read_all(&mut env, EntityKind::Category, None).unwrap();
-    assert!(env.urls()[0].starts_with("https://sis.test/ims/oneroster/gradebook/v1p2/categories?"));
+    assert!(
+        env.url_list()[0].starts_with("https://sis.test/ims/oneroster/gradebook/v1p2/categories?")
+    );
     assert!(matches!(entities[0].get("weight"), Some(Value::Number(w)) if (*w - 0.4).abs() < 1e-9));
 }
 
@@ -434,7 +396,7 @@ fn orgs_server(r: &Request) -> Result<Response, HttpError> {
 
 #[test]
 fn the_connection_test_says_what_it_found() {
-    let mut env = Fake::new(
+    let mut env = new_fake(
         &[(
             "service_url",
             "https://sis.test/ims/oneroster/rostering/v1p2/",
@@ -448,11 +410,11 @@ fn the_connection_test_says_what_it_found() {
         "OneRoster 1.2 at https://sis.test/ims/oneroster/rostering/v1p2: 2 schools; services: rostering; not offered: gradebook, resources, demographics"
     );
     assert_eq!(
-        env.urls()[0],
+        env.url_list()[0],
         "https://sis.test/ims/oneroster/rostering/v1p2/orgs?limit=1"
     );
 
-    let mut env = Fake::new(&[("page_size", "1")], orgs_server);
+    let mut env = new_fake(&[("page_size", "1")], orgs_server);
     let config = env.config();
     let schools = read::list_schools(&mut env, &config).unwrap();
     let names: Vec<(&str, Option<&str>)> = schools
@@ -465,7 +427,7 @@ fn the_connection_test_says_what_it_found() {
 #[test]
 fn connection_failures_say_what_to_fix() {
     let fails = |status: u16, body: &'static str, settings: &[(&str, &str)]| {
-        let mut env = Fake::new(settings, move |_| {
+        let mut env = new_fake(settings, move |_| {
             Ok(response(
                 status,
                 &[("content-type", "text/html".to_string())],
@@ -509,7 +471,7 @@ fn connection_failures_say_what_to_fix() {
     let err = fails(503, "", &[]);
     assert!(matches!(&err, PluginError::Unavailable(_)), "{err:?}");
 
-    let mut env = Fake::new(&[("service_url", "https://nowhere.test")], |_| {
+    let mut env = new_fake(&[("service_url", "https://nowhere.test")], |_| {
         Err(HttpError::Connection("connection refused".into()))
     });
     let config = env.config();
@@ -518,7 +480,7 @@ fn connection_failures_say_what_to_fix() {
         matches!(&err, PluginError::Unavailable(m) if m.contains("https://nowhere.test/ims/oneroster/rostering/v1p2/orgs?limit=1") && m.contains("connection refused")),
         "{err:?}"
     );
-    let mut env = Fake::new(&[], |_| Err(HttpError::Auth("invalid_client".into())));
+    let mut env = new_fake(&[], |_| Err(HttpError::Auth("invalid_client".into())));
     let config = env.config();
     let err = read::test_connection(&mut env, &config).unwrap_err();
     assert!(
@@ -618,7 +580,7 @@ fn sis(r: &Request) -> Result<Response, HttpError> {
 
 #[test]
 fn grades_are_written_back_one_outcome_per_change() {
-    let mut env = Fake::new(&[], |r| {
+    let mut env = new_fake(&[], |r| {
         if r.url.ends_with("/results/r-bad") {
             return Ok(response(
                 422,
@@ -707,7 +669,7 @@ fn grades_are_written_back_one_outcome_per_change() {
 
 #[test]
 fn a_1p1_write_back_uses_the_1p1_path_and_schema() {
-    let mut env = Fake::new(&[("version", "1.1")], |_| Ok(response(200, &[], "")));
+    let mut env = new_fake(&[("version", "1.1")], |_| Ok(response(200, &[], "")));
     let config = env.config();
     let result = grade("r1", "li1").with("late", Value::Boolean(true));
     let outcomes = apply::export(&mut env, &config, vec![change(Action::Update, result)]);
@@ -729,7 +691,7 @@ fn a_1p1_write_back_uses_the_1p1_path_and_schema() {
 
 #[test]
 fn transport_failures_of_a_write_become_that_change_s_error() {
-    let mut env = Fake::new(&[], |_| Err(HttpError::Timeout("30 s".into())));
+    let mut env = new_fake(&[], |_| Err(HttpError::Timeout("30 s".into())));
     let config = env.config();
     let outcomes = apply::export(
         &mut env,
@@ -749,7 +711,7 @@ fn transport_failures_of_a_write_become_that_change_s_error() {
 /// ids the SIS knows: its own id there, and its line item's and student's.
 #[test]
 fn a_write_uses_the_ids_the_sis_knows() {
-    let mut env = Fake::new(&[], |r| {
+    let mut env = new_fake(&[], |r| {
         Ok(if r.url.ends_with("/results/r-busy") {
             response(503, &[], "")
         } else {
@@ -802,7 +764,7 @@ fn a_write_uses_the_ids_the_sis_knows() {
 /// across runs.
 #[test]
 fn a_1p2_line_item_takes_the_school_of_its_class_read_once() {
-    let mut env = Fake::new(&[], sis);
+    let mut env = new_fake(&[], sis);
     let config = env.config();
     let outcomes = apply::export(
         &mut env,
@@ -875,7 +837,7 @@ fn a_failing_school_read_is_tried_again_at_the_next_export() {
         || Err(HttpError::Timeout("30 s".into())),
     ];
     for fail in failures {
-        let mut env = Fake::new(&[], move |r| {
+        let mut env = new_fake(&[], move |r| {
             if r.url.contains("/classes/") {
                 return fail();
             }
@@ -909,7 +871,7 @@ fn a_failing_school_read_is_tried_again_at_the_next_export() {
         assert_eq!(sent(&env, Method::Put).len(), 1);
         assert!(env.storage.is_empty(), "no school is kept");
     }
-    let mut env = Fake::new(&[], |r| {
+    let mut env = new_fake(&[], |r| {
         if r.url.contains("/classes/") {
             return Ok(response(500, &[], ""));
         }
@@ -929,7 +891,7 @@ fn a_failing_school_read_is_tried_again_at_the_next_export() {
 
 #[test]
 fn a_class_the_sis_does_not_have_rejects_its_line_items_with_the_reason() {
-    let mut env = Fake::new(&[], sis);
+    let mut env = new_fake(&[], sis);
     let config = env.config();
     let outcomes = apply::export(
         &mut env,
@@ -960,7 +922,7 @@ fn a_class_the_sis_does_not_have_rejects_its_line_items_with_the_reason() {
     assert!(!env.storage.contains_key("class-school:gone"));
 
     // A class without a school, and credentials that may not read classes.
-    let mut env = Fake::new(&[], |r| {
+    let mut env = new_fake(&[], |r| {
         if r.url.ends_with("/classes/c9") {
             return Ok(response(200, &[], r#"{"class": {"sourcedId": "c9"}}"#));
         }
@@ -991,7 +953,7 @@ fn a_class_the_sis_does_not_have_rejects_its_line_items_with_the_reason() {
 
 #[test]
 fn a_full_storage_costs_a_warning_not_the_write() {
-    let mut env = Fake::new(&[], sis);
+    let mut env = new_fake(&[], sis);
     env.storage_full = true;
     let config = env.config();
     let outcomes = apply::export(
@@ -1020,7 +982,7 @@ fn a_full_storage_costs_a_warning_not_the_write() {
 
 #[test]
 fn a_line_item_with_points_starts_at_0() {
-    let mut env = Fake::new(&[], sis);
+    let mut env = new_fake(&[], sis);
     let config = env.config();
     let outcomes = apply::export(
         &mut env,
@@ -1066,7 +1028,7 @@ fn a_line_item_with_points_starts_at_0() {
 
 #[test]
 fn a_line_item_without_a_due_date_is_rejected_before_it_is_sent() {
-    let mut env = Fake::new(&[], sis);
+    let mut env = new_fake(&[], sis);
     let config = env.config();
     let outcomes = apply::export(
         &mut env,
@@ -1106,7 +1068,7 @@ fn a_line_item_without_a_due_date_is_rejected_before_it_is_sent() {
     );
     // Nothing was asked or sent for the refused ones, not even their school.
     assert_eq!(
-        env.urls(),
+        env.url_list(),
         [
             "https://sis.test/ims/oneroster/rostering/v1p2/classes/c2",
             "https://sis.test/ims/oneroster/gradebook/v1p2/lineItems/li2",
@@ -1114,7 +1076,7 @@ fn a_line_item_without_a_due_date_is_rejected_before_it_is_sent() {
     );
 
     // A due date that is not one is refused too.
-    let mut env = Fake::new(&[], sis);
+    let mut env = new_fake(&[], sis);
     let config = env.config();
     let bad = coursework("li1", "c1").with("dueDate", Value::Text("next Friday".into()));
     let outcomes = apply::export(&mut env, &config, vec![change(Action::Add, bad)]);
@@ -1127,7 +1089,7 @@ fn a_line_item_without_a_due_date_is_rejected_before_it_is_sent() {
 
 #[test]
 fn a_1p1_line_item_sends_no_school() {
-    let mut env = Fake::new(&[("version", "1.1")], |r| {
+    let mut env = new_fake(&[("version", "1.1")], |r| {
         assert!(!r.url.contains("/classes/"), "no school is read: {}", r.url);
         Ok(response(201, &[], ""))
     });
@@ -1153,7 +1115,7 @@ fn a_1p1_line_item_sends_no_school() {
         )
     );
     assert_eq!(
-        env.urls(),
+        env.url_list(),
         ["https://sis.test/ims/oneroster/v1p1/lineItems/li1"]
     );
     let body = body_of(&env.requests[0]);
@@ -1165,7 +1127,7 @@ fn a_1p1_line_item_sends_no_school() {
 
 #[test]
 fn a_result_goes_with_its_score_date_as_a_date() {
-    let mut env = Fake::new(&[], sis);
+    let mut env = new_fake(&[], sis);
     let config = env.config();
     let mut undated = without(grade("r3", "li1"), "scoreDate");
     undated.date_last_modified = None;
@@ -1287,7 +1249,7 @@ fn a_rostering_only_server_does_not_offer_the_gradebook_kinds() {
         (EntityKind::Result, "results", "results"),
     ] {
         for since in [None, Some("2024-09-01T00:00:00Z")] {
-            let mut env = Fake::new(&[], district(&[]));
+            let mut env = new_fake(&[], district(&[]));
             let err = read_all(&mut env, kind, since).unwrap_err();
             let m = unsupported(&err);
             assert_eq!(
@@ -1296,16 +1258,16 @@ fn a_rostering_only_server_does_not_offer_the_gradebook_kinds() {
                     "the server does not offer the gradebook service (HTTP 404 on https://sis.test/ims/oneroster/gradebook/v1p2/{path}; the server says: no such endpoint: https://sis.test/ims/oneroster/gradebook/v1p2/{path}); {things} are not imported. If it should, check the Service URL and the Version"
                 )
             );
-            assert_eq!(env.requests.len(), 1, "asked once: {:?}", env.urls());
+            assert_eq!(env.requests.len(), 1, "asked once: {:?}", env.url_list());
         }
     }
     // The rostering kinds of the same server are read.
-    let mut env = Fake::new(&[], district(&[]));
+    let mut env = new_fake(&[], district(&[]));
     let (orgs, _) = read_all(&mut env, EntityKind::Org, None).unwrap();
     assert_eq!(orgs.len(), 4);
 
     // Offered, the same kinds are read.
-    let mut env = Fake::new(&[], district(&["gradebook"]));
+    let mut env = new_fake(&[], district(&["gradebook"]));
     let (categories, _) = read_all(&mut env, EntityKind::Category, None).unwrap();
     assert_eq!(categories.len(), 3);
 }
@@ -1313,7 +1275,7 @@ fn a_rostering_only_server_does_not_offer_the_gradebook_kinds() {
 #[test]
 fn demographics_and_1p1_collections_a_server_lacks_are_unsupported() {
     // Demographics: a rostering collection many servers do not serve.
-    let mut env = Fake::new(&[], district(&["gradebook"]));
+    let mut env = new_fake(&[], district(&["gradebook"]));
     let err = read_all(&mut env, EntityKind::Demographics, None).unwrap_err();
     let m = unsupported(&err);
     assert!(
@@ -1323,7 +1285,7 @@ fn demographics_and_1p1_collections_a_server_lacks_are_unsupported() {
     );
 
     // OneRoster 1.1: one base path, the same rule per collection; 501 too.
-    let mut env = Fake::new(&[("version", "1.1")], |r| {
+    let mut env = new_fake(&[("version", "1.1")], |r| {
         if r.url.contains("/lineItems?") {
             return Ok(response(501, &[], ""));
         }
@@ -1342,7 +1304,7 @@ fn demographics_and_1p1_collections_a_server_lacks_are_unsupported() {
 
     // A core rostering collection that is not there is a wrong Service URL
     // or Version, not a kind the server leaves out.
-    let mut env = Fake::new(&[("version", "1.1")], |r| Ok(not_found(&r.url)));
+    let mut env = new_fake(&[("version", "1.1")], |r| Ok(not_found(&r.url)));
     let err = read_all(&mut env, EntityKind::User, None).unwrap_err();
     assert!(
         matches!(&err, PluginError::Config(m) if m.contains("wrong Service URL or wrong version")),
@@ -1350,14 +1312,14 @@ fn demographics_and_1p1_collections_a_server_lacks_are_unsupported() {
     );
 
     // Refused credentials stay auth errors, on the first page too.
-    let mut env = Fake::new(&[], |_| Ok(response(403, &[], "")));
+    let mut env = new_fake(&[], |_| Ok(response(403, &[], "")));
     let err = read_all(&mut env, EntityKind::Category, None).unwrap_err();
     assert!(
         matches!(&err, PluginError::Auth(m) if m.contains("gradebook.readonly")),
         "{err:?}"
     );
     // Other statuses keep their messages.
-    let mut env = Fake::new(&[], |_| Ok(response(503, &[], "")));
+    let mut env = new_fake(&[], |_| Ok(response(503, &[], "")));
     let err = read_all(&mut env, EntityKind::Result, None).unwrap_err();
     assert!(matches!(&err, PluginError::Unavailable(_)), "{err:?}");
 }
@@ -1366,7 +1328,7 @@ fn demographics_and_1p1_collections_a_server_lacks_are_unsupported() {
 fn a_404_after_the_first_page_stays_an_error() {
     for total_header in [true, false] {
         let data = records("categories", 25);
-        let mut env = Fake::new(&[], move |r| {
+        let mut env = new_fake(&[], move |r| {
             if query(&r.url, "offset").as_deref() != Some("0") {
                 return Ok(not_found(&r.url));
             }
@@ -1382,7 +1344,7 @@ fn a_404_after_the_first_page_stays_an_error() {
         );
     }
     // The same collection missing from its first page is not offered.
-    let mut env = Fake::new(&[], |r| Ok(not_found(&r.url)));
+    let mut env = new_fake(&[], |r| Ok(not_found(&r.url)));
     let err = read_all(&mut env, EntityKind::Category, None).unwrap_err();
     assert!(
         unsupported(&err).contains("categories are not imported"),
@@ -1407,11 +1369,11 @@ fn the_connection_test_lists_the_services_offered() {
             "services: rostering, gradebook, resources, demographics",
         ),
     ] {
-        let mut env = Fake::new(&[], district(offers));
+        let mut env = new_fake(&[], district(offers));
         let config = env.config();
         let message = read::test_connection(&mut env, &config).unwrap();
         assert_eq!(message, format!("{base}; {found}"));
-        let probes: Vec<String> = env.urls().into_iter().skip(2).collect();
+        let probes: Vec<String> = env.url_list().into_iter().skip(2).collect();
         assert_eq!(
             probes,
             [
@@ -1423,7 +1385,7 @@ fn the_connection_test_lists_the_services_offered() {
     }
 
     // OneRoster 1.1 serves everything under one base path; notes stay last.
-    let mut env = Fake::new(
+    let mut env = new_fake(
         &[
             ("service_url", "https://sis.test/ims/oneroster/v1p1"),
             ("version", "1.2"),
@@ -1439,14 +1401,14 @@ fn the_connection_test_lists_the_services_offered() {
         "{message}"
     );
     assert!(
-        env.urls()
+        env.url_list()
             .contains(&"https://sis.test/ims/oneroster/v1p1/categories?limit=1".to_string())
     );
 }
 
 #[test]
 fn a_service_the_credentials_may_not_read_is_named_with_its_scope() {
-    let mut env = Fake::new(&[], |r| match collection_of(&r.url) {
+    let mut env = new_fake(&[], |r| match collection_of(&r.url) {
         "categories" => Ok(response(
             403,
             &[],
@@ -1464,7 +1426,7 @@ fn a_service_the_credentials_may_not_read_is_named_with_its_scope() {
     );
 
     // 401 on demographics, and a 200 that is not a collection.
-    let mut env = Fake::new(&[("version", "1.1")], |r| match collection_of(&r.url) {
+    let mut env = new_fake(&[("version", "1.1")], |r| match collection_of(&r.url) {
         "demographics" => Ok(response(401, &[], "")),
         "resources" => Ok(response(200, &[], "<html>portal</html>")),
         "categories" => Ok(page_of(
@@ -1488,7 +1450,7 @@ fn a_service_the_credentials_may_not_read_is_named_with_its_scope() {
 #[test]
 fn the_connection_test_fails_only_when_rostering_is_missing() {
     // Rostering only: a normal provider, the test succeeds.
-    let mut env = Fake::new(&[], district(&[]));
+    let mut env = new_fake(&[], district(&[]));
     let config = env.config();
     let message = read::test_connection(&mut env, &config).unwrap();
     assert!(
@@ -1498,7 +1460,7 @@ fn the_connection_test_fails_only_when_rostering_is_missing() {
 
     // A gradebook without rostering (orgs 404): the Service URL is wrong,
     // the test fails as before, and nothing more is asked.
-    let mut env = Fake::new(&[], |r| match part_of(collection_of(&r.url)) {
+    let mut env = new_fake(&[], |r| match part_of(collection_of(&r.url)) {
         "rostering" => Ok(not_found(&r.url)),
         _ => Ok(response(200, &[], r#"{"categories": []}"#)),
     });
@@ -1511,7 +1473,7 @@ fn the_connection_test_fails_only_when_rostering_is_missing() {
     assert_eq!(env.requests.len(), 1);
 
     // Rostering refused: an auth error, as before.
-    let mut env = Fake::new(&[], |r| match part_of(collection_of(&r.url)) {
+    let mut env = new_fake(&[], |r| match part_of(collection_of(&r.url)) {
         "rostering" => Ok(response(403, &[], "")),
         _ => Ok(response(200, &[], r#"{"categories": []}"#)),
     });
