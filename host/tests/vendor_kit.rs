@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::{Path as UrlPath, Query};
 use axum::http::{HeaderMap, StatusCode};
@@ -17,6 +18,8 @@ use axum::response::{IntoResponse, Json};
 use serde_json::{Value, json};
 
 const KEY: &str = "acme-key-7f3a91";
+/// Requests the API was sent.
+static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 const SCHOOLS: usize = 3;
 const STUDENTS: usize = 257;
 const TEACHERS: usize = 12;
@@ -29,6 +32,7 @@ async fn collection(
     Query(q): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> axum::response::Response {
+    REQUESTS.fetch_add(1, Ordering::SeqCst);
     if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some(KEY) {
         return (
             StatusCode::UNAUTHORIZED,
@@ -208,6 +212,8 @@ async fn a_connector_from_plugin_new_is_packaged_signed_and_imported() {
             "user",
             "--show",
             "2",
+            "--record",
+            "tape",
         ],
         &env,
     );
@@ -222,6 +228,50 @@ async fn a_connector_from_plugin_new_is_packaged_signed_and_imported() {
         "the record that breaks the contract is told: {warned}"
     );
     assert!(!printed.contains(KEY) && !warned.contains(KEY));
+
+    // The harness: the answers recorded above, replayed offline with no
+    // secret; the recording holds no key; a request not recorded says so.
+    let asked = REQUESTS.load(Ordering::SeqCst);
+    let tape: String = std::fs::read_dir(dir.join("tape"))
+        .unwrap()
+        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect();
+    assert!(tape.contains("Stu1") && !tape.contains(KEY));
+    let replay = |kind: &str| {
+        run(
+            &dir,
+            homeroom,
+            &[
+                "plugin",
+                "run",
+                "acme-sis",
+                "--set",
+                &format!("service_url={url}"),
+                "--read",
+                kind,
+                "--replay",
+                "tape",
+            ],
+            &env[..2],
+        )
+    };
+    let replayed = ok(replay("user"), "plugin run --replay");
+    assert!(
+        replayed.contains(&format!("{} user records read", STUDENTS + TEACHERS)),
+        "{replayed}"
+    );
+    assert_eq!(
+        REQUESTS.load(Ordering::SeqCst),
+        asked,
+        "a replay sends nothing"
+    );
+    let unrecorded = replay("org");
+    assert!(!unrecorded.status.success());
+    let said = String::from_utf8_lossy(&unrecorded.stderr);
+    assert!(
+        said.contains("was not recorded") && said.contains("--record"),
+        "{said}"
+    );
 
     // A district imports it through the engine.
     let district = format!(

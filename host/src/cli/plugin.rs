@@ -14,6 +14,7 @@ use ed25519_dalek::SigningKey;
 use super::Cli;
 use crate::app::kit;
 use crate::bindings::types::{Entity, EntityKind};
+use crate::capabilities::http::tape::{Tape, TapeMode};
 use crate::capabilities::http::{ConnectionClient, HttpLimits};
 use crate::gallery::grant::grant;
 use crate::gallery::package::sign_dir;
@@ -45,6 +46,12 @@ pub enum PluginCommand {
         /// Print at most this many records (all are still read and counted).
         #[arg(long, default_value_t = 20)]
         show: usize,
+        /// Keep every answer of the API in this folder, to replay later.
+        #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+        record: Option<PathBuf>,
+        /// Answer from answers recorded with --record: offline, no secrets.
+        #[arg(long, value_name = "DIR")]
+        replay: Option<PathBuf>,
     },
     /// Start a connector: a crate from the template that builds for
     /// wasm32-wasip2 and tests natively with `cargo test`.
@@ -267,6 +274,8 @@ pub async fn run(cmd: PluginCommand, gallery: Gallery, json: bool) -> anyhow::Re
             since,
             dir,
             show,
+            record,
+            replay,
         } => {
             let requested = package;
             let package = match gallery.get(&requested) {
@@ -287,14 +296,26 @@ pub async fn run(cmd: PluginCommand, gallery: Gallery, json: bool) -> anyhow::Re
                 };
                 secret_map.insert(k, Secret::new(value));
             }
-            let granted = grant(
-                &package.manifest,
-                &settings,
-                &secret_map,
-                HttpLimits::default(),
-            )?;
+            // A replay sends nothing, so it signs in nowhere: no secrets.
+            let mut manifest = package.manifest.clone();
+            if replay.is_some() {
+                manifest.auth = vec![crate::gallery::manifest::AuthKind::None];
+                manifest.settings.retain(|s| !s.secret);
+            }
+            let granted = grant(&manifest, &settings, &secret_map, HttpLimits::default())?;
+            let tape = match (record, replay) {
+                (Some(dir), _) => Some(Tape::new(TapeMode::Record(dir))?),
+                (None, Some(dir)) => Some(Tape::new(TapeMode::Replay(dir))?),
+                (None, None) => None,
+            };
             let http = match granted.connection {
-                Some(c) => Some(Arc::new(ConnectionClient::new(c)?)),
+                Some(c) => {
+                    let client = ConnectionClient::new(c)?;
+                    Some(Arc::new(match tape {
+                        Some(tape) => client.with_tape(tape),
+                        None => client,
+                    }))
+                }
                 None => None,
             };
             let runtime = Runtime::new(Limits::default()).map_err(|e| anyhow::anyhow!("{e:#}"))?;

@@ -49,6 +49,7 @@ mod auth;
 mod hosts;
 pub mod oauth1;
 pub mod retry;
+pub mod tape;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -335,6 +336,8 @@ struct Inner {
     /// Every secret value (and its encodings) to strike from messages.
     secrets: Vec<String>,
     counters: Counters,
+    /// Answers recorded, or replayed instead of sent (a vendor's harness).
+    tape: Option<tape::Tape>,
 }
 
 impl fmt::Debug for ConnectionClient {
@@ -419,8 +422,19 @@ impl ConnectionClient {
                 quota: retry::QuotaPause::default(),
                 secrets,
                 counters: Counters::default(),
+                tape: None,
             }),
         })
+    }
+
+    /// This connection with its answers recorded in, or replayed from, a
+    /// folder (`plugin run --record` / `--replay`).
+    pub fn with_tape(mut self, tape: tape::Tape) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.tape = Some(tape),
+            None => tracing::warn!("a connection already shared cannot take a tape"),
+        }
+        self
     }
 
     pub fn stats(&self) -> HttpStats {
@@ -436,9 +450,23 @@ impl ConnectionClient {
     /// as a response (after retries, for 429 and 5xx); an error means no
     /// usable answer.
     pub async fn send(&self, request: OutboundRequest) -> Result<InboundResponse, HttpError> {
-        self.send_checked(request)
+        let tape = self.inner.tape.as_ref();
+        if let Some(tape) = tape.filter(|t| t.replays()) {
+            // Refused as a sent request would be, then answered offline.
+            self.inner
+                .check_url(&request.url)
+                .map_err(|e| self.inner.scrub(e))?;
+            return tape.replay(&request);
+        }
+        let kept = tape.map(|_| request.clone());
+        let answer = self
+            .send_checked(request)
             .await
-            .map_err(|e| self.inner.scrub(e))
+            .map_err(|e| self.inner.scrub(e))?;
+        if let (Some(tape), Some(request)) = (tape, kept) {
+            tape.record(&request, &answer);
+        }
+        Ok(answer)
     }
 
     async fn send_checked(&self, request: OutboundRequest) -> Result<InboundResponse, HttpError> {
