@@ -96,6 +96,8 @@ mod entity;
 pub mod env;
 #[cfg(feature = "connector")]
 pub mod http;
+#[cfg(feature = "connector")]
+pub mod json;
 #[cfg(any(feature = "connector", feature = "rule"))]
 pub mod log;
 #[cfg(feature = "connector")]

@@ -6,7 +6,9 @@
 //! `{rel, uri}` objects ([`after`], [`body_link`], [`query_value`]: Clever's
 //! `starting_after`, and any API that pages the same way), and OData's
 //! absolute `@odata.nextLink` / `@odata.deltaLink` ([`OData`]: Microsoft
-//! Graph). Nothing here sends a request.
+//! Graph), and page numbers counted from 1 ([`Numbered`]: xPress Roster's
+//! `navigationPage` with its `navigationLastPage` answer, and any API that
+//! pages by number). Nothing here sends a request.
 
 use crate::wit::types::PluginError;
 
@@ -43,6 +45,35 @@ impl Offset {
             }
         }
         Some(next.to_string())
+    }
+}
+
+/// Page-number paging, pages counted from 1 (xPress Roster's
+/// `navigationPage` / `navigationPageSize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Numbered {
+    pub page: u64,
+    pub size: u64,
+}
+
+impl Numbered {
+    /// The page after this one, or none when this one ended the read. An
+    /// empty page always ends it; a full page (as many records as the
+    /// server says it serves a page, `served`, else as asked) goes on; a
+    /// short page goes on only while the server's last page (`last`) is
+    /// still ahead. So a last page that lies low loses nothing (full pages
+    /// go on past it) and one that lies high costs one empty page.
+    pub fn next(&self, received: u64, served: Option<u64>, last: Option<u64>) -> Option<u64> {
+        if received == 0 {
+            return None;
+        }
+        let full = received
+            >= served
+                .filter(|s| *s > 0)
+                .unwrap_or(self.size)
+                .min(self.size);
+        let more = last.is_some_and(|l| self.page < l);
+        (full || more).then_some(self.page + 1)
     }
 }
 
@@ -159,6 +190,25 @@ pub fn encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbered_paging_trusts_full_pages_over_the_last_page_it_is_told() {
+        let p = Numbered { page: 2, size: 10 };
+        assert_eq!(p.next(10, None, None), Some(3));
+        assert_eq!(p.next(10, None, Some(2)), Some(3), "a last page lying low");
+        assert_eq!(p.next(4, None, Some(2)), None);
+        assert_eq!(
+            p.next(4, None, Some(5)),
+            Some(3),
+            "short, but more said to come"
+        );
+        assert_eq!(p.next(0, None, Some(9)), None, "an empty page ends it");
+        assert_eq!(
+            p.next(5, Some(5), None),
+            Some(3),
+            "a server serving 5 a page"
+        );
+    }
 
     #[test]
     fn offset_paging_stops_on_short_page_or_total() {

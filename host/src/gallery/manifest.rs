@@ -66,7 +66,11 @@ impl AuthKind {
             AuthKind::Bearer => &[("token", true)],
             AuthKind::Oauth1 | AuthKind::Oauth2ClientCredentials => &[("client_secret", true)],
             AuthKind::Oauth2RefreshToken => &[("client_secret", true), ("refresh_token", true)],
-            AuthKind::Oauth2Password => &[("client_secret", false), ("password", true)],
+            AuthKind::Oauth2Password => &[
+                ("client_secret", false),
+                ("password", true),
+                ("api_key", false),
+            ],
         }
     }
 

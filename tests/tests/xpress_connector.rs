@@ -1,0 +1,375 @@
+//! The built-in xPress Roster connector through the real host against the
+//! mock xPress provider over loopback: the host's password grant and API
+//! key, full imports with exact counts on SQLite and PostgreSQL, quick
+//! imports from each collection's changesSinceMarker (and a full resync
+//! when the provider refuses the marker), and the fault matrix.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use homeroom_host::bindings::types::{Entity, EntityKind, Status};
+use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
+use homeroom_host::config::SourceConfig;
+use homeroom_host::gallery::Gallery;
+use homeroom_host::gallery::grant::grant;
+use homeroom_host::pipeline::{Engine, ImportOptions, Mode};
+use homeroom_host::runtime::{ConnectorSession, Limits, LoadedPlugin, Runtime, SessionOptions};
+use homeroom_host::secret::Secret;
+use homeroom_host::store::{Run, RunStatus};
+use homeroom_tests::support::{configure, count, database_urls, engine, org_id};
+use homeroom_tests::xpress_mock::{
+    API_KEY, CLIENT_ID, CLIENT_SECRET, District, MockXPress, PASSWORD, USERNAME,
+};
+use serde_json::json;
+
+/// 2 schools of 3 rosters of 4 students: 24 students and contacts, 8 staff.
+fn district() -> District {
+    District::generated(2, 3, 4)
+}
+
+fn expected(d: &District) -> Vec<(&'static str, u64)> {
+    vec![
+        ("org", (d.count("xLeas") + d.count("xSchools")) as u64),
+        ("academic-session", d.sessions() as u64),
+        ("course", d.count("xCourses") as u64),
+        ("class", d.count("xRosters") as u64),
+        ("user", d.users() as u64),
+        ("enrollment", d.enrollments() as u64),
+    ]
+}
+
+fn source(mock: &MockXPress) -> SourceConfig {
+    let mut s = SourceConfig::new("sis", "xpress");
+    for (k, v) in [
+        ("name", "Maplewood RIC".to_string()),
+        ("service_url", mock.base_url()),
+        ("token_url", mock.token_url()),
+        ("client_id", CLIENT_ID.to_string()),
+        ("username", USERNAME.to_string()),
+        ("page_size", "5".to_string()),
+    ] {
+        s.settings.insert(k.into(), v);
+    }
+    for (k, v) in [
+        ("client_secret", "HOMEROOM_TEST_XPRESS_CLIENT_SECRET"),
+        ("password", "HOMEROOM_TEST_XPRESS_PASSWORD"),
+        ("api_key", "HOMEROOM_TEST_XPRESS_API_KEY"),
+    ] {
+        s.secrets.insert(k.into(), v.into());
+    }
+    s.advanced.hold.updated_share = 1.0;
+    s.advanced.hold.deleted_share = 1.0;
+    s
+}
+
+async fn setup(engine: &Engine, org: &str, source: SourceConfig) {
+    // The source names environment variables; every test sets the same values.
+    unsafe {
+        std::env::set_var("HOMEROOM_TEST_XPRESS_CLIENT_SECRET", CLIENT_SECRET);
+        std::env::set_var("HOMEROOM_TEST_XPRESS_PASSWORD", PASSWORD);
+        std::env::set_var("HOMEROOM_TEST_XPRESS_API_KEY", API_KEY);
+    }
+    configure(engine, org, source).await;
+}
+
+fn quick() -> ImportOptions {
+    ImportOptions {
+        mode: Mode::Quick,
+        ..Default::default()
+    }
+}
+
+fn assert_committed(run: &Run, what: &str) {
+    assert_eq!(
+        run.status,
+        RunStatus::Committed,
+        "{what}: {:?}",
+        run.report.failure
+    );
+}
+
+#[tokio::test]
+async fn a_district_imports_with_exact_counts_then_quick_runs_from_change_markers() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let mock = MockXPress::start(district()).await.unwrap();
+        let engine = engine(&url).await;
+        let org = org_id("xpress");
+        setup(&engine, &org, source(&mock)).await;
+        let started = std::time::Instant::now();
+        let first = engine
+            .import(&org, "sis", ImportOptions::default())
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert_committed(&first, &url);
+        for (kind, n) in expected(&mock.district()) {
+            let c = &first.report.counts[kind];
+            assert_eq!((c.read, c.add, c.errors), (n, n, 0), "{url}: {kind}");
+        }
+        let log = mock.requests();
+        eprintln!(
+            "{url}: full import of {} records in {took:?}, {} requests",
+            first.report.counts.values().map(|c| c.read).sum::<u64>(),
+            log.len()
+        );
+        // The host signed in once with the password grant and sent the
+        // API key on every object request, never to the token endpoint.
+        let tokens: Vec<_> = log.iter().filter(|r| r.path == "/token").collect();
+        assert_eq!(tokens.len(), 1, "one token for the whole run");
+        assert!(
+            !tokens[0].api_key,
+            "the API key never goes to the token endpoint"
+        );
+        assert!(
+            log.iter()
+                .filter(|r| r.path != "/token")
+                .all(|r| r.api_key && r.status < 300 && r.page.is_some()),
+            "{url}: every object request paged and keyed"
+        );
+
+        // In the SIS: a student renamed, a student added to a roster.
+        let d = mock.district();
+        let renamed = d.collections["xStudents"].keys().next().unwrap().clone();
+        mock.update("xStudents", &renamed, |s| {
+            s["name"]["givenName"] = json!("Renamed")
+        });
+        let mut template = d.collections["xStudents"][&renamed].clone();
+        template["localId"] = json!("99999");
+        template["email"]["emailAddress"] = json!("new.student@maplewood.org");
+        let added = mock.create("xStudents", template);
+        let roster = d.collections["xRosters"].keys().next().unwrap().clone();
+        mock.update("xRosters", &roster, |r| {
+            r["students"]["studentReference"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"refId": added}))
+        });
+        let before = mock.requests().len();
+        let delta = engine.import(&org, "sis", quick()).await.unwrap();
+        assert_committed(&delta, &url);
+        let users = &delta.report.counts["user"];
+        assert_eq!(
+            (users.read, users.add, users.update, users.delete),
+            (2, 1, 1, 0),
+            "{url}: {users:?}"
+        );
+        let e = &delta.report.counts["enrollment"];
+        assert_eq!((e.add, e.delete), (1, 0), "{url}: {e:?}");
+        assert_eq!(
+            count(&delta, "class", |c| c.update),
+            0,
+            "{url}: the class is unchanged"
+        );
+        let asked = &mock.requests()[before..];
+        assert!(
+            asked
+                .iter()
+                .filter(|r| r.path != "/token" && !r.path.ends_with("/xLeas"))
+                .all(|r| r.query.starts_with("changesSinceMarker=")),
+            "{url}: a quick run asks for changes only: {:?}",
+            asked
+                .iter()
+                .map(|r| (&r.path, &r.query))
+                .collect::<Vec<_>>()
+        );
+        let kept = engine
+            .store()
+            .entity_of(&org, "sis", "user", &renamed)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.data["givenName"]["v"], "Renamed", "{url}");
+
+        // Nothing new: the next quick run changes nothing.
+        let idle = engine.import(&org, "sis", quick()).await.unwrap();
+        assert_committed(&idle, &url);
+        assert_eq!(idle.report.changes(), 0, "{url}: {:?}", idle.report.counts);
+
+        // The provider forgets its markers: a full resync, said so.
+        mock.update("xStudents", &renamed, |s| {
+            s["name"]["familyName"] = json!("After")
+        });
+        mock.expire_markers();
+        let resync = engine.import(&org, "sis", quick()).await.unwrap();
+        assert_committed(&resync, &url);
+        let users = &resync.report.counts["user"];
+        assert_eq!(
+            (users.read, users.update),
+            (mock.district().users() as u64, 1),
+            "{url}: {users:?}"
+        );
+        let warned = format!("{:?}", resync.report);
+        assert!(
+            warned.contains("no longer takes the change marker") && warned.contains("full resync"),
+            "{warned}"
+        );
+    }
+}
+
+// --- The connector in the runtime, without the engine -----------------
+
+fn plugin() -> (Arc<Runtime>, Arc<LoadedPlugin>) {
+    static PLUGIN: OnceLock<(Arc<Runtime>, Arc<LoadedPlugin>)> = OnceLock::new();
+    PLUGIN
+        .get_or_init(|| {
+            let gallery = Gallery::builtin().expect("built-in gallery");
+            let package = gallery
+                .get("xpress")
+                .expect("the xPress Roster connector is built in")
+                .clone();
+            let runtime = Runtime::new(Limits::default()).expect("runtime");
+            let loaded = runtime.load(&package).expect("the component loads");
+            (runtime, loaded)
+        })
+        .clone()
+}
+
+async fn connect(mock: &MockXPress, password: &str, page_size: &str) -> ConnectorSession {
+    let (runtime, loaded) = plugin();
+    let settings = BTreeMap::from([
+        ("name".to_string(), "Maplewood RIC".to_string()),
+        ("service_url".to_string(), mock.base_url()),
+        ("token_url".to_string(), mock.token_url()),
+        ("client_id".to_string(), CLIENT_ID.to_string()),
+        ("username".to_string(), USERNAME.to_string()),
+        ("page_size".to_string(), page_size.to_string()),
+    ]);
+    let secrets = BTreeMap::from([
+        ("client_secret".to_string(), Secret::new(CLIENT_SECRET)),
+        ("password".to_string(), Secret::new(password)),
+        ("api_key".to_string(), Secret::new(API_KEY)),
+    ]);
+    let limits = HttpLimits {
+        timeout: Duration::from_secs(10),
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(100),
+        ..HttpLimits::default()
+    };
+    let granted = grant(&loaded.package.manifest, &settings, &secrets, limits).expect("grant");
+    assert!(
+        granted
+            .settings
+            .keys()
+            .all(|k| !["password", "client_secret", "api_key"].contains(&k.as_str())),
+        "no secret reaches the plugin: {:?}",
+        granted.settings.keys().collect::<Vec<_>>()
+    );
+    let client =
+        Arc::new(ConnectionClient::new(granted.connection.expect("a connection")).unwrap());
+    ConnectorSession::start(
+        &runtime,
+        loaded,
+        SessionOptions {
+            settings: granted.settings,
+            http: Some(client),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("session")
+}
+
+async fn read_all(session: &mut ConnectorSession, kind: EntityKind) -> Result<Vec<Entity>, String> {
+    let mut all = Vec::new();
+    session
+        .read_all(kind, None, |page| {
+            all.extend(page.entities);
+            Ok::<(), ()>(())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(all)
+}
+
+#[tokio::test]
+async fn the_connection_test_names_the_district_and_a_wrong_password_is_named() {
+    let mock = MockXPress::start(district()).await.unwrap();
+    let mut session = connect(&mock, PASSWORD, "1").await;
+    let said = session.test_connection().await.unwrap();
+    assert_eq!(
+        said,
+        format!(
+            "Maplewood RIC: xPress Roster at {}: Maplewood Unified, 2 schools; changes since: available for quick imports",
+            mock.base_url()
+        )
+    );
+    let schools = session.list_schools().await.unwrap();
+    assert_eq!(
+        schools
+            .iter()
+            .map(|s| s.identifier.as_deref())
+            .collect::<Vec<_>>(),
+        [Some("100"), Some("101")]
+    );
+
+    let mut refused = connect(&mock, "not-the-password", "2").await;
+    let err = refused.test_connection().await.unwrap_err().to_string();
+    assert!(err.contains("Password"), "{err}");
+    assert!(
+        !err.contains("not-the-password") && !err.contains(API_KEY),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_fault_matrix_is_ridden_out_or_named() {
+    let mock = MockXPress::start(district()).await.unwrap();
+    let users = mock.district().users();
+    let mut session = connect(&mock, PASSWORD, "5").await;
+
+    // A 429 storm shorter than the host's retries, 5xx, a body cut mid-way:
+    // the host retries, and every user arrives once.
+    for fault in ["429", "500", "truncated"] {
+        match fault {
+            "429" => mock.fail_with_429(4),
+            "500" => mock.fail_with_500(3),
+            _ => mock.truncate_bodies(2),
+        }
+        let read = read_all(&mut session, EntityKind::User)
+            .await
+            .unwrap_or_else(|e| panic!("{fault}: {e}"));
+        assert_eq!(read.len(), users, "{fault}");
+        let mut ids: Vec<_> = read.iter().map(|e| e.source_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), users, "{fault}: no user twice");
+        assert!(read.iter().all(|e| e.status == Status::Active));
+    }
+
+    // A storm that outlasts the retries fails as rate limited.
+    mock.fail_with_429(100);
+    let err = read_all(&mut session, EntityKind::User).await.unwrap_err();
+    assert!(err.contains("429"), "{err}");
+    mock.fail_with_429(0);
+
+    // Malformed JSON is refused, naming the page.
+    mock.malformed_json(1);
+    let err = read_all(&mut session, EntityKind::Class).await.unwrap_err();
+    assert!(
+        err.contains("reading xRosters page 1") && err.contains("not valid JSON"),
+        "{err}"
+    );
+
+    // A navigationLastPage that lies, high or low, loses and repeats nothing.
+    for lie in [7, -20] {
+        mock.lie_about_last_page(lie);
+        let read = read_all(&mut session, EntityKind::User).await.unwrap();
+        assert_eq!(read.len(), users, "last page off by {lie}");
+    }
+    mock.lie_about_last_page(0);
+
+    // A page repeated once is asked again; repeated twice, refused.
+    mock.repeat_pages(1);
+    assert_eq!(
+        read_all(&mut session, EntityKind::User)
+            .await
+            .unwrap()
+            .len(),
+        users
+    );
+    mock.repeat_pages(2);
+    let err = read_all(&mut session, EntityKind::User).await.unwrap_err();
+    assert!(err.contains("ignores navigationPage"), "{err}");
+}
