@@ -10,7 +10,18 @@
 //! `navigationPage` with its `navigationLastPage` answer, and any API that
 //! pages by number). Nothing here sends a request.
 
-use crate::wit::types::PluginError;
+use crate::wit::types::{Page, PluginError};
+
+/// A page with nothing in it and nothing after it: a kind the source does
+/// not have, or has none of.
+pub fn empty_page() -> Page {
+    Page {
+        entities: Vec::new(),
+        next: None,
+        total: Some(0),
+        ahead: Vec::new(),
+    }
+}
 
 /// Limit/offset paging (OneRoster REST): the cursor is the next offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,19 +5,18 @@
 //! when the provider refuses the marker), and the fault matrix.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use homeroom_host::bindings::types::{Entity, EntityKind, Status};
-use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
+use homeroom_host::bindings::types::{EntityKind, Status};
+use homeroom_host::capabilities::http::HttpLimits;
 use homeroom_host::config::SourceConfig;
-use homeroom_host::gallery::Gallery;
 use homeroom_host::gallery::grant::grant;
 use homeroom_host::pipeline::{Engine, ImportOptions, Mode};
-use homeroom_host::runtime::{ConnectorSession, Limits, LoadedPlugin, Runtime, SessionOptions};
+use homeroom_host::runtime::ConnectorSession;
 use homeroom_host::secret::Secret;
 use homeroom_host::store::{Run, RunStatus};
-use homeroom_tests::support::{configure, count, database_urls, engine, org_id};
+use homeroom_tests::support::{
+    builtin_plugin, builtin_session, configure, count, database_urls, engine, org_id, read_all,
+};
 use homeroom_tests::xpress_mock::{
     API_KEY, CLIENT_ID, CLIENT_SECRET, District, MockXPress, PASSWORD, USERNAME,
 };
@@ -210,24 +209,7 @@ async fn a_district_imports_with_exact_counts_then_quick_runs_from_change_marker
 
 // --- The connector in the runtime, without the engine -----------------
 
-fn plugin() -> (Arc<Runtime>, Arc<LoadedPlugin>) {
-    static PLUGIN: OnceLock<(Arc<Runtime>, Arc<LoadedPlugin>)> = OnceLock::new();
-    PLUGIN
-        .get_or_init(|| {
-            let gallery = Gallery::builtin().expect("built-in gallery");
-            let package = gallery
-                .get("xpress")
-                .expect("the xPress Roster connector is built in")
-                .clone();
-            let runtime = Runtime::new(Limits::default()).expect("runtime");
-            let loaded = runtime.load(&package).expect("the component loads");
-            (runtime, loaded)
-        })
-        .clone()
-}
-
 async fn connect(mock: &MockXPress, password: &str, page_size: &str) -> ConnectorSession {
-    let (runtime, loaded) = plugin();
     let settings = BTreeMap::from([
         ("name".to_string(), "Maplewood RIC".to_string()),
         ("service_url".to_string(), mock.base_url()),
@@ -241,46 +223,47 @@ async fn connect(mock: &MockXPress, password: &str, page_size: &str) -> Connecto
         ("password".to_string(), Secret::new(password)),
         ("api_key".to_string(), Secret::new(API_KEY)),
     ]);
-    let limits = HttpLimits {
-        timeout: Duration::from_secs(10),
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(100),
-        ..HttpLimits::default()
-    };
-    let granted = grant(&loaded.package.manifest, &settings, &secrets, limits).expect("grant");
+    builtin_session("xpress", &settings, &secrets).await
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_plugin() {
+    let (_, loaded) = builtin_plugin("xpress");
+    let settings = BTreeMap::from([
+        (
+            "service_url".to_string(),
+            "https://xpress.example.org/api/requests".to_string(),
+        ),
+        (
+            "token_url".to_string(),
+            "https://xpress.example.org/token".to_string(),
+        ),
+        ("client_id".to_string(), CLIENT_ID.to_string()),
+        ("username".to_string(), USERNAME.to_string()),
+    ]);
+    let secrets = BTreeMap::from([
+        ("client_secret".to_string(), Secret::new(CLIENT_SECRET)),
+        ("password".to_string(), Secret::new(PASSWORD)),
+        ("api_key".to_string(), Secret::new(API_KEY)),
+    ]);
+    let granted = grant(
+        &loaded.package.manifest,
+        &settings,
+        &secrets,
+        HttpLimits::default(),
+    )
+    .expect("grant");
+    let shown = format!("{:?}", granted.settings);
+    for secret in [CLIENT_SECRET, PASSWORD, API_KEY] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
     assert!(
         granted
             .settings
             .keys()
             .all(|k| !["password", "client_secret", "api_key"].contains(&k.as_str())),
-        "no secret reaches the plugin: {:?}",
-        granted.settings.keys().collect::<Vec<_>>()
+        "{shown}"
     );
-    let client =
-        Arc::new(ConnectionClient::new(granted.connection.expect("a connection")).unwrap());
-    ConnectorSession::start(
-        &runtime,
-        loaded,
-        SessionOptions {
-            settings: granted.settings,
-            http: Some(client),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("session")
-}
-
-async fn read_all(session: &mut ConnectorSession, kind: EntityKind) -> Result<Vec<Entity>, String> {
-    let mut all = Vec::new();
-    session
-        .read_all(kind, None, |page| {
-            all.extend(page.entities);
-            Ok::<(), ()>(())
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(all)
 }
 
 #[tokio::test]
