@@ -327,3 +327,35 @@ pub async fn read_all(
         .map_err(|e| e.to_string())?;
     Ok(all)
 }
+
+/// A quick import's options.
+pub fn quick() -> homeroom_host::pipeline::ImportOptions {
+    homeroom_host::pipeline::ImportOptions {
+        mode: homeroom_host::pipeline::Mode::Quick,
+        ..Default::default()
+    }
+}
+
+/// The run committed; else its failure, after `what`.
+pub fn assert_committed(run: &homeroom_host::store::Run, what: &str) {
+    assert_eq!(
+        run.status,
+        homeroom_host::store::RunStatus::Committed,
+        "{what}: {:?}",
+        run.report.failure
+    );
+}
+
+/// A mock's JSON error answer, `{"message": text}` with `status` (Clever's
+/// and xPress providers' error body).
+pub fn json_message(status: axum::http::StatusCode, text: &str) -> axum::response::Response {
+    let mut r = axum::response::Response::new(axum::body::Body::from(
+        json!({ "message": text }).to_string(),
+    ));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    r
+}

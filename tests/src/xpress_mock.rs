@@ -45,6 +45,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value as Json, json};
 
+use crate::support::json_message as message;
+
 pub const CLIENT_ID: &str = "maplewood-xpress-client";
 pub const CLIENT_SECRET: &str = "xpress-client-s3cret";
 pub const USERNAME: &str = "maplewood-sync";
@@ -388,16 +390,6 @@ impl MockXPress {
         }
         s.version += 1;
     }
-}
-
-fn message(status: StatusCode, text: &str) -> Response {
-    let mut r = Response::new(Body::from(json!({ "message": text }).to_string()));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        "application/json".parse().expect("header"),
-    );
-    r
 }
 
 fn handle(

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use homeroom_host::bindings::types::{EntityKind, Status};
 use homeroom_host::config::SourceConfig;
-use homeroom_host::pipeline::{Engine, ImportOptions, Mode};
+use homeroom_host::pipeline::{Engine, ImportOptions};
 use homeroom_host::runtime::ConnectorSession;
 use homeroom_host::secret::Secret;
-use homeroom_host::store::{Run, RunStatus};
 use homeroom_tests::clever_mock::{District, MockClever, MockConfig, TOKEN};
 use homeroom_tests::support::{
-    builtin_session, configure, count, database_urls, engine, org_id, read_all,
+    assert_committed, builtin_session, configure, count, database_urls, engine, org_id, quick,
+    read_all,
 };
 use serde_json::json;
 
@@ -55,22 +55,6 @@ async fn setup(engine: &Engine, org: &str, source: SourceConfig) {
     // The source names the environment variable; every test sets the same value.
     unsafe { std::env::set_var("HOMEROOM_TEST_CLEVER_TOKEN", TOKEN) };
     configure(engine, org, source).await;
-}
-
-fn quick() -> ImportOptions {
-    ImportOptions {
-        mode: Mode::Quick,
-        ..Default::default()
-    }
-}
-
-fn assert_committed(run: &Run, what: &str) {
-    assert_eq!(
-        run.status,
-        RunStatus::Committed,
-        "{what}: {:?}",
-        run.report.failure
-    );
 }
 
 #[tokio::test]

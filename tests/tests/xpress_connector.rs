@@ -10,12 +10,12 @@ use homeroom_host::bindings::types::{EntityKind, Status};
 use homeroom_host::capabilities::http::HttpLimits;
 use homeroom_host::config::SourceConfig;
 use homeroom_host::gallery::grant::grant;
-use homeroom_host::pipeline::{Engine, ImportOptions, Mode};
+use homeroom_host::pipeline::{Engine, ImportOptions};
 use homeroom_host::runtime::ConnectorSession;
 use homeroom_host::secret::Secret;
-use homeroom_host::store::{Run, RunStatus};
 use homeroom_tests::support::{
-    builtin_plugin, builtin_session, configure, count, database_urls, engine, org_id, read_all,
+    assert_committed, builtin_plugin, builtin_session, configure, count, database_urls, engine,
+    org_id, quick, read_all,
 };
 use homeroom_tests::xpress_mock::{
     API_KEY, CLIENT_ID, CLIENT_SECRET, District, MockXPress, PASSWORD, USERNAME,
@@ -70,22 +70,6 @@ async fn setup(engine: &Engine, org: &str, source: SourceConfig) {
         std::env::set_var("HOMEROOM_TEST_XPRESS_API_KEY", API_KEY);
     }
     configure(engine, org, source).await;
-}
-
-fn quick() -> ImportOptions {
-    ImportOptions {
-        mode: Mode::Quick,
-        ..Default::default()
-    }
-}
-
-fn assert_committed(run: &Run, what: &str) {
-    assert_eq!(
-        run.status,
-        RunStatus::Committed,
-        "{what}: {:?}",
-        run.report.failure
-    );
 }
 
 #[tokio::test]
