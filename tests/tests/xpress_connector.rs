@@ -18,7 +18,7 @@ use homeroom_tests::support::{
     org_id, quick, read_all,
 };
 use homeroom_tests::xpress_mock::{
-    API_KEY, CLIENT_ID, CLIENT_SECRET, District, MockXPress, PASSWORD, USERNAME,
+    API_KEY, CLIENT_ID, CLIENT_SECRET, District, MockConfig, MockXPress, PASSWORD, USERNAME,
 };
 use serde_json::json;
 
@@ -339,4 +339,59 @@ async fn the_fault_matrix_is_ridden_out_or_named() {
     mock.repeat_pages(2);
     let err = read_all(&mut session, EntityKind::User).await.unwrap_err();
     assert!(err.contains("ignores navigationPage"), "{err}");
+}
+
+#[tokio::test]
+async fn a_provider_without_changes_since_gets_a_full_read_for_a_quick_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = &database_urls(tmp.path())[0];
+    let config = MockConfig {
+        changes_since: false,
+        ..MockConfig::default()
+    };
+    let mock = MockXPress::start_with(district(), config).await.unwrap();
+    let mut session = connect(&mock, PASSWORD, "5").await;
+    let said = session.test_connection().await.unwrap();
+    assert!(
+        said.ends_with("changes since: not offered, so quick imports read everything"),
+        "{said}"
+    );
+    let engine = engine(url).await;
+    let org = org_id("xpress-no-markers");
+    setup(&engine, &org, source(&mock)).await;
+    assert_committed(
+        &engine
+            .import(&org, "sis", ImportOptions::default())
+            .await
+            .unwrap(),
+        "full",
+    );
+    let renamed = mock.district().collections["xStaffs"]
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    mock.update("xStaffs", &renamed, |s| {
+        s["name"]["familyName"] = json!("Renamed")
+    });
+    let before = mock.requests().len();
+    let delta = engine.import(&org, "sis", quick()).await.unwrap();
+    assert_committed(&delta, "quick");
+    let users = &delta.report.counts["user"];
+    assert_eq!(
+        (users.read, users.update),
+        (mock.district().users() as u64, 1),
+        "{users:?}"
+    );
+    assert!(
+        mock.requests()[before..]
+            .iter()
+            .all(|r| !r.query.contains("changesSinceMarker")),
+        "no marker is asked for where none was given"
+    );
+    let warned = format!("{:?}", delta.report);
+    assert!(
+        warned.contains("may offer no changes since") && warned.contains("full resync"),
+        "{warned}"
+    );
 }

@@ -480,7 +480,8 @@ required = true
         // A secret and no auth line: kept, never sent.
         let e = err(with("", &secret("api_key")));
         assert!(
-            e.contains("`api_key` is sent by no auth kind") && e.contains("auth = [\"api-key\"]"),
+            e.contains("`api_key` is sent by no auth kind")
+                && e.contains("auth = [\"api-key\", \"oauth2-password\"]"),
             "{e}"
         );
         let e = err(with(
@@ -497,6 +498,14 @@ required = true
         assert!(
             Manifest::parse(&with("auth = [\"oauth2-password\"]", &secret("password"))).is_ok(),
             "the password grant's client secret is optional"
+        );
+        assert!(
+            Manifest::parse(&with(
+                "auth = [\"oauth2-password\"]",
+                &(secret("password") + &secret("api_key"))
+            ))
+            .is_ok(),
+            "the password grant may send an API key beside its token (xPress Roster)"
         );
     }
 
