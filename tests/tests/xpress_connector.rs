@@ -194,6 +194,15 @@ async fn a_district_imports_with_exact_counts_then_quick_runs_from_change_marker
 // --- The connector in the runtime, without the engine -----------------
 
 async fn connect(mock: &MockXPress, password: &str, page_size: &str) -> ConnectorSession {
+    connect_with(mock, password, API_KEY, page_size).await
+}
+
+async fn connect_with(
+    mock: &MockXPress,
+    password: &str,
+    api_key: &str,
+    page_size: &str,
+) -> ConnectorSession {
     let settings = BTreeMap::from([
         ("name".to_string(), "Maplewood RIC".to_string()),
         ("service_url".to_string(), mock.base_url()),
@@ -205,7 +214,7 @@ async fn connect(mock: &MockXPress, password: &str, page_size: &str) -> Connecto
     let secrets = BTreeMap::from([
         ("client_secret".to_string(), Secret::new(CLIENT_SECRET)),
         ("password".to_string(), Secret::new(password)),
-        ("api_key".to_string(), Secret::new(API_KEY)),
+        ("api_key".to_string(), Secret::new(api_key)),
     ]);
     builtin_session("xpress", &settings, &secrets).await
 }
@@ -276,6 +285,18 @@ async fn the_connection_test_names_the_district_and_a_wrong_password_is_named() 
     assert!(err.contains("Password"), "{err}");
     assert!(
         !err.contains("not-the-password") && !err.contains(API_KEY),
+        "{err}"
+    );
+
+    let mut keyless = connect_with(&mock, PASSWORD, "not-the-key", "2").await;
+    let err = keyless.test_connection().await.unwrap_err().to_string();
+    assert!(
+        err.contains("invalid or missing API key")
+            && err.contains("API Key against the provider's credentials sheet"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-the-key") && !err.contains(PASSWORD),
         "{err}"
     );
 }
