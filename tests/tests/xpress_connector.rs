@@ -39,9 +39,9 @@ fn expected(d: &District) -> Vec<(&'static str, u64)> {
 }
 
 fn source(mock: &MockXPress) -> SourceConfig {
-    let mut s = SourceConfig::new("sis", "xpress");
+    let mut s = SourceConfig::new("sis", "xpress-roster");
+    s.name = Some("Maplewood RIC".into());
     for (k, v) in [
-        ("name", "Maplewood RIC".to_string()),
         ("service_url", mock.base_url()),
         ("token_url", mock.token_url()),
         ("client_id", CLIENT_ID.to_string()),
@@ -204,7 +204,6 @@ async fn connect_with(
     page_size: &str,
 ) -> ConnectorSession {
     let settings = BTreeMap::from([
-        ("name".to_string(), "Maplewood RIC".to_string()),
         ("service_url".to_string(), mock.base_url()),
         ("token_url".to_string(), mock.token_url()),
         ("client_id".to_string(), CLIENT_ID.to_string()),
@@ -267,7 +266,7 @@ async fn the_connection_test_names_the_district_and_a_wrong_password_is_named() 
     assert_eq!(
         said,
         format!(
-            "Maplewood RIC: xPress Roster at {}: Maplewood Unified, 2 schools; changes since: available for quick imports",
+            "xPress Roster at {}: Maplewood Unified, 2 schools; changes since: available for quick imports",
             mock.base_url()
         )
     );

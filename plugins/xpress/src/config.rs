@@ -1,6 +1,6 @@
 //! The source's settings, read once per call: where the provider's xPress
 //! objects are (the Service Base URL, without a trailing `/` or a pasted
-//! `/xLeas`), what it is called, and the page size. Nothing here sends a
+//! `/xLeas`) and the page size (the delivery config's Name is the host's). Nothing here sends a
 //! request; the credentials are the host's and never appear here.
 
 use homeroom_sdk::PluginError;
@@ -14,8 +14,6 @@ pub const MAX_PAGE_SIZE: u64 = 10_000;
 pub struct Config {
     /// The base the object paths go under (`https://host/api/requests`).
     pub base: String,
-    /// What the district calls the provider (the Name setting).
-    pub name: Option<String>,
     pub page_size: u64,
 }
 
@@ -39,7 +37,6 @@ impl Config {
         )?;
         Ok(Config {
             base,
-            name: get("name").map(|n| n.trim().to_string()),
             page_size: settings::page_size(get("page_size").as_deref(), 250, MAX_PAGE_SIZE)?,
         })
     }

@@ -399,13 +399,8 @@ pub fn test_connection(env: &mut dyn Env, config: &Config) -> Result<String, Plu
     } else {
         "changes since: not offered, so quick imports read everything"
     };
-    let name = config
-        .name
-        .as_ref()
-        .map(|n| format!("{n}: "))
-        .unwrap_or_default();
     Ok(format!(
-        "{name}xPress Roster at {}: {district}, {} school{}; {changes}",
+        "xPress Roster at {}: {district}, {} school{}; {changes}",
         config.base,
         schools.len(),
         if schools.len() == 1 { "" } else { "s" }
