@@ -359,6 +359,17 @@ async fn the_fault_matrix_is_ridden_out_or_named() {
     mock.repeat_pages(2);
     let err = read_all(&mut session, EntityKind::User).await.unwrap_err();
     assert!(err.contains("ignores navigationPage"), "{err}");
+
+    // A provider that serves fewer a page than asked (3 for 5, said in its
+    // navigationPageSize) loses nothing.
+    let config = MockConfig {
+        max_page_size: 3,
+        ..MockConfig::default()
+    };
+    let capped = MockXPress::start_with(district(), config).await.unwrap();
+    let mut session = connect(&capped, PASSWORD, "5").await;
+    let read = read_all(&mut session, EntityKind::User).await.unwrap();
+    assert_eq!(read.len(), users, "pages of 3 for a page size of 5");
 }
 
 #[tokio::test]
