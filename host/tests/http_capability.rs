@@ -642,6 +642,7 @@ async fn oauth2_password_grant_is_seen_by_the_token_endpoint_and_the_server() {
             username: "xpress-user".into(),
             password: Secret::new("pa55word!"),
             scopes: vec![],
+            api_key: None,
         },
     );
     assert_eq!(
@@ -672,6 +673,7 @@ async fn oauth2_password_grant_is_seen_by_the_token_endpoint_and_the_server() {
             username: "xpress-user".into(),
             password: Secret::new("wrong-pa55"),
             scopes: vec![],
+            api_key: None,
         },
     );
     let err = wrong
@@ -687,6 +689,55 @@ async fn oauth2_password_grant_is_seen_by_the_token_endpoint_and_the_server() {
     );
     assert!(!message.contains("wrong-pa55"));
     assert_eq!(log.hits(), 2, "no resource request without a token");
+}
+
+#[tokio::test]
+async fn oauth2_password_sends_the_api_key_beside_the_token_to_the_service_only() {
+    // xPress Roster's delivery config has an API Key besides the password
+    // grant: the host sends it on every service request, never to the token
+    // endpoint, and a plugin cannot set or replace it.
+    let (token, token_log) = token_endpoint(Some(3600), |seen, _| match seen.header("x-api-key") {
+        None => Ok(()),
+        Some(_) => Err("the API key went to the token endpoint"),
+    })
+    .await;
+    let (addr, log) =
+        mock(
+            |seen, _| match (seen.header("authorization"), seen.header("x-api-key")) {
+                (Some("Bearer tok-1"), Some("KEY-5e5e")) => ok_json("{}"),
+                _ => status(401),
+            },
+        )
+        .await;
+    let auth = |key: Option<&str>| Auth::OAuth2Password {
+        token_url: format!("http://{token}/token"),
+        client_id: "district-app".into(),
+        client_secret: Some(Secret::new("client-s3cret")),
+        username: "xpress-user".into(),
+        password: Secret::new("pa55word!"),
+        scopes: vec![],
+        api_key: key.map(|k| ("X-API-Key".to_string(), Secret::new(k))),
+    };
+    let client = client(addr, auth(Some("KEY-5e5e")));
+    let mut forged = get(format!("http://{addr}/xStudents"));
+    forged
+        .headers
+        .push(("X-API-Key".into(), "forged-by-plugin".into()));
+    assert_eq!(client.send(forged).await.unwrap().status, 200);
+    assert_eq!((token_log.hits(), log.hits()), (1, 1));
+
+    // Without the key the service refuses, and the error names no secret.
+    let keyless = self::client(addr, auth(None));
+    let response = keyless.send(get(format!("http://{addr}/xStudents"))).await;
+    let said = format!("{response:?}");
+    assert!(
+        !said.contains("KEY-5e5e") && !said.contains("pa55word!"),
+        "{said}"
+    );
+    assert!(
+        matches!(response, Ok(r) if r.status == 401) || said.contains("Auth"),
+        "{said}"
+    );
 }
 
 #[tokio::test]
@@ -1409,6 +1460,7 @@ async fn secrets_never_appear_in_errors_debug_output_or_logs() {
                 username: "user".into(),
                 password: Secret::new("OWNER-PASSWORD-3c3c"),
                 scopes: vec![],
+                api_key: None,
             },
         ),
         (
@@ -1555,6 +1607,7 @@ fn every_auth(token: SocketAddr) -> Vec<(&'static str, Auth)> {
                 username: "owner".into(),
                 password: Secret::new("wall-owner-pw"),
                 scopes: vec![],
+                api_key: None,
             },
         ),
     ]
@@ -1756,6 +1809,7 @@ async fn credentials_never_go_over_plain_http_to_a_host_other_than_this_machine(
             username: "owner".into(),
             password: Secret::new("clear-owner-pw"),
             scopes: vec![],
+            api_key: None,
         },
     ] {
         let err = build("https://sis.example.org", auth).unwrap_err();

@@ -47,10 +47,24 @@ pub fn get(
     doing: &str,
     vendor: &Vendor,
 ) -> Result<Response, PluginError> {
+    get_with(env, url, &[], doing, vendor)
+}
+
+/// [`get`] with request headers of the source's own (xPress Roster's
+/// `navigationPage` and `navigationPageSize`).
+pub fn get_with(
+    env: &mut dyn Env,
+    url: &str,
+    headers: &[(&str, String)],
+    doing: &str,
+    vendor: &Vendor,
+) -> Result<Response, PluginError> {
+    let mut all = vec![("accept".to_string(), "application/json".to_string())];
+    all.extend(headers.iter().map(|(k, v)| (k.to_string(), v.clone())));
     let request = Request {
         method: Method::Get,
         url: url.to_string(),
-        headers: vec![("accept".into(), "application/json".into())],
+        headers: all,
         body: None,
     };
     let (name, setting) = (vendor.name, vendor.url_setting);

@@ -104,6 +104,8 @@ pub mod env;
 pub mod fake;
 #[cfg(feature = "connector")]
 pub mod http;
+#[cfg(feature = "connector")]
+pub mod json;
 #[cfg(any(feature = "connector", feature = "rule"))]
 pub mod log;
 #[cfg(feature = "connector")]

@@ -1,15 +1,28 @@
 //! Paging helpers: the cursor a connector hands back to the host is opaque to
 //! the host, so a connector can keep whatever it needs in it.
 //!
-//! Styles: limit/offset ([`Offset`], OneRoster REST), page numbers
-//! ([`PageNumber`]), several collections read as one ([`Chain`]), and cursor paging by
-//! the last id seen, where the body names the next page in a `links` list of
-//! `{rel, uri}` objects ([`after`], [`body_link`], [`query_value`]: Clever's
-//! `starting_after`, and any API that pages the same way), and OData's
+//! Styles: limit/offset ([`Offset`], OneRoster REST); page numbers counted
+//! from 1 ([`PageNumber`]: xPress Roster's `navigationPage` with its
+//! `navigationLastPage` answer, and any API that pages by number); several
+//! collections read as one ([`Chain`]); cursor paging by the last id seen,
+//! where the body names the next page in a `links` list of `{rel, uri}`
+//! objects ([`after`], [`body_link`], [`query_value`]: Clever's
+//! `starting_after`, and any API that pages the same way); and OData's
 //! absolute `@odata.nextLink` / `@odata.deltaLink` ([`OData`]: Microsoft
 //! Graph). Nothing here sends a request.
 
-use crate::wit::types::PluginError;
+use crate::wit::types::{Page, PluginError};
+
+/// A page with nothing in it and nothing after it: a kind the source does
+/// not have, or has none of.
+pub fn empty_page() -> Page {
+    Page {
+        entities: Vec::new(),
+        next: None,
+        total: Some(0),
+        ahead: Vec::new(),
+    }
+}
 
 /// Limit/offset paging (OneRoster REST): the cursor is the next offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +60,8 @@ impl Offset {
     }
 }
 
-/// Page-number paging (`?page=3&per_page=100`, pages counted from 1): the
+/// Page-number paging (`?page=3&per_page=100`, xPress Roster's
+/// `navigationPage` / `navigationPageSize`), pages counted from 1: the
 /// cursor is the next page's number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageNumber {
@@ -67,17 +81,30 @@ impl PageNumber {
         Ok(PageNumber { page, size })
     }
 
+    /// The page after this one, or none when this one ended the read. An
+    /// empty page always ends it; a full page (as many records as the
+    /// server says it serves a page, `served`, else as asked) goes on; a
+    /// short page goes on only while the server's last page (`last`) is
+    /// still ahead. So a last page that lies low loses nothing (full pages
+    /// go on past it) and one that lies high costs one empty page.
+    pub fn next(&self, received: u64, served: Option<u64>, last: Option<u64>) -> Option<u64> {
+        if received == 0 {
+            return None;
+        }
+        let full = received
+            >= served
+                .filter(|s| *s > 0)
+                .unwrap_or(self.size)
+                .min(self.size);
+        let more = last.is_some_and(|l| self.page < l);
+        (full || more).then_some(self.page + 1)
+    }
+
     /// The cursor of the following page, or none when this one was the
-    /// last: an empty or short page, or the last page the source names
-    /// (`last_page`, when it says how many there are).
+    /// last, by [`PageNumber::next`] (`last_page`: the number of pages the
+    /// source says it has, when it says).
     pub fn next_cursor(&self, received: u64, last_page: Option<u64>) -> Option<String> {
-        if received == 0 || received < self.size {
-            return None;
-        }
-        if last_page.is_some_and(|last| self.page >= last) {
-            return None;
-        }
-        Some((self.page + 1).to_string())
+        self.next(received, None, last_page).map(|p| p.to_string())
     }
 }
 
@@ -249,9 +276,14 @@ mod tests {
         assert_eq!(first.next_cursor(2, None).as_deref(), Some("2"));
         assert_eq!(first.next_cursor(1, None), None, "a short page is the last");
         assert_eq!(
-            first.next_cursor(2, Some(1)),
+            first.next_cursor(1, Some(1)),
             None,
             "the source said one page"
+        );
+        assert_eq!(
+            first.next_cursor(2, Some(1)).as_deref(),
+            Some("2"),
+            "a full page goes on past a last page that may lie low"
         );
         let third = PageNumber::from_cursor(Some("3"), 2).unwrap();
         assert_eq!(third.next_cursor(2, Some(4)).as_deref(), Some("4"));
@@ -278,6 +310,25 @@ mod tests {
         );
         assert!(Chain::from_cursor(Some("5:"), 2).is_err());
         assert!(Chain::from_cursor(Some("nope"), 2).is_err());
+    }
+
+    #[test]
+    fn numbered_paging_trusts_full_pages_over_the_last_page_it_is_told() {
+        let p = PageNumber { page: 2, size: 10 };
+        assert_eq!(p.next(10, None, None), Some(3));
+        assert_eq!(p.next(10, None, Some(2)), Some(3), "a last page lying low");
+        assert_eq!(p.next(4, None, Some(2)), None);
+        assert_eq!(
+            p.next(4, None, Some(5)),
+            Some(3),
+            "short, but more said to come"
+        );
+        assert_eq!(p.next(0, None, Some(9)), None, "an empty page ends it");
+        assert_eq!(
+            p.next(5, Some(5), None),
+            Some(3),
+            "a server serving 5 a page"
+        );
     }
 
     #[test]

@@ -38,6 +38,8 @@ use axum::response::Response;
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value as Json, json};
 
+use crate::support::json_message as message;
+
 /// The district token the mock accepts.
 pub const TOKEN: &str = "clever-test-district-token";
 
@@ -380,16 +382,6 @@ fn record_event(
         object,
         previous,
     });
-}
-
-fn message(status: StatusCode, text: &str) -> Response {
-    let mut r = Response::new(Body::from(json!({ "message": text }).to_string()));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        "application/json".parse().expect("header"),
-    );
-    r
 }
 
 fn handle(state: &Mutex<State>, uri: &Uri, headers: &HeaderMap) -> Response {

@@ -9,3 +9,4 @@ pub mod entra_mock;
 pub mod oneroster_mock;
 pub mod sinks;
 pub mod support;
+pub mod xpress_mock;

@@ -254,3 +254,108 @@ pub fn homeroom_binary() -> PathBuf {
     );
     bin
 }
+
+/// A built-in plugin of the gallery, compiled once per test binary.
+pub fn builtin_plugin(id: &str) -> (Arc<Runtime>, Arc<homeroom_host::runtime::LoadedPlugin>) {
+    type Loaded = (Arc<Runtime>, Arc<homeroom_host::runtime::LoadedPlugin>);
+    static LOADED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::BTreeMap<String, Loaded>>,
+    > = std::sync::OnceLock::new();
+    let mut all = LOADED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    all.entry(id.to_string())
+        .or_insert_with(|| {
+            let gallery = Gallery::builtin().expect("built-in gallery");
+            let package = gallery
+                .get(id)
+                .unwrap_or_else(|e| panic!("the {id} connector is built in: {e:?}"))
+                .clone();
+            let runtime = Runtime::new(Limits::default()).expect("runtime");
+            let loaded = runtime.load(&package).expect("the component loads");
+            (runtime, loaded)
+        })
+        .clone()
+}
+
+/// A session of the built-in connector `id` with `settings` and `secrets`
+/// granted as the engine grants them, its retries quick (10 ms to 100 ms).
+pub async fn builtin_session(
+    id: &str,
+    settings: &std::collections::BTreeMap<String, String>,
+    secrets: &std::collections::BTreeMap<String, homeroom_host::secret::Secret>,
+) -> homeroom_host::runtime::ConnectorSession {
+    use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
+    let (runtime, loaded) = builtin_plugin(id);
+    let limits = HttpLimits {
+        timeout: std::time::Duration::from_secs(10),
+        initial_backoff: std::time::Duration::from_millis(10),
+        max_backoff: std::time::Duration::from_millis(100),
+        ..HttpLimits::default()
+    };
+    let granted =
+        homeroom_host::gallery::grant::grant(&loaded.package.manifest, settings, secrets, limits)
+            .expect("grant");
+    let client =
+        Arc::new(ConnectionClient::new(granted.connection.expect("a connection")).unwrap());
+    homeroom_host::runtime::ConnectorSession::start(
+        &runtime,
+        loaded,
+        homeroom_host::runtime::SessionOptions {
+            settings: granted.settings,
+            http: Some(client),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("session")
+}
+
+/// Every page of `kind` a session reads in full, or the error as text.
+pub async fn read_all(
+    session: &mut homeroom_host::runtime::ConnectorSession,
+    kind: homeroom_host::bindings::types::EntityKind,
+) -> Result<Vec<homeroom_host::bindings::types::Entity>, String> {
+    let mut all = Vec::new();
+    session
+        .read_all(kind, None, |page| {
+            all.extend(page.entities);
+            Ok::<(), ()>(())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(all)
+}
+
+/// A quick import's options.
+pub fn quick() -> homeroom_host::pipeline::ImportOptions {
+    homeroom_host::pipeline::ImportOptions {
+        mode: homeroom_host::pipeline::Mode::Quick,
+        ..Default::default()
+    }
+}
+
+/// The run committed; else its failure, after `what`.
+pub fn assert_committed(run: &homeroom_host::store::Run, what: &str) {
+    assert_eq!(
+        run.status,
+        homeroom_host::store::RunStatus::Committed,
+        "{what}: {:?}",
+        run.report.failure
+    );
+}
+
+/// A mock's JSON error answer, `{"message": text}` with `status` (Clever's
+/// and xPress providers' error body).
+pub fn json_message(status: axum::http::StatusCode, text: &str) -> axum::response::Response {
+    let mut r = axum::response::Response::new(axum::body::Body::from(
+        json!({ "message": text }).to_string(),
+    ));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    r
+}

@@ -5,20 +5,18 @@
 //! told in its headers.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use homeroom_host::bindings::types::{Entity, EntityKind, Status};
-use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
+use homeroom_host::bindings::types::{EntityKind, Status};
 use homeroom_host::config::SourceConfig;
-use homeroom_host::gallery::Gallery;
-use homeroom_host::gallery::grant::grant;
-use homeroom_host::pipeline::{Engine, ImportOptions, Mode};
-use homeroom_host::runtime::{ConnectorSession, Limits, LoadedPlugin, Runtime, SessionOptions};
+use homeroom_host::pipeline::{Engine, ImportOptions};
+use homeroom_host::runtime::ConnectorSession;
 use homeroom_host::secret::Secret;
-use homeroom_host::store::{Run, RunStatus};
 use homeroom_tests::clever_mock::{District, MockClever, MockConfig, TOKEN};
-use homeroom_tests::support::{configure, count, database_urls, engine, org_id};
+use homeroom_tests::support::{
+    assert_committed, builtin_session, configure, count, database_urls, engine, org_id, quick,
+    read_all,
+};
 use serde_json::json;
 
 /// 3 schools of 4 sections of 5 students: 60 students, 12 teachers, 3
@@ -57,22 +55,6 @@ async fn setup(engine: &Engine, org: &str, source: SourceConfig) {
     // The source names the environment variable; every test sets the same value.
     unsafe { std::env::set_var("HOMEROOM_TEST_CLEVER_TOKEN", TOKEN) };
     configure(engine, org, source).await;
-}
-
-fn quick() -> ImportOptions {
-    ImportOptions {
-        mode: Mode::Quick,
-        ..Default::default()
-    }
-}
-
-fn assert_committed(run: &Run, what: &str) {
-    assert_eq!(
-        run.status,
-        RunStatus::Committed,
-        "{what}: {:?}",
-        run.report.failure
-    );
 }
 
 #[tokio::test]
@@ -220,62 +202,14 @@ async fn a_passed_events_window_resyncs_in_full() {
 
 // --- The connector in the runtime, without the engine -----------------
 
-fn plugin() -> (Arc<Runtime>, Arc<LoadedPlugin>) {
-    static PLUGIN: OnceLock<(Arc<Runtime>, Arc<LoadedPlugin>)> = OnceLock::new();
-    PLUGIN
-        .get_or_init(|| {
-            let gallery = Gallery::builtin().expect("built-in gallery");
-            let package = gallery
-                .get("clever")
-                .expect("the Clever connector is built in")
-                .clone();
-            let runtime = Runtime::new(Limits::default()).expect("runtime");
-            let loaded = runtime.load(&package).expect("the component loads");
-            (runtime, loaded)
-        })
-        .clone()
-}
-
 async fn connect(mock: &MockClever, token: &str, page_size: &str) -> ConnectorSession {
-    let (runtime, loaded) = plugin();
     let settings = BTreeMap::from([
         ("service_url".to_string(), mock.base_url()),
         ("auth".to_string(), "bearer".to_string()),
         ("page_size".to_string(), page_size.to_string()),
     ]);
     let secrets = BTreeMap::from([("token".to_string(), Secret::new(token))]);
-    let limits = HttpLimits {
-        timeout: Duration::from_secs(10),
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(100),
-        ..HttpLimits::default()
-    };
-    let granted = grant(&loaded.package.manifest, &settings, &secrets, limits).expect("grant");
-    let client =
-        Arc::new(ConnectionClient::new(granted.connection.expect("a connection")).unwrap());
-    ConnectorSession::start(
-        &runtime,
-        loaded,
-        SessionOptions {
-            settings: granted.settings,
-            http: Some(client),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("session")
-}
-
-async fn read_all(session: &mut ConnectorSession, kind: EntityKind) -> Result<Vec<Entity>, String> {
-    let mut all = Vec::new();
-    session
-        .read_all(kind, None, |page| {
-            all.extend(page.entities);
-            Ok::<(), ()>(())
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(all)
+    builtin_session("clever", &settings, &secrets).await
 }
 
 #[tokio::test]

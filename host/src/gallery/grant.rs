@@ -208,7 +208,8 @@ pub fn secret_destinations(
             continue;
         }
         let mut to = Vec::new();
-        if to_token {
+        // An API key beside a token grant goes to the service only.
+        if to_token && *secret != "api_key" {
             to.push(token.clone());
         }
         to.extend(service.clone());
@@ -454,6 +455,15 @@ impl Credentials<'_> {
             .unwrap_or_default()
     }
 
+    /// The header an API key goes in: the `api_key_header` setting, else
+    /// `X-API-Key`.
+    fn api_key_header(&self) -> String {
+        self.visible
+            .get("api_key_header")
+            .cloned()
+            .unwrap_or_else(|| "X-API-Key".to_string())
+    }
+
     fn auth(&self, kind: AuthKind) -> Result<Auth, GrantError> {
         Ok(match kind {
             AuthKind::None => Auth::None,
@@ -462,11 +472,7 @@ impl Credentials<'_> {
                 password: self.secret("password")?,
             },
             AuthKind::ApiKey => Auth::ApiKey {
-                header: self
-                    .visible
-                    .get("api_key_header")
-                    .cloned()
-                    .unwrap_or_else(|| "X-API-Key".to_string()),
+                header: self.api_key_header(),
                 key: self.secret("api_key")?,
             },
             AuthKind::Bearer => Auth::Bearer {
@@ -492,6 +498,11 @@ impl Credentials<'_> {
                 username: self.setting("username")?,
                 password: self.secret("password")?,
                 scopes: self.scopes(),
+                api_key: self
+                    .secrets
+                    .get("api_key")
+                    .filter(|k| !k.is_empty())
+                    .map(|key| (self.api_key_header(), key.clone())),
             },
             AuthKind::Oauth1 => Auth::OAuth1 {
                 consumer_key: self.setting("client_id")?,

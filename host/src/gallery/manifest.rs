@@ -71,7 +71,11 @@ impl AuthKind {
             AuthKind::Bearer => &[("token", true)],
             AuthKind::Oauth1 | AuthKind::Oauth2ClientCredentials => &[("client_secret", true)],
             AuthKind::Oauth2RefreshToken => &[("client_secret", true), ("refresh_token", true)],
-            AuthKind::Oauth2Password => &[("client_secret", false), ("password", true)],
+            AuthKind::Oauth2Password => &[
+                ("client_secret", false),
+                ("password", true),
+                ("api_key", false),
+            ],
         }
     }
 
@@ -102,6 +106,7 @@ impl AuthKind {
                 ("client_id", true),
                 ("username", true),
                 ("scopes", false),
+                ("api_key_header", false),
             ],
             AuthKind::Oauth1 => &[("client_id", true)],
         }
@@ -123,7 +128,7 @@ impl AuthKind {
                 "gets a token from `token_url` with the refresh token and sends it as a bearer token"
             }
             AuthKind::Oauth2Password => {
-                "gets a token from `token_url` by the password grant (the client secret when there is one) and sends it as a bearer token"
+                "gets a token from `token_url` by the password grant (the client secret when there is one) and sends it as a bearer token; with an `api_key`, sends that too in the header `api_key_header` names, to the service only"
             }
             AuthKind::Oauth1 => {
                 "signs every request with OAuth 1.0a HMAC-SHA256 (consumer key `client_id`, secret `client_secret`)"
@@ -815,7 +820,8 @@ required = true
         // A secret and no auth line: kept, never sent.
         let e = err(with("", &secret("api_key")));
         assert!(
-            e.contains("`api_key` is sent by no auth kind") && e.contains("auth = [\"api-key\"]"),
+            e.contains("`api_key` is sent by no auth kind")
+                && e.contains("auth = [\"api-key\", \"oauth2-password\"]"),
             "{e}"
         );
         let e = err(with(
@@ -832,6 +838,14 @@ required = true
         assert!(
             Manifest::parse(&with("auth = [\"oauth2-password\"]", &secret("password"))).is_ok(),
             "the password grant's client secret is optional"
+        );
+        assert!(
+            Manifest::parse(&with(
+                "auth = [\"oauth2-password\"]",
+                &(secret("password") + &secret("api_key"))
+            ))
+            .is_ok(),
+            "the password grant may send an API key beside its token (xPress Roster)"
         );
     }
 

@@ -62,15 +62,7 @@ pub fn collections(kind: EntityKind) -> &'static [Collection] {
     }
 }
 
-/// A non-empty, trimmed string field.
-pub fn text(record: &Json, key: &str) -> Option<String> {
-    record
-        .get(key)
-        .and_then(Json::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
+pub use homeroom_sdk::json::text;
 
 /// A record's Clever id.
 pub fn id(record: &Json) -> Option<String> {

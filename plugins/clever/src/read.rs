@@ -41,14 +41,7 @@ fn storage_key(kind: EntityKind) -> String {
     format!("events.{}", kind.name())
 }
 
-fn empty_page() -> Page {
-    Page {
-        entities: Vec::new(),
-        next: None,
-        total: Some(0),
-        ahead: Vec::new(),
-    }
-}
+use homeroom_sdk::paging::empty_page;
 
 fn bad_cursor(cursor: &str) -> PluginError {
     PluginError::InvalidData(format!(

@@ -14,15 +14,7 @@
 use homeroom_sdk::{Entity, EntityKind, Status, Value};
 use serde_json::Value as Json;
 
-/// A non-empty, trimmed string property.
-pub fn text(record: &Json, key: &str) -> Option<String> {
-    record
-        .get(key)
-        .and_then(Json::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
+pub use homeroom_sdk::json::text;
 
 /// The user entity of one Graph user (or its deletion).
 pub fn user(record: &Json) -> Result<Entity, String> {

@@ -90,12 +90,7 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, PluginError> {
-        Config::from_settings(|name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        })
+        Config::from_settings(homeroom_sdk::settings::from_pairs(pairs))
     }
 
     #[test]

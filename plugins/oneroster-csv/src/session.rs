@@ -125,14 +125,7 @@ pub struct Session {
     said: HashSet<String>,
 }
 
-fn empty_page() -> Page {
-    Page {
-        entities: Vec::new(),
-        next: None,
-        total: Some(0),
-        ahead: Vec::new(),
-    }
-}
+use homeroom_sdk::paging::empty_page;
 
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -414,14 +414,7 @@ pub fn list_schools(env: &mut dyn Env, config: &Config) -> Result<Vec<School>, P
             if schools.iter().any(|s| s.source_id == id) {
                 continue;
             }
-            let text = |key: &str| {
-                record
-                    .get(key)
-                    .and_then(Json::as_str)
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-            };
+            let text = |key: &str| homeroom_sdk::json::text(record, key);
             schools.push(School {
                 name: text("name").unwrap_or_else(|| id.clone()),
                 identifier: text("identifier"),

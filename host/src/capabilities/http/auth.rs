@@ -30,6 +30,8 @@ pub struct Applied {
     pub header: Option<(HeaderName, HeaderValue)>,
     /// The OAuth2 access token it used, so a 401 can drop exactly that one.
     pub token: Option<Secret>,
+    /// An API key header sent beside an OAuth2 token (value marked sensitive).
+    pub key: Option<(HeaderName, HeaderValue)>,
 }
 
 impl Applied {
@@ -38,6 +40,7 @@ impl Applied {
         Applied {
             header: None,
             token: None,
+            key: None,
         }
     }
 }
@@ -123,14 +126,24 @@ impl Authenticator {
                 username,
                 password,
                 scopes,
-            } => Authenticator::OAuth2(Box::new(TokenSource::new(
-                token_url,
-                client_id,
-                client_secret.clone(),
-                Grant::Password(username.clone(), password.clone()),
-                scopes,
-                limits,
-            )?)),
+                api_key,
+            } => {
+                let mut source = TokenSource::new(
+                    token_url,
+                    client_id,
+                    client_secret.clone(),
+                    Grant::Password(username.clone(), password.clone()),
+                    scopes,
+                    limits,
+                )?;
+                if let Some((header, key)) = api_key {
+                    source.key = Some((
+                        api_key_header(header)?,
+                        sensitive(key.expose(), "the API key")?,
+                    ));
+                }
+                Authenticator::OAuth2(Box::new(source))
+            }
         })
     }
 
@@ -155,6 +168,7 @@ impl Authenticator {
             Authenticator::Static(name, value) => Ok(Applied {
                 header: Some((name.clone(), value.clone())),
                 token: None,
+                key: None,
             }),
             Authenticator::OAuth1 {
                 consumer_key,
@@ -175,6 +189,7 @@ impl Authenticator {
                         sensitive(&value, "the OAuth 1.0a consumer key")?,
                     )),
                     token: None,
+                    key: None,
                 })
             }
             Authenticator::OAuth2(source) => {
@@ -186,6 +201,7 @@ impl Authenticator {
                 Ok(Applied {
                     header: Some((AUTHORIZATION, value)),
                     token: Some(token),
+                    key: source.key.clone(),
                 })
             }
         }
@@ -208,6 +224,7 @@ impl Authenticator {
     pub fn api_key_header(&self) -> Option<&HeaderName> {
         match self {
             Authenticator::Static(name, _) if name != AUTHORIZATION => Some(name),
+            Authenticator::OAuth2(source) => source.key.as_ref().map(|(name, _)| name),
             _ => None,
         }
     }
@@ -278,6 +295,8 @@ pub struct TokenSource {
     http: reqwest::Client,
     limits: HttpLimits,
     cache: Mutex<Option<CachedToken>>,
+    /// An API key header sent with the token on every service request.
+    key: Option<(HeaderName, HeaderValue)>,
 }
 
 impl TokenSource {
@@ -336,6 +355,7 @@ impl TokenSource {
             http,
             limits: limits.clone(),
             cache: Mutex::new(None),
+            key: None,
         })
     }
 

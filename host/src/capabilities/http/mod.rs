@@ -142,6 +142,9 @@ pub enum Auth {
         refresh_token: Secret,
         scopes: Vec<String>,
     },
+    /// The resource owner password grant (xPress Roster). Some providers
+    /// also want an API key header on every request to the service beside
+    /// the bearer token: `api_key` is that header's name and the key.
     OAuth2Password {
         token_url: String,
         client_id: String,
@@ -149,6 +152,7 @@ pub enum Auth {
         username: String,
         password: Secret,
         scopes: Vec<String>,
+        api_key: Option<(String, Secret)>,
     },
     /// OAuth 1.0a HMAC-SHA1, two-legged, as OneRoster 1.1 uses it.
     OAuth1 {
@@ -607,6 +611,9 @@ impl Inner {
             if let Some((name, value)) = applied.header {
                 builder = builder.header(name, value);
             }
+            if let Some((name, value)) = applied.key {
+                builder = builder.header(name, value);
+            }
             if let Some(body) = body {
                 builder = builder.body(body.to_vec());
             }
@@ -1037,12 +1044,16 @@ fn secret_strings(auth: &Auth) -> Vec<String> {
         Auth::OAuth2Password {
             client_secret,
             password,
+            api_key,
             ..
         } => {
             if let Some(s) = client_secret {
                 add(s);
             }
             add(password);
+            if let Some((_, key)) = api_key {
+                add(key);
+            }
         }
         Auth::OAuth1 {
             consumer_secret, ..
