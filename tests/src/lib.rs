@@ -1,6 +1,7 @@
 //! Test support for Homeroom: databases to run on, a host wired as `serve`
 //! wires it, fixture districts, and mock source systems.
 
+pub mod browser;
 pub mod classroom_mock;
 pub mod clever_mock;
 pub mod defects;
