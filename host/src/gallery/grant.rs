@@ -81,9 +81,9 @@ pub fn grant(
         });
     }
     let auth_kind = chosen_auth(manifest, settings)?;
-    if settings.contains_key("auth") {
-        visible.insert("auth".into(), auth_kind.label().into());
-    }
+    // The plugin may read which auth kind signs it in (never a secret of
+    // it), so its errors name the credential an admin must check.
+    visible.insert("auth".into(), auth_kind.label().into());
     let auth = Credentials {
         manifest,
         visible: &visible,
