@@ -247,3 +247,38 @@ fn plugin_run_reports_a_plugin_failure_clearly() {
         "a secret passed as a plain setting is refused"
     );
 }
+
+/// A vendor's connector that reaches a host it may not, or panics: the
+/// failure is said once, with the fix, and no hint a sandboxed plugin
+/// cannot use (RUST_BACKTRACE).
+#[test]
+fn plugin_run_says_a_denial_once_and_a_panic_without_the_backtrace_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |behaviour: &str| {
+        let out = homeroom(
+            dir.path(),
+            &[
+                "plugin",
+                "run",
+                "hostile-connector",
+                "--set",
+                &format!("behaviour={behaviour}"),
+                "--set",
+                "service_url=http://127.0.0.1:9",
+                "--read",
+                "user",
+            ],
+        );
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let denied = run("forbidden-host");
+    assert_eq!(denied.matches("forbidden.invalid").count(), 1, "{denied}");
+    assert!(
+        denied.contains("allowed_hosts = [\"{service_url}\"]"),
+        "{denied}"
+    );
+    let panicked = run("panic");
+    assert!(panicked.contains("panicked on purpose"), "{panicked}");
+    assert!(!panicked.contains("RUST_BACKTRACE"), "{panicked}");
+}

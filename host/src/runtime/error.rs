@@ -122,9 +122,10 @@ impl fmt::Display for PluginCallError {
         let failure = self.failure.to_string();
         let worth = |line: &&String| {
             let text = line.trim();
-            // A line is `source: text` (`warn: host: text` for the host's).
+            // A line is `source: text` (`warn: host: http: text` for the
+            // host's): the text is what follows the one-word labels.
             let mut said = text;
-            for _ in 0..2 {
+            for _ in 0..4 {
                 if let Some((head, rest)) = said.split_once(": ")
                     && !head.contains(' ')
                 {
@@ -159,7 +160,7 @@ mod tests {
                 message: format!("reading users: {denial}"),
             },
             recent_log: vec![
-                format!("warn: host: {denial}"),
+                format!("warn: host: http: {denial}"),
                 "stderr: thread 'main' panicked at src/lib.rs:3:5".into(),
                 "stderr: note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace".into(),
             ],
