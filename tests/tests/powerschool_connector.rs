@@ -1,0 +1,403 @@
+//! The built-in PowerSchool connector through the real host against the mock
+//! PowerSchool API over loopback: the plugin OAuth token, full imports with
+//! exact counts on SQLite and PostgreSQL, quick runs (a full read the hub
+//! diffs), the organization mapping, and the fault matrix (a 429 storm,
+//! 5xx, truncated and malformed bodies, a lying count, a repeated page, a
+//! wrong client secret).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use homeroom_host::bindings::types::{Entity, EntityKind, Status};
+use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
+use homeroom_host::config::SourceConfig;
+use homeroom_host::gallery::Gallery;
+use homeroom_host::gallery::grant::grant;
+use homeroom_host::pipeline::{ImportOptions, Mode};
+use homeroom_host::runtime::{ConnectorSession, Limits, LoadedPlugin, Runtime, SessionOptions};
+use homeroom_host::secret::Secret;
+use homeroom_host::store::{Run, RunStatus};
+use homeroom_tests::powerschool_mock::{CLIENT_ID, CLIENT_SECRET, District, MockPowerSchool};
+use homeroom_tests::support::{configure, database_urls, engine, org_id};
+use serde_json::json;
+
+/// 3 schools of 4 sections of 5 students: 60 students, 15 staff (one
+/// teacher at two schools), 15 guardians, 63 student enrollments (3 of
+/// them dropped and not imported) and 12 teachers'.
+fn district() -> District {
+    District::generated(3, 4, 5)
+}
+
+fn expected(d: &District) -> Vec<(&'static str, u64)> {
+    vec![
+        ("org", 1 + d.schools.len() as u64),
+        ("academic-session", d.terms() as u64),
+        ("course", d.courses() as u64),
+        ("class", d.sections() as u64),
+        ("user", d.users() as u64),
+        ("enrollment", d.enrollments() as u64),
+    ]
+}
+
+fn source(mock: &MockPowerSchool) -> SourceConfig {
+    let mut s = SourceConfig::new("sis", "powerschool");
+    s.settings.insert("service_url".into(), mock.base_url());
+    s.settings.insert("token_url".into(), mock.token_url());
+    s.settings.insert("client_id".into(), CLIENT_ID.into());
+    s.settings
+        .insert("auth".into(), "oauth2-client-credentials".into());
+    s.secrets.insert(
+        "client_secret".into(),
+        "HOMEROOM_TEST_POWERSCHOOL_SECRET".into(),
+    );
+    s.advanced.hold.updated_share = 1.0;
+    s.advanced.hold.deleted_share = 1.0;
+    s
+}
+
+fn assert_committed(run: &Run, what: &str) {
+    assert_eq!(
+        run.status,
+        RunStatus::Committed,
+        "{what}: {:?}",
+        run.report.failure
+    );
+}
+
+#[tokio::test]
+async fn a_district_imports_with_exact_counts_then_quick_runs_apply_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    unsafe { std::env::set_var("HOMEROOM_TEST_POWERSCHOOL_SECRET", CLIENT_SECRET) };
+    for url in database_urls(tmp.path()) {
+        let mock = MockPowerSchool::start(district()).await.unwrap();
+        let engine = engine(&url).await;
+        let org = org_id("powerschool");
+        let mut s = source(&mock);
+        s.settings
+            .insert("organization_map".into(), "100 = MS-NORTH".into());
+        configure(&engine, &org, s).await;
+        let started = std::time::Instant::now();
+        let first = engine
+            .import(&org, "sis", ImportOptions::default())
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert_committed(&first, &url);
+        for (kind, n) in expected(&mock.district()) {
+            let c = &first.report.counts[kind];
+            assert_eq!((c.read, c.add, c.errors), (n, n, 0), "{url}: {kind}");
+        }
+        eprintln!(
+            "{url}: full import of {} records in {took:?}, {} requests, {} token(s)",
+            first.report.counts.values().map(|c| c.read).sum::<u64>(),
+            mock.requests().len(),
+            mock.tokens_issued()
+        );
+        assert_eq!(mock.tokens_issued(), 1, "{url}: one token for the run");
+        assert!(
+            mock.requests()
+                .iter()
+                .filter(|r| r.query.contains("pagesize="))
+                .all(|r| r.query.contains("pagesize=10")),
+            "{url}: pages asked at the metadata's maximum"
+        );
+        let d = mock.district();
+        let (school, _) = d.schools.iter().next().unwrap();
+        let school = engine
+            .store()
+            .entity_of(&org, "sis", "org", &school.to_string())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(school.data["identifier"]["v"], "MS-NORTH", "{url}: mapped");
+        let guardian = engine
+            .store()
+            .entity_of(
+                &org,
+                "sis",
+                "user",
+                &format!("guardian-{}", d.guardians[0]["guardian_id"]),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            guardian.data["agents"]["v"].as_array().map(Vec::len),
+            Some(2),
+            "{url}: the first guardian has two children: {:?}",
+            guardian.data
+        );
+
+        // In PowerSchool: a student renamed, one added.
+        let (renamed, _) = d
+            .students
+            .iter()
+            .next()
+            .map(|(k, v)| (*k, v.clone()))
+            .unwrap();
+        mock.edit(|d| {
+            d.students.get_mut(&renamed).unwrap()["name"]["first_name"] = json!("Renamed");
+            let mut added = d.students[&renamed].clone();
+            added["id"] = json!(999_999);
+            added["local_id"] = json!(99_999);
+            d.students.insert(999_999, added);
+        });
+        let quick = engine
+            .import(
+                &org,
+                "sis",
+                ImportOptions {
+                    mode: Mode::Quick,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_committed(&quick, &url);
+        let users = &quick.report.counts["user"];
+        assert_eq!(
+            (users.add, users.update, users.delete),
+            (1, 1, 0),
+            "{url}: {users:?}"
+        );
+        assert_eq!(
+            quick.report.changes(),
+            2,
+            "{url}: {:?}",
+            quick.report.counts
+        );
+        let warned = format!("{:?}", quick.report.warnings);
+        assert!(
+            warned.contains("cannot list the user records changed since the last run"),
+            "{url}: {warned}"
+        );
+        let kept = engine
+            .store()
+            .entity_of(&org, "sis", "user", &format!("student-{renamed}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.data["givenName"]["v"], "Renamed", "{url}");
+    }
+}
+
+// --- The connector in the runtime, without the engine -----------------
+
+fn plugin() -> (Arc<Runtime>, Arc<LoadedPlugin>) {
+    static PLUGIN: OnceLock<(Arc<Runtime>, Arc<LoadedPlugin>)> = OnceLock::new();
+    PLUGIN
+        .get_or_init(|| {
+            let gallery = Gallery::builtin().expect("built-in gallery");
+            let package = gallery
+                .get("powerschool")
+                .expect("the PowerSchool connector is built in")
+                .clone();
+            let runtime = Runtime::new(Limits::default()).expect("runtime");
+            let loaded = runtime.load(&package).expect("the component loads");
+            (runtime, loaded)
+        })
+        .clone()
+}
+
+async fn connect(mock: &MockPowerSchool, secret: &str, extra: &[(&str, &str)]) -> ConnectorSession {
+    let (runtime, loaded) = plugin();
+    let mut settings = BTreeMap::from([
+        ("service_url".to_string(), mock.base_url()),
+        ("token_url".to_string(), mock.token_url()),
+        ("client_id".to_string(), CLIENT_ID.to_string()),
+        ("auth".to_string(), "oauth2-client-credentials".to_string()),
+    ]);
+    for (k, v) in extra {
+        settings.insert(k.to_string(), v.to_string());
+    }
+    let secrets = BTreeMap::from([("client_secret".to_string(), Secret::new(secret))]);
+    let limits = HttpLimits {
+        timeout: Duration::from_secs(10),
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(100),
+        ..HttpLimits::default()
+    };
+    let granted = grant(&loaded.package.manifest, &settings, &secrets, limits).expect("grant");
+    let client =
+        Arc::new(ConnectionClient::new(granted.connection.expect("a connection")).unwrap());
+    ConnectorSession::start(
+        &runtime,
+        loaded,
+        SessionOptions {
+            settings: granted.settings,
+            http: Some(client),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("session")
+}
+
+async fn read_all(session: &mut ConnectorSession, kind: EntityKind) -> Result<Vec<Entity>, String> {
+    let mut all = Vec::new();
+    session
+        .read_all(kind, None, |page| {
+            all.extend(page.entities);
+            Ok::<(), ()>(())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(all)
+}
+
+fn unique(entities: &[Entity]) -> usize {
+    let mut ids: Vec<_> = entities.iter().map(|e| e.source_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    ids.len()
+}
+
+#[tokio::test]
+async fn the_connection_test_names_the_district_and_a_wrong_secret_says_what_to_check() {
+    let mock = MockPowerSchool::start(district()).await.unwrap();
+    let mut session = connect(&mock, CLIENT_SECRET, &[]).await;
+    let said = session.test_connection().await.unwrap();
+    assert_eq!(
+        said,
+        format!(
+            "PowerSchool 24.7.0 at {}: Maplewood Unified, 3 schools; students read 10 a page",
+            mock.base_url()
+        )
+    );
+    let schools = session.list_schools().await.unwrap();
+    assert_eq!(
+        schools
+            .iter()
+            .map(|s| s.identifier.as_deref())
+            .collect::<Vec<_>>(),
+        [Some("100"), Some("101"), Some("102")]
+    );
+
+    let mut refused = connect(&mock, "not-the-secret", &[]).await;
+    let err = refused.test_connection().await.unwrap_err().to_string();
+    assert!(
+        err.contains("refused the client id/secret") && err.contains("Client Secret"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-the-secret") && !err.contains(CLIENT_SECRET),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_fault_matrix_is_ridden_out_or_named() {
+    let mock = MockPowerSchool::start(district()).await.unwrap();
+    let users = mock.district().users();
+    let enrollments = mock.district().enrollments();
+    let mut session = connect(&mock, CLIENT_SECRET, &[]).await;
+
+    // A 429 storm shorter than the host's retries, 5xx, a body cut mid-way:
+    // the host retries, and every user arrives once.
+    for fault in ["429", "500", "truncated"] {
+        match fault {
+            "429" => mock.fail_with_429(4),
+            "500" => mock.fail_with_500(3),
+            _ => mock.truncate_bodies(2),
+        }
+        let read = read_all(&mut session, EntityKind::User)
+            .await
+            .unwrap_or_else(|e| panic!("{fault}: {e}"));
+        assert_eq!((read.len(), unique(&read)), (users, users), "{fault}");
+        assert!(read.iter().all(|e| e.status == Status::Active));
+    }
+
+    // A storm that outlasts the retries fails as rate limited.
+    mock.fail_with_429(100);
+    let err = read_all(&mut session, EntityKind::User).await.unwrap_err();
+    assert!(err.contains("429"), "{err}");
+    mock.fail_with_429(0);
+
+    // Malformed JSON is refused, naming what was read (a class read starts
+    // with the list of schools).
+    mock.malformed_json(1);
+    let err = read_all(&mut session, EntityKind::Class).await.unwrap_err();
+    assert!(
+        err.contains("reading schools") && err.contains("not valid JSON"),
+        "{err}"
+    );
+
+    // A lying count, high or low, loses nothing and is warned.
+    for lie in [7, -20] {
+        mock.lie_about_counts(lie);
+        let read = read_all(&mut session, EntityKind::Enrollment)
+            .await
+            .unwrap_or_else(|e| panic!("lie {lie}: {e}"));
+        assert_eq!(
+            (read.len(), unique(&read)),
+            (enrollments, enrollments),
+            "lie {lie}"
+        );
+    }
+    mock.lie_about_counts(0);
+
+    // A page repeated once is asked again; repeated twice, refused.
+    mock.repeat_pages(1);
+    let read = read_all(&mut session, EntityKind::User).await.unwrap();
+    assert_eq!((read.len(), unique(&read)), (users, users));
+    mock.repeat_pages(2);
+    let err = read_all(&mut session, EntityKind::User).await.unwrap_err();
+    assert!(err.contains("seems to ignore the page parameter"), "{err}");
+    mock.repeat_pages(0);
+
+    // A PowerQuery the server does not have is named with what to check.
+    let mut session = connect(
+        &mock,
+        CLIENT_SECRET,
+        &[("guardians_query", "com.example.nope")],
+    )
+    .await;
+    let err = read_all(&mut session, EntityKind::User).await.unwrap_err();
+    assert!(
+        err.contains("/ws/schema/query/com.example.nope/count was not found (404)")
+            && err.contains("PowerQuery is installed"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_collection_of_one_and_an_empty_one_read_like_any_other() {
+    // One school of one section of one student: every list is an object.
+    let mock = MockPowerSchool::start(District::generated(1, 1, 1))
+        .await
+        .unwrap();
+    let mut session = connect(&mock, CLIENT_SECRET, &[]).await;
+    let orgs = read_all(&mut session, EntityKind::Org).await.unwrap();
+    assert_eq!(orgs.len(), 2);
+    let users = read_all(&mut session, EntityKind::User).await.unwrap();
+    assert_eq!(
+        users.len(),
+        1 + 2 + 1,
+        "a student, a teacher, an admin, a guardian"
+    );
+    let enrollments = read_all(&mut session, EntityKind::Enrollment)
+        .await
+        .unwrap();
+    assert_eq!(enrollments.len(), 2, "the student's and the teacher's");
+    let student = users
+        .iter()
+        .find(|u| u.source_id.starts_with("student-"))
+        .unwrap();
+    let text = |e: &Entity, n: &str| {
+        e.attributes
+            .iter()
+            .find(|a| a.name == n)
+            .map(|a| format!("{:?}", a.value))
+    };
+    assert!(text(student, "grades").unwrap().contains("07"));
+    assert!(text(student, "givenName").unwrap().contains("Stu"));
+    // No sections at all: the class read is empty, not an error.
+    mock.edit(|d| d.sections.clear());
+    assert!(
+        read_all(&mut session, EntityKind::Class)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
