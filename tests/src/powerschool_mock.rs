@@ -487,6 +487,19 @@ fn answer(
         ("GET", ["ws", "v1", "district"]) => {
             return reply(StatusCode::OK, json!({"district": d.district}));
         }
+        ("GET", ["ws", "v1", "school", id]) => {
+            return match id.parse::<u64>().ok().and_then(|i| d.schools.get(&i)) {
+                Some(school) => reply(StatusCode::OK, json!({"school": school})),
+                None => message(StatusCode::NOT_FOUND, &format!("no school {id}")),
+            };
+        }
+        ("GET", ["ws", "v1", "student", id]) => {
+            return match id.parse::<u64>().ok().and_then(|i| d.students.get(&i)) {
+                Some(student) => reply(StatusCode::OK, json!({"student": student})),
+                None => message(StatusCode::NOT_FOUND, &format!("no student {id}")),
+            };
+        }
+        ("POST", ["ws", "v1", "student"]) => return write_students(s, body),
         ("GET", ["ws", "v1", "district", "school", rest @ ..]) => collection(
             rest,
             "schools",
@@ -642,4 +655,111 @@ fn collection(
         ["count"] => Ok((wrapper, "count", records)),
         _ => Err(message(StatusCode::NOT_FOUND, "no such resource")),
     }
+}
+
+/// `POST /ws/v1/student`: INSERT and UPDATE as PowerSchool's student
+/// resource takes them (ps_utilities `PS_API_NOTES.md` and
+/// `pre_built_post.rb`: `client_uid`, `action`, the fields each action
+/// takes; the `results` answer, a result of one as an object). An UPDATE
+/// that carries the username or the school enrollment is refused, as the
+/// Data Sync article says PowerSchool keeps them from creation.
+fn write_students(s: &mut State, body: &Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Json>(body) else {
+        return message(StatusCode::BAD_REQUEST, "the body is not JSON");
+    };
+    let list = &body["students"]["student"];
+    let list = list
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| vec![list.clone()]);
+    let (mut inserts, mut updates, mut results) = (0, 0, Vec::new());
+    let plain = |v: &Json| v.to_string().trim_matches('"').to_string();
+    for student in list {
+        let uid = student["client_uid"].clone();
+        let action = student["action"].as_str().unwrap_or("").to_string();
+        let error = |why: &str| {
+            json!({"client_uid": uid, "status": "ERROR", "action": action,
+            "error_message": {"message": why}})
+        };
+        let d = &mut s.district;
+        let outcome = match action.as_str() {
+            "INSERT" => {
+                let e = &student["school_enrollment"];
+                let school = d
+                    .schools
+                    .iter()
+                    .find(|(_, x)| plain(&x["school_number"]) == plain(&e["school_number"]))
+                    .map(|(id, _)| *id);
+                let named = student["name"]["first_name"].is_string()
+                    && student["name"]["last_name"].is_string();
+                let dated = !e["grade_level"].is_null()
+                    && e["entry_date"].is_string()
+                    && e["exit_date"].is_string();
+                let taken = student["student_username"].is_string()
+                    && d.students
+                        .values()
+                        .any(|x| x["student_username"] == student["student_username"]);
+                match school {
+                    _ if !named => error("name.first_name and name.last_name are required"),
+                    _ if !dated => error(
+                        "school_enrollment.grade_level, entry_date and exit_date are required",
+                    ),
+                    _ if taken => error("student_username is already in use"),
+                    None => error("school_enrollment.school_number is not a school"),
+                    Some(school) => {
+                        d.next_id += 1;
+                        let id = d.next_id;
+                        let mut record = student.clone();
+                        if let Some(map) = record.as_object_mut() {
+                            map.remove("client_uid");
+                            map.remove("action");
+                        }
+                        record["id"] = json!(id);
+                        record["school_enrollment"]["school_id"] = json!(school);
+                        d.students.insert(id, record);
+                        inserts += 1;
+                        json!({"client_uid": uid, "status": "SUCCESS", "action": "INSERT",
+                            "success_message": {"id": id, "ref": format!("/ws/v1/student/{id}")}})
+                    }
+                }
+            }
+            "UPDATE" => {
+                let id = plain(&student["id"]).parse::<u64>().ok();
+                match id.and_then(|i| d.students.get_mut(&i)) {
+                    None => error("no student with that id"),
+                    Some(_)
+                        if student.get("student_username").is_some()
+                            || student.get("school_enrollment").is_some() =>
+                    {
+                        error("student_username and school_enrollment cannot be updated")
+                    }
+                    Some(record) => {
+                        for key in ["first_name", "middle_name", "last_name"] {
+                            if let Some(v) = student["name"].get(key) {
+                                record["name"][key] = v.clone();
+                            }
+                        }
+                        if let Some(email) = student["contact_info"].get("email") {
+                            record["contact_info"]["email"] = email.clone();
+                        }
+                        updates += 1;
+                        json!({"client_uid": uid, "status": "SUCCESS", "action": "UPDATE",
+                            "success_message": {"id": student["id"]}})
+                    }
+                }
+            }
+            _ => error("action must be INSERT or UPDATE"),
+        };
+        results.push(outcome);
+    }
+    let result = if results.len() == 1 {
+        results.remove(0)
+    } else {
+        Json::Array(results)
+    };
+    reply(
+        StatusCode::OK,
+        json!({"results": {"insert_count": inserts, "update_count": updates,
+        "delete_count": 0, "result": result}}),
+    )
 }

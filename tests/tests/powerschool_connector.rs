@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use homeroom_host::bindings::types::{Entity, EntityKind, Status};
+use homeroom_host::bindings::export_types::{ExportChange, ExportOutcome, TargetRef};
+use homeroom_host::bindings::types::{
+    Action, Attribute, Entity, EntityKind, Reference, Status, Value,
+};
 use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
 use homeroom_host::config::SourceConfig;
 use homeroom_host::gallery::Gallery;
@@ -400,4 +403,193 @@ async fn a_collection_of_one_and_an_empty_one_read_like_any_other() {
             .unwrap()
             .is_empty()
     );
+}
+
+fn student(id: &str, attributes: Vec<(&str, Value)>) -> Entity {
+    Entity {
+        kind: EntityKind::User,
+        source_id: id.into(),
+        status: Status::Active,
+        date_last_modified: None,
+        attributes: attributes
+            .into_iter()
+            .map(|(name, value)| Attribute {
+                name: name.into(),
+                value,
+            })
+            .collect(),
+    }
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+/// A change of `entity`, its school (hub id `hub-school`) at PowerSchool's
+/// `school`.
+fn change(
+    action: Action,
+    entity: Entity,
+    target: Option<&str>,
+    school: Option<u64>,
+) -> ExportChange {
+    ExportChange {
+        action,
+        entity,
+        target_id: target.map(str::to_string),
+        target_refs: school
+            .map(|s| TargetRef {
+                kind: EntityKind::Org,
+                source_id: "hub-school".into(),
+                target_id: s.to_string(),
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn outcomes(list: &[ExportOutcome]) -> Vec<(Option<&str>, Option<&str>)> {
+    list.iter()
+        .map(|o| match o {
+            ExportOutcome::Applied(id) => (Some(id.as_str()), None),
+            ExportOutcome::Rejected(why) | ExportOutcome::Retry(why) => (None, Some(why.as_str())),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn students_are_created_and_updated_but_never_change_username_or_school() {
+    let mock = MockPowerSchool::start(District::generated(2, 1, 2))
+        .await
+        .unwrap();
+    let d = mock.district();
+    let schools: Vec<u64> = d.schools.keys().copied().collect();
+    let mut session = connect(&mock, CLIENT_SECRET, &[]).await;
+    let school = || {
+        (
+            "orgs",
+            Value::References(vec![Reference {
+                kind: EntityKind::Org,
+                source_id: "hub-school".into(),
+            }]),
+        )
+    };
+    let new = student(
+        "hub-1",
+        vec![
+            ("role", text("student")),
+            ("givenName", text("Nia")),
+            ("familyName", text("New")),
+            ("username", text("nnew")),
+            ("identifier", text("77001")),
+            ("email", text("nia@maplewood.org")),
+            ("grades", Value::Texts(vec!["07".into()])),
+            school(),
+        ],
+    );
+    let teacher = student("hub-2", vec![("role", text("teacher")), school()]);
+    let parent = student("hub-3", vec![("role", text("parent"))]);
+    let homeless = student(
+        "hub-4",
+        vec![
+            ("role", text("student")),
+            ("givenName", text("A")),
+            ("familyName", text("B")),
+        ],
+    );
+    let gone = student("hub-5", vec![("role", text("student"))]);
+    let said = session
+        .export(&[
+            change(Action::Add, new.clone(), None, Some(schools[0])),
+            change(Action::Add, teacher, None, Some(schools[0])),
+            change(Action::Add, parent, None, None),
+            change(Action::Add, homeless, None, None),
+            change(Action::Delete, gone, Some("1"), None),
+        ])
+        .await
+        .unwrap();
+    let said = outcomes(&said);
+    let id = said[0].0.unwrap_or_else(|| panic!("{said:?}")).to_string();
+    let made = mock.district().students[&id.parse::<u64>().unwrap()].clone();
+    assert_eq!(made["student_username"], "nnew");
+    assert_eq!(made["school_enrollment"]["school_id"], json!(schools[0]));
+    assert_eq!(made["school_enrollment"]["school_number"], json!("100"));
+    assert_eq!(
+        made["school_enrollment"]["entry_date"], "2024-08-15",
+        "the school year's first day"
+    );
+    assert!(
+        said[1].1.is_some_and(|m| m.contains("not teachers")),
+        "{said:?}"
+    );
+    assert!(
+        said[2]
+            .1
+            .is_some_and(|m| m.contains("does not write parents")),
+        "{said:?}"
+    );
+    assert!(
+        said[3]
+            .1
+            .is_some_and(|m| m.contains("not a PowerSchool school")),
+        "{said:?}"
+    );
+    assert!(
+        said[4]
+            .1
+            .is_some_and(|m| m.contains("withdraw the student in PowerSchool")),
+        "{said:?}"
+    );
+
+    // A new name goes; a new username or another school is refused, per
+    // change, and PowerSchool keeps what it had.
+    let mut renamed = new.clone();
+    renamed.attributes.retain(|a| a.name != "givenName");
+    renamed.attributes.push(Attribute {
+        name: "givenName".into(),
+        value: text("Nina"),
+    });
+    let mut username = renamed.clone();
+    username.source_id = "hub-1b".into();
+    username.attributes.retain(|a| a.name != "username");
+    username.attributes.push(Attribute {
+        name: "username".into(),
+        value: text("nina2"),
+    });
+    let said = session
+        .export(&[
+            change(Action::Update, renamed.clone(), Some(&id), Some(schools[0])),
+            change(Action::Update, username, Some(&id), Some(schools[0])),
+            change(Action::Update, renamed, Some(&id), Some(schools[1])),
+        ])
+        .await
+        .unwrap();
+    let said = outcomes(&said);
+    assert_eq!(said[0], (Some(id.as_str()), None), "{said:?}");
+    assert!(
+        said[1]
+            .1
+            .is_some_and(|m| m.contains("the username from nnew to nina2")
+                && m.contains("in PowerSchool itself")),
+        "{said:?}"
+    );
+    assert!(
+        said[2].1.is_some_and(|m| m.contains(&format!(
+            "the school enrollment from school {} to school {}",
+            schools[0], schools[1]
+        ))),
+        "{said:?}"
+    );
+    let held = mock.district().students[&id.parse::<u64>().unwrap()].clone();
+    assert_eq!(
+        (
+            held["name"]["first_name"].as_str(),
+            held["student_username"].as_str()
+        ),
+        (Some("Nina"), Some("nnew"))
+    );
+    assert_eq!(held["school_enrollment"]["school_id"], json!(schools[0]));
+    // And the student reads back as PowerSchool now has them.
+    let users = read_all(&mut session, EntityKind::User).await.unwrap();
+    assert!(users.iter().any(|u| u.source_id == format!("student-{id}")));
 }

@@ -13,12 +13,15 @@
 //! - [`fetch`]: one request, its errors as an admin reads them, collection
 //!   bodies (a collection of one as an object), counts;
 //! - [`map`]: PowerSchool records as canonical entities;
-//! - [`read`]: the connection test, the schools, a page of one kind.
+//! - [`read`]: the connection test, the schools, a page of one kind;
+//! - [`export`]: students created and updated in PowerSchool (username,
+//!   password and school enrollment never changed after creation).
 //!
 //! The host's interfaces come through the SDK's [`homeroom_sdk::env::Env`],
 //! so the unit tests run every path natively against a fake PowerSchool.
 
 pub mod config;
+pub mod export;
 pub mod fetch;
 pub mod map;
 pub mod read;
@@ -55,10 +58,10 @@ impl Connector for PowerSchool {
         read::read(&mut env, &config, kind, since.as_deref(), cursor.as_deref())
     }
 
-    fn export_changes(_changes: Vec<ExportChange>) -> Result<Vec<ExportOutcome>, PluginError> {
-        Err(PluginError::Unsupported(
-            "the PowerSchool connector does not write to PowerSchool yet: it imports only".into(),
-        ))
+    fn export_changes(changes: Vec<ExportChange>) -> Result<Vec<ExportOutcome>, PluginError> {
+        let mut env = HostEnv;
+        let config = Config::from_env(&env)?;
+        export::export(&mut env, &config, &changes)
     }
 }
 
