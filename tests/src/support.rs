@@ -254,3 +254,75 @@ pub fn homeroom_binary() -> PathBuf {
     );
     bin
 }
+
+/// A session of the built-in connector `id`, as a source with `settings`
+/// and `secrets` runs it (the grant the host makes of them), with short
+/// retry waits; each connector's component is compiled once per test run.
+pub async fn builtin_session(
+    id: &str,
+    settings: &std::collections::BTreeMap<String, String>,
+    secrets: &std::collections::BTreeMap<String, homeroom_host::secret::Secret>,
+) -> homeroom_host::runtime::ConnectorSession {
+    use homeroom_host::runtime::{ConnectorSession, LoadedPlugin, SessionOptions};
+    type Loaded = (Arc<Runtime>, Arc<LoadedPlugin>);
+    static LOADED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, Loaded>>,
+    > = std::sync::OnceLock::new();
+    let (runtime, loaded) = {
+        let mut all = LOADED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        all.entry(id.to_string())
+            .or_insert_with(|| {
+                let gallery = Gallery::builtin().expect("built-in gallery");
+                let package = gallery
+                    .get(id)
+                    .unwrap_or_else(|e| panic!("{id} is built in: {e}"))
+                    .clone();
+                let runtime = Runtime::new(Limits::default()).expect("runtime");
+                let loaded = runtime.load(&package).expect("the component loads");
+                (runtime, loaded)
+            })
+            .clone()
+    };
+    let limits = homeroom_host::capabilities::http::HttpLimits {
+        timeout: std::time::Duration::from_secs(10),
+        initial_backoff: std::time::Duration::from_millis(10),
+        max_backoff: std::time::Duration::from_millis(100),
+        ..Default::default()
+    };
+    let granted =
+        homeroom_host::gallery::grant::grant(&loaded.package.manifest, settings, secrets, limits)
+            .expect("grant");
+    let client = granted.connection.map(|c| {
+        Arc::new(homeroom_host::capabilities::http::ConnectionClient::new(c).expect("client"))
+    });
+    ConnectorSession::start(
+        &runtime,
+        loaded,
+        SessionOptions {
+            settings: granted.settings,
+            http: client,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("session")
+}
+
+/// Every entity of `kind` a session reads, in order; the error as text.
+pub async fn read_kind(
+    session: &mut homeroom_host::runtime::ConnectorSession,
+    kind: homeroom_host::bindings::types::EntityKind,
+) -> Result<Vec<homeroom_host::bindings::types::Entity>, String> {
+    let mut all = Vec::new();
+    session
+        .read_all(kind, None, |page| {
+            all.extend(page.entities);
+            Ok::<(), ()>(())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(all)
+}

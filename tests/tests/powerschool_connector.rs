@@ -6,28 +6,25 @@
 //! wrong client secret).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use homeroom_host::bindings::export_types::{ExportChange, ExportOutcome, TargetRef};
 use homeroom_host::bindings::types::{
     Action, Attribute, Entity, EntityKind, Reference, Status, Value,
 };
-use homeroom_host::capabilities::http::{ConnectionClient, HttpLimits};
 use homeroom_host::config::SourceConfig;
-use homeroom_host::gallery::Gallery;
-use homeroom_host::gallery::grant::grant;
 use homeroom_host::pipeline::{ImportOptions, Mode};
-use homeroom_host::runtime::{ConnectorSession, Limits, LoadedPlugin, Runtime, SessionOptions};
+use homeroom_host::runtime::ConnectorSession;
 use homeroom_host::secret::Secret;
 use homeroom_host::store::{Run, RunStatus};
 use homeroom_tests::powerschool_mock::{CLIENT_ID, CLIENT_SECRET, District, MockPowerSchool};
-use homeroom_tests::support::{configure, database_urls, engine, org_id};
+use homeroom_tests::support::{
+    builtin_session, configure, database_urls, engine, org_id, read_kind,
+};
 use serde_json::json;
 
-/// 3 schools of 4 sections of 5 students: 60 students, 15 staff (one
-/// teacher at two schools), 15 guardians, 63 student enrollments (3 of
-/// them dropped and not imported) and 12 teachers'.
+/// 3 schools of 4 sections of 5 students: 60 students, 14 staff (one
+/// teacher at two schools), 15 guardians, 63 section enrollments (3 of
+/// them dropped and not imported) and 12 sections' teachers.
 fn district() -> District {
     District::generated(3, 4, 5)
 }
@@ -187,24 +184,7 @@ async fn a_district_imports_with_exact_counts_then_quick_runs_apply_what_changed
 
 // --- The connector in the runtime, without the engine -----------------
 
-fn plugin() -> (Arc<Runtime>, Arc<LoadedPlugin>) {
-    static PLUGIN: OnceLock<(Arc<Runtime>, Arc<LoadedPlugin>)> = OnceLock::new();
-    PLUGIN
-        .get_or_init(|| {
-            let gallery = Gallery::builtin().expect("built-in gallery");
-            let package = gallery
-                .get("powerschool")
-                .expect("the PowerSchool connector is built in")
-                .clone();
-            let runtime = Runtime::new(Limits::default()).expect("runtime");
-            let loaded = runtime.load(&package).expect("the component loads");
-            (runtime, loaded)
-        })
-        .clone()
-}
-
 async fn connect(mock: &MockPowerSchool, secret: &str, extra: &[(&str, &str)]) -> ConnectorSession {
-    let (runtime, loaded) = plugin();
     let mut settings = BTreeMap::from([
         ("service_url".to_string(), mock.base_url()),
         ("token_url".to_string(), mock.token_url()),
@@ -215,38 +195,7 @@ async fn connect(mock: &MockPowerSchool, secret: &str, extra: &[(&str, &str)]) -
         settings.insert(k.to_string(), v.to_string());
     }
     let secrets = BTreeMap::from([("client_secret".to_string(), Secret::new(secret))]);
-    let limits = HttpLimits {
-        timeout: Duration::from_secs(10),
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(100),
-        ..HttpLimits::default()
-    };
-    let granted = grant(&loaded.package.manifest, &settings, &secrets, limits).expect("grant");
-    let client =
-        Arc::new(ConnectionClient::new(granted.connection.expect("a connection")).unwrap());
-    ConnectorSession::start(
-        &runtime,
-        loaded,
-        SessionOptions {
-            settings: granted.settings,
-            http: Some(client),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("session")
-}
-
-async fn read_all(session: &mut ConnectorSession, kind: EntityKind) -> Result<Vec<Entity>, String> {
-    let mut all = Vec::new();
-    session
-        .read_all(kind, None, |page| {
-            all.extend(page.entities);
-            Ok::<(), ()>(())
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(all)
+    builtin_session("powerschool", &settings, &secrets).await
 }
 
 fn unique(entities: &[Entity]) -> usize {
@@ -304,7 +253,7 @@ async fn the_fault_matrix_is_ridden_out_or_named() {
             "500" => mock.fail_with_500(3),
             _ => mock.truncate_bodies(2),
         }
-        let read = read_all(&mut session, EntityKind::User)
+        let read = read_kind(&mut session, EntityKind::User)
             .await
             .unwrap_or_else(|e| panic!("{fault}: {e}"));
         assert_eq!((read.len(), unique(&read)), (users, users), "{fault}");
@@ -313,14 +262,16 @@ async fn the_fault_matrix_is_ridden_out_or_named() {
 
     // A storm that outlasts the retries fails as rate limited.
     mock.fail_with_429(100);
-    let err = read_all(&mut session, EntityKind::User).await.unwrap_err();
+    let err = read_kind(&mut session, EntityKind::User).await.unwrap_err();
     assert!(err.contains("429"), "{err}");
     mock.fail_with_429(0);
 
     // Malformed JSON is refused, naming what was read (a class read starts
     // with the list of schools).
     mock.malformed_json(1);
-    let err = read_all(&mut session, EntityKind::Class).await.unwrap_err();
+    let err = read_kind(&mut session, EntityKind::Class)
+        .await
+        .unwrap_err();
     assert!(
         err.contains("reading schools") && err.contains("not valid JSON"),
         "{err}"
@@ -329,7 +280,7 @@ async fn the_fault_matrix_is_ridden_out_or_named() {
     // A lying count, high or low, loses nothing and is warned.
     for lie in [7, -20] {
         mock.lie_about_counts(lie);
-        let read = read_all(&mut session, EntityKind::Enrollment)
+        let read = read_kind(&mut session, EntityKind::Enrollment)
             .await
             .unwrap_or_else(|e| panic!("lie {lie}: {e}"));
         assert_eq!(
@@ -342,10 +293,10 @@ async fn the_fault_matrix_is_ridden_out_or_named() {
 
     // A page repeated once is asked again; repeated twice, refused.
     mock.repeat_pages(1);
-    let read = read_all(&mut session, EntityKind::User).await.unwrap();
+    let read = read_kind(&mut session, EntityKind::User).await.unwrap();
     assert_eq!((read.len(), unique(&read)), (users, users));
     mock.repeat_pages(2);
-    let err = read_all(&mut session, EntityKind::User).await.unwrap_err();
+    let err = read_kind(&mut session, EntityKind::User).await.unwrap_err();
     assert!(err.contains("seems to ignore the page parameter"), "{err}");
     mock.repeat_pages(0);
 
@@ -356,7 +307,7 @@ async fn the_fault_matrix_is_ridden_out_or_named() {
         &[("guardians_query", "com.example.nope")],
     )
     .await;
-    let err = read_all(&mut session, EntityKind::User).await.unwrap_err();
+    let err = read_kind(&mut session, EntityKind::User).await.unwrap_err();
     assert!(
         err.contains("/ws/schema/query/com.example.nope/count was not found (404)")
             && err.contains("PowerQuery is installed"),
@@ -371,15 +322,15 @@ async fn a_collection_of_one_and_an_empty_one_read_like_any_other() {
         .await
         .unwrap();
     let mut session = connect(&mock, CLIENT_SECRET, &[]).await;
-    let orgs = read_all(&mut session, EntityKind::Org).await.unwrap();
+    let orgs = read_kind(&mut session, EntityKind::Org).await.unwrap();
     assert_eq!(orgs.len(), 2);
-    let users = read_all(&mut session, EntityKind::User).await.unwrap();
+    let users = read_kind(&mut session, EntityKind::User).await.unwrap();
     assert_eq!(
         users.len(),
         1 + 2 + 1,
         "a student, a teacher, an admin, a guardian"
     );
-    let enrollments = read_all(&mut session, EntityKind::Enrollment)
+    let enrollments = read_kind(&mut session, EntityKind::Enrollment)
         .await
         .unwrap();
     assert_eq!(enrollments.len(), 2, "the student's and the teacher's");
@@ -398,7 +349,7 @@ async fn a_collection_of_one_and_an_empty_one_read_like_any_other() {
     // No sections at all: the class read is empty, not an error.
     mock.edit(|d| d.sections.clear());
     assert!(
-        read_all(&mut session, EntityKind::Class)
+        read_kind(&mut session, EntityKind::Class)
             .await
             .unwrap()
             .is_empty()
@@ -590,6 +541,6 @@ async fn students_are_created_and_updated_but_never_change_username_or_school() 
     );
     assert_eq!(held["school_enrollment"]["school_id"], json!(schools[0]));
     // And the student reads back as PowerSchool now has them.
-    let users = read_all(&mut session, EntityKind::User).await.unwrap();
+    let users = read_kind(&mut session, EntityKind::User).await.unwrap();
     assert!(users.iter().any(|u| u.source_id == format!("student-{id}")));
 }
