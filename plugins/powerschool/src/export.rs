@@ -184,20 +184,20 @@ fn plan(
             let held = body.get("student").unwrap_or(&Json::Null);
             let mut tried = Vec::new();
             let (now, wants) = (scalar(held, "student_username"), text(change, "username"));
-            if let (Some(now), Some(wants)) = (&now, &wants) {
-                if now != wants {
-                    tried.push(format!("the username from {now} to {wants}"));
-                }
+            if let (Some(now), Some(wants)) = (&now, &wants)
+                && now != wants
+            {
+                tried.push(format!("the username from {now} to {wants}"));
             }
             let enrolled = held
                 .get("school_enrollment")
                 .and_then(|e| scalar(e, "school_id"));
-            if let (Some(now), Some(wants)) = (&enrolled, &school) {
-                if now != wants {
-                    tried.push(format!(
-                        "the school enrollment from school {now} to school {wants}"
-                    ));
-                }
+            if let (Some(now), Some(wants)) = (&enrolled, &school)
+                && now != wants
+            {
+                tried.push(format!(
+                    "the school enrollment from school {now} to school {wants}"
+                ));
             }
             if !tried.is_empty() {
                 return Ok(refuse(format!(

@@ -66,3 +66,6 @@ impl Connector for PowerSchool {
 }
 
 homeroom_sdk::export_connector!(PowerSchool);
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! Turning a connection's [`Auth`] into the header a request carries, and the
 //! OAuth2 token cache (client credentials, password and refresh-token grants, through the
-//! `oauth2` crate). Secrets leave [`Secret`] only here, straight into a header
+//! `oauth2` crate; token answers read leniently, [`LenientToken`]). Secrets leave [`Secret`] only here, straight into a header
 //! marked sensitive or into the token request; no message built here ever
 //! contains one.
 
