@@ -11,14 +11,16 @@ use homeroom_host::bindings::export_types::{ExportChange, ExportOutcome, TargetR
 use homeroom_host::bindings::types::{
     Action, Attribute, Entity, EntityKind, Reference, Status, Value,
 };
-use homeroom_host::config::SourceConfig;
+use homeroom_host::config::{Domain, DomainMode, SourceConfig, SyncMode};
+use homeroom_host::pipeline::export::ExportOptions;
 use homeroom_host::pipeline::{ImportOptions, Mode};
 use homeroom_host::runtime::ConnectorSession;
 use homeroom_host::secret::Secret;
 use homeroom_host::store::{Run, RunStatus};
 use homeroom_tests::powerschool_mock::{CLIENT_ID, CLIENT_SECRET, District, MockPowerSchool};
 use homeroom_tests::support::{
-    builtin_session, configure, database_urls, engine, org_id, read_kind,
+    Fixture, builtin_session, configure, configure_sources, count, database_urls, engine, org_id,
+    read_kind,
 };
 use serde_json::json;
 
@@ -543,4 +545,137 @@ async fn students_are_created_and_updated_but_never_change_username_or_school() 
     // And the student reads back as PowerSchool now has them.
     let users = read_kind(&mut session, EntityKind::User).await.unwrap();
     assert!(users.iter().any(|u| u.source_id == format!("student-{id}")));
+}
+
+/// A district's enrollment system (the fixture connector) with one new
+/// student at PowerSchool's school 100, known to it as `f-s1`.
+fn enrollment_system(dir: &std::path::Path, username: &str, given: &str) -> SourceConfig {
+    let mut f = Fixture::default();
+    f.add(
+        "org",
+        "f-s1",
+        json!({"name": "School 0", "type": "school", "identifier": "100"}),
+    );
+    f.student("new-1", given, "New", "nia@maplewood.org", "f-s1", "07");
+    f.set("user", "new-1", "username", json!(username));
+    f.write(dir);
+    let mut s = SourceConfig::new("enroll", "fixture-connector");
+    s.folder = Some(dir.display().to_string());
+    // Its school is PowerSchool's school: one org, PowerSchool's.
+    s.domains = vec![Domain {
+        kind: "org".into(),
+        attributes: vec!["identifier".into()],
+        mode: DomainMode::Unattended,
+    }];
+    s.advanced.hold.updated_share = 1.0;
+    s.advanced.hold.deleted_share = 1.0;
+    s
+}
+
+#[tokio::test]
+async fn a_new_student_from_another_source_is_made_in_powerschool_and_its_username_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    unsafe { std::env::set_var("HOMEROOM_TEST_POWERSCHOOL_SECRET", CLIENT_SECRET) };
+    for url in database_urls(tmp.path()) {
+        let mock = MockPowerSchool::start(District::generated(2, 1, 2))
+            .await
+            .unwrap();
+        let engine = engine(&url).await;
+        let org = org_id("powerschool-sync");
+        let dir = tmp.path().join(format!("enroll-{}", org));
+        let mut sis = source(&mock);
+        sis.sync_mode = SyncMode::Sync;
+        sis.export.kinds = vec!["user".into()];
+        configure_sources(
+            &engine,
+            &org,
+            vec![sis.clone(), enrollment_system(&dir, "nnew", "Nia")],
+        )
+        .await;
+        for id in ["sis", "enroll"] {
+            let run = engine
+                .import(&org, id, ImportOptions::default())
+                .await
+                .unwrap();
+            assert_committed(&run, &format!("{url}: {id}"));
+        }
+        let export = || async {
+            engine
+                .export(
+                    &org,
+                    "sis",
+                    ExportOptions {
+                        trigger: "manual".into(),
+                        by: "test".into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+        };
+        let run = export().await;
+        assert_committed(&run, &url);
+        assert_eq!(
+            (
+                count(&run, "user", |c| c.add),
+                count(&run, "user", |c| c.errors)
+            ),
+            (1, 0),
+            "{url}: only the new student goes; what PowerSchool supplied is not sent back: {:?} {:?}",
+            run.report.counts,
+            run.report.errors
+        );
+        let d = mock.district();
+        let made: Vec<&serde_json::Value> = d
+            .students
+            .values()
+            .filter(|s| s["student_username"] == "nnew")
+            .collect();
+        assert_eq!(made.len(), 1, "{url}");
+        let first_school = *d.schools.keys().next().unwrap();
+        assert_eq!(
+            made[0]["school_enrollment"]["school_id"],
+            json!(first_school),
+            "{url}: enrolled at PowerSchool's school 100"
+        );
+
+        // The enrollment system renames the student and changes the
+        // username: the change is refused, saying why, and PowerSchool keeps
+        // both as they were.
+        configure_sources(
+            &engine,
+            &org,
+            vec![sis.clone(), enrollment_system(&dir, "nia.new", "Nina")],
+        )
+        .await;
+        let run = engine
+            .import(&org, "enroll", ImportOptions::default())
+            .await
+            .unwrap();
+        assert_committed(&run, &url);
+        let run = export().await;
+        assert_eq!(
+            count(&run, "user", |c| c.errors),
+            1,
+            "{url}: {:?}",
+            run.report
+        );
+        let said = format!("{:?}", run.report.errors);
+        assert!(
+            said.contains("the username from nnew to nia.new")
+                && said.contains("in PowerSchool itself"),
+            "{url}: {said}"
+        );
+        let kept = mock.district();
+        let kept: Vec<&serde_json::Value> = kept
+            .students
+            .values()
+            .filter(|s| s["student_username"] == "nnew")
+            .collect();
+        assert_eq!(kept.len(), 1, "{url}");
+        assert_eq!(
+            kept[0]["name"]["first_name"], "Nia",
+            "{url}: refused as a whole"
+        );
+    }
 }
