@@ -15,8 +15,9 @@
 //! `/ws/v1/section/{id}/section_enrollment`.
 //!
 //! The cursor handed to the host is [`Cursor`] as JSON: the stream, the
-//! schools (read once, when a kind that needs them starts), the page sizes
-//! and the stream's progress.
+//! schools (read once, when a kind that needs them starts; a long list is
+//! kept in plugin storage under `schools.KIND` instead), the page sizes and
+//! the stream's progress.
 //!
 //! Quick reads: the `/ws/v1` resources cannot be filtered by when a record
 //! changed, so a quick read reads everything, says so, and the hub applies
@@ -39,6 +40,13 @@ pub const DEFAULT_PAGE_SIZE: u64 = 100;
 const MAX_PAGES: u64 = 100_000;
 /// Warnings about single records logged per page; the rest are counted.
 const WARNINGS_PER_PAGE: usize = 20;
+/// Longest list of school ids a cursor carries itself (the host takes
+/// cursors of 4 KiB); a longer one is kept in plugin storage.
+const INLINE_SCHOOLS: usize = 1500;
+
+fn schools_key(kind: EntityKind) -> String {
+    format!("schools.{}", kind.name())
+}
 
 /// What a stream reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +182,9 @@ pub struct Cursor {
     /// The district's school ids, for streams read school by school.
     #[serde(default)]
     pub schools: Vec<String>,
+    /// The school ids are in plugin storage (too many for the cursor).
+    #[serde(default)]
+    pub stored: bool,
     /// The school being read.
     #[serde(default)]
     pub school: usize,
@@ -232,9 +243,19 @@ pub fn read(
                     kind.name()
                 ));
             }
-            start(env, config, &plan)?
+            start(env, config, kind, &plan)?
         }
     };
+    if at.stored {
+        at.schools = env
+            .storage_get(&schools_key(kind))
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| {
+                PluginError::InvalidData(
+                    "the list of schools this read keeps in the connector's storage is gone; run the import again".into(),
+                )
+            })?;
+    }
     if at.stage >= plan.len() || at.sizes.len() != plan.len() {
         return Err(bad_cursor(cursor.unwrap_or("")));
     }
@@ -269,13 +290,21 @@ pub fn read(
         }
     };
     let next = if ended { advance(&mut at, &plan) } else { true };
+    if at.stored {
+        at.schools.clear();
+    }
     let next = next.then(|| serde_json::to_string(&at).unwrap_or_default());
     Ok(page(entities, next))
 }
 
 /// A kind's first cursor: its page sizes from the metadata, and the
 /// schools when a stream needs them.
-fn start(env: &mut dyn Env, config: &Config, plan: &[Source]) -> Result<Cursor, PluginError> {
+fn start(
+    env: &mut dyn Env,
+    config: &Config,
+    kind: EntityKind,
+    plan: &[Source],
+) -> Result<Cursor, PluginError> {
     let url = format!("{}/ws/v1/metadata", config.base);
     let metadata = fetch::get_json(env, &url, "reading the server's metadata")?;
     let metadata = metadata.get("metadata").unwrap_or(&metadata);
@@ -293,6 +322,16 @@ fn start(env: &mut dyn Env, config: &Config, plan: &[Source]) -> Result<Cursor, 
             .iter()
             .filter_map(|s| fetch::scalar(s, "id"))
             .collect();
+        let list = serde_json::to_vec(&at.schools).unwrap_or_default();
+        if list.len() > INLINE_SCHOOLS {
+            env.storage_set(&schools_key(kind), &list).map_err(|why| {
+                PluginError::Unavailable(format!(
+                    "the district's {} schools are more than a read's cursor carries, and the connector's storage refused their list ({why}); ask the operator to raise the PowerSchool connector's storage quota",
+                    at.schools.len()
+                ))
+            })?;
+            at.stored = true;
+        }
     }
     skip_empty(&mut at, plan);
     Ok(at)

@@ -23,6 +23,9 @@ struct Fake {
     lie: i64,
     /// Pages after the first answered with the first, this many times.
     repeat: usize,
+    /// Schools 1..=N, each with one full-year term.
+    schools: u64,
+    storage: BTreeMap<String, Vec<u8>>,
     warnings: Vec<String>,
     urls: Vec<String>,
 }
@@ -41,7 +44,23 @@ impl Env for Fake {
         let body = if path.ends_with("/ws/v1/metadata") {
             json!({"metadata": {"student_max_page_size": self.max}})
         } else if path.ends_with("/school/count") {
-            json!({"resource": {"count": 0}})
+            json!({"resource": {"count": self.schools}})
+        } else if path.ends_with("/term/count") {
+            json!({"resource": {"count": 1}})
+        } else if path.ends_with("/term") {
+            let school: u64 = path
+                .rsplit('/')
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            json!({"terms": {"term": {"id": 100_000 + school, "name": "2024-2025", "portion": 1}}})
+        } else if path.ends_with("/ws/v1/district/school") {
+            let size = get("pagesize").unwrap_or(100) as u64;
+            let page = get("page").unwrap_or(1) as u64;
+            let ids: Vec<Json> = ((page - 1) * size + 1..=(page * size).min(self.schools))
+                .map(|i| json!({"id": i, "school_number": i}))
+                .collect();
+            json!({"schools": {"school": ids}})
         } else if path.ends_with("/count") {
             json!({"resource": {"count": self.students.len() as i64 + self.lie}})
         } else if path.ends_with("/ws/v1/district/student") {
@@ -83,11 +102,12 @@ impl Env for Fake {
 
     fn progress(&mut self, _: u64, _: Option<u64>) {}
 
-    fn storage_get(&self, _: &str) -> Option<Vec<u8>> {
-        None
+    fn storage_get(&self, key: &str) -> Option<Vec<u8>> {
+        self.storage.get(key).cloned()
     }
 
-    fn storage_set(&mut self, _: &str, _: &[u8]) -> Result<(), String> {
+    fn storage_set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
+        self.storage.insert(key.to_string(), value.to_vec());
         Ok(())
     }
 }
@@ -250,4 +270,53 @@ fn records_map_to_the_hubs_names() {
     for (level, code) in [("-1", "PK"), ("0", "KG"), ("9", "09"), ("12", "12")] {
         assert_eq!(map::grade(level), code);
     }
+}
+
+#[test]
+fn a_district_of_many_schools_keeps_their_list_in_storage_not_the_cursor() {
+    let mut env = fake(0, 100);
+    env.schools = 400;
+    let mut terms = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = read::read(
+            &mut env,
+            &config(None),
+            EntityKind::AcademicSession,
+            None,
+            cursor.as_deref(),
+        )
+        .unwrap();
+        terms.extend(page.entities);
+        if let Some(next) = &page.next {
+            assert!(next.len() < 1024, "a cursor of {} bytes", next.len());
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(terms.len(), 400);
+    assert!(env.storage.contains_key("schools.academic-session"));
+    // Without the kept list, the read says what to do.
+    let next = read::read(
+        &mut env,
+        &config(None),
+        EntityKind::AcademicSession,
+        None,
+        None,
+    )
+    .unwrap()
+    .next
+    .unwrap();
+    env.storage.clear();
+    let err = read::read(
+        &mut env,
+        &config(None),
+        EntityKind::AcademicSession,
+        None,
+        Some(&next),
+    )
+    .unwrap_err();
+    assert!(err.message().contains("run the import again"), "{err:?}");
 }
