@@ -679,3 +679,54 @@ async fn a_new_student_from_another_source_is_made_in_powerschool_and_its_userna
         );
     }
 }
+
+#[tokio::test]
+async fn a_run_that_fails_mid_read_loses_nothing_and_says_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    unsafe { std::env::set_var("HOMEROOM_TEST_POWERSCHOOL_SECRET", CLIENT_SECRET) };
+    let url = &database_urls(tmp.path())[0];
+    let mock = MockPowerSchool::start(district()).await.unwrap();
+    let engine = engine(url).await;
+    let org = org_id("powerschool-faults");
+    configure(&engine, &org, source(&mock)).await;
+    let first = engine
+        .import(&org, "sis", ImportOptions::default())
+        .await
+        .unwrap();
+    assert_committed(&first, "full");
+    let before = engine.store().entity_counts(&org).await.unwrap();
+    // PowerSchool failing past the host's retries, then a broken page: each
+    // run fails naming what it read and what to do; nothing committed moves.
+    for (fault, says) in [
+        ("500", "PowerSchool is failing; run again later"),
+        ("malformed", "not valid JSON"),
+    ] {
+        match fault {
+            "500" => mock.fail_with_500(10_000),
+            _ => mock.malformed_json(1),
+        }
+        let run = engine
+            .import(&org, "sis", ImportOptions::default())
+            .await
+            .unwrap();
+        mock.fail_with_500(0);
+        assert_eq!(run.status, RunStatus::Failed, "{fault}");
+        let failure = run.report.failure.clone().unwrap_or_default();
+        assert!(
+            failure.contains(says) && failure.contains("reading"),
+            "{fault}: {failure}"
+        );
+        assert!(!failure.contains(CLIENT_SECRET), "{failure}");
+        assert_eq!(
+            engine.store().entity_counts(&org).await.unwrap(),
+            before,
+            "{fault}: nothing lost"
+        );
+    }
+    let again = engine
+        .import(&org, "sis", ImportOptions::default())
+        .await
+        .unwrap();
+    assert_committed(&again, "after the faults");
+    assert_eq!(again.report.changes(), 0, "{:?}", again.report.counts);
+}
