@@ -585,7 +585,7 @@ fn answer(
     };
     let (wrapper, inner, records) = match found {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     if inner == "count" {
         let n = (records.len() as i64 + s.faults.lie).max(0);
@@ -649,11 +649,11 @@ fn collection(
     wrapper: &'static str,
     inner: &'static str,
     records: Vec<Json>,
-) -> Result<(&'static str, &'static str, Vec<Json>), Response> {
+) -> Result<(&'static str, &'static str, Vec<Json>), Box<Response>> {
     match rest {
         [] | [""] => Ok((wrapper, inner, records)),
         ["count"] => Ok((wrapper, "count", records)),
-        _ => Err(message(StatusCode::NOT_FOUND, "no such resource")),
+        _ => Err(Box::new(message(StatusCode::NOT_FOUND, "no such resource"))),
     }
 }
 
@@ -741,6 +741,13 @@ fn write_students(s: &mut State, body: &Bytes) -> Response {
                         }
                         if let Some(email) = student["contact_info"].get("email") {
                             record["contact_info"]["email"] = email.clone();
+                        }
+                        // The parents the student record keeps (mother,
+                        // father, guardian_email ...).
+                        if let Some(contact) = student["contact"].as_object() {
+                            for (k, v) in contact {
+                                record["contact"][k] = v.clone();
+                            }
                         }
                         updates += 1;
                         json!({"client_uid": uid, "status": "SUCCESS", "action": "UPDATE",

@@ -411,7 +411,7 @@ fn outcomes(list: &[ExportOutcome]) -> Vec<(Option<&str>, Option<&str>)> {
 }
 
 #[tokio::test]
-async fn students_are_created_and_updated_but_never_change_username_or_school() {
+async fn students_and_parents_are_written_but_never_a_students_username_or_school() {
     let mock = MockPowerSchool::start(District::generated(2, 1, 2))
         .await
         .unwrap();
@@ -478,7 +478,7 @@ async fn students_are_created_and_updated_but_never_change_username_or_school() 
     assert!(
         said[2]
             .1
-            .is_some_and(|m| m.contains("does not write parents")),
+            .is_some_and(|m| m.contains("mother or the father")),
         "{said:?}"
     );
     assert!(
@@ -542,6 +542,87 @@ async fn students_are_created_and_updated_but_never_change_username_or_school() 
         (Some("Nina"), Some("nnew"))
     );
     assert_eq!(held["school_enrollment"]["school_id"], json!(schools[0]));
+    // A parent goes on the child's record: the mother, and the guardian
+    // email.
+    let mother = student(
+        "hub-6",
+        vec![
+            ("role", text("parent")),
+            ("givenName", text("Pat")),
+            ("familyName", text("New")),
+            ("email", text("pat@example.org")),
+            ("metadata.relationship", text("Mother")),
+            (
+                "agents",
+                Value::References(vec![Reference {
+                    kind: EntityKind::User,
+                    source_id: "hub-1".into(),
+                }]),
+            ),
+        ],
+    );
+    let mut to_child = change(Action::Add, mother, None, None);
+    to_child.target_refs.push(TargetRef {
+        kind: EntityKind::User,
+        source_id: "hub-1".into(),
+        target_id: id.clone(),
+    });
+    let said = session.export(&[to_child]).await.unwrap();
+    assert_eq!(
+        outcomes(&said)[0],
+        (Some(format!("contact:{id}").as_str()), None),
+        "{said:?}"
+    );
+    let held = mock.district().students[&id.parse::<u64>().unwrap()].clone();
+    assert_eq!(
+        (
+            held["contact"]["mother"].as_str(),
+            held["contact"]["guardian_email"].as_str()
+        ),
+        (Some("Pat New"), Some("pat@example.org"))
+    );
+
+    // A parent goes on the child's record: the mother, and the guardian
+    // email.
+    let mother = student(
+        "hub-6",
+        vec![
+            ("role", text("parent")),
+            ("givenName", text("Pat")),
+            ("familyName", text("New")),
+            ("email", text("pat@example.org")),
+            ("metadata.relationship", text("Mother")),
+            (
+                "agents",
+                Value::References(vec![Reference {
+                    kind: EntityKind::User,
+                    source_id: "hub-1".into(),
+                }]),
+            ),
+        ],
+    );
+    let mut to_child = change(Action::Add, mother, None, None);
+    to_child.target_refs.push(TargetRef {
+        kind: EntityKind::User,
+        source_id: "hub-1".into(),
+        target_id: id.clone(),
+    });
+    let said = session.export(&[to_child]).await.unwrap();
+    let expected = format!("contact:{id}");
+    assert_eq!(
+        outcomes(&said)[0],
+        (Some(expected.as_str()), None),
+        "{said:?}"
+    );
+    let held = mock.district().students[&id.parse::<u64>().unwrap()].clone();
+    assert_eq!(
+        (
+            held["contact"]["mother"].as_str(),
+            held["contact"]["guardian_email"].as_str()
+        ),
+        (Some("Pat New"), Some("pat@example.org"))
+    );
+
     // And the student reads back as PowerSchool now has them.
     let users = read_kind(&mut session, EntityKind::User).await.unwrap();
     assert!(users.iter().any(|u| u.source_id == format!("student-{id}")));

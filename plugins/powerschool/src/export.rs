@@ -10,9 +10,12 @@
 //! the school the hub names (the school's id at PowerSchool, from the
 //! change's references) for that school's latest full-year term.
 //!
-//! Not written: parents (no public description of PowerSchool's contacts
-//! write API was at hand to build and test against), deletions, and every
-//! other kind: each is refused with what to do instead.
+//! Parents are written where the student resource keeps them: each child's
+//! `contact` (`mother` or `father`, `guardian_email`; ps_utilities'
+//! `pre_built_post.rb`), an UPDATE of that child. PowerSchool 12's
+//! unlimited contacts (the person tables) have no public write API that was
+//! at hand, so they are not written. Deletions and every other kind are
+//! refused with what to do instead.
 
 use std::collections::BTreeMap;
 
@@ -26,7 +29,9 @@ use crate::fetch::{self, scalar};
 /// What one change becomes before it is sent.
 enum Plan {
     Done(ExportOutcome),
-    Send(Json),
+    /// Student records to post (one for a student; one per child for a
+    /// parent), each with its `client_uid`.
+    Send(Vec<Json>),
 }
 
 fn refuse(why: impl Into<String>) -> Plan {
@@ -46,12 +51,12 @@ pub fn export(
     }
     let batch: Vec<Json> = plans
         .iter()
-        .filter_map(|p| match p {
-            Plan::Send(body) => Some(body.clone()),
-            Plan::Done(_) => None,
+        .flat_map(|p| match p {
+            Plan::Send(bodies) => bodies.clone(),
+            Plan::Done(_) => Vec::new(),
         })
         .collect();
-    let mut results: BTreeMap<String, ExportOutcome> = BTreeMap::new();
+    let mut results: BTreeMap<String, Result<String, String>> = BTreeMap::new();
     if !batch.is_empty() {
         let url = format!("{}/ws/v1/student", config.base);
         let doing = "writing students";
@@ -75,32 +80,138 @@ pub fn export(
             let Some(uid) = scalar(&answer, "client_uid") else {
                 continue;
             };
-            let outcome = match scalar(&answer, "status").as_deref() {
-                Some("SUCCESS") => match answer.get("success_message").and_then(|m| scalar(m, "id")) {
-                    Some(id) => ExportOutcome::Applied(id),
-                    None => ExportOutcome::Retry("PowerSchool said SUCCESS without the student's id; the next export asks again".into()),
-                },
-                _ => {
-                    let said = answer
-                        .get("error_message")
-                        .map(|m| fetch::says(m.to_string().as_bytes()).unwrap_or_else(|| m.to_string()))
-                        .unwrap_or_else(|| "no reason given".into());
-                    ExportOutcome::Rejected(format!("PowerSchool refused the student: {said}"))
-                }
+            let result = match scalar(&answer, "status").as_deref() {
+                Some("SUCCESS") => answer
+                    .get("success_message")
+                    .and_then(|m| scalar(m, "id"))
+                    .ok_or_else(|| "PowerSchool said SUCCESS without the student's id".to_string()),
+                _ => Err(answer
+                    .get("error_message")
+                    .map(|m| fetch::says(m.to_string().as_bytes()).unwrap_or_else(|| m.to_string()))
+                    .unwrap_or_else(|| "no reason given".into())),
             };
-            results.insert(uid, outcome);
+            results.insert(uid, result);
         }
     }
     Ok(plans
         .into_iter()
-        .enumerate()
-        .map(|(n, p)| match p {
+        .map(|p| match p {
             Plan::Done(outcome) => outcome,
-            Plan::Send(_) => results.remove(&n.to_string()).unwrap_or_else(|| {
-                ExportOutcome::Retry("PowerSchool's answer did not mention this student; the next export sends it again".into())
-            }),
+            Plan::Send(bodies) => outcome(&bodies, &mut results),
         })
         .collect())
+}
+
+/// One change's outcome from the answers to its records: applied when
+/// every one was (a student's id; a parent's `contact:` and the children's
+/// ids), refused with PowerSchool's reason, asked again when unanswered.
+fn outcome(
+    bodies: &[Json],
+    results: &mut BTreeMap<String, Result<String, String>>,
+) -> ExportOutcome {
+    let mut ids = Vec::new();
+    for body in bodies {
+        let uid = scalar(body, "client_uid").unwrap_or_default();
+        match results.remove(&uid) {
+            Some(Ok(id)) => ids.push(id),
+            Some(Err(said)) => {
+                let whom = scalar(body, "id")
+                    .map(|id| format!(" {id}"))
+                    .unwrap_or_default();
+                return ExportOutcome::Rejected(format!(
+                    "PowerSchool refused the student{whom}: {said}"
+                ));
+            }
+            None => {
+                return ExportOutcome::Retry(
+                    "PowerSchool's answer did not mention this change; the next export sends it again".into(),
+                );
+            }
+        }
+    }
+    let parent = bodies
+        .first()
+        .is_some_and(|b| b.get("contact").is_some() && b.get("name").is_none());
+    if parent {
+        ExportOutcome::Applied(format!("contact:{}", ids.join(",")))
+    } else {
+        ExportOutcome::Applied(ids.join(","))
+    }
+}
+
+/// A parent, written where PowerSchool's student resource keeps parents:
+/// each child's `contact` (`mother` or `father` by the relationship, and
+/// `guardian_email`), as an UPDATE of that child. The children are the
+/// parent's `agents` that PowerSchool has (by the change's references).
+fn parent(change: &ExportChange, n: usize) -> Plan {
+    if change.action == Action::Delete {
+        return refuse(
+            "Homeroom does not remove parents from PowerSchool; remove the parent from the student's record in PowerSchool",
+        );
+    }
+    let relationship = text(change, "metadata.relationship")
+        .or_else(|| text(change, "relationship"))
+        .map(|r| r.to_ascii_lowercase());
+    let field = match relationship.as_deref() {
+        Some("mother") => "mother",
+        Some("father") => "father",
+        _ => {
+            return refuse(
+                "PowerSchool's student record keeps a mother, a father and a guardian email: say whether this parent is the mother or the father (metadata.relationship) to write them",
+            );
+        }
+    };
+    let name = [text(change, "givenName"), text(change, "familyName")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if name.is_empty() {
+        return refuse("PowerSchool needs the parent's name to write them");
+    }
+    let agents: Vec<String> = match change.entity.get("agents") {
+        Some(Value::References(list)) => list.iter().map(|r| r.source_id.clone()).collect(),
+        Some(Value::Reference(r)) => vec![r.source_id.clone()],
+        _ => Vec::new(),
+    };
+    let children: Vec<String> = agents
+        .iter()
+        .filter_map(|a| {
+            change
+                .target_refs
+                .iter()
+                .find(|t| t.kind == EntityKind::User && &t.source_id == a)
+        })
+        .map(|t| powerschool_student(&t.target_id))
+        .collect();
+    if children.is_empty() {
+        return refuse(
+            "none of this parent's children is a PowerSchool student, so PowerSchool has no record to keep the parent on",
+        );
+    }
+    let mut contact = json!({ field: name });
+    if let Some(email) = text(change, "email") {
+        contact["guardian_email"] = json!(email);
+    }
+    Plan::Send(
+        children
+            .iter()
+            .enumerate()
+            .map(|(k, child)| {
+                json!({"client_uid": format!("{n}.{k}"), "action": "UPDATE", "id": child, "contact": contact})
+            })
+            .collect(),
+    )
+}
+
+/// A student's id at PowerSchool, from the id the hub knows it by there
+/// (`student-ID` for the students this connector reads, `ID` for those it
+/// made).
+fn powerschool_student(target: &str) -> String {
+    target
+        .strip_prefix("student-")
+        .unwrap_or(target)
+        .to_string()
 }
 
 fn text(change: &ExportChange, name: &str) -> Option<String> {
@@ -141,9 +252,7 @@ fn plan(
     }
     let role = text(change, "role").unwrap_or_default();
     if role == "parent" || role == "guardian" {
-        return Ok(refuse(
-            "Homeroom does not write parents to PowerSchool yet; add or change this parent in PowerSchool",
-        ));
+        return Ok(parent(change, n));
     }
     if role != "student" {
         return Ok(refuse(format!(
@@ -247,7 +356,7 @@ fn plan(
             }
         }
     }
-    Ok(Plan::Send(student))
+    Ok(Plan::Send(vec![student]))
 }
 
 /// Nulls left out of an object.

@@ -15,7 +15,8 @@
 //! - [`map`]: PowerSchool records as canonical entities;
 //! - [`read`]: the connection test, the schools, a page of one kind;
 //! - [`export`]: students created and updated in PowerSchool (username,
-//!   password and school enrollment never changed after creation).
+//!   password and school enrollment never changed after creation), parents
+//!   on their children's records.
 //!
 //! The host's interfaces come through the SDK's [`homeroom_sdk::env::Env`],
 //! so the unit tests run every path natively against a fake PowerSchool.
