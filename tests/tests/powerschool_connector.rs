@@ -568,46 +568,6 @@ async fn students_and_parents_are_written_but_never_a_students_username_or_schoo
         target_id: id.clone(),
     });
     let said = session.export(&[to_child]).await.unwrap();
-    assert_eq!(
-        outcomes(&said)[0],
-        (Some(format!("contact:{id}").as_str()), None),
-        "{said:?}"
-    );
-    let held = mock.district().students[&id.parse::<u64>().unwrap()].clone();
-    assert_eq!(
-        (
-            held["contact"]["mother"].as_str(),
-            held["contact"]["guardian_email"].as_str()
-        ),
-        (Some("Pat New"), Some("pat@example.org"))
-    );
-
-    // A parent goes on the child's record: the mother, and the guardian
-    // email.
-    let mother = student(
-        "hub-6",
-        vec![
-            ("role", text("parent")),
-            ("givenName", text("Pat")),
-            ("familyName", text("New")),
-            ("email", text("pat@example.org")),
-            ("metadata.relationship", text("Mother")),
-            (
-                "agents",
-                Value::References(vec![Reference {
-                    kind: EntityKind::User,
-                    source_id: "hub-1".into(),
-                }]),
-            ),
-        ],
-    );
-    let mut to_child = change(Action::Add, mother, None, None);
-    to_child.target_refs.push(TargetRef {
-        kind: EntityKind::User,
-        source_id: "hub-1".into(),
-        target_id: id.clone(),
-    });
-    let said = session.export(&[to_child]).await.unwrap();
     let expected = format!("contact:{id}");
     assert_eq!(
         outcomes(&said)[0],

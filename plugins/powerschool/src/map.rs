@@ -51,13 +51,6 @@ fn text(e: Entity, name: &str, value: Option<String>) -> Entity {
     e.with_text(name, value.unwrap_or_default())
 }
 
-fn date(e: Entity, name: &str, value: Option<String>) -> Entity {
-    match value.as_deref().and_then(normalize_date) {
-        Some(d) => e.with(name, Value::Date(d)),
-        None => e,
-    }
-}
-
 fn refs(kind: EntityKind, ids: Vec<String>) -> Value {
     Value::References(
         ids.into_iter()
@@ -125,8 +118,9 @@ pub fn term(r: &Json, school: &str) -> Result<Entity, String> {
         .as_deref()
         .and_then(normalize_date)
         .map(|d| d[..4].to_string());
-    let e = date(e, "startDate", scalar(r, "start_date"));
-    let e = date(e, "endDate", end);
+    let e = e
+        .with_date("startDate", scalar(r, "start_date").as_deref())
+        .with_date("endDate", end.as_deref());
     Ok(text(e, "schoolYear", year))
 }
 
@@ -188,10 +182,9 @@ pub fn student(r: &Json) -> Result<Entity, String> {
     let e = text(e, "username", scalar(r, "student_username"));
     let e = text(e, "email", scalar(object(r, "contact_info"), "email"));
     let e = text(e, "identifier", number);
-    let e = date(
-        e,
+    let e = e.with_date(
         "metadata.birthDate",
-        scalar(object(r, "demographics"), "birth_date"),
+        scalar(object(r, "demographics"), "birth_date").as_deref(),
     );
     let active = scalar(enrollment, "enroll_status").is_none_or(|s| s.eq_ignore_ascii_case("A"));
     let mut e = e
@@ -306,6 +299,8 @@ pub fn student_enrollment(r: &Json, class: &str, school: &str) -> Result<Option<
         .with_ref("user", EntityKind::User, student_id(&student))
         .with_ref("school", EntityKind::Org, school)
         .with_text("role", "student");
-    let e = date(e, "beginDate", scalar(r, "entry_date"));
-    Ok(Some(date(e, "endDate", scalar(r, "exit_date"))))
+    Ok(Some(
+        e.with_date("beginDate", scalar(r, "entry_date").as_deref())
+            .with_date("endDate", scalar(r, "exit_date").as_deref()),
+    ))
 }

@@ -25,6 +25,7 @@
 //! import). Nothing here talks to the host but through [`Env`].
 
 use homeroom_sdk::env::Env;
+use homeroom_sdk::paging;
 use homeroom_sdk::{Entity, EntityKind, Page, PluginError, School};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
@@ -206,22 +207,6 @@ pub struct Cursor {
     pub prev: Option<String>,
 }
 
-fn bad_cursor(cursor: &str) -> PluginError {
-    PluginError::InvalidData(format!(
-        "the paging cursor `{}` is not one this connector wrote",
-        cursor.chars().take(80).collect::<String>()
-    ))
-}
-
-fn page(entities: Vec<Entity>, next: Option<String>) -> Page {
-    Page {
-        entities,
-        next,
-        total: None,
-        ahead: Vec::new(),
-    }
-}
-
 /// Read one page of `kind`.
 pub fn read(
     env: &mut dyn Env,
@@ -232,10 +217,10 @@ pub fn read(
 ) -> Result<Page, PluginError> {
     let plan = plan(kind, config);
     if plan.is_empty() {
-        return Ok(page(Vec::new(), None));
+        return Ok(Page::new(Vec::new(), None));
     }
     let mut at = match cursor {
-        Some(c) => serde_json::from_str::<Cursor>(c).map_err(|_| bad_cursor(c))?,
+        Some(c) => serde_json::from_str::<Cursor>(c).map_err(|_| paging::foreign_cursor(c))?,
         None => {
             if let Some(since) = since {
                 env.warn(&format!(
@@ -257,7 +242,7 @@ pub fn read(
             })?;
     }
     if at.stage >= plan.len() || at.sizes.len() != plan.len() {
-        return Err(bad_cursor(cursor.unwrap_or("")));
+        return Err(paging::foreign_cursor(cursor.unwrap_or("")));
     }
     let source = plan[at.stage];
     let mut entities = Vec::new();
@@ -294,7 +279,7 @@ pub fn read(
         at.schools.clear();
     }
     let next = next.then(|| serde_json::to_string(&at).unwrap_or_default());
-    Ok(page(entities, next))
+    Ok(Page::new(entities, next))
 }
 
 /// A kind's first cursor: its page sizes from the metadata, and the
