@@ -79,6 +79,17 @@ pub fn page_size(value: Option<&str>, default: u64, max: u64) -> Result<u64, Plu
     }
 }
 
+/// Settings from `(name, value)` pairs, in the shape a connector's
+/// `Config::from_settings` reads them (its unit tests' settings).
+pub fn from_pairs<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
 pub fn all() -> Vec<(String, String)> {
     host::all()
 }

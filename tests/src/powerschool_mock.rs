@@ -244,6 +244,8 @@ struct Faults {
     malformed: u32,
     repeat: u32,
     lie: i64,
+    /// Requests whose path has this in it answer 500, this many times.
+    failing_path: Option<(String, u32)>,
 }
 
 /// One request the mock answered.
@@ -353,6 +355,11 @@ impl MockPowerSchool {
         lock(&self.state).faults.repeat = n;
     }
 
+    /// The next `n` requests whose path contains `part` answer 500.
+    pub fn fail_path_with_500(&self, part: &str, n: u32) {
+        lock(&self.state).faults.failing_path = Some((part.to_string(), n));
+    }
+
     /// Every `/count` says `by` more (or fewer) than there are.
     pub fn lie_about_counts(&self, by: i64) {
         lock(&self.state).faults.lie = by;
@@ -440,6 +447,16 @@ fn answer(
         let mut r = message(StatusCode::TOO_MANY_REQUESTS, "too many requests");
         r.headers_mut().insert(header::RETRY_AFTER, 0.into());
         return r;
+    }
+    if let Some((part, n)) = &mut s.faults.failing_path
+        && *n > 0
+        && path.contains(part.as_str())
+    {
+        *n -= 1;
+        return message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the mock failed on purpose",
+        );
     }
     if s.faults.server_errors > 0 {
         s.faults.server_errors -= 1;

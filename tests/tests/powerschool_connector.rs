@@ -293,6 +293,18 @@ async fn the_fault_matrix_is_ridden_out_or_named() {
     }
     mock.lie_about_counts(0);
 
+    // A section whose enrollments do not come fails the read: it must not
+    // look like a section without students.
+    mock.fail_path_with_500("section_enrollment", 10_000);
+    let err = read_kind(&mut session, EntityKind::Enrollment)
+        .await
+        .unwrap_err();
+    mock.fail_path_with_500("section_enrollment", 0);
+    assert!(
+        err.contains("reading the enrollments of section") && err.contains("answered 500"),
+        "{err}"
+    );
+
     // A page repeated once is asked again; repeated twice, refused.
     mock.repeat_pages(1);
     let read = read_kind(&mut session, EntityKind::User).await.unwrap();

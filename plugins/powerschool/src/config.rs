@@ -114,12 +114,7 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, PluginError> {
-        Config::from_settings(|name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        })
+        Config::from_settings(settings::from_pairs(pairs))
     }
 
     #[test]

@@ -262,11 +262,18 @@ pub fn read(
             let records = stream_page(env, config, source, &school, &mut at)?;
             let ended = (records.len() as u64) < at.sizes[at.stage];
             let doing = doing(source, &school);
+            let mut warned = 0;
             for record in &records {
-                match entities_of(env, config, source, &school, record, &at) {
+                match entities_of(env, config, source, &school, record, &at)? {
                     Ok(mut more) => entities.append(&mut more),
-                    Err(why) => skipped(env, &doing, record, &why, &mut 0),
+                    Err(why) => skipped(env, &doing, record, &why, &mut warned),
                 }
+            }
+            if warned > WARNINGS_PER_PAGE {
+                env.warn(&format!(
+                    "{doing}: {} more records skipped on this page",
+                    warned - WARNINGS_PER_PAGE
+                ));
             }
             if ended {
                 tell_count(env, &doing, &at);
@@ -461,6 +468,9 @@ fn tell_count(env: &mut dyn Env, doing: &str, at: &Cursor) {
     }
 }
 
+/// The entities of one record: `Ok(Err(why))` for a record that cannot be
+/// read (skipped and warned), `Err` for a request that failed (the read
+/// fails: a section whose enrollments did not come must not look empty).
 fn entities_of(
     env: &mut dyn Env,
     config: &Config,
@@ -468,18 +478,19 @@ fn entities_of(
     school: &str,
     record: &Json,
     at: &Cursor,
-) -> Result<Vec<Entity>, String> {
+) -> Result<Result<Vec<Entity>, String>, PluginError> {
     if !record.is_object() {
-        return Err("the record is not a JSON object".into());
+        return Ok(Err("the record is not a JSON object".into()));
     }
+    let one = |e: Result<Entity, String>| e.map(|e| vec![e]);
     Ok(match source {
-        Source::District => vec![map::district(record)],
-        Source::Schools => vec![map::school(record, &config.organizations)?],
-        Source::Terms => vec![map::term(record, school)?],
-        Source::Courses => vec![map::course(record, school)?],
-        Source::Sections => vec![map::section(record, school)?],
-        Source::Students => vec![map::student(record)?],
-        Source::Guardians => vec![map::guardian(record)?],
+        Source::District => Ok(vec![map::district(record)]),
+        Source::Schools => one(map::school(record, &config.organizations)),
+        Source::Terms => one(map::term(record, school)),
+        Source::Courses => one(map::course(record, school)),
+        Source::Sections => one(map::section(record, school)),
+        Source::Students => one(map::student(record)),
+        Source::Guardians => one(map::guardian(record)),
         Source::Staff => {
             // A member of several schools is listed by each: sent once, with
             // the first school of theirs this read has.
@@ -487,12 +498,22 @@ fn entities_of(
                 .into_iter()
                 .find(|s| at.schools.contains(s));
             if home.as_deref().is_some_and(|h| h != school) {
-                return Ok(Vec::new());
+                Ok(Vec::new())
+            } else {
+                one(map::staff(record, school))
             }
-            vec![map::staff(record, school)?]
         }
-        Source::Enrollments => enrollments(env, config, record, school, at.sizes[at.stage])
-            .map_err(|e| e.message().to_string())?,
+        Source::Enrollments => match fetch::scalar(record, "id") {
+            None => Err("the section has no id".into()),
+            Some(class) => Ok(enrollments(
+                env,
+                config,
+                record,
+                &class,
+                school,
+                at.sizes[at.stage],
+            )?),
+        },
     })
 }
 
@@ -501,12 +522,10 @@ fn enrollments(
     env: &mut dyn Env,
     config: &Config,
     section: &Json,
+    class: &str,
     school: &str,
     size: u64,
 ) -> Result<Vec<Entity>, PluginError> {
-    let Some(class) = fetch::scalar(section, "id") else {
-        return Err(PluginError::InvalidData("the section has no id".into()));
-    };
     let mut out: Vec<Entity> = map::teacher_enrollment(section, school)
         .into_iter()
         .collect();
@@ -537,7 +556,7 @@ fn enrollments(
         };
         let mut warned = 0;
         for r in &records {
-            match map::student_enrollment(r, &class, school) {
+            match map::student_enrollment(r, class, school) {
                 Ok(e) => out.extend(e),
                 Err(why) => skipped(env, &doing, r, &why, &mut warned),
             }
