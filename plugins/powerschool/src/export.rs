@@ -16,6 +16,9 @@
 //! unlimited contacts (the person tables) have no public write API that was
 //! at hand, so they are not written. Deletions and every other kind are
 //! refused with what to do instead.
+//!
+//! It reads and writes PowerSchool through [`Env`] only, and never sends a
+//! field PowerSchool keeps from creation on an update.
 
 use std::collections::BTreeMap;
 

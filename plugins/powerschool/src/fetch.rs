@@ -4,7 +4,8 @@
 //! records of a collection (`{"schools": {"school": [...]}}`, where a
 //! collection of one comes as an object, not a list, and an empty one as
 //! nothing at all), PowerQuery records (`{"record": [...]}`) and the
-//! `/count` answers. Retries of 429 and 5xx are the host's; so is the token.
+//! `/count` answers. Retries of 429 and 5xx are the host's; so is the token:
+//! nothing here retries, holds a credential or decides what a record means.
 
 use homeroom_sdk::PluginError;
 use homeroom_sdk::connector_bindings::homeroom::plugin::http::{Method, Response};
