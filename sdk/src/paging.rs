@@ -14,7 +14,7 @@ use crate::wit::types::PluginError;
 /// write (cut short in the message).
 pub fn foreign_cursor(cursor: &str) -> PluginError {
     PluginError::InvalidData(format!(
-        "the paging cursor `{}` is not one this connector wrote",
+        "the paging position \"{}\" is not one this connector wrote; run the import again",
         cursor.chars().take(80).collect::<String>()
     ))
 }

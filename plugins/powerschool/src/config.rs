@@ -62,7 +62,7 @@ impl Config {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
                 {
                     return Err(PluginError::Config(format!(
-                        "the Guardians PowerQuery `{q}` is not a PowerQuery name (letters, digits, dots, dashes and underscores, such as {GUARDIANS_QUERY}); enter the name from the plugin's named queries, or off"
+                        "the Guardians PowerQuery \"{q}\" is not a PowerQuery name (letters, digits, dots, dashes and underscores, such as {GUARDIANS_QUERY}); enter the name from the plugin's named queries, or off"
                     )));
                 }
                 Some(q)
@@ -92,7 +92,7 @@ fn organizations(text: &str) -> Result<BTreeMap<String, String>, PluginError> {
     {
         let bad = || {
             PluginError::Config(format!(
-                "the Organization mapping entry `{pair}` is not SCHOOL NUMBER = DISTRICT SCHOOL ID (such as 100 = MS-1); fix it in the source's organization step"
+                "the Organization mapping entry \"{pair}\" is not SCHOOL NUMBER = DISTRICT SCHOOL ID (such as 100 = MS-1); fix it in the source's Delivery Config"
             ))
         };
         let (number, id) = pair.split_once('=').ok_or_else(bad)?;

@@ -78,7 +78,7 @@ pub fn export(
         }
         let body = fetch::json(&url, doing, &response)?;
         let answers = fetch::one_or_many(body.get("results").and_then(|r| r.get("result")))
-            .ok_or_else(|| fetch::broken(&url, doing, "has no `results.result`"))?;
+            .ok_or_else(|| fetch::broken(&url, doing, "has no results"))?;
         for answer in answers {
             let Some(uid) = scalar(&answer, "client_uid") else {
                 continue;

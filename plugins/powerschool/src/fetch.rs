@@ -106,16 +106,16 @@ pub fn get_json(env: &mut dyn Env, url: &str, doing: &str) -> Result<Json, Plugi
 /// or `""` where there are none. `Err` says what is wrong with the body.
 pub fn records(body: &Json, outer: &str, inner: &str) -> Result<Vec<Json>, String> {
     let Some(wrapper) = body.get(outer) else {
-        return Err(format!("has no `{outer}`"));
+        return Err(format!("has no {outer} list"));
     };
     let list = match wrapper {
         Json::Null => return Ok(Vec::new()),
         Json::String(s) if s.trim().is_empty() => return Ok(Vec::new()),
         Json::Object(w) => w.get(inner),
-        _ => return Err(format!("has `{outer}` that is not an object")),
+        _ => return Err(format!("has {outer} that is not a list of records")),
     };
     one_or_many(list)
-        .ok_or_else(|| format!("has `{outer}.{inner}` that is neither a record nor a list"))
+        .ok_or_else(|| format!("has {outer} whose {inner} is neither a record nor a list"))
 }
 
 /// A list, or one record as an object, or nothing.
@@ -181,7 +181,7 @@ mod tests {
         assert!(
             records(&json!({"students": {}}), "schools", "school")
                 .unwrap_err()
-                .contains("`schools`")
+                .contains("no schools list")
         );
         assert!(records(&json!({"schools": {"school": 3}}), "schools", "school").is_err());
         assert_eq!(count(&json!({"resource": {"count": 12}})), Some(12));

@@ -253,7 +253,7 @@ pub fn read(
             let district = body
                 .get("district")
                 .filter(|d| d.is_object())
-                .ok_or_else(|| fetch::broken(&url, "reading the district", "has no `district`"))?;
+                .ok_or_else(|| fetch::broken(&url, "reading the district", "has no district"))?;
             entities.push(map::district(district));
             true
         }
@@ -425,7 +425,7 @@ fn stream_page(
                 fetch::broken(
                     &url,
                     &doing,
-                    &format!("has `{outer}` that is neither a record nor a list"),
+                    &format!("has {outer} that is neither a record nor a list"),
                 )
             })?
         } else {
