@@ -3,7 +3,9 @@
 //! its role, an org with its type, grades in the contract's form), read
 //! attributes back by name, name entity kinds.
 
-use crate::wit::types::{Attribute, Entity, EntityKind, PluginError, Reference, Status, Value};
+use crate::wit::types::{
+    Attribute, Entity, EntityKind, Page, PluginError, Reference, Status, Value,
+};
 
 impl EntityKind {
     /// Every kind, in the order a full import reads them (parents first).
@@ -106,6 +108,16 @@ impl Entity {
         }
     }
 
+    /// Builder: a date attribute (`YYYY-MM-DD`; a date-time is cut to its
+    /// date), left out when there is no date or it is not one.
+    #[cfg(feature = "connector")]
+    pub fn with_date(self, name: &str, text: Option<&str>) -> Entity {
+        match text.and_then(crate::oneroster::normalize_date) {
+            Some(d) => self.with(name, Value::Date(d)),
+            None => self,
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.attributes
             .iter()
@@ -121,6 +133,19 @@ impl Entity {
     pub fn remove(&mut self, name: &str) -> Option<Value> {
         let at = self.attributes.iter().position(|a| a.name == name)?;
         Some(self.attributes.remove(at).value)
+    }
+}
+
+impl Page {
+    /// A page of `entities`, `next` naming the page after it; no total,
+    /// nothing ahead.
+    pub fn new(entities: Vec<Entity>, next: Option<String>) -> Page {
+        Page {
+            entities,
+            next,
+            total: None,
+            ahead: Vec::new(),
+        }
     }
 }
 
@@ -331,6 +356,20 @@ mod tests {
         assert_eq!(grade_level("13"), Some("13"));
         assert_eq!(grade_level("14"), None);
         assert_eq!(grade_level("pk"), Some("PK"));
+    }
+
+    #[cfg(feature = "connector")]
+    #[test]
+    fn dates_are_kept_as_dates_and_the_rest_left_out() {
+        let e = Entity::new(EntityKind::AcademicSession, "t1")
+            .with_date("startDate", Some("2024-08-15T00:00:00Z"))
+            .with_date("endDate", Some("June 10"))
+            .with_date("schoolYear", None);
+        assert_eq!(e.text("startDate"), Some("2024-08-15"));
+        assert!(matches!(e.get("startDate"), Some(Value::Date(_))));
+        assert_eq!(e.attributes.len(), 1);
+        let page = Page::new(vec![e], Some("2".into()));
+        assert_eq!((page.total, page.ahead.len()), (None, 0));
     }
 
     #[test]

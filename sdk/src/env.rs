@@ -67,8 +67,40 @@ pub fn get_with(
         headers: all,
         body: None,
     };
+    send(env, &request, doing, vendor)
+}
+
+/// `method` `url` with a JSON `body` (a PowerSchool PowerQuery, a write);
+/// its failures come back as [`get`]'s do.
+pub fn send_json(
+    env: &mut dyn Env,
+    method: Method,
+    url: &str,
+    body: &serde_json::Value,
+    doing: &str,
+    vendor: &Vendor,
+) -> Result<Response, PluginError> {
+    let request = Request {
+        method,
+        url: url.to_string(),
+        headers: vec![
+            ("accept".into(), "application/json".into()),
+            ("content-type".into(), "application/json".into()),
+        ],
+        body: Some(body.to_string().into_bytes()),
+    };
+    send(env, &request, doing, vendor)
+}
+
+fn send(
+    env: &mut dyn Env,
+    request: &Request,
+    doing: &str,
+    vendor: &Vendor,
+) -> Result<Response, PluginError> {
+    let url = request.url.as_str();
     let (name, setting) = (vendor.name, vendor.url_setting);
-    env.send(&request).map_err(|e| match e {
+    env.send(request).map_err(|e| match e {
         HttpError::Connection(m) => PluginError::Unavailable(format!(
             "no usable answer from {name} at {url} ({doing}): {m}; check the {setting}, then run again"
         )),

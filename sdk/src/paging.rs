@@ -24,6 +24,15 @@ pub fn empty_page() -> Page {
     }
 }
 
+/// The error for a cursor the host hands back that this connector did not
+/// write (cut short in the message).
+pub fn foreign_cursor(cursor: &str) -> PluginError {
+    PluginError::InvalidData(format!(
+        "the paging position \"{}\" is not one this connector wrote; run the import again",
+        cursor.chars().take(80).collect::<String>()
+    ))
+}
+
 /// Limit/offset paging (OneRoster REST): the cursor is the next offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Offset {

@@ -1,6 +1,6 @@
 //! Turning a connection's [`Auth`] into the header a request carries, and the
 //! OAuth2 token cache (client credentials, password and refresh-token grants, through the
-//! `oauth2` crate). Secrets leave [`Secret`] only here, straight into a header
+//! `oauth2` crate; token answers read leniently, [`LenientToken`]). Secrets leave [`Secret`] only here, straight into a header
 //! marked sensitive or into the token request; no message built here ever
 //! contains one.
 
@@ -8,10 +8,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
-use oauth2::basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType};
+use oauth2::basic::{
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
+    BasicTokenIntrospectionResponse, BasicTokenType,
+};
 use oauth2::{
-    ClientId, ClientSecret, HttpClientError, RefreshToken, RequestTokenError,
-    ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenResponse, TokenUrl,
+    AccessToken, ClientId, ClientSecret, HttpClientError, RefreshToken, RequestTokenError,
+    ResourceOwnerPassword, ResourceOwnerUsername, Scope, StandardRevocableToken, TokenResponse,
+    TokenUrl,
 };
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use tokio::sync::Mutex;
@@ -402,7 +406,7 @@ impl TokenSource {
     }
 
     async fn request(&self) -> Result<CachedToken, Fetch> {
-        let client = BasicClient::new(ClientId::new(self.client_id.clone()))
+        let client = TokenClient::new(ClientId::new(self.client_id.clone()))
             .set_token_uri(self.token_url.clone());
         let client = match &self.client_secret {
             Some(secret) => {
@@ -552,4 +556,118 @@ fn truncate(s: &str, max: usize) -> String {
     }
     let cut: String = s.chars().take(max).collect();
     format!("{cut}…")
+}
+
+/// The `oauth2` crate's basic client, reading token answers leniently.
+type TokenClient = oauth2::Client<
+    BasicErrorResponse,
+    LenientToken,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+>;
+
+/// A token answer (RFC 6749 5.1) as servers really send it: `expires_in`
+/// as a number or as digits in a string (PowerSchool's `/oauth/access_token`
+/// sends `"expires_in": "2504956"`), `token_type` in any case.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct LenientToken {
+    access_token: AccessToken,
+    #[serde(deserialize_with = "token_type_any_case")]
+    token_type: BasicTokenType,
+    #[serde(default, deserialize_with = "seconds")]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default, rename = "scope", deserialize_with = "scope_list")]
+    scopes: Option<Vec<Scope>>,
+}
+
+impl TokenResponse for LenientToken {
+    type TokenType = BasicTokenType;
+
+    fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    fn token_type(&self) -> &BasicTokenType {
+        &self.token_type
+    }
+
+    fn expires_in(&self) -> Option<Duration> {
+        self.expires_in.map(Duration::from_secs)
+    }
+
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        self.scopes.as_ref()
+    }
+}
+
+fn token_type_any_case<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BasicTokenType, D::Error> {
+    let text: String = serde::Deserialize::deserialize(d)?;
+    Ok(match text.to_ascii_lowercase().as_str() {
+        "bearer" => BasicTokenType::Bearer,
+        "mac" => BasicTokenType::Mac,
+        _ => BasicTokenType::Extension(text),
+    })
+}
+
+fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Seconds {
+        Number(u64),
+        Text(String),
+    }
+    match <Option<Seconds> as serde::Deserialize>::deserialize(d)? {
+        None => Ok(None),
+        Some(Seconds::Number(n)) => Ok(Some(n)),
+        Some(Seconds::Text(t)) => t
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("expires_in is not a number of seconds")),
+    }
+}
+
+fn scope_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Scope>>, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(text.map(|t| {
+        t.split_whitespace()
+            .map(|s| Scope::new(s.to_string()))
+            .collect()
+    }))
+}
+
+#[cfg(test)]
+mod lenient_token_tests {
+    use super::*;
+
+    #[test]
+    fn expires_in_reads_as_a_number_or_as_digits_in_a_string() {
+        let read = |body: &str| serde_json::from_str::<LenientToken>(body).map(|t| t.expires_in());
+        assert_eq!(
+            read(r#"{"access_token": "a", "token_type": "Bearer", "expires_in": "2504956"}"#)
+                .unwrap(),
+            Some(Duration::from_secs(2_504_956))
+        );
+        assert_eq!(
+            read(
+                r#"{"access_token": "a", "token_type": "bearer", "expires_in": 60, "scope": "x y"}"#
+            )
+            .unwrap(),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            read(r#"{"access_token": "a", "token_type": "Bearer"}"#).unwrap(),
+            None
+        );
+        assert!(
+            read(r#"{"access_token": "a", "token_type": "Bearer", "expires_in": "soon"}"#).is_err()
+        );
+    }
 }
