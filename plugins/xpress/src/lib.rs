@@ -27,8 +27,6 @@ use homeroom_sdk::prelude::*;
 
 use config::Config;
 
-// The export macro exports the world in a WebAssembly build only.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct XPress;
 
 impl Connector for XPress {
