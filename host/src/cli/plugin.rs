@@ -163,18 +163,33 @@ fn signing_key(path: &std::path::Path) -> anyhow::Result<SigningKey> {
 }
 
 pub fn list(gallery: &Gallery, json: bool) -> anyhow::Result<()> {
-    let rows = crate::app::views::GalleryEntry::all(gallery.packages());
+    use crate::app::views::GalleryEntry;
+    let rows = GalleryEntry::all(gallery.packages());
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!(
-        "{:<22} {:<34} {:<9} {:<15} {}",
-        "ID", "NAME", "VERSION", "KIND", "PLUGIN"
+    // Columns as wide as their longest entry, so a long id never shifts a row.
+    let width = |f: fn(&GalleryEntry) -> &str, title: &str| {
+        rows.iter()
+            .map(|r| f(r).chars().count())
+            .chain([title.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (wi, wn, wv, wk) = (
+        width(|r| &r.id, "ID"),
+        width(|r| &r.name, "NAME"),
+        width(|r| &r.version, "VERSION"),
+        width(|r| &r.kind, "KIND"),
     );
-    for r in rows {
+    println!(
+        "{:<wi$}  {:<wn$}  {:<wv$}  {:<wk$}  PLUGIN",
+        "ID", "NAME", "VERSION", "KIND"
+    );
+    for r in &rows {
         println!(
-            "{:<22} {:<34} {:<9} {:<15} {}",
+            "{:<wi$}  {:<wn$}  {:<wv$}  {:<wk$}  {}",
             r.id, r.name, r.version, r.kind, r.plugin
         );
     }
