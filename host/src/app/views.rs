@@ -355,6 +355,9 @@ pub struct StartRun {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ActionView {
     pub seq: i64,
+    /// The record as an admin names it: a person's name, a class's title,
+    /// an enrollment's person and class by name.
+    pub label: String,
     pub kind: String,
     /// add, update or delete.
     pub action: String,
