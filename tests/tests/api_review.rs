@@ -15,11 +15,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use homeroom_host::app::secrets::SecretBox;
 use homeroom_host::app::{App, Role, issue_token};
-use homeroom_host::config::{DistrictConfig, Organization, SourceConfig};
-use homeroom_host::pipeline::{Engine, ImportOptions};
+use homeroom_host::pipeline::Engine;
 use homeroom_host::serve;
-use homeroom_host::store::RunStatus;
-use homeroom_tests::support::{Fixture, database_urls, engine, org_id, org_ref};
+use homeroom_tests::review::{District, district, waiting_import};
+use homeroom_tests::support::{database_urls, engine, org_id};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -92,126 +91,11 @@ impl Harness {
     }
 }
 
-/// What a district's first import brings, and how many of each.
-struct District {
-    fixture: Fixture,
-    students_s1: usize,
-    students_s2: usize,
-    teachers: usize,
-    contacts: usize,
-    admins: usize,
-}
-
-/// Two schools; `n` students (two of them both named Ada Lovelace, one in
-/// each school), teachers and aides, parents and guardians, administrators,
-/// a class and the enrollments of its first five students.
-fn district(n: usize) -> District {
-    let mut f = Fixture::default();
-    f.with_schools();
-    let (mut s1, mut s2) = (0, 0);
-    for i in 1..=n {
-        let school = if i % 3 == 0 { "s1" } else { "s2" };
-        if school == "s1" {
-            s1 += 1
-        } else {
-            s2 += 1
-        }
-        f.student(
-            &format!("st{i}"),
-            &format!("Given{i}"),
-            &format!("Family{i}"),
-            &format!("st{i}@sis.example"),
-            school,
-            "05",
-        );
-    }
-    for (id, school) in [("ada-1", "s1"), ("ada-2", "s2")] {
-        f.student(
-            id,
-            "Ada",
-            "Lovelace",
-            &format!("{id}@sis.example"),
-            school,
-            "07",
-        );
-    }
-    s1 += 1;
-    s2 += 1;
-    let teachers = 12;
-    for i in 1..=teachers {
-        let role = if i % 4 == 0 { "aide" } else { "teacher" };
-        f.add(
-            "user",
-            &format!("t{i}"),
-            json!({"givenName": format!("Teach{i}"), "familyName": "Staff", "email": format!("t{i}@sis.example"),
-                   "role": role, "orgs": [org_ref("s1")]}),
-        );
-    }
-    let contacts = 8;
-    for i in 1..=contacts {
-        let role = if i % 2 == 0 { "parent" } else { "guardian" };
-        f.add(
-            "user",
-            &format!("p{i}"),
-            json!({"givenName": format!("Parent{i}"), "familyName": "Home", "role": role, "orgs": [org_ref("s2")]}),
-        );
-    }
-    let admins = 2;
-    for i in 1..=admins {
-        f.add(
-            "user",
-            &format!("a{i}"),
-            json!({"givenName": format!("Admin{i}"), "familyName": "Office", "role": "administrator", "orgs": [org_ref("d1")]}),
-        );
-    }
-    f.add(
-        "class",
-        "c1",
-        json!({"title": "Algebra 1", "school": org_ref("s1")}),
-    );
-    for i in 1..=5 {
-        f.add(
-            "enrollment",
-            &format!("e{i}"),
-            json!({"user": {"kind": "user", "id": format!("st{i}")}, "class": {"kind": "class", "id": "c1"}, "role": "student"}),
-        );
-    }
-    District {
-        fixture: f,
-        students_s1: s1,
-        students_s2: s2,
-        teachers,
-        contacts,
-        admins,
-    }
-}
-
 /// An organization whose first import of `d` waits for approval; returns
 /// (org, run id, operator token, viewer token, admin token).
 async fn waiting_run(h: &Harness, dir: &Path, d: &District) -> (String, String, [String; 3]) {
     let org = org_id("review");
-    let folder = dir.join(format!("sis-{org}"));
-    d.fixture.write(&folder);
-    let mut sis = SourceConfig::new("sis", "fixture-connector");
-    sis.name = Some("Springfield SIS".into());
-    sis.folder = Some(folder.display().to_string());
-    sis.advanced.preview = true;
-    let config = DistrictConfig {
-        organization: Organization {
-            id: org.clone(),
-            name: "Springfield".into(),
-            ..Default::default()
-        },
-        sources: vec![sis],
-        vendors: Vec::new(),
-    };
-    h.engine.apply_config(&config).await.expect("apply");
-    let run = h
-        .engine
-        .import(&org, "sis", ImportOptions::default())
-        .await
-        .expect("import");
-    assert_eq!(run.status, RunStatus::AwaitingApproval, "{:?}", run.report);
+    let run = waiting_import(&h.engine, &dir.join(format!("sis-{org}")), &org, d).await;
     let tokens = [
         h.token(&org, Role::Operator).await,
         h.token(&org, Role::Viewer).await,
@@ -512,6 +396,16 @@ async fn a_big_run_is_reviewed_by_filter_and_approved_with_its_exclusions() {
                 .get(&format!("{base}/entities?kind={kind}&limit=1"), &viewer)
                 .await;
             assert_eq!(r.json["total"], n as u64, "{url}: {kind}: {}", r.text);
+        }
+        // The records search finds a full name, in either order.
+        for name in ["Ada Lovelace", "lovelace ada"] {
+            let r = h
+                .get(
+                    &format!("{base}/entities?kind=student&q={}", enc(name)),
+                    &viewer,
+                )
+                .await;
+            assert_eq!(r.json["total"], 2, "{url}: {name}: {}", r.text);
         }
         // Committed: nothing more can be left out.
         let r = h

@@ -36,7 +36,7 @@ pub type RoleCounts = Vec<(Option<String>, String, i64)>;
 
 /// A pattern that finds `word` anywhere, its `%`, `_` and `\` taken
 /// literally (with `ESCAPE '\'`).
-fn contains(word: &str) -> String {
+pub(super) fn contains(word: &str) -> String {
     let mut p = String::from("%");
     for c in word.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {

@@ -588,7 +588,7 @@ async fn run_page(
                         a href={ (base) "/records/" (id) } { (i.source_id) }
                     } @else { (i.source_id) }
                 }
-                td { (i.message) }
+                td { (layout::admin_message(&i.message)) }
             }
         }
     };
@@ -629,7 +629,7 @@ async fn run_page(
             }
         }
         @if let Some(f) = &s.failure {
-            div.callout.bad role="alert" { strong { "The run failed; nothing was committed." } (f) }
+            div.callout.bad role="alert" { strong { "The run failed; nothing was committed." } " " (layout::admin_message(f)) }
         }
         @if let (Some(h), "held") = (&s.hold_reason, s.status.as_str()) {
             div.callout.warn { strong { "Held: the changes pass this source's hold threshold." } (h) }
