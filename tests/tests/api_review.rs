@@ -488,3 +488,115 @@ async fn apply_only_what_a_filter_shows_and_names_not_ids() {
         assert!(!missing.text.contains('`'), "{}", missing.text);
     }
 }
+
+/// While a run reads, its progress says the source's total and how far it
+/// is in it (never past 100%), and how many records it has read in all:
+/// the OneRoster connector over loopback to the mock (slow pages), its
+/// totals those of the mock's collections.
+#[tokio::test]
+async fn progress_shows_the_sources_total_and_share() {
+    use homeroom_host::config::{DistrictConfig, Organization, SourceConfig};
+    use homeroom_tests::oneroster_mock::{
+        CLIENT_ID, CLIENT_SECRET, Dataset, MockOneRoster, Version,
+    };
+
+    let sample = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/sample-district"
+    ));
+    // SAFETY: set once, before any run reads it; no other test of this file reads it.
+    unsafe { std::env::set_var("HOMEROOM_TEST_REVIEW_SIS_SECRET", CLIENT_SECRET) };
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let dataset = Dataset::from_csv_dir(sample).unwrap();
+        let users = csv_rows(&sample.join("users.csv"));
+        let mock = MockOneRoster::start(dataset).await.unwrap();
+        mock.slow_pages(Duration::from_millis(120));
+        let h = Harness::new(&url).await;
+        let org = org_id("progress");
+        let mut s = SourceConfig::new("sis", "oneroster");
+        s.name = Some("Maplewood OneRoster".into());
+        for (k, v) in [
+            ("service_url", mock.service_url(Version::V1p2)),
+            ("version", "1.2".into()),
+            ("auth", "oauth2-client-credentials".into()),
+            ("client_id", CLIENT_ID.into()),
+            ("page_size", "100".into()),
+            ("token_url", mock.token_url()),
+        ] {
+            s.settings.insert(k.into(), v);
+        }
+        s.secrets.insert(
+            "client_secret".into(),
+            "HOMEROOM_TEST_REVIEW_SIS_SECRET".into(),
+        );
+        s.advanced.preview = true;
+        h.engine
+            .apply_config(&DistrictConfig {
+                organization: Organization {
+                    id: org.clone(),
+                    name: "Maplewood".into(),
+                    ..Default::default()
+                },
+                sources: vec![s],
+                vendors: Vec::new(),
+            })
+            .await
+            .expect("apply");
+        let operator = h.token(&org, Role::Operator).await;
+        let base = format!("/api/v1/organizations/{org}");
+        let r = h
+            .call(
+                "POST",
+                &format!("{base}/sources/sis/runs"),
+                &operator,
+                Some(json!({"mode": "full"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{url}: {}", r.text);
+        let run = format!("{base}/runs/{}", r.json["run_id"].as_str().unwrap());
+        let mut seen: Vec<(u64, u64, u64)> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let r = h.get(&run, &operator).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            if r.json["status"] != "running" && r.json["status"] != "queued" {
+                assert_eq!(r.json["status"], "awaiting_approval", "{url}: {}", r.text);
+                break;
+            }
+            let p = &r.json["progress"];
+            if let Some(total) = p["total"].as_u64() {
+                seen.push((
+                    p["done"].as_u64().unwrap(),
+                    total,
+                    p["read"].as_u64().unwrap_or(0),
+                ));
+            }
+            assert!(Instant::now() < deadline, "{url}: the run did not finish");
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        assert!(!seen.is_empty(), "{url}: the progress never said a total");
+        assert!(
+            seen.iter().any(|(_, total, _)| *total == users as u64),
+            "{url}: no progress said the users' total {users}: {seen:?}"
+        );
+        assert!(seen.iter().all(|(_, total, _)| *total > 0), "{seen:?}");
+        assert!(seen.iter().any(|(_, _, read)| *read > 0), "{url}: {seen:?}");
+        // How far it is counts within what the source reads now: the
+        // host's count of all records read is told apart.
+        assert!(
+            seen.iter().all(|(done, total, _)| done <= total),
+            "{url}: {seen:?}"
+        );
+    }
+}
+
+/// Data rows of a CSV file (its header aside).
+fn csv_rows(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count()
+}

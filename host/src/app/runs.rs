@@ -192,6 +192,7 @@ impl App {
                         Some((done, total)) => Progress {
                             done,
                             total,
+                            read: done,
                             waiting: None,
                         },
                         None => Progress::default(),

@@ -314,10 +314,14 @@ impl From<&Run> for RunSummary {
 /// Live progress of a run that is reading.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct Progress {
-    /// Records the connector reports as read.
+    /// Records read of what the source reads now, when it says its total
+    /// (`total`); otherwise every record read so far.
     pub done: u64,
-    /// Records it expects, when it says.
+    /// Records the source says it has of what it reads now, when it says.
     pub total: Option<u64>,
+    /// Every record the run has read so far, list after list.
+    #[serde(default)]
+    pub read: u64,
     /// Why it waits for a plugin slot, while it does (every slot is busy
     /// with other runs).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -515,7 +515,7 @@ async fn run_progress(
     let view = app.run(&session.caller, &org, &run).await?;
     let p = view.progress.unwrap_or_default();
     Ok(axum::Json(serde_json::json!({
-        "status": view.summary.status, "done": p.done, "total": p.total, "waiting": p.waiting,
+        "status": view.summary.status, "done": p.done, "total": p.total, "read": p.read, "waiting": p.waiting,
     }))
     .into_response())
 }
@@ -622,7 +622,7 @@ async fn run_page(
                 @if s.attempt > 1 { p.hint { "Attempt " (s.attempt) ": the worker of an earlier run of it stopped answering, so this one reads the source again." } }
                 @if let Some(total) = p.total {
                     progress max=(total) value=(p.done) {}
-                    @if total > 0 { " " (p.done) " of " (total) " records read (" (p.done * 100 / total) "%)" }
+                    @if total > 0 { " " span data-progress-share { (p.done.min(total)) " of " (total) " records of what it reads now (" (p.done.min(total) * 100 / total) "%)" @if p.read > 0 { ", " (p.read) " records read in all" } } }
                 } @else { progress {} }
                 span.muted data-progress-text { "This page follows the run; it shows the report when the run is over." }
                 noscript { a href={ (base) "/runs/" (s.id) } { "Reload to see where it stands" } }
