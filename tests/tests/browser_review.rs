@@ -192,5 +192,75 @@ async fn admin_reviews_three_thousand_adds_by_filter_in_a_minute() {
     assert!(text.contains("pets is not"), "{text}");
     assert!(!text.contains('`'), "{text}");
     ui.shot("review-08-error-without-backticks").await;
+    // The gallery says the app is active, and adds a second one only on
+    // purpose, named apart.
+    ui.go("/orgs/demo/gallery").await;
+    let html = ui.until_text("Active</span> as", false, 20).await;
+    assert!(html.contains("Springfield SIS"), "{}", visible_text(&html));
+    let action = "action=\"/orgs/demo/gallery/fixture-connector/activate\"";
+    assert!(
+        !html.contains(&format!("<form method=\"post\" {action}")),
+        "an active app offers Activate again: {}",
+        visible_text(&html)
+    );
+    assert!(
+        html.contains(&format!("<form class=\"another\" method=\"post\" {action}")),
+        "no second one on purpose: {}",
+        visible_text(&html)
+    );
+    ui.shot("review-09-gallery-active").await;
+
+    // A run that deletes half the students is held; Discard takes the
+    // banner away and leaves the run's read time as it was.
+    let mut fewer = d.fixture.clone();
+    for i in 1..=2_000 {
+        fewer.remove("user", &format!("st{i}"));
+    }
+    fewer.write(&tmp.path().join("sis"));
+    let held = engine
+        .import(
+            "demo",
+            "sis",
+            homeroom_host::pipeline::ImportOptions::default(),
+        )
+        .await
+        .expect("import");
+    assert_eq!(
+        held.status,
+        homeroom_host::store::RunStatus::Held,
+        "{:?}",
+        held.report
+    );
+    ui.go(&format!("/orgs/demo/runs/{}", held.id)).await;
+    let html = ui.until_text("Held: the changes pass", false, 20).await;
+    let finished = |html: &str| {
+        let text = visible_text(html);
+        text.split("Finished ")
+            .nth(1)
+            .map(|t| t.split(" Changes").next().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    let before = finished(&html);
+    assert!(!before.is_empty(), "{}", visible_text(&html));
+    ui.shot("review-10-held").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    ui.click(&format!(
+        "form[action='/orgs/demo/runs/{}/discard'] button",
+        held.id
+    ))
+    .await;
+    ui.c.accept_alert().await.expect("the discard asks first");
+    let html = ui.until_text("Discarded", false, 20).await;
+    assert!(
+        !html.contains("Held: the changes pass"),
+        "{}",
+        visible_text(&html)
+    );
+    assert_eq!(
+        finished(&html),
+        before,
+        "the discard changed the run's read time"
+    );
+    ui.shot("review-11-discarded").await;
     server.abort();
 }

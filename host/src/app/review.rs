@@ -195,6 +195,25 @@ fn label_of(row: &ChangeRow, names: &HashMap<(String, String), String>) -> Strin
 }
 
 impl App {
+    /// A run of the organization whose actions an operator may still leave
+    /// out: one waiting for approval (409 for any other).
+    pub(super) async fn waiting_row(
+        &self,
+        caller: &Caller,
+        org: &str,
+        run_id: &str,
+    ) -> AppResult<crate::store::Run> {
+        caller.require(org, Role::Operator)?;
+        let run = self.run_row(caller, org, run_id).await?;
+        if !run.status.is_waiting() {
+            return Err(AppError::Conflict(format!(
+                "run {run_id} is {}; only a waiting run's actions can be left out",
+                run.status.as_str()
+            )));
+        }
+        Ok(run)
+    }
+
     /// A page of a run's actions a filter shows, with how many it shows
     /// and how many of those are left out.
     pub async fn review_actions(
@@ -274,14 +293,7 @@ impl App {
         filter: &ActionFilter,
         select: Selection,
     ) -> AppResult<Selected> {
-        caller.require(org, Role::Operator)?;
-        let run = self.run_row(caller, org, run_id).await?;
-        if !run.status.is_waiting() {
-            return Err(AppError::Conflict(format!(
-                "run {run_id} is {}; only a waiting run's actions can be left out",
-                run.status.as_str()
-            )));
-        }
+        self.waiting_row(caller, org, run_id).await?;
         let f = filter.to_store()?;
         let store = self.engine.store();
         let matched = match select {

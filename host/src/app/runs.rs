@@ -233,14 +233,7 @@ impl App {
         run_id: &str,
         x: &Exclusions,
     ) -> AppResult<()> {
-        caller.require(org, Role::Operator)?;
-        let run = self.run_row(caller, org, run_id).await?;
-        if !run.status.is_waiting() {
-            return Err(AppError::Conflict(format!(
-                "run {run_id} is {}; only a waiting run's actions can be left out",
-                run.status.as_str()
-            )));
-        }
+        self.waiting_row(caller, org, run_id).await?;
         for (seqs, excluded) in [(&x.exclude, true), (&x.include, false)] {
             for seq in seqs {
                 if !self
