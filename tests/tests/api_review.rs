@@ -406,6 +406,26 @@ async fn a_big_run_is_reviewed_by_filter_and_approved_with_its_exclusions() {
                 )
                 .await;
             assert_eq!(r.json["total"], 2, "{url}: {name}: {}", r.text);
+            // Told apart by source and identifier.
+            let mut told: Vec<String> = r.json["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        e["sources"][0]["source_name"].as_str().unwrap_or(""),
+                        e["sources"][0]["source_record_id"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            told.sort();
+            assert_eq!(
+                told,
+                ["Springfield SIS ada-1", "Springfield SIS ada-2"],
+                "{url}: {}",
+                r.text
+            );
         }
         // Committed: nothing more can be left out.
         let r = h

@@ -173,11 +173,11 @@ async fn admin_reviews_three_thousand_adds_by_filter_in_a_minute() {
     ui.fill("input[name=q]", "Ada Lovelace").await;
     ui.click("form.search button[type=submit]").await;
     let html = ui.until_text("Lovelace", false, 20).await;
-    assert_eq!(
-        visible_text(&html).matches("Ada Lovelace").count(),
-        2,
-        "{}",
-        visible_text(&html)
+    let text = visible_text(&html);
+    assert_eq!(text.matches("Ada Lovelace").count(), 2, "{text}");
+    assert!(
+        text.contains("Springfield SIS · ada-1") && text.contains("Springfield SIS · ada-2"),
+        "two people of one name are told apart: {text}"
     );
     ui.shot("review-07-records-full-name").await;
 

@@ -369,6 +369,34 @@ impl App {
         Ok(out)
     }
 
+    /// Each record's sources, by the integration's name, with its
+    /// identifier there (for a page of a list).
+    pub(super) async fn name_sources(
+        &self,
+        org: &str,
+        entities: &mut [EntityView],
+    ) -> AppResult<()> {
+        let ids: Vec<&str> = entities.iter().map(|e| e.id.as_str()).collect();
+        let links = self.engine.store().sources_of(&ids).await?;
+        if links.is_empty() {
+            return Ok(());
+        }
+        let names = self.source_names(org).await?;
+        for (entity, source, record) in links {
+            if let Some(e) = entities.iter_mut().find(|e| e.id == entity) {
+                e.sources.push(RecordSource {
+                    source_name: names
+                        .get(&source)
+                        .cloned()
+                        .unwrap_or_else(|| source.clone()),
+                    source_id: source,
+                    source_record_id: record,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The schools a run's filter may name: (source id, name).
     pub async fn review_schools(
         &self,

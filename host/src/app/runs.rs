@@ -98,7 +98,7 @@ impl App {
 
     /// Each integration's name by its id (its id when it has none), and
     /// each vendor client's, whose gradebook writes are runs of their own.
-    async fn source_names(&self, org: &str) -> AppResult<HashMap<String, String>> {
+    pub(super) async fn source_names(&self, org: &str) -> AppResult<HashMap<String, String>> {
         let store = self.engine.store();
         let mut names: HashMap<String, String> = store
             .sources(org)

@@ -546,6 +546,20 @@ pub struct EntityView {
     /// attribute → value
     #[schema(value_type = Object)]
     pub values: BTreeMap<String, Json>,
+    /// Where it comes from: each source and its identifier there, so two
+    /// people of one name are told apart.
+    #[serde(default)]
+    pub sources: Vec<RecordSource>,
+}
+
+/// A source of a record and the record's identifier in it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RecordSource {
+    pub source_id: String,
+    /// The integration's name.
+    pub source_name: String,
+    /// The record's id in the source.
+    pub source_record_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -701,5 +715,6 @@ pub fn entity_view(e: &crate::store::EntityRow) -> EntityView {
             .iter()
             .map(|(k, c)| (k.clone(), c.get("v").cloned().unwrap_or(Json::Null)))
             .collect(),
+        sources: Vec::new(),
     }
 }

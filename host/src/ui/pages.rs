@@ -1146,12 +1146,18 @@ async fn records(
             button type="submit" { "Filter" }
         }
         div.tablewrap { table {
-            thead { tr { th { "Name" } @for c in columns { th { (c) } } th { "State" } } }
+            thead { tr { th { "Name" } th { "Source · identifier" } @for c in columns { th { (c) } } th { "State" } } }
             tbody {
-                @if list.entities.is_empty() { tr { td colspan=(columns.len() + 2) { p.empty { "No records." } } } }
+                @if list.entities.is_empty() { tr { td colspan=(columns.len() + 3) { p.empty { "No records." } } } }
                 @for e in &list.entities {
                     tr {
                         td { a href={ (base) "/records/" (e.id) } { (if e.label.is_empty() { e.id.as_str() } else { e.label.as_str() }) } }
+                        td.sources {
+                            @for (i, s) in e.sources.iter().enumerate() {
+                                @if i > 0 { br; }
+                                (s.source_name) " · " span.mono { (s.source_record_id) }
+                            }
+                        }
                         @for c in columns { td { (e.values.get(*c).map(|v| value_with_orgs(v, &orgs)).unwrap_or_default()) } }
                         td { @if e.active { span.badge.ok { "Active" } } @else { span.badge.muted { "Archived" } } }
                     }
