@@ -9,6 +9,7 @@ pub mod district;
 pub mod entra_mock;
 pub mod oneroster_mock;
 pub mod powerschool_mock;
+pub mod review;
 pub mod sinks;
 pub mod support;
 pub mod xpress_mock;

@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult, ErrorBody};
+use crate::app::review::{ActionFilter, RoleCount, SelectFiltered, Selected};
 use crate::app::views::*;
 use crate::app::{App, Caller, EntityQuery};
 
@@ -111,6 +112,12 @@ pub struct ActionsQuery {
     pub kind: Option<String>,
     /// add, update or delete.
     pub action: Option<String>,
+    /// student, teacher, contact or admin: users of that role.
+    pub role: Option<String>,
+    /// The source's id of a school: records that refer to it.
+    pub school: Option<String>,
+    /// Words each of which a record must contain ("first last" finds a name).
+    pub q: Option<String>,
     pub offset: Option<i64>,
     /// Default 100, at most 500.
     pub limit: Option<i64>,
@@ -728,18 +735,52 @@ async fn actions(
     Ids((org, run)): Ids<(String, String)>,
     Params(q): Params<ActionsQuery>,
 ) -> ApiResult<Json<ActionPage>> {
+    let filter = ActionFilter {
+        kind: q.kind,
+        action: q.action,
+        role: q.role,
+        school: q.school,
+        q: q.q,
+    };
     Ok(Json(
-        app.actions(
+        app.review_actions(
             &caller,
             &org,
             &run,
-            q.kind.as_deref(),
-            q.action.as_deref(),
+            &filter,
             q.offset.unwrap_or(0),
             q.limit.unwrap_or(100),
         )
         .await?,
     ))
+}
+
+/// Leave out, put back, or apply only every action a filter shows, at once (operator).
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/runs/{run}/selection", tag = "runs",
+    params(("org" = String, Path), ("run" = String, Path)), request_body = SelectFiltered,
+    responses((status = 200, body = Selected), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn selection(
+    State(app): State<App>,
+    caller: Caller,
+    Ids((org, run)): Ids<(String, String)>,
+    Body(b): Body<SelectFiltered>,
+) -> ApiResult<Json<Selected>> {
+    Ok(Json(
+        app.select_filtered(&caller, &org, &run, &b.filter, b.select)
+            .await?,
+    ))
+}
+
+/// A run's users by role (students, teachers, contacts, admins), each by action.
+#[utoipa::path(get, path = "/api/v1/organizations/{org}/runs/{run}/roles", tag = "runs",
+    params(("org" = String, Path), ("run" = String, Path)),
+    responses((status = 200, body = Vec<RoleCount>), (status = 404, body = ErrorBody)))]
+async fn roles(
+    State(app): State<App>,
+    caller: Caller,
+    Ids((org, run)): Ids<(String, String)>,
+) -> ApiResult<Json<Vec<RoleCount>>> {
+    Ok(Json(app.role_split(&caller, &org, &run).await?))
 }
 
 /// Leave actions of a waiting run out, or put them back in (operator).
@@ -896,6 +937,8 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(get_run))
         .routes(routes!(actions))
         .routes(routes!(exclusions))
+        .routes(routes!(selection))
+        .routes(routes!(roles))
         .routes(routes!(approve))
         .routes(routes!(discard))
         .routes(routes!(entities))

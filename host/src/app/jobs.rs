@@ -184,8 +184,21 @@ impl App {
             let cell = cell.clone();
             Arc::new(move |done, total| {
                 if let Ok(mut p) = cell.lock() {
-                    p.done = done;
-                    p.total = total;
+                    // The source says how far it is in what it reads now,
+                    // with its total; the host counts every record read,
+                    // without one.
+                    match total {
+                        Some(_) => {
+                            p.done = done;
+                            p.total = total;
+                        }
+                        None => {
+                            p.read = done;
+                            if p.total.is_none() {
+                                p.done = done;
+                            }
+                        }
+                    }
                 }
             })
         };

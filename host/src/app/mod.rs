@@ -20,6 +20,7 @@ mod notifications;
 mod organizations;
 pub mod provider;
 mod records;
+pub mod review;
 mod runs;
 pub mod secrets;
 mod sources;

@@ -71,8 +71,10 @@ impl App {
                 limit,
             )
             .await?;
+        let mut entities: Vec<EntityView> = rows.iter().map(entity_view).collect();
+        self.name_sources(org, &mut entities).await?;
         Ok(EntityPage {
-            entities: rows.iter().map(entity_view).collect(),
+            entities,
             total,
             offset,
             limit,

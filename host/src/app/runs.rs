@@ -3,7 +3,6 @@
 //! their change sets, approval, exclusions and discard.
 
 use super::*;
-use crate::model::change::Action;
 use crate::model::record::vendor_source;
 
 /// A run going on a task of this process (an approved export).
@@ -26,13 +25,14 @@ impl App {
             "quick" => Mode::Quick,
             other => {
                 return Err(AppError::invalid(format!(
-                    "`{other}` is not a mode: use full or quick"
+                    "{other} is not a mode: use full or quick"
                 )));
             }
         };
         if !row.enabled {
             return Err(AppError::Conflict(format!(
-                "`{id}` is not enabled: finish its setup or enable it, then run it"
+                "{} is not enabled: finish its setup or enable it, then run it",
+                row.config.name.as_deref().unwrap_or(id)
             )));
         }
         if !row.config.sync_mode.imports() {
@@ -98,7 +98,7 @@ impl App {
 
     /// Each integration's name by its id (its id when it has none), and
     /// each vendor client's, whose gradebook writes are runs of their own.
-    async fn source_names(&self, org: &str) -> AppResult<HashMap<String, String>> {
+    pub(super) async fn source_names(&self, org: &str) -> AppResult<HashMap<String, String>> {
         let store = self.engine.store();
         let mut names: HashMap<String, String> = store
             .sources(org)
@@ -155,7 +155,11 @@ impl App {
             .store()
             .org_run(org, run_id)
             .await?
-            .ok_or_else(|| AppError::NotFound(format!("no run `{run_id}` in `{org}`")))
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "there is no run {run_id} in this organization: open Runs to see its runs"
+                ))
+            })
     }
 
     /// How many of a run's actions an admin left out of its approval.
@@ -188,6 +192,7 @@ impl App {
                         Some((done, total)) => Progress {
                             done,
                             total,
+                            read: done,
                             waiting: None,
                         },
                         None => Progress::default(),
@@ -211,40 +216,13 @@ impl App {
         offset: i64,
         limit: i64,
     ) -> AppResult<ActionPage> {
-        self.run_row(caller, org, run_id).await?;
-        if let Some(a) = action
-            && Action::parse(a).is_none()
-        {
-            return Err(AppError::invalid(format!(
-                "`{a}` is not an action: use add, update or delete"
-            )));
-        }
-        let offset = offset.max(0);
-        let limit = limit.clamp(1, 500);
-        let store = self.engine.store();
-        let rows = store.changes(run_id, kind, action, offset, limit).await?;
-        let (total, excluded) = store.count_changes(run_id, kind, action).await?;
-        Ok(ActionPage {
-            next_offset: (offset + (rows.len() as i64) < total).then_some(offset + limit),
-            actions: rows
-                .into_iter()
-                .map(|c| ActionView {
-                    seq: c.seq,
-                    kind: c.kind,
-                    action: c.action,
-                    entity_id: c.entity_id,
-                    source_record_id: c.source_record_id,
-                    before: c.before,
-                    after: c.after,
-                    diff: c.diff,
-                    excluded: c.excluded,
-                })
-                .collect(),
-            total,
-            excluded,
-            offset,
-            limit,
-        })
+        let filter = super::review::ActionFilter {
+            kind: kind.map(str::to_string),
+            action: action.map(str::to_string),
+            ..Default::default()
+        };
+        self.review_actions(caller, org, run_id, &filter, offset, limit)
+            .await
     }
 
     /// Leave actions of a waiting run out of its approval, or put them back.
@@ -255,14 +233,7 @@ impl App {
         run_id: &str,
         x: &Exclusions,
     ) -> AppResult<()> {
-        caller.require(org, Role::Operator)?;
-        let run = self.run_row(caller, org, run_id).await?;
-        if !run.status.is_waiting() {
-            return Err(AppError::Conflict(format!(
-                "run {run_id} is {}; only a waiting run's actions can be left out",
-                run.status.as_str()
-            )));
-        }
+        self.waiting_row(caller, org, run_id).await?;
         for (seqs, excluded) in [(&x.exclude, true), (&x.include, false)] {
             for seq in seqs {
                 if !self

@@ -314,10 +314,14 @@ impl From<&Run> for RunSummary {
 /// Live progress of a run that is reading.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct Progress {
-    /// Records the connector reports as read.
+    /// Records read of what the source reads now, when it says its total
+    /// (`total`); otherwise every record read so far.
     pub done: u64,
-    /// Records it expects, when it says.
+    /// Records the source says it has of what it reads now, when it says.
     pub total: Option<u64>,
+    /// Every record the run has read so far, list after list.
+    #[serde(default)]
+    pub read: u64,
     /// Why it waits for a plugin slot, while it does (every slot is busy
     /// with other runs).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -355,6 +359,9 @@ pub struct StartRun {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ActionView {
     pub seq: i64,
+    /// The record as an admin names it: a person's name, a class's title,
+    /// an enrollment's person and class by name.
+    pub label: String,
     pub kind: String,
     /// add, update or delete.
     pub action: String,
@@ -539,6 +546,20 @@ pub struct EntityView {
     /// attribute → value
     #[schema(value_type = Object)]
     pub values: BTreeMap<String, Json>,
+    /// Where it comes from: each source and its identifier there, so two
+    /// people of one name are told apart.
+    #[serde(default)]
+    pub sources: Vec<RecordSource>,
+}
+
+/// A source of a record and the record's identifier in it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RecordSource {
+    pub source_id: String,
+    /// The integration's name.
+    pub source_name: String,
+    /// The record's id in the source.
+    pub source_record_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -694,5 +715,6 @@ pub fn entity_view(e: &crate::store::EntityRow) -> EntityView {
             .iter()
             .map(|(k, c)| (k.clone(), c.get("v").cloned().unwrap_or(Json::Null)))
             .collect(),
+        sources: Vec::new(),
     }
 }

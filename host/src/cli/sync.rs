@@ -388,11 +388,15 @@ async fn import(
         trigger: "manual".into(),
         by: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
         auto_commit: auto_commit.then_some(true),
-        progress: Some(Arc::new(move |done, total| {
-            if let Some(t) = total {
+        // The connector's count of what it reads now, with its source's
+        // total, stands over the engine's count of all records read.
+        progress: Some(Arc::new(move |done, total| match total {
+            Some(t) => {
                 sink_bar.set_length(t);
+                sink_bar.set_position(done);
             }
-            sink_bar.set_position(done);
+            None if sink_bar.length().is_none() => sink_bar.set_position(done),
+            None => {}
         })),
         ..Default::default()
     };

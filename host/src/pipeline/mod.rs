@@ -63,6 +63,9 @@ pub struct ImportOptions {
     pub by: String,
     /// Commit without approval (unless a hold threshold is passed); none: the source's setting.
     pub auto_commit: Option<bool>,
+    /// Told `(done, Some(total))` by the connector, of what it reads now,
+    /// when the source says its total; `(read, None)` by the engine, every
+    /// record read so far.
     pub progress: Option<ProgressSink>,
     /// Told why the run waits for a plugin slot (another organization's
     /// runs hold them all), and when it goes on.
@@ -206,7 +209,11 @@ impl Engine {
         let inner = progress.take();
         *progress = Some(Arc::new(move |done, total| {
             if let Ok(mut p) = seen.lock() {
-                *p = Some((done, total));
+                // The source's count of what it reads now, with its total,
+                // stands over the host's count without one.
+                if total.is_some() || p.is_none_or(|(_, t)| t.is_none()) {
+                    *p = Some((done, total));
+                }
             }
             if let Some(inner) = &inner {
                 inner(done, total);
@@ -745,9 +752,17 @@ impl Engine {
             Some(s) => s.clone(),
             None => secrets_from_env(config)?,
         };
-        // Progress is the engine's to report (records read so far), not the plugin's.
+        // Two counts reach the sink: the plugin's, of what it reads now, with
+        // the total the source says (some); the engine's, of every record
+        // read so far, without one (none). The sink keeps them apart.
         let (session, package, spares) = self
-            .connect_reader(org_id, config, &secrets, None, opts.waiting.clone())
+            .connect_reader(
+                org_id,
+                config,
+                &secrets,
+                opts.progress.clone(),
+                opts.waiting.clone(),
+            )
             .await?;
         let kinds = imported_kinds(&package, config, report);
         let mut reconciler = Reconciler::new(

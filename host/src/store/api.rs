@@ -627,9 +627,15 @@ impl Store {
             }
             clause.push_str(&format!(" AND {value} IN ({})", placeholders.join(", ")));
         }
-        let pattern = search
-            .filter(|s| !s.is_empty())
-            .map(|s| format!("%{}%", s.to_lowercase()));
+        // Each word on its own, so "first last" finds a given and a family name.
+        for word in search.unwrap_or("").split_whitespace().take(8) {
+            binds.push(super::review::contains(word));
+            clause.push_str(&format!(
+                " AND LOWER(data) LIKE ${} ESCAPE '\\'",
+                5 + binds.len() - 1
+            ));
+        }
+        let pattern: Option<String> = None;
         let n = 5 + binds.len();
         let list_sql = format!(
             "SELECT id, kind, active, data FROM entities WHERE {clause} ORDER BY id LIMIT ${n} OFFSET ${}",

@@ -134,6 +134,34 @@ impl Store {
             .collect()
     }
 
+    /// (entity, source, source record id) of every active link of some
+    /// entities (a page of a list), in the order of source.
+    pub async fn sources_of(
+        &self,
+        entity_ids: &[&str],
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in entity_ids.chunks(500) {
+            let mut p = self.params();
+            let sql = format!(
+                "SELECT entity_id, source_id, source_record_id FROM entity_links WHERE active = 1 AND entity_id IN ({}) ORDER BY source_id, source_record_id",
+                p.list(chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push((
+                    r.try_get("entity_id")?,
+                    r.try_get("source_id")?,
+                    r.try_get("source_record_id")?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn entity_history(&self, entity_id: &str) -> Result<Vec<HistoryRow>, StoreError> {
         // An add keeps no diff of its own: its change's data is the diff.
         let rows = sqlx::query(

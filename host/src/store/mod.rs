@@ -150,6 +150,7 @@ mod entities;
 pub mod exports;
 pub mod jobs;
 pub mod provider;
+pub mod review;
 mod runs;
 pub mod sync;
 

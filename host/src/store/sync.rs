@@ -561,30 +561,7 @@ impl Store {
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let action: String = r.try_get("action")?;
-                let after = json_or_null(r.try_get("after_data")?);
-                let diff = json_or_null(r.try_get("diff")?).or_else(|| added_diff(&action, &after));
-                Ok(ChangeRow {
-                    seq: r.try_get("seq")?,
-                    kind: r.try_get("kind")?,
-                    action,
-                    entity_id: r.try_get("entity_id")?,
-                    source_record_id: r.try_get("source_record_id")?,
-                    before: json_or_null(r.try_get("before_data")?),
-                    after,
-                    diff,
-                    record_hash: None,
-                    visible: r.try_get::<i64, _>("visible")? != 0,
-                    excluded: r.try_get::<i64, _>("excluded")? != 0,
-                    duplicate_of: duplicate_of(
-                        r.try_get("duplicate_of")?,
-                        r.try_get("duplicate_domain")?,
-                    ),
-                })
-            })
-            .collect()
+        rows.iter().map(change_row).collect()
     }
 
     /// Mark actions of a waiting run as excluded; returns how many matched.
@@ -903,6 +880,27 @@ impl Commit<'_> {
         .await?
         .rows_affected())
     }
+}
+
+/// One action as `Store::changes` selects it (its columns, by name).
+pub(super) fn change_row(r: &sqlx::any::AnyRow) -> Result<ChangeRow, StoreError> {
+    let action: String = r.try_get("action")?;
+    let after = json_or_null(r.try_get("after_data")?);
+    let diff = json_or_null(r.try_get("diff")?).or_else(|| added_diff(&action, &after));
+    Ok(ChangeRow {
+        seq: r.try_get("seq")?,
+        kind: r.try_get("kind")?,
+        action,
+        entity_id: r.try_get("entity_id")?,
+        source_record_id: r.try_get("source_record_id")?,
+        before: json_or_null(r.try_get("before_data")?),
+        after,
+        diff,
+        record_hash: None,
+        visible: r.try_get::<i64, _>("visible")? != 0,
+        excluded: r.try_get::<i64, _>("excluded")? != 0,
+        duplicate_of: duplicate_of(r.try_get("duplicate_of")?, r.try_get("duplicate_domain")?),
+    })
 }
 
 /// The pair a change row keeps, when it keeps one.

@@ -29,10 +29,13 @@
           } else if (p.waiting) {
             text.textContent = "Waiting: " + p.waiting;
           } else if (p.total) {
+            // The source's total is of what it reads now (one list).
+            var done = Math.min(p.done, p.total);
             bar.max = p.total;
-            bar.value = p.done;
-            text.textContent = p.done + " of " + p.total + " records read (" +
-              Math.floor((p.done * 100) / p.total) + "%)";
+            bar.value = done;
+            text.textContent = done + " of " + p.total + " records of what it reads now (" +
+              Math.floor((done * 100) / p.total) + "%)" +
+              (p.read ? ", " + p.read + " records read in all" : "");
           } else if (p.done) {
             text.textContent = p.done + " records read";
           }

@@ -234,6 +234,30 @@ pub fn duration(start: &str, end: Option<&str>) -> String {
     }
 }
 
+/// A message as an admin reads it: no backticks (they mark names for the
+/// log and the API), its first sentence up front, and the whole text behind
+/// a "Details" disclosure when there is more to it.
+pub fn admin_message(text: &str) -> Markup {
+    let plain = text.replace('`', "");
+    let plain = plain.trim();
+    let first = match plain.find(". ") {
+        Some(i) => &plain[..=i],
+        None => plain,
+    };
+    let short: String = if first.chars().count() > 200 {
+        let cut: String = first.chars().take(200).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        first.to_string()
+    };
+    html! {
+        span.message { (short) }
+        @if short != plain {
+            details.detail { summary { "Details" } pre { (plain) } }
+        }
+    }
+}
+
 /// A value of a record as text: references by kind and id, lists joined.
 pub fn value_text(v: &Json) -> String {
     match v {

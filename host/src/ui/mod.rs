@@ -155,7 +155,7 @@ impl IntoResponse for UiError {
             html! {
                 div.panel {
                     h1 { (title) }
-                    p { (self.0.to_string()) }
+                    p.error-message { (layout::admin_message(&self.0.to_string())) }
                     p { a href="/" { "Back to Homeroom" } }
                 }
             },

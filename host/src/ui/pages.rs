@@ -14,7 +14,8 @@ use super::{Form, UiResult, html_page, see_other};
 use crate::app::AppError;
 use crate::app::Role;
 use crate::app::Session;
-use crate::app::views::{Activate, Exclusions, Resolve, RunSummary, entity_label};
+use crate::app::review::{ActionFilter, Selection};
+use crate::app::views::{Activate, Exclusions, Resolve, RunSummary};
 use crate::app::{App, EntityQuery};
 use crate::model::change::Action;
 
@@ -514,7 +515,7 @@ async fn run_progress(
     let view = app.run(&session.caller, &org, &run).await?;
     let p = view.progress.unwrap_or_default();
     Ok(axum::Json(serde_json::json!({
-        "status": view.summary.status, "done": p.done, "total": p.total, "waiting": p.waiting,
+        "status": view.summary.status, "done": p.done, "total": p.total, "read": p.read, "waiting": p.waiting,
     }))
     .into_response())
 }
@@ -539,6 +540,11 @@ async fn run_page(
         .await?;
     // An export's issues name the hub's records; an import's, the source's.
     let export = s.mode == "export";
+    let roles = if !export && run.report.counts.contains_key("user") {
+        app.role_split(&ctx.session.caller, &org, &run_id).await?
+    } else {
+        Vec::new()
+    };
     let mut issue_links = std::collections::HashMap::new();
     for i in run
         .report
@@ -582,7 +588,7 @@ async fn run_page(
                         a href={ (base) "/records/" (id) } { (i.source_id) }
                     } @else { (i.source_id) }
                 }
-                td { (i.message) }
+                td { (layout::admin_message(&i.message)) }
             }
         }
     };
@@ -616,14 +622,14 @@ async fn run_page(
                 @if s.attempt > 1 { p.hint { "Attempt " (s.attempt) ": the worker of an earlier run of it stopped answering, so this one reads the source again." } }
                 @if let Some(total) = p.total {
                     progress max=(total) value=(p.done) {}
-                    @if total > 0 { " " (p.done) " of " (total) " records read (" (p.done * 100 / total) "%)" }
+                    @if total > 0 { " " span data-progress-share { (p.done.min(total)) " of " (total) " records of what it reads now (" (p.done.min(total) * 100 / total) "%)" @if p.read > 0 { ", " (p.read) " records read in all" } } }
                 } @else { progress {} }
                 span.muted data-progress-text { "This page follows the run; it shows the report when the run is over." }
                 noscript { a href={ (base) "/runs/" (s.id) } { "Reload to see where it stands" } }
             }
         }
         @if let Some(f) = &s.failure {
-            div.callout.bad role="alert" { strong { "The run failed; nothing was committed." } (f) }
+            div.callout.bad role="alert" { strong { "The run failed; nothing was committed." } " " (layout::admin_message(f)) }
         }
         @if let (Some(h), "held") = (&s.hold_reason, s.status.as_str()) {
             div.callout.warn { strong { "Held: the changes pass this source's hold threshold." } (h) }
@@ -715,6 +721,28 @@ async fn run_page(
                 }
             } }
         }
+        @if !roles.is_empty() {
+            h2 #roles { "Users by role" }
+            p.help { "The users of this run, split by role. Open a count to review those actions, search them, and leave them out or keep them all at once." }
+            div.tablewrap { table.roles {
+                thead { tr { th { "Role" } th.num { "Add" } th.num { "Update" } th.num { "Delete" } } }
+                tbody {
+                    @for r in &roles {
+                        tr {
+                            td { (r.label[..1].to_uppercase()) (r.label[1..]) }
+                            @for (action, n) in [("add", r.add), ("update", r.update), ("delete", r.delete)] {
+                                td.num {
+                                    @if n > 0 && r.role != "other" {
+                                        a.count-link href={ (base) "/runs/" (s.id) "/actions?kind=user&role=" (r.role) "&action=" (action) }
+                                            aria-label={ (n) " " (action) " actions of " (r.label) } { (n) }
+                                    } @else if n > 0 { (n) } @else { span.muted { "0" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            } }
+        }
         @if !run.report.errors.is_empty() {
             h2 #errors { @if export { "Rejected by the destination (" } @else { "Errors (" } (run.report.errors_total) ")" }
             div.tablewrap { table {
@@ -755,6 +783,40 @@ async fn run_page(
 
 const ACTIONS_PAGE: i64 = 100;
 
+/// The filter of an action list, from its query string or its form.
+fn action_filter(q: &Form) -> ActionFilter {
+    ActionFilter {
+        kind: q.opt("kind"),
+        action: q.opt("action"),
+        role: q.opt("role"),
+        school: q.opt("school"),
+        q: q.opt("q"),
+    }
+}
+
+/// The query string of a filter (no leading `?`).
+fn filter_query(f: &ActionFilter) -> String {
+    [
+        ("kind", &f.kind),
+        ("action", &f.action),
+        ("role", &f.role),
+        ("school", &f.school),
+        ("q", &f.q),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{k}={}", enc(v.as_deref().unwrap_or(""))))
+    .collect::<Vec<_>>()
+    .join("&")
+}
+
+/// The roles a user list can be narrowed to: (value, label).
+const ROLE_CHOICES: &[(&str, &str)] = &[
+    ("student", "Students"),
+    ("teacher", "Teachers"),
+    ("contact", "Contacts"),
+    ("admin", "Admins"),
+];
+
 async fn actions_page(
     State(app): State<App>,
     session: Session,
@@ -763,76 +825,133 @@ async fn actions_page(
 ) -> UiResult {
     let q = query(q);
     let ctx = ctx(&app, session, &org).await?;
-    let kind = q.opt("kind");
-    let action = q.opt("action");
+    let filter = action_filter(&q);
     let offset = q.text("offset").parse::<i64>().unwrap_or(0).max(0);
     let run = app.run(&ctx.session.caller, &org, &run_id).await?;
     let list = app
-        .actions(
+        .review_actions(
             &ctx.session.caller,
             &org,
             &run_id,
-            kind.as_deref(),
-            action.as_deref(),
+            &filter,
             offset,
             ACTIONS_PAGE,
         )
         .await?;
+    let schools = app
+        .review_schools(&ctx.session.caller, &org, &run_id)
+        .await?;
+    let kinds: Vec<String> = run.report.counts.keys().cloned().collect();
     let base = ctx.base();
     let editable = run.waiting && ctx.can(Role::Operator);
     let committed = run.summary.status == "committed";
+    let role_label = filter.role.as_deref().and_then(|r| {
+        ROLE_CHOICES
+            .iter()
+            .find(|(v, _)| *v == r)
+            .map(|(_, l)| l.to_string())
+    });
     let title = format!(
         "{} of {}",
-        action_label(action.as_deref().unwrap_or("")),
-        kind.as_deref()
+        action_label(filter.action.as_deref().unwrap_or("")),
+        role_label.unwrap_or_else(|| filter
+            .kind
+            .as_deref()
             .map(kind_label)
-            .unwrap_or_else(|| "all kinds".into())
+            .unwrap_or_else(|| "all kinds".into()))
     );
-    let here = format!(
-        "{base}/runs/{run_id}/actions?kind={}&action={}",
-        enc(kind.as_deref().unwrap_or("")),
-        enc(action.as_deref().unwrap_or(""))
-    );
+    let fq = filter_query(&filter);
+    let here = format!("{base}/runs/{run_id}/actions?{fq}");
+    let narrowed = !filter.is_empty();
+    let run_name = run
+        .summary
+        .source_name
+        .clone()
+        .unwrap_or_else(|| run.summary.source_id.clone());
     let body = html! {
-        p.crumbs { a href={ (base) "/runs" } { "Runs" } " / " a href={ (base) "/runs/" (run_id) } { (run_id) } " / " (title) }
+        p.crumbs { a href={ (base) "/runs" } { "Runs" } " / " a href={ (base) "/runs/" (run_id) } { "Import from " (run_name) } " / " (title) }
         div.pagehead {
             div {
                 h1 { (title) }
-                p.lead { (list.total) " action(s)" @if list.excluded > 0 { ", " (list.excluded) " left out" } ". "
-                    @if editable { "Uncheck what should not be applied, then approve." }
+                p.lead { span #shown-count { (list.total) } " action(s) shown" @if list.excluded > 0 { ", " (list.excluded) " of them left out" } ". "
+                    @if editable { "Narrow the list, then leave out or keep what it shows, or uncheck single actions; approve applies the rest." }
                     @else if committed { "This run is committed; unchecked actions were left out." }
+                }
+            }
+        }
+        form.search.filters method="get" action={ (base) "/runs/" (run_id) "/actions" } {
+            label { "Kind "
+                select name="kind" {
+                    option value="" { "Any kind" }
+                    @for k in &kinds { option value=(k) selected[filter.kind.as_deref() == Some(k.as_str())] { (kind_label(k)) } }
+                }
+            }
+            label { "Action "
+                select name="action" {
+                    option value="" { "Any action" }
+                    @for a in Action::ALL { option value=(a.as_str()) selected[filter.action.as_deref() == Some(a.as_str())] { (action_label(a.as_str())) } }
+                }
+            }
+            label { "Role "
+                select name="role" {
+                    option value="" { "Any role" }
+                    @for (v, l) in ROLE_CHOICES { option value=(v) selected[filter.role.as_deref() == Some(*v)] { (l) } }
+                }
+            }
+            label { "School "
+                select name="school" {
+                    option value="" { "Any school" }
+                    @for (id, name) in &schools { option value=(id) selected[filter.school.as_deref() == Some(id.as_str())] { (name) " (" (id) ")" } }
+                }
+            }
+            label { "Search "
+                input type="search" name="q" value=[filter.q.as_deref()] placeholder="Name, email, id…";
+            }
+            button type="submit" { "Filter" }
+            @if narrowed { a href={ (base) "/runs/" (run_id) "/actions" } { "Clear" } }
+        }
+        @if editable && list.total > 0 {
+            form.selectall method="post" {
+                (ctx.csrf())
+                @for (k, v) in [("kind", &filter.kind), ("action", &filter.action), ("role", &filter.role), ("school", &filter.school), ("q", &filter.q)] {
+                    input type="hidden" name=(k) value=[v.as_deref()];
+                }
+                div.buttons {
+                    button type="submit" name="go" value="exclude_all" { "Leave out all " (list.total) " shown" }
+                    button type="submit" name="go" value="include_all" { "Keep all " (list.total) " shown" }
+                    @if narrowed { button type="submit" name="go" value="only" { "Apply only these " (list.total) }}
                 }
             }
         }
         form method="post" {
             (ctx.csrf())
-            input type="hidden" name="kind" value=[kind.as_deref()];
-            input type="hidden" name="action" value=[action.as_deref()];
+            @for (k, v) in [("kind", &filter.kind), ("action", &filter.action), ("role", &filter.role), ("school", &filter.school), ("q", &filter.q)] {
+                input type="hidden" name=(k) value=[v.as_deref()];
+            }
             input type="hidden" name="offset" value=(offset);
             div.tablewrap { table {
-                thead { tr { th { "Apply" } th { "Record" } th { "Action" } th { "Changes" } } }
+                thead { tr { th { "Apply" } th { "Record" } th { "Source · identifier" } th { "Action" } th { "Changes" } } }
                 tbody {
-                    @if list.actions.is_empty() { tr { td colspan="4" { p.empty { "No actions." } } } }
+                    @if list.actions.is_empty() { tr { td colspan="5" { p.empty { "No actions." } } } }
                     @for a in &list.actions {
-                        @let data = a.after.as_ref().or(a.before.as_ref()).and_then(Json::as_object);
-                        @let label = data.map(|d| entity_label(&a.kind, d)).unwrap_or_default();
+                        @let label = if a.label.trim().is_empty() { a.source_record_id.clone() } else { a.label.clone() };
                         tr.excluded[a.excluded] {
                             td {
                                 input type="hidden" name="shown" value=(a.seq);
                                 input type="checkbox" name="keep" value=(a.seq) id={ "keep-" (a.seq) }
                                     checked[!a.excluded] disabled[!editable]
-                                    aria-label={ "Apply " (a.action) " of " (a.source_record_id) };
+                                    aria-label={ "Apply " (a.action) " of " (label) " (" (a.source_record_id) ")" };
                             }
                             td {
                                 label for={ "keep-" (a.seq) } {
                                     @if a.action != "add" || committed {
-                                        a href={ (base) "/records/" (a.entity_id) } { (if label.is_empty() { &a.source_record_id } else { &label }) }
+                                        a href={ (base) "/records/" (a.entity_id) } { (label) }
                                     } @else {
-                                        (if label.is_empty() { &a.source_record_id } else { &label })
+                                        (label)
                                     }
                                 }
-                                small.muted.mono { " " (a.source_record_id) }
                             }
+                            td { (run_name) " · " span.mono { (a.source_record_id) } }
                             td { (a.action) @if a.excluded { " " span.badge.muted { "left out" } } }
                             td {
                                 @if a.action == "delete" {
@@ -878,11 +997,29 @@ async fn actions_post(
     Path((org, run_id)): Path<(String, String)>,
     form: Form,
 ) -> UiResult {
+    let filter = action_filter(&form);
+    let back = |done: &str, offset: i64| {
+        see_other(&format!(
+            "/orgs/{org}/runs/{run_id}/actions?{}&offset={offset}&done={done}",
+            filter_query(&filter)
+        ))
+    };
+    let select = match form.get("go") {
+        Some("exclude_all") => Some(Selection::Exclude),
+        Some("include_all") => Some(Selection::Include),
+        Some("only") => Some(Selection::Only),
+        _ => None,
+    };
+    if let Some(select) = select {
+        app.select_filtered(&session.caller, &org, &run_id, &filter, select)
+            .await?;
+        return Ok(back("selection", 0));
+    }
     let parse = |v: Vec<String>| -> Result<Vec<i64>, AppError> {
         v.iter()
             .map(|s| {
                 s.parse::<i64>()
-                    .map_err(|_| AppError::invalid(format!("`{s}` is not an action number")))
+                    .map_err(|_| AppError::invalid(format!("{s} is not an action number")))
             })
             .collect()
     };
@@ -904,12 +1041,10 @@ async fn actions_post(
             "/orgs/{org}/runs/{run_id}?done=approved"
         )));
     }
-    Ok(see_other(&format!(
-        "/orgs/{org}/runs/{run_id}/actions?kind={}&action={}&offset={}&done=selection",
-        enc(&form.text("kind")),
-        enc(&form.text("action")),
-        form.text("offset").parse::<i64>().unwrap_or(0)
-    )))
+    Ok(back(
+        "selection",
+        form.text("offset").parse::<i64>().unwrap_or(0),
+    ))
 }
 
 async fn approve(
@@ -1011,12 +1146,18 @@ async fn records(
             button type="submit" { "Filter" }
         }
         div.tablewrap { table {
-            thead { tr { th { "Name" } @for c in columns { th { (c) } } th { "State" } } }
+            thead { tr { th { "Name" } th { "Source · identifier" } @for c in columns { th { (c) } } th { "State" } } }
             tbody {
-                @if list.entities.is_empty() { tr { td colspan=(columns.len() + 2) { p.empty { "No records." } } } }
+                @if list.entities.is_empty() { tr { td colspan=(columns.len() + 3) { p.empty { "No records." } } } }
                 @for e in &list.entities {
                     tr {
                         td { a href={ (base) "/records/" (e.id) } { (if e.label.is_empty() { e.id.as_str() } else { e.label.as_str() }) } }
+                        td.sources {
+                            @for (i, s) in e.sources.iter().enumerate() {
+                                @if i > 0 { br; }
+                                (s.source_name) " · " span.mono { (s.source_record_id) }
+                            }
+                        }
                         @for c in columns { td { (e.values.get(*c).map(|v| value_with_orgs(v, &orgs)).unwrap_or_default()) } }
                         td { @if e.active { span.badge.ok { "Active" } } @else { span.badge.muted { "Archived" } } }
                     }
