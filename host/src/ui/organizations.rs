@@ -79,11 +79,11 @@ async fn list_page(
                         (layout::csrf_field(&session.csrf))
                         div.field {
                             label for="org_name" { "Name" }
-                            input #org_name name="name" value=(name) placeholder="Springfield Public Schools";
+                            input #org_name type="text" name="name" value=(name) placeholder="Springfield Public Schools";
                         }
                         div.field {
                             label for="org_id" { "Id (lowercase letters, digits, - or _; it is in every address)" }
-                            input #org_id name="id" value=(id) placeholder="springfield";
+                            input #org_id type="text" name="id" value=(id) placeholder="springfield";
                         }
                         div.buttons { button.primary type="submit" { "Create organization" } }
                     }
@@ -141,7 +141,7 @@ async fn show_page(
             h2 { "Name" }
             @if let Some((_, e)) = typed_name { div.callout.bad role="alert" { (e) } }
             div.field { label for="org_name" { "Name (headings and reports show it)" }
-                input #org_name name="name" value=(name_value) disabled[!admin]; }
+                input #org_name type="text" name="name" value=(name_value) disabled[!admin]; }
             p.hint { "Id: " code { (ctx.org.id) } " (it does not change)." }
             @if admin { div.buttons { button type="submit" { "Save name" } } }
         }
@@ -159,8 +159,9 @@ async fn show_page(
                         thead { tr { th { "Name" } th { "Role" } th { "Made by" } th { "Made" } th {} } }
                         tbody { @for t in &tokens { tr {
                             td { (t.name) } td { (t.role) } td { (t.created_by) } td { (when(&t.created_at)) }
-                            td { form method="post" action={ (base) "/tokens/" (t.id) "/revoke" } data-confirm="Revoke this token? Whoever uses it is signed out." {
-                                (ctx.csrf()) button.link type="submit" { "Revoke" } } }
+                            td { @if t.id == ctx.session.caller.token_id { span.muted { "(yours)" } } @else {
+                                form method="post" action={ (base) "/tokens/" (t.id) "/revoke" } data-confirm="Revoke this token? Whoever uses it is signed out." {
+                                    (ctx.csrf()) button.link type="submit" { "Revoke" } } } }
                         } } }
                     } }
                 }
@@ -170,7 +171,7 @@ async fn show_page(
                     (ctx.csrf())
                     div.row {
                         div.field { label for="token_name" { "Name (the person or system that will use it)" }
-                            input #token_name name="name" value=(token_error.map(|(n, _)| n).unwrap_or("")); }
+                            input #token_name type="text" name="name" value=(token_error.map(|(n, _)| n).unwrap_or("")); }
                         div.field { label for="token_role" { "Role" }
                             select #token_role name="role" {
                                 option value="viewer" { "viewer: reads everything, changes nothing" }
