@@ -76,6 +76,28 @@ pub struct Organization {
     pub notifications: Option<Notifications>,
 }
 
+impl Organization {
+    /// An organization's name as an admin types it: not empty, and short
+    /// enough for headings and tables (the same bound as an integration's).
+    /// Returns the name trimmed. One check for the file, the API and the UI.
+    pub fn check_name(name: &str) -> Result<String, String> {
+        let name = name.trim();
+        let n = name.chars().count();
+        if n == 0 {
+            return Err(
+                "the organization's name is empty: give it the name people know the district by"
+                    .into(),
+            );
+        }
+        if n > MAX_NAME_CHARS {
+            return Err(format!(
+                "the organization's name is {n} characters long: keep it to {MAX_NAME_CHARS}"
+            ));
+        }
+        Ok(name.to_string())
+    }
+}
+
 /// An organization's settings beside its name, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default)]
@@ -724,6 +746,9 @@ impl Schedule {
         if self.every == Every::Week && self.weekday.is_none() {
             return bad("a weekly schedule needs its weekday: monday ... sunday".into());
         }
+        if self.every == Every::Week && self.at.as_deref().is_none_or(|t| t.trim().is_empty()) {
+            return bad("a weekly schedule needs its time of day: use HH:MM, such as 02:30".into());
+        }
         Ok(())
     }
 
@@ -908,6 +933,7 @@ impl DistrictConfig {
     pub fn parse(text: &str) -> Result<DistrictConfig, ConfigError> {
         let config: DistrictConfig =
             toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        Organization::check_name(&config.organization.name).map_err(ConfigError::Parse)?;
         for s in &config.sources {
             s.validate()?;
         }
@@ -1066,9 +1092,96 @@ impl SourceConfig {
                 }
             }
         }
+        self.check_attributes_and_values().map_err(invalid)?;
         let h = &self.advanced.hold;
         if !(0.0..=1.0).contains(&h.updated_share) || !(0.0..=1.0).contains(&h.deleted_share) {
             return Err(invalid("hold thresholds are shares between 0 and 1".into()));
+        }
+        Ok(())
+    }
+
+    /// Every attribute a setting names is one the canonical model has on
+    /// its kind; every grade is a CEDS grade; every pattern compiles. One
+    /// check for the file, the API and the UI (all go through `validate`).
+    fn check_attributes_and_values(&self) -> Result<(), String> {
+        use crate::model::contract::GRADES;
+        let attribute = |kind: &str, name: &str, what: &str| -> Result<(), String> {
+            let entity = entity_kind_of(kind);
+            let Ok(k) = EntityKind::from_cli(entity) else {
+                return Ok(()); // the kind itself is checked above
+            };
+            if crate::model::oneroster::has_attribute(k, name.trim()) {
+                return Ok(());
+            }
+            let known = crate::model::oneroster::any_version_fields(k);
+            Err(format!(
+                "{what}: “{name}” is not an attribute of {kind}. Use one of {}, or metadata.<name> for an extension",
+                known.join(", ")
+            ))
+        };
+        let grade = |value: &str, what: &str| -> Result<(), String> {
+            if GRADES.iter().any(|g| g.eq_ignore_ascii_case(value.trim())) {
+                return Ok(());
+            }
+            Err(format!(
+                "{what}: “{value}” is not a grade. Use one of {}",
+                GRADES.join(", ")
+            ))
+        };
+        for r in &self.requirements {
+            attribute(&r.kind, &r.attribute, "a requirement")?;
+        }
+        for d in &self.domains {
+            for a in &d.attributes {
+                attribute(&d.kind, a, "a domain of uniqueness")?;
+            }
+        }
+        for m in &self.master_fields {
+            if m.attribute != EVERY_ATTRIBUTE {
+                attribute(&m.kind, &m.attribute, "a master field")?;
+            }
+        }
+        for m in &self.mapping {
+            attribute(&m.kind, &m.target, "a mapping")?;
+        }
+        for (kind, keys) in &self.advanced.match_keys {
+            for a in keys {
+                attribute(kind, a, "a match key")?;
+            }
+        }
+        for f in self.filters.iter().chain(self.export.filters.iter()) {
+            match &f.rule {
+                FilterRule::GradeRange { min, max } => {
+                    grade(min, "the lowest grade of a grade filter")?;
+                    grade(max, "the highest grade of a grade filter")?;
+                }
+                FilterRule::Custom { all, any } => {
+                    for c in all.iter().chain(any.iter()) {
+                        let what = format!("a condition of the {} filter", f.kind);
+                        attribute(&f.kind, &c.attribute, &what)?;
+                        let values = c.value.iter().chain(c.values.iter());
+                        if c.op == Op::Matches {
+                            for v in values {
+                                regex::Regex::new(v).map_err(|_| {
+                                    format!(
+                                        "{what}: the pattern “{v}” is not a regular expression that can be read; check its brackets and backslashes"
+                                    )
+                                })?;
+                            }
+                        } else if c.attribute.trim() == "grades"
+                            && matches!(
+                                c.op,
+                                Op::Equals | Op::NotEquals | Op::In | Op::Greater | Op::Less
+                            )
+                        {
+                            for v in values {
+                                grade(v, &what)?;
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
         Ok(())
     }

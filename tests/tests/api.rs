@@ -1477,7 +1477,8 @@ async fn first_start_makes_a_demo_organization_and_an_admin_token() {
     );
     let (session, _) = h.sign_in(&token, "demo").await;
     let home = h.page(&session, "/").await;
-    assert_eq!(home.headers[header::LOCATION], "/orgs/demo");
+    // Two organizations now (demo and springfield): `/` asks which.
+    assert_eq!(home.headers[header::LOCATION], "/orgs");
     let gallery = h.page(&session, "/orgs/demo/gallery?q=focus").await;
     assert!(gallery.text.contains("Focus") && !gallery.text.contains("Lumen Touch"));
 }

@@ -198,6 +198,21 @@ async fn get_org(
     Ok(Json(app.organization(&caller, &org).await?))
 }
 
+/// Rename an organization (its admins only).
+#[utoipa::path(put, path = "/api/v1/organizations/{org}", tag = "organizations",
+    params(("org" = String, Path)), request_body = OrgRename,
+    responses((status = 200, body = OrgInfo), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn rename_org(
+    State(app): State<App>,
+    caller: Caller,
+    Ids(org): Ids<String>,
+    Body(new): Body<OrgRename>,
+) -> ApiResult<Json<OrgInfo>> {
+    Ok(Json(
+        app.rename_organization(&caller, &org, &new.name).await?,
+    ))
+}
+
 /// Overview counts: schools, teachers, students, classes, runs waiting, duplicates.
 #[utoipa::path(get, path = "/api/v1/organizations/{org}/overview", tag = "organizations",
     params(("org" = String, Path)),
@@ -904,7 +919,7 @@ pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(me))
         .routes(routes!(list_orgs, create_org))
-        .routes(routes!(get_org))
+        .routes(routes!(get_org, rename_org))
         .routes(routes!(overview))
         .routes(routes!(audit))
         .routes(routes!(list_tokens, create_token))

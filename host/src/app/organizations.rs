@@ -162,10 +162,8 @@ impl App {
                 "an organization id is 1-64 lowercase letters, digits, - or _",
             ));
         }
-        let name = new.name.trim();
-        if name.is_empty() {
-            return Err(AppError::invalid("give the organization a name"));
-        }
+        let name = crate::config::Organization::check_name(&new.name).map_err(AppError::invalid)?;
+        let name = name.as_str();
         if self
             .engine
             .store()
@@ -189,6 +187,33 @@ impl App {
             id: id.to_string(),
             name: name.to_string(),
             role: Role::Admin,
+        })
+    }
+
+    /// Rename an organization: its admins manage their own (a platform
+    /// token is admin of those it created).
+    pub async fn rename_organization(
+        &self,
+        caller: &Caller,
+        org: &str,
+        name: &str,
+    ) -> AppResult<OrgInfo> {
+        let role = caller.require(org, Role::Admin)?;
+        let before = self.organization(caller, org).await?.name;
+        let name = crate::config::Organization::check_name(name).map_err(AppError::invalid)?;
+        self.engine.store().upsert_organization(org, &name).await?;
+        self.audit(
+            caller,
+            org,
+            "organization.rename",
+            org,
+            json!({"from": before, "to": name}),
+        )
+        .await?;
+        Ok(OrgInfo {
+            id: org.to_string(),
+            name,
+            role,
         })
     }
 

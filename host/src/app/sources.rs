@@ -498,7 +498,12 @@ impl App {
                     let folder = folder.trim();
                     c.folder = (!folder.is_empty()).then(|| folder.to_string());
                 }
-                if let Some(advanced) = advanced {
+                if let Some(mut advanced) = advanced {
+                    // One approval choice: when it is said, the older pair
+                    // of switches follows it.
+                    if let Some(choice) = advanced.approval {
+                        advanced.set_approval(choice);
+                    }
                     c.advanced = advanced;
                 }
                 if let Some(mode) = sync_mode {

@@ -37,6 +37,12 @@ impl From<&crate::store::Duplicate> for DuplicateView {
     }
 }
 
+/// A new name for an organization.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct OrgRename {
+    pub name: String,
+}
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewOrg {
     /// Lowercase letters, digits and dashes (`springfield`).

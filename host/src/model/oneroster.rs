@@ -282,6 +282,18 @@ pub fn any_version_fields(kind: EntityKind) -> Vec<&'static str> {
     out
 }
 
+/// Whether the canonical model has attribute `name` on `kind`: a field of
+/// either OneRoster version, or a `metadata.<key>` extension. What settings
+/// (filters, domains, mappings, match keys) may name. A person also has
+/// their demographics (`birthDate`, `sex`...), which domains compare.
+pub fn has_attribute(kind: EntityKind, name: &str) -> bool {
+    name.strip_prefix("metadata.")
+        .is_some_and(|key| !key.trim().is_empty())
+        || any_version_fields(kind).contains(&name)
+        || (kind == EntityKind::User
+            && any_version_fields(EntityKind::Demographics).contains(&name))
+}
+
 /// A record in the binding's shape. `attrs` are the hub's attributes with
 /// references already naming the hub's ids (`{"kind", "id"}`); `origin`
 /// starts every `href` (`https://hub.example.org`).

@@ -47,6 +47,7 @@ pub enum Nav {
     Duplicates,
     Vendors,
     Settings,
+    Organization,
     Audit,
 }
 
@@ -69,6 +70,10 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
         "started" => "The run is queued: a worker takes it as soon as one is free.",
         "revoked" => "Revoked: the vendor sees nothing through it from now on.",
         "purged" => "The person's data was purged from the hub; the purge is on record below.",
+        "org_created" => {
+            "The organization was made, and you are its admin. Add its first integration from the Gallery."
+        }
+        "token_revoked" => "The token was revoked: it signs nobody in from now on.",
         _ => return None,
     })
 }
@@ -114,6 +119,11 @@ pub fn page_with_head(
             (Nav::Duplicates, "Duplicates", format!("{base}/duplicates")),
             (Nav::Vendors, "Vendors", format!("{base}/vendors")),
             (Nav::Settings, "Settings", format!("{base}/settings")),
+            (
+                Nav::Organization,
+                "Organization",
+                format!("{base}/organization"),
+            ),
         ];
         if ctx.can(Role::Admin) {
             v.push((Nav::Audit, "Audit log", format!("{base}/audit")));
@@ -129,13 +139,14 @@ pub fn page_with_head(
                 header.topbar {
                     a.brand href="/" { span.logo aria-hidden="true" { "H" } "Homeroom" }
                     div.org {
-                        @if ctx.orgs.len() > 1 {
+                        @if ctx.orgs.len() > 1 || ctx.session.caller.platform {
                             details.switcher {
                                 summary { (ctx.org.name) }
                                 ul {
                                     @for o in &ctx.orgs {
                                         li { a href={ "/orgs/" (o.id) } aria-current=[(o.id == ctx.org.id).then_some("true")] { (o.name) } }
                                     }
+                                    li.all { a href="/orgs" { "All organizations…" } }
                                 }
                             }
                         } @else {

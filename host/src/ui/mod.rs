@@ -10,6 +10,7 @@
 //! maud, which escapes everything it interpolates.
 
 mod layout;
+mod organizations;
 mod pages;
 mod settings;
 mod vendors;
@@ -322,6 +323,8 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
 async fn home(State(app): State<App>, session: Session) -> UiResult {
     let orgs = app.organizations(&session.caller).await?;
     match orgs.first() {
+        // More than one: choose (the platform operator may also make one).
+        Some(_) if orgs.len() > 1 => Ok(see_other("/orgs")),
         Some(o) => Ok(see_other(&format!("/orgs/{}", o.id))),
         None => Ok(html_page(layout::bare(
             "No organization",
@@ -362,5 +365,6 @@ pub fn router(app: App) -> Router<App> {
         .merge(wizard::routes())
         .merge(settings::routes())
         .merge(vendors::routes())
+        .merge(organizations::routes())
         .layer(axum::middleware::from_fn_with_state(app, csrf_guard))
 }

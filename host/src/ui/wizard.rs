@@ -123,7 +123,43 @@ async fn step_get(
     let q = query(q);
     let ctx = ctx(&app, session, &org).await?;
     let notice = super::layout::flash(q.get("done")).map(|m| ("ok", m.to_string()));
-    render(&app, &ctx, &id, &step, notice, StatusCode::OK).await
+    render(&app, &ctx, &id, &step, notice, StatusCode::OK, None).await
+}
+
+/// After a refused save the step shows what was typed, not what is
+/// stored, so the admin corrects it instead of typing it again. Secrets
+/// are never shown back.
+fn keep_typed(view: &mut SourceView, step: &str, form: &Form) {
+    match step {
+        "delivery" => {
+            if let Ok(d) = delivery_from(form, view) {
+                let c = &mut view.config;
+                if let Some(name) = d.name {
+                    c.name = Some(name);
+                }
+                if let Some(settings) = d.settings {
+                    c.settings = settings;
+                }
+                if let Some(folder) = d.folder {
+                    c.folder = Some(folder);
+                }
+                if let Some(advanced) = d.advanced {
+                    c.advanced = advanced;
+                }
+            }
+        }
+        "schedule" => {
+            if let Ok(s) = schedule_parse(form) {
+                view.config.schedule = s;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The value typed into a list step's add form (empty on a fresh page).
+fn typed_value(typed: Option<&Form>, name: &str) -> String {
+    typed.map(|f| f.text(name)).unwrap_or_default()
 }
 
 async fn render(
@@ -133,20 +169,24 @@ async fn render(
     step: &str,
     notice: Notice,
     status: StatusCode,
+    typed: Option<&Form>,
 ) -> UiResult {
     ctx.session.caller.require(&ctx.org.id, Role::Admin)?;
     let idx = step_index(step)?;
-    let view = app.source(&ctx.session.caller, &ctx.org.id, id).await?;
+    let mut view = app.source(&ctx.session.caller, &ctx.org.id, id).await?;
+    if let Some(form) = typed {
+        keep_typed(&mut view, step, form);
+    }
     let mut notice = notice;
     let content = match step {
         "delivery" => delivery(ctx, &view),
         "terms" => terms(&view),
         "schools" => schools(app, ctx, &view, &mut notice).await,
-        "attributes" => attributes(ctx, &view),
-        "requirements" => requirements(ctx, &view),
-        "filters" => filters(ctx, &view),
-        "domains" => domains(ctx, &view),
-        "master-fields" => master_fields(app, ctx, &view).await?,
+        "attributes" => attributes(ctx, &view, typed),
+        "requirements" => requirements(ctx, &view, typed),
+        "filters" => filters(ctx, &view, typed),
+        "domains" => domains(ctx, &view, typed),
+        "master-fields" => master_fields(app, ctx, &view, typed).await?,
         "schedule" => schedule(&view),
         _ => done(app, ctx, &view).await?,
     };
@@ -707,7 +747,7 @@ fn transform_text(m: &AttributeMapping) -> String {
     format!("{f}({})", parts.join(", "))
 }
 
-fn attributes(ctx: &Ctx, view: &SourceView) -> Markup {
+fn attributes(ctx: &Ctx, view: &SourceView, typed: Option<&Form>) -> Markup {
     let list = &view.config.mapping;
     html! {
         div.panel {
@@ -733,18 +773,18 @@ fn attributes(ctx: &Ctx, view: &SourceView) -> Markup {
             h3 { "Add a mapping" }
             div.row {
                 div.field { label for="m-kind" { "Kind" } (kind_select("m_kind", "m-kind")) }
-                div.field { label for="m-target" { "Attribute to set" } input #m-target type="text" name="m_target" placeholder="email" required; }
+                div.field { label for="m-target" { "Attribute to set" } input #m-target type="text" name="m_target" value=(typed_value(typed, "m_target")) placeholder="email" required; }
                 div.field { label for="m-fn" { "Function" }
                     select #m-fn name="m_fn" { @for (v, l) in TRANSFORMS { option value=(v) { (l) } } } }
             }
             div.row {
-                div.field { label for="m-from" { "From attribute(s)" } input #m-from type="text" name="m_from" placeholder="givenName (join: givenName, familyName)"; }
-                div.field { label for="m-value" { "Value, template or default" } input #m-value type="text" name="m_value" placeholder="{givenName}.{familyName}@district.org"; }
+                div.field { label for="m-from" { "From attribute(s)" } input #m-from type="text" name="m_from" value=(typed_value(typed, "m_from")) placeholder="givenName (join: givenName, familyName)"; }
+                div.field { label for="m-value" { "Value, template or default" } input #m-value type="text" name="m_value" value=(typed_value(typed, "m_value")) placeholder="{givenName}.{familyName}@district.org"; }
                 div.field { label for="m-sep" { "Separator (join)" } input #m-sep type="text" name="m_separator" placeholder=" "; }
             }
             div.row {
-                div.field { label for="m-pattern" { "Pattern (replace)" } input #m-pattern type="text" name="m_pattern"; }
-                div.field { label for="m-repl" { "Replacement (replace)" } input #m-repl type="text" name="m_replacement"; }
+                div.field { label for="m-pattern" { "Pattern (replace)" } input #m-pattern type="text" name="m_pattern" value=(typed_value(typed, "m_pattern")); }
+                div.field { label for="m-repl" { "Replacement (replace)" } input #m-repl type="text" name="m_replacement" value=(typed_value(typed, "m_replacement")); }
                 div.field { label for="m-in" { "Date format in / out" } input #m-in type="text" name="m_input" placeholder="%m/%d/%Y"; }
                 div.field { label for="m-out" { "Date format out" } input #m-out type="text" name="m_output" placeholder="%Y-%m-%d"; }
             }
@@ -835,7 +875,7 @@ fn mapping_from(form: &Form) -> AppResult<AttributeMapping> {
         .map_err(|e| AppError::invalid(format!("the mapping is not valid: {e}")))
 }
 
-fn requirements(ctx: &Ctx, view: &SourceView) -> Markup {
+fn requirements(ctx: &Ctx, view: &SourceView, typed: Option<&Form>) -> Markup {
     let list = &view.config.requirements;
     html! {
         div.panel {
@@ -861,7 +901,7 @@ fn requirements(ctx: &Ctx, view: &SourceView) -> Markup {
             h3 { "Add a requirement" }
             div.row {
                 div.field { label for="r-kind" { "Kind" } (kind_select("r_kind", "r-kind")) }
-                div.field { label for="r-attr" { "Attribute" } input #r-attr type="text" name="r_attribute" placeholder="email" required; }
+                div.field { label for="r-attr" { "Attribute" } input #r-attr type="text" name="r_attribute" value=(typed_value(typed, "r_attribute")) placeholder="email" required; }
                 div.field { label for="r-action" { "If missing" }
                     select #r-action name="r_action" { option value="report" { "Report if missing" } option value="skip" { "Skip if missing" } } }
             }
@@ -906,7 +946,7 @@ fn compact(v: &Json) -> String {
     }
 }
 
-fn filters(ctx: &Ctx, view: &SourceView) -> Markup {
+fn filters(ctx: &Ctx, view: &SourceView, typed: Option<&Form>) -> Markup {
     let list = &view.config.filters;
     html! {
         div.panel {
@@ -932,17 +972,15 @@ fn filters(ctx: &Ctx, view: &SourceView) -> Markup {
                 div.field { label for="f-kind" { "Kind" } (kind_select("f_kind", "f-kind")) }
                 div.field { label for="f-template" { "Template" }
                     select #f-template name="f_template" {
-                        option value="active-only" { "Active records only" }
-                        option value="has-email" { "Has an email address" }
-                        option value="grade-range" { "Grade within a range" }
-                        option value="school-in-list" { "Belongs to listed schools" }
-                        option value="custom" { "Custom conditions" }
+                        @for (v, l) in [("active-only", "Active records only"), ("has-email", "Has an email address"), ("grade-range", "Grade within a range"), ("school-in-list", "Belongs to listed schools"), ("custom", "Custom conditions")] {
+                            option value=(v) selected[typed_value(typed, "f_template") == v] { (l) }
+                        }
                     } }
             }
             div.row {
-                div.field { label for="f-min" { "Lowest grade (range)" } input #f-min type="text" name="f_min" placeholder="KG"; }
-                div.field { label for="f-max" { "Highest grade (range)" } input #f-max type="text" name="f_max" placeholder="05"; }
-                div.field { label for="f-schools" { "School ids (listed schools)" } input #f-schools type="text" name="f_schools" placeholder="s1, s2"; }
+                div.field { label for="f-min" { "Lowest grade (range)" } input #f-min type="text" name="f_min" value=(typed_value(typed, "f_min")) placeholder="KG"; }
+                div.field { label for="f-max" { "Highest grade (range)" } input #f-max type="text" name="f_max" value=(typed_value(typed, "f_max")) placeholder="05"; }
+                div.field { label for="f-schools" { "School ids (listed schools)" } input #f-schools type="text" name="f_schools" value=(typed_value(typed, "f_schools")) placeholder="s1, s2"; }
             }
             fieldset {
                 legend { "Custom conditions" }
@@ -950,10 +988,10 @@ fn filters(ctx: &Ctx, view: &SourceView) -> Markup {
                     select #f-match name="f_match" { option value="all" { "all conditions hold" } option value="any" { "any condition holds" } } }
                 @for n in 1..=3 {
                     div.row {
-                        div.field { label for={ "c" (n) "-attr" } { "Attribute " (n) } input id={ "c" (n) "-attr" } type="text" name={ "c" (n) "_attribute" }; }
+                        div.field { label for={ "c" (n) "-attr" } { "Attribute " (n) } input id={ "c" (n) "-attr" } type="text" name={ "c" (n) "_attribute" } value=(typed_value(typed, &format!("c{n}_attribute"))); }
                         div.field { label for={ "c" (n) "-op" } { "Condition " (n) }
-                            select id={ "c" (n) "-op" } name={ "c" (n) "_op" } { @for (v, l) in OPS { option value=(v) { (l) } } } }
-                        div.field { label for={ "c" (n) "-value" } { "Value " (n) } input id={ "c" (n) "-value" } type="text" name={ "c" (n) "_value" }; }
+                            select id={ "c" (n) "-op" } name={ "c" (n) "_op" } { @for (v, l) in OPS { option value=(v) selected[typed_value(typed, &format!("c{n}_op")) == *v] { (l) } } } }
+                        div.field { label for={ "c" (n) "-value" } { "Value " (n) } input id={ "c" (n) "-value" } type="text" name={ "c" (n) "_value" } value=(typed_value(typed, &format!("c{n}_value"))); }
                     }
                 }
             }
@@ -1036,7 +1074,7 @@ fn filter_from(form: &Form) -> AppResult<Filter> {
         .map_err(|e| AppError::invalid(format!("the filter is not valid: {e}")))
 }
 
-fn domains(ctx: &Ctx, view: &SourceView) -> Markup {
+fn domains(ctx: &Ctx, view: &SourceView, typed: Option<&Form>) -> Markup {
     let list = &view.config.domains;
     html! {
         div.panel {
@@ -1069,7 +1107,7 @@ fn domains(ctx: &Ctx, view: &SourceView) -> Markup {
             div.row {
                 div.field { label for="d-kind" { "Kind" } (kind_select("d_kind", "d-kind")) }
                 div.field { label for="d-attrs" { "Attributes (comma-separated)" }
-                    input #d-attrs type="text" name="d_attributes" list="attr-suggestions" placeholder="givenName, familyName, birthDate" required;
+                    input #d-attrs type="text" name="d_attributes" value=(typed_value(typed, "d_attributes")) list="attr-suggestions" placeholder="givenName, familyName, birthDate" required;
                     datalist #attr-suggestions {
                         @for a in ["givenName, familyName, email", "email", "givenName, familyName, birthDate", "identifier", "username", "phone", "grades"] { option value=(a) {} }
                     } }
@@ -1081,7 +1119,12 @@ fn domains(ctx: &Ctx, view: &SourceView) -> Markup {
     }
 }
 
-async fn master_fields(app: &App, ctx: &Ctx, view: &SourceView) -> AppResult<Markup> {
+async fn master_fields(
+    app: &App,
+    ctx: &Ctx,
+    view: &SourceView,
+    typed: Option<&Form>,
+) -> AppResult<Markup> {
     let list = &view.config.master_fields;
     let sources = app.sources(&ctx.session.caller, &ctx.org.id).await?;
     Ok(html! {
@@ -1106,7 +1149,7 @@ async fn master_fields(app: &App, ctx: &Ctx, view: &SourceView) -> AppResult<Mar
             h3 { "Add a master field" }
             div.row {
                 div.field { label for="mf-kind" { "Kind" } (kind_select("mf_kind", "mf-kind")) }
-                div.field { label for="mf-attr" { "Attribute" } input #mf-attr type="text" name="mf_attribute" placeholder="email, or * for all" required; }
+                div.field { label for="mf-attr" { "Attribute" } input #mf-attr type="text" name="mf_attribute" value=(typed_value(typed, "mf_attribute")) placeholder="email, or * for all" required; }
                 div.field { label for="mf-source" { "Source that wins" }
                     select #mf-source name="mf_source" { @for s in &sources { option value=(s.id) selected[s.id == view.summary.id] { (s.name) " (" (s.id) ")" } } } }
             }
@@ -1159,6 +1202,15 @@ fn schedule(view: &SourceView) -> Markup {
 }
 
 fn schedule_from(form: &Form) -> AppResult<Option<Schedule>> {
+    let s = schedule_parse(form)?;
+    if let Some(s) = &s {
+        s.check().map_err(AppError::from)?;
+    }
+    Ok(s)
+}
+
+/// The schedule the form says, unchecked.
+fn schedule_parse(form: &Form) -> AppResult<Option<Schedule>> {
     let every = match form.text("every").as_str() {
         "" => return Ok(None),
         "hour" => crate::config::Every::Hour,
@@ -1177,7 +1229,6 @@ fn schedule_from(form: &Form) -> AppResult<Option<Schedule>> {
         paused: form.opt("paused").is_some(),
         resume_on: form.opt("resume_on"),
     };
-    s.check().map_err(AppError::from)?;
     Ok(Some(s))
 }
 
@@ -1404,7 +1455,16 @@ async fn step_post(
         if matches!(e, AppError::NotFound(_) | AppError::Forbidden(_)) {
             return Err(e.into());
         }
-        return render(&app, &ctx, &id, &step, Some(("bad", e.to_string())), status).await;
+        return render(
+            &app,
+            &ctx,
+            &id,
+            &step,
+            Some(("bad", e.to_string())),
+            status,
+            Some(&form),
+        )
+        .await;
     }
     match go.as_str() {
         "test" => {
@@ -1414,7 +1474,7 @@ async fn step_post(
             } else {
                 ("bad", format!("The connection failed: {}", result.message))
             };
-            render(&app, &ctx, &id, &step, Some(notice), StatusCode::OK).await
+            render(&app, &ctx, &id, &step, Some(notice), StatusCode::OK, None).await
         }
         "finish" => match app.finish(&ctx.session.caller, &org, &id).await {
             Ok(_) => Ok(see_other(&format!(
@@ -1428,6 +1488,7 @@ async fn step_post(
                     &step,
                     Some(("bad", e.to_string())),
                     crate::web::status(&e),
+                    None,
                 )
                 .await
             }
