@@ -7,6 +7,10 @@
 //!
 //!     cargo bench -p homeroom-tests --bench sync -- --sizes S,M,L
 //!
+//! `--no-rest` and `--no-provider` leave out the REST syncs and the vendor
+//! reads; `--postgres URL` adds the full sync into that PostgreSQL database
+//! (emptied first, and after); `--only-provider`, `--only-rule`.
+//!
 //! Each measurement runs in its own child process (this binary, `--child`),
 //! so its peak RSS is its own; the mock SIS runs in another process.
 
@@ -83,7 +87,8 @@ async fn child(args: &[String]) -> anyhow::Result<Json> {
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     match scenario {
         "floor" => floor(Path::new(&arg(1)), Path::new(&arg(2))).await,
-        "csv" => sync_csv(&arg(1), Path::new(&arg(2)), &arg(3)).await,
+        "csv" => sync_csv(&arg(1), Path::new(&arg(2)), &arg(3), args.get(4)).await,
+        "pg-reset" => pg_reset(&arg(1)).await,
         "rest" => sync_rest(&arg(1), &arg(2), &arg(3)).await,
         "serve-mock" => serve_mock(Path::new(&arg(1)), arg(2).parse().unwrap_or(0)).await,
         "rule" => rule_overhead(arg(1).parse().unwrap_or(1_000_000)).await,
@@ -178,6 +183,7 @@ async fn engine(db: &str) -> anyhow::Result<Engine> {
 fn run_json(run: &homeroom_host::store::Run, started: Instant) -> Json {
     let records = run.report.total(|c| c.read);
     json!({
+        "same_input": run.report.same_input_as.is_some(),
         "seconds": started.elapsed().as_secs_f64(),
         "records": records,
         "changes": run.report.changes(),
@@ -225,10 +231,34 @@ fn quiet(mut s: SourceConfig) -> SourceConfig {
     s
 }
 
-async fn sync_csv(db: &str, package: &Path, mode: &str) -> anyhow::Result<Json> {
+/// Empty a PostgreSQL database (its public schema), so a full sync starts
+/// from nothing.
+async fn pg_reset(url: &str) -> anyhow::Result<Json> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query("DROP SCHEMA public CASCADE")
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("CREATE SCHEMA public")
+        .execute(&mut conn)
+        .await?;
+    Ok(json!({}))
+}
+
+/// A sync of the CSV package; `page_size`, when given, is the connector's
+/// rows per page (a setting changed, so the host reads the files again).
+async fn sync_csv(
+    db: &str,
+    package: &Path,
+    mode: &str,
+    page_size: Option<&String>,
+) -> anyhow::Result<Json> {
     let engine = engine(db).await?;
     let mut s = SourceConfig::new("sis", "oneroster-csv");
     s.folder = Some(package.display().to_string());
+    if let Some(rows) = page_size {
+        s.settings.insert("page_size".into(), rows.clone());
+    }
     let started = Instant::now();
     let run = import(
         &engine,
@@ -671,6 +701,14 @@ impl Drop for Mock {
 
 /// Change `share` of the users in users.csv: a new given name and a
 /// dateLastModified after now, so both a bulk re-run and a REST delta see them.
+/// `; N% of WHAT`, of `r`'s seconds against `base`.
+fn share_of(r: &Json, base: f64, what: &str) -> String {
+    format!(
+        "; {:.0}% of {what}",
+        100.0 * r["seconds"].as_f64().unwrap_or(0.0) / base.max(1e-9)
+    )
+}
+
 /// Delete a SQLite database and its WAL files (best effort).
 fn remove_db(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
@@ -748,6 +786,9 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
     // Only what a vendor's read needs: the full sync that fills the
     // database, then the reads.
     let mut only_provider = false;
+    let mut provider = true;
+    // A PostgreSQL database to empty and fill with the full sync too.
+    let mut postgres: Option<String> = None;
     let mut rule_records = 1_000_000usize;
     let mut i = 1;
     while i < args.len() {
@@ -764,6 +805,11 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
                 i += 1;
             }
             "--no-rest" => rest = false,
+            "--no-provider" => provider = false,
+            "--postgres" => {
+                postgres = args.get(i + 1).cloned();
+                i += 1;
+            }
             "--only-provider" => {
                 only_provider = true;
                 rest = false;
@@ -867,24 +913,42 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
             Ok(r)
         };
         let pkg = package.display().to_string();
-        let none = |_: &Json| String::new();
+        // Where a run's time went, from its report's timings.
+        let phases = |r: &Json| {
+            let t = |k: &str| r["timings"][k].as_f64().unwrap_or(0.0);
+            format!(
+                "; read {:.2} s, links {:.2} s, reconcile {:.2} s, commit {:.2} s",
+                t("read"),
+                t("links"),
+                t("reconcile"),
+                t("commit")
+            )
+        };
         let full = scenario(
             "full sync from CSV",
             &["csv", &db, &pkg, "full"],
             Some(floor),
-            &none,
+            &phases,
         )?;
         let full = full["seconds"].as_f64().unwrap_or(0.0);
-        let share_of_full = |r: &Json| {
-            format!(
-                "; {:.0}% of the full sync",
-                100.0 * r["seconds"].as_f64().unwrap_or(0.0) / full.max(1e-9)
-            )
-        };
+        let share_of_full = |r: &Json| share_of(r, full, "the full sync");
         if !only_provider {
             scenario(
                 "unchanged re-run from CSV",
                 &["csv", &db, &pkg, "full"],
+                Some(floor),
+                &|r: &Json| {
+                    let same = if r["same_input"].as_bool() == Some(true) {
+                        "; the same files: not read again"
+                    } else {
+                        ""
+                    };
+                    format!("{same}{}", share_of_full(r))
+                },
+            )?;
+            scenario(
+                "unchanged files read again (a setting changed)",
+                &["csv", &db, &pkg, "full", "2000"],
                 Some(floor),
                 &share_of_full,
             )?;
@@ -903,7 +967,7 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
         } else {
             &[10_000, 1_000]
         };
-        for &page in provider_pages {
+        for &page in provider_pages.iter().filter(|_| provider) {
             scenario(
                 &format!("vendor reads the district over the OneRoster API (pages of {page})"),
                 &["provider", &db, &page.to_string()],
@@ -915,6 +979,16 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
         // Size L writes gigabytes per database: keep one at a time on disk.
         remove_db(&dir.join("csv.db"));
         remove_db(&floor_db);
+        if let (Some(pg), false) = (&postgres, only_provider) {
+            run_child(&["pg-reset", pg])?;
+            scenario(
+                "full sync from CSV (PostgreSQL)",
+                &["csv", pg, &pkg, "full"],
+                Some(floor),
+                &|r: &Json| format!("{}{}", phases(r), share_of(r, full, "the SQLite full sync")),
+            )?;
+            run_child(&["pg-reset", pg])?;
+        }
         if rest {
             // Fresh package for REST (the touched one would do too; keep it simple).
             let mock = Mock::start(&package, 0)?;
@@ -923,7 +997,7 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
                 "full sync over REST (pages of 10k)",
                 &["rest", &rest_db, &mock.1, "full"],
                 Some(floor),
-                &none,
+                &phases,
             )?;
             let rest_full = rest_full["seconds"].as_f64().unwrap_or(0.0);
             drop(mock);
@@ -933,7 +1007,7 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
                 &format!("REST delta, {changed} users changed"),
                 &["rest", &rest_db, &mock.1, "quick"],
                 Some(floor),
-                &none,
+                &phases,
             )?;
             drop(mock);
             remove_db(&dir.join("rest.db"));

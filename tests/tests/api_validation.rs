@@ -137,6 +137,40 @@ async fn the_operator_makes_organizations_and_each_keeps_its_own_records() {
             "{ids:?}"
         );
 
+        // A district a configuration file made (`homeroom apply`) is the
+        // operator's to manage too, though no token made it.
+        let filed = org_id("filed");
+        h.engine
+            .store()
+            .upsert_organization(&filed, "Filed District")
+            .await
+            .unwrap();
+        let listed = h
+            .call("GET", "/api/v1/organizations", &operator, None)
+            .await;
+        let entry = listed
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == filed.as_str())
+            .cloned();
+        assert_eq!(
+            entry.as_ref().map(|e| e["role"].clone()),
+            Some(json!("admin")),
+            "{}",
+            listed.text
+        );
+        let opened = h
+            .call(
+                "GET",
+                &format!("/api/v1/organizations/{filed}/sources"),
+                &operator,
+                None,
+            )
+            .await;
+        assert_eq!(opened.status, StatusCode::OK, "{}", opened.text);
+
         // A name is checked as an integration's is.
         for (name, says) in [
             ("   ", "the organization's name is empty"),

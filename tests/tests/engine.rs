@@ -417,6 +417,94 @@ async fn unchanged_reimport_changes_and_rewrites_nothing() {
     }
 }
 
+/// A full run of files that are byte for byte those of the last committed
+/// run, with the same settings, reads nothing and says so; any byte, setting
+/// or approval that leaves something out makes the next run read again.
+#[tokio::test]
+async fn the_same_files_are_not_read_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in database_urls(tmp.path()) {
+        let engine = engine(&url).await;
+        let org = org_id("same");
+        let dir = tmp.path().join(format!("sis-{org}"));
+        students(30).write(&dir);
+        apply(&engine, &org, vec![source("sis", &dir)]).await;
+        let first = import(&engine, &org, "sis").await;
+        assert_eq!(first.report.changes(), 33, "{url}");
+        assert!(
+            first.report.input.is_some(),
+            "{url}: a file source is fingerprinted"
+        );
+        assert_eq!(first.report.same_input_as, None);
+
+        let second = import(&engine, &org, "sis").await;
+        assert_eq!(second.status, RunStatus::Committed, "{url}");
+        assert_eq!(
+            second.report.same_input_as.as_deref(),
+            Some(first.id.as_str()),
+            "{url}"
+        );
+        assert_eq!(second.report.changes(), 0);
+        let users = &second.report.counts["user"];
+        assert_eq!(
+            (users.read, users.unchanged, users.existing),
+            (30, 30, 30),
+            "{users:?}"
+        );
+        assert!(
+            !second.report.timings.contains_key("read"),
+            "nothing was read: {:?}",
+            second.report.timings
+        );
+
+        // One byte of one file: read again, and the change found.
+        let mut f = students(30);
+        f.student(
+            "st31",
+            "Given31",
+            "Family31",
+            "st31@sis.example",
+            "s1",
+            "05",
+        );
+        f.write(&dir);
+        let third = import(&engine, &org, "sis").await;
+        assert_eq!(third.report.same_input_as, None, "{url}");
+        assert_eq!(third.report.counts["user"].add, 1, "{url}");
+        let fourth = import(&engine, &org, "sis").await;
+        assert_eq!(
+            fourth.report.same_input_as.as_deref(),
+            Some(third.id.as_str())
+        );
+        assert_eq!(fourth.report.counts["user"].unchanged, 31);
+
+        // A setting changed: read again (nothing changes in the hub).
+        let mut changed = source("sis", &dir);
+        changed.settings.insert("page_size".into(), "5".into());
+        apply(&engine, &org, vec![changed.clone()]).await;
+        let fifth = import(&engine, &org, "sis").await;
+        assert_eq!(fifth.report.same_input_as, None, "{url}");
+        assert_eq!(fifth.report.changes(), 0);
+        assert_eq!(fifth.report.counts["user"].unchanged, 31);
+
+        // What the hub tells the run changed (a master field of the
+        // organization): read again.
+        changed.master_fields.push(MasterField {
+            kind: "student".into(),
+            attribute: "email".into(),
+            source: "sis".into(),
+        });
+        apply(&engine, &org, vec![changed]).await;
+        let sixth = import(&engine, &org, "sis").await;
+        assert_eq!(sixth.report.same_input_as, None, "{url}");
+        let seventh = import(&engine, &org, "sis").await;
+        assert_eq!(
+            seventh.report.same_input_as.as_deref(),
+            Some(sixth.id.as_str())
+        );
+    }
+}
+
 async fn sqlx_updated_run(engine: &Engine, id: &str) -> String {
     use sqlx::Row;
     sqlx::query("SELECT updated_run FROM entities WHERE id = $1")
@@ -1118,7 +1206,9 @@ async fn items_to_sync_choose_the_kinds_a_source_imports() {
 /// small run of another organization, started after them, still commits
 /// while they read (a freed slot goes to the organization holding the
 /// fewest, and extra instances give theirs back at the end of a page).
-#[tokio::test]
+/// On a multi-threaded runtime, as `homeroom serve` and the workers run:
+/// on one thread the small run's every await waits behind a busy page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_organizations_busy_runs_do_not_starve_another() {
     let tmp = tempfile::tempdir().unwrap();
     let url = database_urls(tmp.path()).remove(0);

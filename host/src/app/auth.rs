@@ -58,6 +58,19 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller of a token: its roles, and for a platform token (the
+    /// operator's) admin of every organization, those a configuration file
+    /// or another platform token made included.
+    async fn of(store: &Store, row: TokenRow) -> AppResult<Caller> {
+        let mut caller = Caller::from_row(row);
+        if caller.platform {
+            for (org, _) in store.organizations().await? {
+                caller.roles.entry(org).or_insert(Role::Admin);
+            }
+        }
+        Ok(caller)
+    }
+
     fn from_row(row: TokenRow) -> Caller {
         Caller {
             token_id: row.id,
@@ -143,7 +156,7 @@ async fn caller_for_token(store: &Store, token: &str) -> AppResult<Caller> {
                 "this token is not known or was revoked; ask an admin for a new one".into(),
             )
         })?;
-    Ok(Caller::from_row(row))
+    Caller::of(store, row).await
 }
 
 /// Make a token and keep its hash. Returns (id, token in clear).
@@ -197,15 +210,14 @@ impl App {
         let Some((token_id, csrf)) = self.engine.store().session(&hash_token(id)).await? else {
             return Ok(None);
         };
-        Ok(self
-            .engine
-            .store()
-            .token_by_id(&token_id)
-            .await?
-            .map(|row| Session {
-                caller: Caller::from_row(row),
+        let store = self.engine.store();
+        match store.token_by_id(&token_id).await? {
+            Some(row) => Ok(Some(Session {
+                caller: Caller::of(store, row).await?,
                 csrf,
-            }))
+            })),
+            None => Ok(None),
+        }
     }
 
     pub async fn sign_out(&self, id: &str) -> AppResult<()> {

@@ -632,6 +632,11 @@ pub fn print_run(run: &Run, json: bool) -> anyhow::Result<()> {
     if let Some(f) = &run.report.failure {
         println!("failed: {f}");
     }
+    if let Some(same) = &run.report.same_input_as {
+        println!(
+            "the input is byte for byte that of run {same}, committed: nothing was read again, every record is unchanged"
+        );
+    }
     if run.mode == "export" {
         println!(
             "{:<18} {:>8} {:>8} {:>8} {:>10} {:>9} {:>7}",

@@ -66,6 +66,16 @@ pub struct RunReport {
     /// What automatic schools mapping made of the feed's schools.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schools: Option<SchoolsMapped>,
+    /// A file source's input as the host fingerprinted it (the files, the
+    /// plugin, settings, rules and what they read of the hub): kept once the
+    /// run commits with nothing left out, so the next run of the same input
+    /// need not read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// The committed run whose input this run's was, byte for byte: nothing
+    /// was read, and the counts are that run's records, unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_input_as: Option<String>,
 }
 
 /// What automatic schools mapping made of a feed's schools: those matching a

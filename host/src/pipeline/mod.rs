@@ -11,6 +11,7 @@ pub mod export;
 pub mod lease;
 mod rules;
 pub mod stages;
+mod unchanged;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -483,6 +484,19 @@ impl Engine {
         Ok(out)
     }
 
+    /// The schools a source's records are mapped against: the district's,
+    /// when its schools are mapped automatically.
+    async fn schools_to_map(
+        &self,
+        org_id: &str,
+        config: &SourceConfig,
+    ) -> Result<Option<Vec<String>>, EngineError> {
+        Ok(match config.schools.mode {
+            crate::config::SchoolsMode::Auto => Some(self.known_schools(org_id).await?),
+            _ => None,
+        })
+    }
+
     /// Master fields of the organization: (kind, attribute) → source.
     async fn masters(&self, org_id: &str) -> Result<Masters, EngineError> {
         let mut masters = Masters::new();
@@ -720,7 +734,7 @@ impl Engine {
         .for_delta()
         .with_given_ids();
         let mut run = ImportRun {
-            stages: self.stages(org_id, config).await?,
+            stages: Stages::for_source(config, self.schools_to_map(org_id, config).await?),
             rules: rules::RuleChain::start(self, org_id, config).await?,
             refs: None,
             reconciler,
@@ -748,6 +762,27 @@ impl Engine {
         report: &mut RunReport,
     ) -> Result<(), RunError> {
         let started = Instant::now();
+        let known_schools = self.schools_to_map(org_id, config).await?;
+        let masters = self.masters(org_id).await?;
+        let domains = self.key_domains(org_id).await?;
+        if since.is_none() {
+            let hub = unchanged::HubView {
+                known_schools: known_schools.as_deref(),
+                masters: &masters,
+                domains: &domains,
+            };
+            let fingerprint = self.input_fingerprint(org_id, config, &hub).await?;
+            if let Some(fp) = &fingerprint {
+                if let Some(last) = self.same_input(org_id, &config.id, fp).await? {
+                    *report = unchanged::unchanged_report(&last);
+                    report
+                        .timings
+                        .insert("total".into(), started.elapsed().as_secs_f64());
+                    return Ok(());
+                }
+            }
+            report.input = fingerprint;
+        }
         let secrets = match &opts.secrets {
             Some(s) => s.clone(),
             None => secrets_from_env(config)?,
@@ -765,19 +800,12 @@ impl Engine {
             )
             .await?;
         let kinds = imported_kinds(&package, config, report);
-        let mut reconciler = Reconciler::new(
-            &self.store,
-            org_id,
-            config,
-            run_id,
-            self.masters(org_id).await?,
-            self.key_domains(org_id).await?,
-        );
+        let mut reconciler = Reconciler::new(&self.store, org_id, config, run_id, masters, domains);
         if since.is_some() {
             reconciler = reconciler.for_delta();
         }
         let mut run = ImportRun {
-            stages: self.stages(org_id, config).await?,
+            stages: Stages::for_source(config, known_schools),
             rules: rules::RuleChain::start(self, org_id, config).await?,
             // Orphan references are only knowable when the run sees everything.
             refs: since.is_none().then(RefCheck::default),
@@ -803,16 +831,6 @@ impl Engine {
         check_error_share(config, report)
     }
 
-    /// The per-record stages of a source, with the district's known schools
-    /// when its schools are mapped automatically.
-    async fn stages(&self, org_id: &str, config: &SourceConfig) -> Result<Stages, EngineError> {
-        let mut stages = Stages::new(config);
-        if config.schools.mode == crate::config::SchoolsMode::Auto {
-            stages.auto_map_schools(self.known_schools(org_id).await?);
-        }
-        Ok(stages)
-    }
-
     async fn commit(
         &self,
         org_id: &str,
@@ -822,6 +840,11 @@ impl Engine {
     ) -> Result<CommitOutcome, EngineError> {
         let run = self.store.run(run_id).await?;
         let started = Instant::now();
+        if excluded > 0 {
+            // The hub will not hold what this input says: the next run of
+            // the same input reads it again.
+            report.input = None;
+        }
         let hints = CommitHints {
             deletes: report.total(|c| c.delete) > 0,
             duplicates: report.duplicates > 0,

@@ -84,6 +84,16 @@ impl Stages {
         }
     }
 
+    /// The stages of a source, with the schools the district knows when its
+    /// schools are mapped automatically.
+    pub fn for_source(config: &SourceConfig, known_schools: Option<Vec<String>>) -> Stages {
+        let mut stages = Stages::new(config);
+        if let Some(known) = known_schools {
+            stages.auto_map_schools(known);
+        }
+        stages
+    }
+
     /// Auto mapping: keep the schools whose name or identifier the district
     /// already knows. With none known, every school goes on.
     pub fn auto_map_schools(&mut self, known: impl IntoIterator<Item = String>) {

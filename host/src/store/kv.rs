@@ -40,6 +40,18 @@ impl DbKeyValue {
     }
 }
 
+impl DbKeyValue {
+    /// Every key and value of the scope, in key order: what the plugin
+    /// would find in its storage.
+    pub async fn entries(&self) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        sqlx::query_as("SELECT key, value FROM plugin_kv WHERE scope = $1 ORDER BY key")
+            .bind(&self.scope)
+            .fetch_all(&self.store.pool)
+            .await
+            .map_err(backend)
+    }
+}
+
 fn backend(e: sqlx::Error) -> StorageError {
     StorageError::Backend(e.to_string())
 }

@@ -324,6 +324,42 @@ impl Store {
         rows.iter().map(run_from_row).collect()
     }
 
+    /// The last committed run of a source, if it has one.
+    pub async fn last_committed_run(
+        &self,
+        org_id: &str,
+        source_id: &str,
+    ) -> Result<Option<Run>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {READ_COLUMNS} FROM runs WHERE org_id = $1 AND source_id = $2 AND status = 'committed' ORDER BY started_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(org_id)
+        .bind(source_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    /// Whether anything but a run's commit took links of the organization
+    /// away at `at` or later: a purge, or a duplicate resolved by deleting
+    /// one of the pair. A run of unchanged input is only skipped when not.
+    pub async fn links_touched_since(&self, org_id: &str, at: &str) -> Result<bool, StoreError> {
+        let (purged,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM purges WHERE org_id = $1 AND purged_at >= $2")
+                .bind(org_id)
+                .bind(at)
+                .fetch_one(&self.pool)
+                .await?;
+        let (resolved,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM duplicates WHERE org_id = $1 AND status = 'deleted' AND resolved_at >= $2",
+        )
+        .bind(org_id)
+        .bind(at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(purged + resolved > 0)
+    }
+
     /// When the last committed run of a source started: a quick run asks the
     /// source for what changed after it.
     pub async fn last_committed_start(

@@ -653,6 +653,10 @@ async fn run_page(
                 dt { "Changes" } dd { (s.changes) @if excluded > 0 { " · " (excluded) " left out" } }
                 dt { @if export { "Warnings / rejected" } @else { "Warnings / errors" } } dd { (s.warnings) " / " (s.errors) }
                 @if run.report.duplicates > 0 { dt { "Duplicates queued" } dd { a href={ (base) "/duplicates" } { (run.report.duplicates) } } }
+                @if let Some(same) = &run.report.same_input_as {
+                    dt { "Input" }
+                    dd { "The same files as " a href={ (base) "/runs/" (same) } { "the last committed run" } ", byte for byte, with the same settings and rules: nothing was read again, and every record is unchanged." }
+                }
                 @if !run.report.not_offered.is_empty() {
                     dt { "Not offered by the source" }
                     dd { (run.report.not_offered.keys().map(|k| kind_label(k)).collect::<Vec<_>>().join(", ")) }

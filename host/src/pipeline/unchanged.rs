@@ -1,0 +1,288 @@
+//! Unchanged input: a full run of a file source whose input is, byte for
+//! byte, that of its last committed run reads nothing, and reports that
+//! run's records as unchanged.
+//!
+//! A connector without network access is a function of what the host hands
+//! it (the sandbox's clock is frozen and its random stream seeded): the
+//! package, its settings, the files of its folder and its plugin storage.
+//! What the engine makes of the records depends besides on the source's
+//! configuration, the district's rule components, and three things it reads
+//! of the hub (the schools it knows, master fields, domains of uniqueness).
+//! The host fingerprints all of it, and skips the read only when the last
+//! committed run had the same fingerprint, left nothing out at approval, and
+//! nothing but a commit has taken links away since (a purge, a duplicate
+//! resolved by deleting one). A source that reaches the network, or a rule
+//! that does, is never skipped: the host cannot know what it would be told.
+//!
+//! Owns the fingerprint and that decision; reading, reconciling and
+//! committing stay in the rest of the pipeline.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::config::SourceConfig;
+use crate::gallery::grant::grant;
+use crate::model::report::RunReport;
+use crate::reconcile::merge::Masters;
+use crate::store::sync::KeyDomain;
+use crate::store::{DbKeyValue, Run};
+
+use super::{Engine, EngineError};
+
+/// Bumped when what the host makes of the same input changes, so a new host
+/// reads every source once more.
+const FORMAT: &str = concat!("homeroom-input/1/", env!("CARGO_PKG_VERSION"));
+
+/// What the engine reads of the hub before a run, and hands its stages and
+/// reconciler.
+pub(super) struct HubView<'a> {
+    pub known_schools: Option<&'a [String]>,
+    pub masters: &'a Masters,
+    pub domains: &'a [KeyDomain],
+}
+
+impl Engine {
+    /// The fingerprint of everything a full run of `config` depends on,
+    /// when the host can know all of it: none for a source or rule that
+    /// reaches the network, or a folder that cannot be read (the run then
+    /// reads, and says why it cannot).
+    pub(super) async fn input_fingerprint(
+        &self,
+        org_id: &str,
+        config: &SourceConfig,
+        hub: &HubView<'_>,
+    ) -> Result<Option<String>, EngineError> {
+        let (package, settings) = self.package_for(config)?;
+        let Some(folder) = config.folder.as_deref().filter(|_| package.manifest.files) else {
+            return Ok(None);
+        };
+        let none = BTreeMap::new();
+        // A grant that needs secrets or may reach any host: not a pure read.
+        let offline = |g: Result<crate::gallery::grant::Grant, _>| {
+            g.map(|g| g.connection.is_none_or(|c| c.allowed_hosts.is_empty()))
+                .unwrap_or(false)
+        };
+        if !offline(grant(
+            &package.manifest,
+            &settings,
+            &none,
+            self.http_limits.clone(),
+        )) {
+            return Ok(None);
+        }
+        let mut h = Sha256::new();
+        let mut part = |name: &str, bytes: &[u8]| {
+            h.update(name.as_bytes());
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        part("format", FORMAT.as_bytes());
+        part("package", &package.digest);
+        for (k, v) in &settings {
+            part("setting", format!("{k}={v}").as_bytes());
+        }
+        let config_json = serde_json::to_vec(config)
+            .map_err(|e| EngineError::Setup(format!("the source's configuration: {e}")))?;
+        part("config", &config_json);
+        for r in &config.rules {
+            let rule = self.gallery.get(&r.plugin)?;
+            if !offline(grant(
+                &rule.manifest,
+                &r.settings,
+                &none,
+                self.http_limits.clone(),
+            )) {
+                return Ok(None);
+            }
+            part("rule", &rule.digest);
+        }
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        let hub_parts = [
+            (
+                "school",
+                sorted(hub.known_schools.unwrap_or_default().to_vec()),
+            ),
+            (
+                "master",
+                sorted(
+                    hub.masters
+                        .iter()
+                        .map(|((kind, attribute), source)| format!("{kind}.{attribute}={source}"))
+                        .collect(),
+                ),
+            ),
+            (
+                "domain",
+                sorted(
+                    hub.domains
+                        .iter()
+                        .map(|d| format!("{}:{}", d.kind.cli_name(), d.attributes.join("+")))
+                        .collect(),
+                ),
+            ),
+        ];
+        for (name, values) in hub_parts {
+            for v in values {
+                part(name, v.as_bytes());
+            }
+        }
+        let storage = DbKeyValue::new(self.store.clone(), org_id, &config.id)
+            .entries()
+            .await
+            .map_err(|e| EngineError::Setup(format!("the plugin's storage: {e}")))?;
+        for (k, v) in storage {
+            part("storage-key", k.as_bytes());
+            part("storage-value", &v);
+        }
+        let dir = match self.drop_folder(org_id, config, folder, true) {
+            Ok(dir) => dir,
+            Err(_) => return Ok(None),
+        };
+        let files = match tokio::task::spawn_blocking(move || folder_digest(&dir)).await {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => {
+                tracing::debug!(source = %config.id, error = %e, "the folder was not fingerprinted; the run reads it");
+                return Ok(None);
+            }
+            Err(e) => {
+                tracing::debug!(source = %config.id, error = %e, "the folder was not fingerprinted; the run reads it");
+                return Ok(None);
+            }
+        };
+        part("files", &files);
+        Ok(Some(hex::encode(h.finalize())))
+    }
+
+    /// The last committed run of the source when its input was `fingerprint`
+    /// and the hub still holds what it committed: nothing was left out at
+    /// approval (such a run keeps no fingerprint) and no link was taken away
+    /// since but by a commit.
+    pub(super) async fn same_input(
+        &self,
+        org_id: &str,
+        source_id: &str,
+        fingerprint: &str,
+    ) -> Result<Option<Run>, EngineError> {
+        let Some(last) = self.store.last_committed_run(org_id, source_id).await? else {
+            return Ok(None);
+        };
+        if last.report.input.as_deref() != Some(fingerprint) {
+            return Ok(None);
+        }
+        let Some(at) = last.committed_at.as_deref() else {
+            return Ok(None);
+        };
+        if self.store.links_touched_since(org_id, at).await? {
+            return Ok(None);
+        }
+        Ok(Some(last))
+    }
+}
+
+/// The report of a run that read nothing because its input was `last`'s:
+/// the same records, warnings and records left out, every record that went
+/// through unchanged, and the counts of what the hub holds after `last`.
+pub(super) fn unchanged_report(last: &Run) -> RunReport {
+    let mut report = last.report.clone();
+    report.timings.clear();
+    report.failure = None;
+    report.hold = None;
+    report.duplicates = 0;
+    for c in report.counts.values_mut() {
+        c.existing = (c.existing + c.add).saturating_sub(c.delete);
+        c.unchanged += c.add + c.update;
+        c.add = 0;
+        c.update = 0;
+        c.delete = 0;
+        c.retry = 0;
+    }
+    report.same_input_as = Some(last.id.clone());
+    report
+}
+
+/// SHA-256 over every file below `dir` (its path there, its length, its
+/// bytes), in path order; a link is taken as where it points, as the
+/// sandbox resolves it inside the folder.
+fn folder_digest(dir: &Path) -> std::io::Result<[u8; 32]> {
+    let mut files: Vec<(String, PathBuf, bool)> = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(dir)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                todo.push(path);
+            } else {
+                files.push((rel, path, kind.is_symlink()));
+            }
+        }
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for (rel, path, link) in files {
+        h.update((rel.len() as u64).to_le_bytes());
+        h.update(rel.as_bytes());
+        if link {
+            let to = std::fs::read_link(&path)?;
+            h.update(b"link");
+            h.update(to.to_string_lossy().as_bytes());
+            continue;
+        }
+        let mut f = std::fs::File::open(&path)?;
+        h.update(f.metadata()?.len().to_le_bytes());
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+    }
+    Ok(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::folder_digest;
+
+    #[test]
+    fn a_folder_digest_changes_with_any_byte_name_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("users.csv"), "sourcedId,givenName\nu1,Ada\n").unwrap();
+        std::fs::create_dir(d.join("old")).unwrap();
+        std::fs::write(d.join("old/orgs.csv"), "sourcedId\no1\n").unwrap();
+        let first = folder_digest(d).unwrap();
+        assert_eq!(
+            first,
+            folder_digest(d).unwrap(),
+            "the same folder, the same digest"
+        );
+
+        std::fs::write(d.join("users.csv"), "sourcedId,givenName\nu1,Adb\n").unwrap();
+        let byte = folder_digest(d).unwrap();
+        assert_ne!(first, byte, "one byte changed");
+
+        std::fs::write(d.join("users.csv"), "sourcedId,givenName\nu1,Ada\n").unwrap();
+        assert_eq!(first, folder_digest(d).unwrap(), "the byte put back");
+
+        std::fs::rename(d.join("old/orgs.csv"), d.join("old/orgs2.csv")).unwrap();
+        assert_ne!(first, folder_digest(d).unwrap(), "a file renamed");
+        std::fs::rename(d.join("old/orgs2.csv"), d.join("old/orgs.csv")).unwrap();
+
+        std::fs::write(d.join("extra.csv"), "").unwrap();
+        assert_ne!(first, folder_digest(d).unwrap(), "an empty file added");
+    }
+}
