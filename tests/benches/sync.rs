@@ -39,6 +39,32 @@ fn sizes(name: &str) -> Option<u64> {
     })
 }
 
+/// The most anonymous memory (heap, stacks, guest memories: what the
+/// process holds itself, without the database file SQLite maps for reading)
+/// this process has had, in KiB, as a sampler thread saw it every 10 ms.
+static PEAK_ANON_KIB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn status_kib(field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn sample_anonymous_memory() {
+    std::thread::spawn(|| {
+        loop {
+            if let Some(kib) = status_kib("RssAnon:") {
+                PEAK_ANON_KIB.fetch_max(kib, std::sync::atomic::Ordering::Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+}
+
+fn peak_anon_mib() -> f64 {
+    PEAK_ANON_KIB.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0
+}
+
 /// Peak resident set of this process, in MiB (Linux VmHWM).
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -60,6 +86,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--child") {
+        sample_anonymous_memory();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -191,6 +218,7 @@ fn run_json(run: &homeroom_host::store::Run, started: Instant) -> Json {
         "failure": run.report.failure,
         "timings": run.report.timings,
         "rss_mib": peak_rss_mib(),
+        "anon_mib": peak_anon_mib(),
     })
 }
 
@@ -434,6 +462,7 @@ async fn provider_read(db: &str, page: usize) -> anyhow::Result<Json> {
         "records": records,
         "requests": requests,
         "rss_mib": peak_rss_mib(),
+        "anon_mib": peak_anon_mib(),
     }))
 }
 
@@ -896,11 +925,14 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
                             more: &dyn Fn(&Json) -> String|
          -> anyhow::Result<Json> {
             let r = run_child(args)?;
-            let note = match r["failure"].as_str() {
+            let mut note = match r["failure"].as_str() {
                 Some(f) => format!("FAILED: {f}"),
                 None if r["changes"].is_null() => more(&r),
                 None => format!("{} changes{}", r["changes"], more(&r)),
             };
+            if let Some(anon) = r["anon_mib"].as_f64() {
+                note.push_str(&format!("; peak anonymous memory {anon:.0} MiB"));
+            }
             print(Row {
                 size: name.clone(),
                 scenario: label.into(),

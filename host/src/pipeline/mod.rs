@@ -765,12 +765,8 @@ impl Engine {
         let known_schools = self.schools_to_map(org_id, config).await?;
         let masters = self.masters(org_id).await?;
         let domains = self.key_domains(org_id).await?;
+        let hub = unchanged::HubView::new(known_schools.as_deref(), &masters, &domains);
         if since.is_none() {
-            let hub = unchanged::HubView {
-                known_schools: known_schools.as_deref(),
-                masters: &masters,
-                domains: &domains,
-            };
             let fingerprint = self.input_fingerprint(org_id, config, &hub).await?;
             if let Some(fp) = &fingerprint {
                 if let Some(last) = self.same_input(org_id, &config.id, fp).await? {
@@ -828,6 +824,13 @@ impl Engine {
             run.read_kind(kind, report).await?;
         }
         run.finish(report, started).await?;
+        // Files changed while they were read (a drop still being written):
+        // what was committed is not what the fingerprint says.
+        if report.input.is_some()
+            && self.input_fingerprint(org_id, config, &hub).await? != report.input
+        {
+            report.input = None;
+        }
         check_error_share(config, report)
     }
 

@@ -36,12 +36,41 @@ use super::{Engine, EngineError};
 /// reads every source once more.
 const FORMAT: &str = concat!("homeroom-input/1/", env!("CARGO_PKG_VERSION"));
 
-/// What the engine reads of the hub before a run, and hands its stages and
-/// reconciler.
-pub(super) struct HubView<'a> {
-    pub known_schools: Option<&'a [String]>,
-    pub masters: &'a Masters,
-    pub domains: &'a [KeyDomain],
+/// What the engine reads of the hub before a run and hands its stages and
+/// reconciler, in a stable order: the schools it maps against, master
+/// fields, domains of uniqueness.
+pub(super) struct HubView {
+    parts: Vec<(&'static str, String)>,
+}
+
+impl HubView {
+    pub fn new(
+        known_schools: Option<&[String]>,
+        masters: &Masters,
+        domains: &[KeyDomain],
+    ) -> HubView {
+        let sorted = |name: &'static str, mut v: Vec<String>| {
+            v.sort();
+            v.into_iter().map(move |s| (name, s))
+        };
+        let mut parts = Vec::new();
+        parts.extend(sorted("school", known_schools.unwrap_or_default().to_vec()));
+        parts.extend(sorted(
+            "master",
+            masters
+                .iter()
+                .map(|((kind, attribute), source)| format!("{kind}.{attribute}={source}"))
+                .collect(),
+        ));
+        parts.extend(sorted(
+            "domain",
+            domains
+                .iter()
+                .map(|d| format!("{}:{}", d.kind.cli_name(), d.attributes.join("+")))
+                .collect(),
+        ));
+        HubView { parts }
+    }
 }
 
 impl Engine {
@@ -53,7 +82,7 @@ impl Engine {
         &self,
         org_id: &str,
         config: &SourceConfig,
-        hub: &HubView<'_>,
+        hub: &HubView,
     ) -> Result<Option<String>, EngineError> {
         let (package, settings) = self.package_for(config)?;
         let Some(folder) = config.folder.as_deref().filter(|_| package.manifest.files) else {
@@ -99,38 +128,8 @@ impl Engine {
             }
             part("rule", &rule.digest);
         }
-        let sorted = |mut v: Vec<String>| {
-            v.sort();
-            v
-        };
-        let hub_parts = [
-            (
-                "school",
-                sorted(hub.known_schools.unwrap_or_default().to_vec()),
-            ),
-            (
-                "master",
-                sorted(
-                    hub.masters
-                        .iter()
-                        .map(|((kind, attribute), source)| format!("{kind}.{attribute}={source}"))
-                        .collect(),
-                ),
-            ),
-            (
-                "domain",
-                sorted(
-                    hub.domains
-                        .iter()
-                        .map(|d| format!("{}:{}", d.kind.cli_name(), d.attributes.join("+")))
-                        .collect(),
-                ),
-            ),
-        ];
-        for (name, values) in hub_parts {
-            for v in values {
-                part(name, v.as_bytes());
-            }
+        for (name, value) in &hub.parts {
+            part(name, value.as_bytes());
         }
         let storage = DbKeyValue::new(self.store.clone(), org_id, &config.id)
             .entries()
@@ -144,14 +143,14 @@ impl Engine {
             Ok(dir) => dir,
             Err(_) => return Ok(None),
         };
-        let files = match tokio::task::spawn_blocking(move || folder_digest(&dir)).await {
-            Ok(Ok(d)) => d,
-            Ok(Err(e)) => {
-                tracing::debug!(source = %config.id, error = %e, "the folder was not fingerprinted; the run reads it");
-                return Ok(None);
-            }
-            Err(e) => {
-                tracing::debug!(source = %config.id, error = %e, "the folder was not fingerprinted; the run reads it");
+        let digest = tokio::task::spawn_blocking(move || folder_digest(&dir))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|read| read.map_err(|e| e.to_string()));
+        let files = match digest {
+            Ok(d) => d,
+            Err(why) => {
+                tracing::debug!(source = %config.id, %why, "the folder was not fingerprinted; the run reads it");
                 return Ok(None);
             }
         };
