@@ -126,7 +126,14 @@ pub async fn run(
     if let SyncCommand::Apply { file } = &cmd {
         return apply(&engine, file).await;
     }
-    let org = resolve_org(&engine, org).await?;
+    let named = match &cmd {
+        SyncCommand::Import { source, .. } | SyncCommand::Schedule { source, .. } => {
+            Some(source.as_str())
+        }
+        SyncCommand::Export { destination } => Some(destination.as_str()),
+        _ => None,
+    };
+    let org = resolve_org(&engine, org, named).await?;
     let engine = &engine;
     match cmd {
         SyncCommand::Apply { .. } => Ok(()),
@@ -591,12 +598,34 @@ async fn resolve(
     Ok(())
 }
 
-/// The organization to work on: the one named, or the only one there is.
-async fn resolve_org(engine: &Local, org: Option<String>) -> anyhow::Result<String> {
+/// The organization to work on: the one named, the only one there is, or
+/// the only one with the source the command names (`import sis` after
+/// `homeroom serve` made the demo organization beside the district).
+async fn resolve_org(
+    engine: &Local,
+    org: Option<String>,
+    source: Option<&str>,
+) -> anyhow::Result<String> {
     if let Some(org) = org {
         return Ok(org);
     }
     let orgs = engine.organizations().await?;
+    if let (Some(source), [_, _, ..]) = (source, orgs.as_slice()) {
+        let mut having = Vec::new();
+        for (id, _) in &orgs {
+            if engine
+                .sources(id)
+                .await?
+                .iter()
+                .any(|(row, _)| row.config.id == source)
+            {
+                having.push(id.clone());
+            }
+        }
+        if let [only] = having.as_slice() {
+            return Ok(only.clone());
+        }
+    }
     match orgs.as_slice() {
         [(id, _)] => Ok(id.clone()),
         [] => bail!("no organization yet: `homeroom apply district.toml` creates one"),
@@ -634,7 +663,7 @@ pub fn print_run(run: &Run, json: bool) -> anyhow::Result<()> {
     }
     if let Some(same) = &run.report.same_input_as {
         println!(
-            "the input is byte for byte that of run {same}, committed: nothing was read again, every record is unchanged"
+            "the same files as committed run {same}, byte for byte, with the same settings and rules: nothing was read again, every record is unchanged"
         );
     }
     if run.mode == "export" {

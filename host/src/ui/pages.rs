@@ -655,7 +655,7 @@ async fn run_page(
                 @if run.report.duplicates > 0 { dt { "Duplicates queued" } dd { a href={ (base) "/duplicates" } { (run.report.duplicates) } } }
                 @if let Some(same) = &run.report.same_input_as {
                     dt { "Input" }
-                    dd { "The same files as " a href={ (base) "/runs/" (same) } { "the last committed run" } ", byte for byte, with the same settings and rules: nothing was read again, and every record is unchanged." }
+                    dd { "The same files as " a href={ (base) "/runs/" (same) } { "an earlier committed run" } ", byte for byte, with the same settings and rules: nothing was read again, and every record is unchanged." }
                 }
                 @if !run.report.not_offered.is_empty() {
                     dt { "Not offered by the source" }
