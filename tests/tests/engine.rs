@@ -502,6 +502,32 @@ async fn the_same_files_are_not_read_again() {
             seventh.report.same_input_as.as_deref(),
             Some(sixth.id.as_str())
         );
+
+        // A person purged from the hub: the same files are read again, and
+        // what they still say comes back as a run would have it.
+        let st7 = engine
+            .store()
+            .entity_of(&org, "sis", "user", "st7")
+            .await
+            .unwrap()
+            .unwrap();
+        let purge = homeroom_host::store::provider::PurgeRow {
+            id: format!("purge-{org}"),
+            entity_id: st7.id.clone(),
+            kind: "user".into(),
+            reason: "test".into(),
+            purged_by: "test".into(),
+            purged_at: homeroom_host::store::now(),
+            removed: json!(null),
+        };
+        engine
+            .store()
+            .purge_entities(&purge, &org, std::slice::from_ref(&st7.id))
+            .await
+            .unwrap();
+        let eighth = import(&engine, &org, "sis").await;
+        assert_eq!(eighth.report.same_input_as, None, "{url}");
+        assert_eq!(eighth.report.counts["user"].add, 1, "{url}");
     }
 }
 
