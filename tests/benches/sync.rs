@@ -8,7 +8,7 @@
 //!     cargo bench -p homeroom-tests --bench sync -- --sizes S,M,L
 //!
 //! `--no-rest` and `--no-provider` leave out the REST syncs and the vendor
-//! reads; `--postgres URL` adds the full sync into that PostgreSQL database
+//! reads, `--only-rest` everything else but the floor; `--postgres URL` adds the full sync into that PostgreSQL database
 //! (emptied first, and after); `--only-provider`, `--only-rule`; `--rule-runs N`
 //! runs the rule N times (5) and reports the median run and the spread.
 //!
@@ -817,6 +817,8 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
     // database, then the reads.
     let mut only_provider = false;
     let mut provider = true;
+    // The REST syncs only (a profile of the delta, say).
+    let mut only_rest = false;
     // A PostgreSQL database to empty and fill with the full sync too.
     let mut postgres: Option<String> = None;
     let mut rule_records = 1_000_000usize;
@@ -837,6 +839,7 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
             }
             "--no-rest" => rest = false,
             "--no-provider" => provider = false,
+            "--only-rest" => only_rest = true,
             "--postgres" => {
                 postgres = args.get(i + 1).cloned();
                 i += 1;
@@ -957,78 +960,93 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
         // Where a run's time went, from its report's timings.
         let phases = |r: &Json| {
             let t = |k: &str| r["timings"][k].as_f64().unwrap_or(0.0);
+            let steps: Vec<String> = r["timings"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| {
+                            Some(format!("{} {:.2}", k.strip_prefix("commit.")?, v.as_f64()?))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             format!(
-                "; read {:.2} s, links {:.2} s, reconcile {:.2} s, commit {:.2} s",
+                "; read {:.2} s, links {:.2} s, reconcile {:.2} s, commit {:.2} s ({})",
                 t("read"),
                 t("links"),
                 t("reconcile"),
-                t("commit")
+                t("commit"),
+                steps.join(", ")
             )
         };
-        let full = scenario(
-            "full sync from CSV",
-            &["csv", &db, &pkg, "full"],
-            Some(floor),
-            &phases,
-        )?;
-        let full = full["seconds"].as_f64().unwrap_or(0.0);
-        let share_of_full = |r: &Json| share_of(r, full, "the full sync");
-        if !only_provider {
-            scenario(
-                "unchanged re-run from CSV",
+        if !only_rest {
+            let full = scenario(
+                "full sync from CSV",
                 &["csv", &db, &pkg, "full"],
                 Some(floor),
-                &|r: &Json| {
-                    let same = if r["same_input"].as_bool() == Some(true) {
-                        "; the same files: not read again"
-                    } else {
-                        ""
-                    };
-                    format!("{same}{}", share_of_full(r))
-                },
+                &phases,
             )?;
-            scenario(
-                "unchanged files read again (a setting changed)",
-                &["csv", &db, &pkg, "full", "2000"],
-                Some(floor),
-                &share_of_full,
-            )?;
-            let changed = touch_users(&package, 0.01)?;
-            scenario(
-                &format!("bulk CSV re-run, {changed} users changed"),
-                &["csv", &db, &pkg, "full"],
-                Some(floor),
-                &share_of_full,
-            )?;
-        }
+            let full = full["seconds"].as_f64().unwrap_or(0.0);
+            let share_of_full = |r: &Json| share_of(r, full, "the full sync");
+            if !only_provider {
+                scenario(
+                    "unchanged re-run from CSV",
+                    &["csv", &db, &pkg, "full"],
+                    Some(floor),
+                    &|r: &Json| {
+                        let same = if r["same_input"].as_bool() == Some(true) {
+                            "; the same files: not read again"
+                        } else {
+                            ""
+                        };
+                        format!("{same}{}", share_of_full(r))
+                    },
+                )?;
+                scenario(
+                    "unchanged files read again (a setting changed)",
+                    &["csv", &db, &pkg, "full", "2000"],
+                    Some(floor),
+                    &share_of_full,
+                )?;
+                let changed = touch_users(&package, 0.01)?;
+                scenario(
+                    &format!("bulk CSV re-run, {changed} users changed"),
+                    &["csv", &db, &pkg, "full"],
+                    Some(floor),
+                    &share_of_full,
+                )?;
+            }
 
-        // Pages of 100 at S only: at L they are 25,000 requests.
-        let provider_pages: &[usize] = if students <= 5_000 {
-            &[10_000, 1_000, 100]
-        } else {
-            &[10_000, 1_000]
-        };
-        for &page in provider_pages.iter().filter(|_| provider) {
-            scenario(
-                &format!("vendor reads the district over the OneRoster API (pages of {page})"),
-                &["provider", &db, &page.to_string()],
-                None,
-                &|r: &Json| format!("{} requests", r["requests"]),
-            )?;
-        }
+            // Pages of 100 at S only: at L they are 25,000 requests.
+            let provider_pages: &[usize] = if students <= 5_000 {
+                &[10_000, 1_000, 100]
+            } else {
+                &[10_000, 1_000]
+            };
+            for &page in provider_pages.iter().filter(|_| provider) {
+                scenario(
+                    &format!("vendor reads the district over the OneRoster API (pages of {page})"),
+                    &["provider", &db, &page.to_string()],
+                    None,
+                    &|r: &Json| format!("{} requests", r["requests"]),
+                )?;
+            }
 
-        // Size L writes gigabytes per database: keep one at a time on disk.
-        remove_db(&dir.join("csv.db"));
-        remove_db(&floor_db);
-        if let (Some(pg), false) = (&postgres, only_provider) {
-            run_child(&["pg-reset", pg])?;
-            scenario(
-                "full sync from CSV (PostgreSQL)",
-                &["csv", pg, &pkg, "full"],
-                Some(floor),
-                &|r: &Json| format!("{}{}", phases(r), share_of(r, full, "the SQLite full sync")),
-            )?;
-            run_child(&["pg-reset", pg])?;
+            // Size L writes gigabytes per database: keep one at a time on disk.
+            remove_db(&dir.join("csv.db"));
+            remove_db(&floor_db);
+            if let (Some(pg), false) = (&postgres, only_provider) {
+                run_child(&["pg-reset", pg])?;
+                scenario(
+                    "full sync from CSV (PostgreSQL)",
+                    &["csv", pg, &pkg, "full"],
+                    Some(floor),
+                    &|r: &Json| {
+                        format!("{}{}", phases(r), share_of(r, full, "the SQLite full sync"))
+                    },
+                )?;
+                run_child(&["pg-reset", pg])?;
+            }
         }
         if rest {
             // Fresh package for REST (the touched one would do too; keep it simple).

@@ -848,6 +848,7 @@ impl Engine {
             // the same input reads it again.
             report.input = None;
         }
+        let mut steps = Vec::new();
         let hints = CommitHints {
             deletes: report.total(|c| c.delete) > 0,
             duplicates: report.duplicates > 0,
@@ -855,11 +856,14 @@ impl Engine {
         };
         let outcome = self
             .store
-            .commit_run(org_id, &run.source_id, run_id, hints)
+            .commit_run(org_id, &run.source_id, run_id, hints, &mut steps)
             .await?;
         report
             .timings
             .insert("commit".into(), started.elapsed().as_secs_f64());
+        for (step, seconds) in steps {
+            report.timings.insert(format!("commit.{step}"), seconds);
+        }
         self.store.save_report(run_id, report).await?;
         Ok(outcome)
     }

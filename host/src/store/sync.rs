@@ -604,12 +604,15 @@ impl Store {
     /// transaction. Idempotent by run id: a retry after a crash or a second
     /// approval applies nothing twice. Set-based: each step is one statement
     /// over the change set, run inside the database.
+    /// `steps` is told how long each step took (`entities`, `links`, ...,
+    /// `transaction` for the commit of the transaction itself).
     pub async fn commit_run(
         &self,
         org_id: &str,
         source_id: &str,
         run_id: &str,
         hints: CommitHints,
+        steps: &mut Vec<(&'static str, f64)>,
     ) -> Result<CommitOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
         let c = Commit {
@@ -631,17 +634,29 @@ impl Store {
             };
         }
         let clock = std::time::Instant::now();
+        let mut step = std::time::Instant::now();
+        let mut took = |name: &'static str| {
+            steps.push((name, step.elapsed().as_secs_f64()));
+            step = std::time::Instant::now();
+        };
         c.entities(&mut tx).await?;
+        took("entities");
         c.links(&mut tx).await?;
+        took("links");
         c.keys(&mut tx, hints.excluded).await?;
+        took("keys");
         if hints.duplicates {
             c.duplicates(&mut tx).await?;
+            took("duplicates");
         }
         if hints.deletes {
             c.deletes(&mut tx).await?;
+            took("deletes");
         }
         let applied = c.history(&mut tx).await?;
+        took("history");
         tx.commit().await?;
+        took("transaction");
         tracing::debug!(
             run_id,
             seconds = clock.elapsed().as_secs_f64(),
