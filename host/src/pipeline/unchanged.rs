@@ -205,6 +205,10 @@ pub(super) fn unchanged_report(last: &Run) -> RunReport {
     report
 }
 
+/// A folder past this is not fingerprinted (it is hashed before and after
+/// each read): its runs read it as they always did.
+const MAX_FINGERPRINTED_BYTES: u64 = 8 << 30;
+
 /// SHA-256 over every file below `dir` (its path there, its length, its
 /// bytes), in path order; a link is taken as where it points, as the
 /// sandbox resolves it inside the folder.
@@ -222,12 +226,30 @@ fn folder_digest(dir: &Path) -> std::io::Result<[u8; 32]> {
             let kind = entry.file_type()?;
             if kind.is_dir() {
                 todo.push(path);
-            } else {
+            } else if kind.is_file() || kind.is_symlink() {
                 files.push((rel, path, kind.is_symlink()));
+            } else {
+                // A pipe or a device would block or never end: no
+                // fingerprint, and the run reads as it always did.
+                return Err(std::io::Error::other(format!(
+                    "{rel} is not a regular file"
+                )));
             }
         }
     }
     files.sort();
+    let mut total = 0u64;
+    for (rel, path, link) in &files {
+        if !link {
+            total += std::fs::metadata(path)?.len();
+        }
+        if total > MAX_FINGERPRINTED_BYTES {
+            return Err(std::io::Error::other(format!(
+                "the folder holds more than {} GiB (at {rel}): too much to read twice a run",
+                MAX_FINGERPRINTED_BYTES >> 30
+            )));
+        }
+    }
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     for (rel, path, link) in files {
@@ -283,5 +305,23 @@ mod tests {
 
         std::fs::write(d.join("extra.csv"), "").unwrap();
         assert_ne!(first, folder_digest(d).unwrap(), "an empty file added");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_in_the_folder_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("users.csv"), "sourcedId\nu1\n").unwrap();
+        let fifo = dir.path().join("feed");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo {}", fifo.display());
+        let err = folder_digest(dir.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("feed is not a regular file"),
+            "{err}"
+        );
     }
 }
