@@ -528,6 +528,46 @@ async fn the_same_files_are_not_read_again() {
         let eighth = import(&engine, &org, "sis").await;
         assert_eq!(eighth.report.same_input_as, None, "{url}");
         assert_eq!(eighth.report.counts["user"].add, 1, "{url}");
+
+        // A run waiting for approval is approved after a later run of the
+        // first files committed: the hub holds the approved run's records,
+        // so those first files are read again.
+        let mut more = students(31);
+        more.student(
+            "st32",
+            "Given32",
+            "Family32",
+            "st32@sis.example",
+            "s2",
+            "05",
+        );
+        more.write(&dir);
+        let waiting = engine
+            .import(
+                &org,
+                "sis",
+                ImportOptions {
+                    auto_commit: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(waiting.status, RunStatus::AwaitingApproval, "{url}");
+        f.write(&dir);
+        let later = import(&engine, &org, "sis").await;
+        assert_eq!(
+            later.report.same_input_as.as_deref(),
+            Some(eighth.id.as_str()),
+            "{url}"
+        );
+        engine.approve(&waiting.id, &[]).await.unwrap();
+        let after = import(&engine, &org, "sis").await;
+        assert_eq!(after.report.same_input_as, None, "{url}");
+        assert_eq!(
+            after.report.counts["user"].delete, 1,
+            "{url}: st32 goes again"
+        );
     }
 }
 

@@ -324,14 +324,15 @@ impl Store {
         rows.iter().map(run_from_row).collect()
     }
 
-    /// The last committed run of a source, if it has one.
+    /// The run of a source committed last, if it has one: by when it was
+    /// committed, so a held run approved after a later one counts as last.
     pub async fn last_committed_run(
         &self,
         org_id: &str,
         source_id: &str,
     ) -> Result<Option<Run>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {READ_COLUMNS} FROM runs WHERE org_id = $1 AND source_id = $2 AND status = 'committed' ORDER BY started_at DESC, id DESC LIMIT 1"
+            "SELECT {READ_COLUMNS} FROM runs WHERE org_id = $1 AND source_id = $2 AND status = 'committed' ORDER BY committed_at DESC, id DESC LIMIT 1"
         ))
         .bind(org_id)
         .bind(source_id)
