@@ -68,21 +68,8 @@ fn peak_anon_mib() -> f64 {
 
 /// Peak resident set of this process, in MiB (Linux VmHWM).
 fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
+    status_kib("VmHWM:").map_or(0.0, |kib| kib as f64 / 1024.0)
 }
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -809,6 +796,11 @@ fn machine() -> String {
 /// the figures: `--out` rewrites the table above it and keeps the rest.
 const KEPT: &str = "<!-- analysis: kept when the benchmark rewrites the table above -->";
 
+/// The number given after the flag at `i`.
+fn number_after(args: &[String], i: usize) -> Option<usize> {
+    args.get(i + 1).and_then(|s| s.parse().ok())
+}
+
 fn parent(args: &[String]) -> anyhow::Result<()> {
     let mut size_names = vec!["S".to_string(), "M".to_string()];
     let mut out: Option<PathBuf> = None;
@@ -850,17 +842,11 @@ fn parent(args: &[String]) -> anyhow::Result<()> {
             }
             "--only-rule" => size_names.clear(),
             "--rule-runs" => {
-                rule_runs = args
-                    .get(i + 1)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(rule_runs);
+                rule_runs = number_after(args, i).unwrap_or(rule_runs);
                 i += 1;
             }
             "--rule-records" => {
-                rule_records = args
-                    .get(i + 1)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(rule_records);
+                rule_records = number_after(args, i).unwrap_or(rule_records);
                 i += 1;
             }
             _ => {} // cargo bench passes --bench

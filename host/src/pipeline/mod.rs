@@ -765,19 +765,24 @@ impl Engine {
         let known_schools = self.schools_to_map(org_id, config).await?;
         let masters = self.masters(org_id).await?;
         let domains = self.key_domains(org_id).await?;
-        let hub = unchanged::HubView::new(known_schools.as_deref(), &masters, &domains);
+        let mut fingerprint = None;
         if since.is_none() {
-            let fingerprint = self.input_fingerprint(org_id, config, &hub).await?;
-            if let Some(fp) = &fingerprint {
-                if let Some(last) = self.same_input(org_id, &config.id, fp).await? {
-                    *report = unchanged::unchanged_report(&last);
-                    report
-                        .timings
-                        .insert("total".into(), started.elapsed().as_secs_f64());
-                    return Ok(());
-                }
+            let hub = unchanged::Hub {
+                known_schools: known_schools.as_deref(),
+                masters: &masters,
+                domains: &domains,
+            };
+            fingerprint = self.input_fingerprint(org_id, config, &hub).await?;
+            if let Some(fp) = &fingerprint
+                && let Some(last) = self.same_input(org_id, &config.id, &fp.digest).await?
+            {
+                *report = unchanged::unchanged_report(&last);
+                report
+                    .timings
+                    .insert("total".into(), started.elapsed().as_secs_f64());
+                return Ok(());
             }
-            report.input = fingerprint;
+            report.input = fingerprint.as_ref().map(|fp| fp.digest.clone());
         }
         let secrets = match &opts.secrets {
             Some(s) => s.clone(),
@@ -826,8 +831,8 @@ impl Engine {
         run.finish(report, started).await?;
         // Files changed while they were read (a drop still being written):
         // what was committed is not what the fingerprint says.
-        if report.input.is_some()
-            && self.input_fingerprint(org_id, config, &hub).await? != report.input
+        if let Some(fp) = &fingerprint
+            && !fp.files_unchanged().await
         {
             report.input = None;
         }

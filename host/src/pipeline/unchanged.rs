@@ -11,20 +11,19 @@
 //! The host fingerprints all of it, and skips the read only when the last
 //! committed run had the same fingerprint, left nothing out at approval, and
 //! nothing but a commit has taken links away since (a purge, a duplicate
-//! resolved by deleting one). A source that reaches the network, or a rule
-//! that does, is never skipped: the host cannot know what it would be told.
+//! resolved by deleting one). A source whose manifest names any host it may
+//! reach is never skipped: the host cannot know what it would be told.
+//! (Rules reach no network.)
 //!
 //! Owns the fingerprint and that decision; reading, reconciling and
 //! committing stay in the rest of the pipeline.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use crate::config::SourceConfig;
-use crate::gallery::grant::grant;
 use crate::model::report::RunReport;
 use crate::reconcile::merge::Masters;
 use crate::store::sync::KeyDomain;
@@ -37,71 +36,87 @@ use super::{Engine, EngineError};
 const FORMAT: &str = concat!("homeroom-input/1/", env!("CARGO_PKG_VERSION"));
 
 /// What the engine reads of the hub before a run and hands its stages and
-/// reconciler, in a stable order: the schools it maps against, master
-/// fields, domains of uniqueness.
-pub(super) struct HubView {
-    parts: Vec<(&'static str, String)>,
+/// reconciler: the schools it maps against, master fields, domains of
+/// uniqueness.
+pub(super) struct Hub<'a> {
+    pub known_schools: Option<&'a [String]>,
+    pub masters: &'a Masters,
+    pub domains: &'a [KeyDomain],
 }
 
-impl HubView {
-    pub fn new(
-        known_schools: Option<&[String]>,
-        masters: &Masters,
-        domains: &[KeyDomain],
-    ) -> HubView {
-        let sorted = |name: &'static str, mut v: Vec<String>| {
-            v.sort();
-            v.into_iter().map(move |s| (name, s))
-        };
-        let mut parts = Vec::new();
-        parts.extend(sorted("school", known_schools.unwrap_or_default().to_vec()));
-        parts.extend(sorted(
-            "master",
-            masters
-                .iter()
-                .map(|((kind, attribute), source)| format!("{kind}.{attribute}={source}"))
-                .collect(),
-        ));
-        parts.extend(sorted(
-            "domain",
-            domains
-                .iter()
-                .map(|d| format!("{}:{}", d.kind.cli_name(), d.attributes.join("+")))
-                .collect(),
-        ));
-        HubView { parts }
+impl Hub<'_> {
+    /// Each part as a line, in an order that does not depend on how the
+    /// store listed them.
+    fn parts(&self) -> Vec<(&'static str, String)> {
+        let mut parts: Vec<(&'static str, String)> = Vec::new();
+        for school in self.known_schools.unwrap_or_default() {
+            parts.push(("school", school.clone()));
+        }
+        for ((kind, attribute), source) in self.masters {
+            parts.push(("master", format!("{kind}.{attribute}={source}")));
+        }
+        for d in self.domains {
+            parts.push((
+                "domain",
+                format!("{}:{}", d.kind.cli_name(), d.attributes.join("+")),
+            ));
+        }
+        parts.sort();
+        parts
+    }
+}
+
+/// A file source's input as the host fingerprinted it before a full run.
+pub(super) struct Fingerprint {
+    /// Kept in the run's report (`input`).
+    pub digest: String,
+    dir: PathBuf,
+    files: [u8; 32],
+}
+
+impl Fingerprint {
+    /// Whether the folder still holds the files fingerprinted: after the
+    /// read, a drop still being written when the run began shows here.
+    pub async fn files_unchanged(&self) -> bool {
+        let dir = self.dir.clone();
+        matches!(
+            tokio::task::spawn_blocking(move || folder_digest(&dir)).await,
+            Ok(Ok(files)) if files == self.files
+        )
     }
 }
 
 impl Engine {
     /// The fingerprint of everything a full run of `config` depends on,
-    /// when the host can know all of it: none for a source or rule that
-    /// reaches the network, or a folder that cannot be read (the run then
-    /// reads, and says why it cannot).
+    /// when the host can know all of it: none for a source whose manifest
+    /// names any host it may reach, or a folder that cannot be read (the run
+    /// then reads, and says why it cannot).
     pub(super) async fn input_fingerprint(
         &self,
         org_id: &str,
         config: &SourceConfig,
-        hub: &HubView,
-    ) -> Result<Option<String>, EngineError> {
-        let (package, settings) = self.package_for(config)?;
-        let Some(folder) = config.folder.as_deref().filter(|_| package.manifest.files) else {
+        hub: &Hub<'_>,
+    ) -> Result<Option<Fingerprint>, EngineError> {
+        let package = self.gallery.get(&config.plugin)?;
+        let offline = package.manifest.files && package.manifest.allowed_hosts.is_empty();
+        let Some(folder) = config.folder.as_deref().filter(|_| offline) else {
             return Ok(None);
         };
-        let none = BTreeMap::new();
-        // A grant that needs secrets or may reach any host: not a pure read.
-        let offline = |g: Result<crate::gallery::grant::Grant, _>| {
-            g.map(|g| g.connection.is_none_or(|c| c.allowed_hosts.is_empty()))
-                .unwrap_or(false)
-        };
-        if !offline(grant(
-            &package.manifest,
-            &settings,
-            &none,
-            self.http_limits.clone(),
-        )) {
+        let Ok(dir) = self.drop_folder(org_id, config, folder, true) else {
             return Ok(None);
-        }
+        };
+        let read = dir.clone();
+        let digest = tokio::task::spawn_blocking(move || folder_digest(&read))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|read| read.map_err(|e| e.to_string()));
+        let files = match digest {
+            Ok(files) => files,
+            Err(why) => {
+                tracing::debug!(source = %config.id, %why, "the folder was not fingerprinted; the run reads it");
+                return Ok(None);
+            }
+        };
         let mut h = Sha256::new();
         let mut part = |name: &str, bytes: &[u8]| {
             h.update(name.as_bytes());
@@ -109,53 +124,40 @@ impl Engine {
             h.update(bytes);
         };
         part("format", FORMAT.as_bytes());
+        // The package digest covers the manifest, so its setting defaults.
         part("package", &package.digest);
-        for (k, v) in &settings {
-            part("setting", format!("{k}={v}").as_bytes());
-        }
-        let config_json = serde_json::to_vec(config)
-            .map_err(|e| EngineError::Setup(format!("the source's configuration: {e}")))?;
+        let config_json = serde_json::to_vec(config).map_err(|e| {
+            EngineError::Setup(format!(
+                "the source `{}` could not be written out to be fingerprinted: {e}",
+                config.id
+            ))
+        })?;
         part("config", &config_json);
         for r in &config.rules {
-            let rule = self.gallery.get(&r.plugin)?;
-            if !offline(grant(
-                &rule.manifest,
-                &r.settings,
-                &none,
-                self.http_limits.clone(),
-            )) {
-                return Ok(None);
-            }
-            part("rule", &rule.digest);
+            part("rule", &self.gallery.get(&r.plugin)?.digest);
         }
-        for (name, value) in &hub.parts {
+        for (name, value) in hub.parts() {
             part(name, value.as_bytes());
         }
         let storage = DbKeyValue::new(self.store.clone(), org_id, &config.id)
             .entries()
             .await
-            .map_err(|e| EngineError::Setup(format!("the plugin's storage: {e}")))?;
+            .map_err(|e| {
+                EngineError::Setup(format!(
+                    "the plugin storage of `{}` could not be read: {e}; check that the database is reachable, then run again",
+                    config.id
+                ))
+            })?;
         for (k, v) in storage {
             part("storage-key", k.as_bytes());
             part("storage-value", &v);
         }
-        let dir = match self.drop_folder(org_id, config, folder, true) {
-            Ok(dir) => dir,
-            Err(_) => return Ok(None),
-        };
-        let digest = tokio::task::spawn_blocking(move || folder_digest(&dir))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|read| read.map_err(|e| e.to_string()));
-        let files = match digest {
-            Ok(d) => d,
-            Err(why) => {
-                tracing::debug!(source = %config.id, %why, "the folder was not fingerprinted; the run reads it");
-                return Ok(None);
-            }
-        };
         part("files", &files);
-        Ok(Some(hex::encode(h.finalize())))
+        Ok(Some(Fingerprint {
+            digest: hex::encode(h.finalize()),
+            dir,
+            files,
+        }))
     }
 
     /// The last committed run of the source when its input was `fingerprint`

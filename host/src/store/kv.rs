@@ -22,6 +22,16 @@ impl DbKeyValue {
 }
 
 impl DbKeyValue {
+    /// Every key and value of the scope, in key order: what the plugin
+    /// would find in its storage.
+    pub async fn entries(&self) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        sqlx::query_as("SELECT key, value FROM plugin_kv WHERE scope = $1 ORDER BY key")
+            .bind(&self.scope)
+            .fetch_all(&self.store.pool)
+            .await
+            .map_err(backend)
+    }
+
     /// What the scope holds besides `key`.
     async fn others(&self, key: &str) -> Result<Usage, StorageError> {
         let (keys, bytes): (i64, i64) = sqlx::query_as(
@@ -37,18 +47,6 @@ impl DbKeyValue {
             keys: keys.max(0) as u64,
             bytes: bytes.max(0) as u64,
         })
-    }
-}
-
-impl DbKeyValue {
-    /// Every key and value of the scope, in key order: what the plugin
-    /// would find in its storage.
-    pub async fn entries(&self) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
-        sqlx::query_as("SELECT key, value FROM plugin_kv WHERE scope = $1 ORDER BY key")
-            .bind(&self.scope)
-            .fetch_all(&self.store.pool)
-            .await
-            .map_err(backend)
     }
 }
 
