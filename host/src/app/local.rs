@@ -109,6 +109,23 @@ impl Local {
         Ok(self.engine.store().organizations().await?)
     }
 
+    /// The organizations with a source (or destination) of this id.
+    pub async fn organizations_with_source(&self, source: &str) -> AppResult<Vec<String>> {
+        let store = self.engine.store();
+        let mut out = Vec::new();
+        for (org, _) in store.organizations().await? {
+            if store
+                .sources(&org)
+                .await?
+                .iter()
+                .any(|s| s.config.id == source)
+            {
+                out.push(org);
+            }
+        }
+        Ok(out)
+    }
+
     /// Each source with its newest run, if it has one.
     pub async fn sources(&self, org: &str) -> AppResult<Vec<(SourceRow, Option<Run>)>> {
         let store = self.engine.store();

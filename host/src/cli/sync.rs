@@ -610,21 +610,10 @@ async fn resolve_org(
         return Ok(org);
     }
     let orgs = engine.organizations().await?;
-    if let (Some(source), [_, _, ..]) = (source, orgs.as_slice()) {
-        let mut having = Vec::new();
-        for (id, _) in &orgs {
-            if engine
-                .sources(id)
-                .await?
-                .iter()
-                .any(|(row, _)| row.config.id == source)
-            {
-                having.push(id.clone());
-            }
-        }
-        if let [only] = having.as_slice() {
-            return Ok(only.clone());
-        }
+    if let (Some(source), [_, _, ..]) = (source, orgs.as_slice())
+        && let [only] = engine.organizations_with_source(source).await?.as_slice()
+    {
+        return Ok(only.clone());
     }
     match orgs.as_slice() {
         [(id, _)] => Ok(id.clone()),
