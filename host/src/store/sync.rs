@@ -702,6 +702,21 @@ fn take_prefixed(s: &str) -> Result<(&str, &str), StoreError> {
     Ok((&tail[..end], &tail[end..]))
 }
 
+/// `now`, or a millisecond after `last` when `now` is not later than it
+/// (both as `store::now` writes them).
+fn after_last_commit(now: &str, last: Option<&str>) -> String {
+    let Some(last) = last else {
+        return now.to_string();
+    };
+    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+    match (parse(now), parse(last)) {
+        (Some(n), Some(l)) if n <= l => (l + chrono::Duration::milliseconds(1))
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        _ => now.to_string(),
+    }
+}
+
 /// One commit of a run's change set: the steps `Store::commit_run` takes in
 /// its transaction, in order.
 struct Commit<'a> {
@@ -716,12 +731,23 @@ type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 impl Commit<'_> {
     /// Mark the run committed, if it is still waiting or running; false
-    /// when another commit (or a discard) came first.
+    /// when another commit (or a discard) came first. Its commit time is
+    /// after every earlier commit of the source, even one in the same
+    /// millisecond or before a clock stepped back: "the run committed last"
+    /// is the one with the latest commit time.
     async fn claim(&self, tx: &mut Tx) -> Result<bool, StoreError> {
+        let last: Option<String> = sqlx::query_scalar(
+            "SELECT MAX(committed_at) FROM runs WHERE org_id = $1 AND source_id = $2 AND status = 'committed'",
+        )
+        .bind(self.org_id)
+        .bind(self.source_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let committed_at = after_last_commit(&self.now, last.as_deref());
         let claimed = sqlx::query(
             "UPDATE runs SET status = 'committed', committed_at = $1 WHERE id = $2 AND status IN ('running', 'held', 'awaiting_approval')",
         )
-        .bind(&self.now)
+        .bind(&committed_at)
         .bind(self.run_id)
         .execute(&mut **tx)
         .await?
@@ -1000,5 +1026,22 @@ mod tests {
         assert_eq!(out[1].2, true);
         assert!(take_prefixed("5:abc").is_err());
         assert!(take_prefixed("x:abc").is_err());
+    }
+
+    #[test]
+    fn a_commit_comes_after_the_last_even_in_the_same_millisecond() {
+        let t = "2026-12-04T21:09:46.123Z";
+        assert_eq!(after_last_commit(t, None), t);
+        assert_eq!(after_last_commit(t, Some("2026-12-04T21:09:46.122Z")), t);
+        assert_eq!(
+            after_last_commit(t, Some(t)),
+            "2026-12-04T21:09:46.124Z",
+            "the same millisecond"
+        );
+        assert_eq!(
+            after_last_commit(t, Some("2026-12-04T21:09:59.999Z")),
+            "2026-12-04T21:10:00.000Z",
+            "a clock that stepped back"
+        );
     }
 }
