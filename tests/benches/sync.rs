@@ -108,6 +108,23 @@ async fn child(args: &[String]) -> anyhow::Result<Json> {
         "serve-mock" => serve_mock(Path::new(&arg(1)), arg(2).parse().unwrap_or(0)).await,
         "rule" => rule_overhead(arg(1).parse().unwrap_or(1_000_000)).await,
         "provider" => provider_read(&arg(1), arg(2).parse().unwrap_or(10_000)).await,
+        // By hand, to profile one scenario on a kept database: a package of
+        // N students, and a share of its users changed.
+        "write-package" => {
+            let students = arg(1).parse().unwrap_or(5_000);
+            write_package(
+                &Options {
+                    students,
+                    ..Default::default()
+                },
+                Path::new(&arg(2)),
+            )?;
+            Ok(json!({ "students": students }))
+        }
+        "touch-users" => {
+            let changed = touch_users(Path::new(&arg(1)), arg(2).parse().unwrap_or(0.01))?;
+            Ok(json!({ "changed": changed }))
+        }
         other => anyhow::bail!("unknown scenario `{other}`"),
     }
 }

@@ -446,14 +446,10 @@ impl MockOneRoster {
     ) -> bool {
         let mut s = lock(&self.state);
         let stamp = s.stamp();
-        match s.dataset.find_mut(collection, id) {
-            Some(record) => {
-                change(record);
-                record.insert("dateLastModified".into(), json!(stamp));
-                true
-            }
-            None => false,
-        }
+        s.dataset.update(collection, id, |record| {
+            change(record);
+            record.insert("dateLastModified".into(), json!(stamp));
+        })
     }
 
     /// Mark a record `tobedeleted` (how a delta reports a deletion).
@@ -465,13 +461,11 @@ impl MockOneRoster {
 
     /// The stored records of a collection (1.2 shape, no hrefs).
     pub fn records(&self, collection: &str) -> Vec<Json> {
-        lock(&self.state).dataset.records(collection).to_vec()
+        lock(&self.state).dataset.records(collection)
     }
 
     pub fn record(&self, collection: &str, id: &str) -> Option<Json> {
-        self.records(collection)
-            .into_iter()
-            .find(|r| r.get("sourcedId").and_then(Json::as_str) == Some(id))
+        lock(&self.state).dataset.get(collection, id)
     }
 }
 
@@ -1000,13 +994,13 @@ fn api(
         (&Method::PUT, Some(id)) => put(&mut s, version, &coll, id, body),
         (&Method::DELETE, Some(id)) if write_schema(coll.source, version).is_some() => {
             let stamp = s.stamp();
-            match s.dataset.find_mut(coll.source, id) {
-                Some(record) => {
-                    record.insert("status".into(), json!("tobedeleted"));
-                    record.insert("dateLastModified".into(), json!(stamp));
-                    StatusCode::NO_CONTENT.into_response()
-                }
-                None => imsx(
+            let found = s.dataset.update(coll.source, id, |record| {
+                record.insert("status".into(), json!("tobedeleted"));
+                record.insert("dateLastModified".into(), json!(stamp));
+            });
+            match found {
+                true => StatusCode::NO_CONTENT.into_response(),
+                false => imsx(
                     StatusCode::NOT_FOUND,
                     "unknownobject",
                     &format!("no {} `{id}`", coll.single),
@@ -1023,12 +1017,7 @@ fn api(
 }
 
 fn find(dataset: &Dataset, coll: &Collection, id: &str) -> Option<Json> {
-    dataset
-        .records(coll.source)
-        .iter()
-        .find(|r| r.get("sourcedId").and_then(Json::as_str) == Some(id))
-        .filter(|r| coll.serves(r))
-        .cloned()
+    dataset.get(coll.source, id).filter(|r| coll.serves(r))
 }
 
 fn put(s: &mut State, version: Version, coll: &Collection, id: &str, body: &[u8]) -> Response {
@@ -1084,13 +1073,14 @@ fn put(s: &mut State, version: Version, coll: &Collection, id: &str, body: &[u8]
             }
         }
     }
-    match s.dataset.find_mut(coll.source, id) {
-        Some(existing) => {
-            if let Json::Object(o) = stored {
-                *existing = o;
-            }
+    let mut replacing = Some(stored);
+    let replaced = s.dataset.update(coll.source, id, |existing| {
+        if let Some(Json::Object(o)) = replacing.take() {
+            *existing = o;
         }
-        None => s.dataset.insert(coll.source, stored),
+    });
+    if let (false, Some(stored)) = (replaced, replacing) {
+        s.dataset.insert(coll.source, stored);
     }
     StatusCode::CREATED.into_response()
 }
@@ -1149,47 +1139,65 @@ fn page(
         s.faults.repeat_once = false;
         offset = 0;
     }
-    let served = s
-        .dataset
-        .records(coll.source)
-        .iter()
-        .filter(|r| coll.serves(r));
-    // Without a filter or a sort only the page's own records are presented,
-    // so reading a large collection page by page stays linear.
-    let (total, mut items): (u64, Vec<Json>) = if filter.is_none() && !params.contains_key("sort") {
-        let mut total = 0u64;
-        let mut items = Vec::new();
-        for r in served {
-            if total >= offset && total < offset + limit {
-                items.push(present(r, coll.source, version, root));
-            }
-            total += 1;
+    // A record is read from its text only when needed: to tell a
+    // collection's own (students among users), to decide a filter on more
+    // than the fields kept beside it, to present it.
+    let stored = s.dataset.stored(coll.source);
+    let serves = |r: &dataset::Stored| coll.only.is_empty() || coll.serves(&r.json());
+    // A filter on the fields kept beside each record's text (a delta's
+    // `dateLastModified>…`) is decided on them alone: presenting changes
+    // none of them.
+    let on_head = filter
+        .as_ref()
+        .is_some_and(|f| f.fields().all(|x| dataset::Stored::HEAD.contains(&x)));
+    let mut head = Map::new();
+    let mut kept = |r: &dataset::Stored| match &filter {
+        None => true,
+        Some(f) => {
+            r.fill_head(&mut head);
+            f.matches_object(&head)
         }
-        (total, items)
-    } else {
-        let mut records: Vec<Json> = served
-            .filter(|r| {
+    };
+    // Without a sort, and with no filter or one on those fields, only the
+    // page's own records are presented, so reading a large collection page
+    // by page stays linear.
+    let (total, mut items): (u64, Vec<Json>) =
+        if (filter.is_none() || on_head) && !params.contains_key("sort") {
+            let mut total = 0u64;
+            let mut items = Vec::new();
+            for r in stored.iter().filter(|r| kept(r) && serves(r)) {
+                if total >= offset && total < offset + limit {
+                    items.push(present(&r.json(), coll.source, version, root));
+                }
+                total += 1;
+            }
+            (total, items)
+        } else {
+            let rejects = |r: &dataset::Stored| {
                 filter
                     .as_ref()
-                    .is_none_or(|f| !f.rejects_stored(r, dataset::PRESENTED_ONLY))
-            })
-            .map(|r| present(r, coll.source, version, root))
-            .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
-            .collect();
-        if let Some(field) = params.get("sort") {
-            let descending = params
-                .get("orderBy")
-                .is_some_and(|o| o.eq_ignore_ascii_case("desc"));
-            filter::sort(&mut records, field, descending);
-        }
-        let total = records.len() as u64;
-        let items = records
-            .into_iter()
-            .skip(offset as usize)
-            .take(limit as usize)
-            .collect();
-        (total, items)
-    };
+                    .is_some_and(|f| f.rejects_stored(&r.json(), dataset::PRESENTED_ONLY))
+            };
+            let mut records: Vec<Json> = stored
+                .iter()
+                .filter(|r| !rejects(r) && serves(r))
+                .map(|r| present(&r.json(), coll.source, version, root))
+                .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
+                .collect();
+            if let Some(field) = params.get("sort") {
+                let descending = params
+                    .get("orderBy")
+                    .is_some_and(|o| o.eq_ignore_ascii_case("desc"));
+                filter::sort(&mut records, field, descending);
+            }
+            let total = records.len() as u64;
+            let items = records
+                .into_iter()
+                .skip(offset as usize)
+                .take(limit as usize)
+                .collect();
+            (total, items)
+        };
     if let Some(fields) = params.get("fields") {
         let keep: Vec<&str> = fields.split(',').map(str::trim).collect();
         for item in &mut items {

@@ -21,7 +21,71 @@ pub const DEFAULT_TIME: &str = "2024-08-01T00:00:00.000Z";
 /// Collections of OneRoster records by collection name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Dataset {
-    pub collections: BTreeMap<String, Vec<Json>>,
+    collections: BTreeMap<String, Vec<Stored>>,
+}
+
+/// One stored record, kept as its JSON text: a size-L district (3.4 million
+/// records) held as `serde_json::Value` trees took 17 GB in the mock, on the
+/// machine the hub it serves runs on (each object a B-tree node of its own).
+/// Its id, status and `dateLastModified` are kept beside the text, so a
+/// lookup by id and a delta's filter read no JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    id: Box<str>,
+    status: Box<str>,
+    modified: Box<str>,
+    text: Box<str>,
+}
+
+impl Stored {
+    /// The top-level fields kept beside the text.
+    pub const HEAD: &[&str] = &["sourcedId", "status", "dateLastModified"];
+
+    fn new(record: &Json) -> Stored {
+        let field = |k: &str| record.get(k).and_then(Json::as_str).unwrap_or("").into();
+        Stored {
+            id: field("sourcedId"),
+            status: field("status"),
+            modified: field("dateLastModified"),
+            text: record.to_string().into(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn modified(&self) -> &str {
+        &self.modified
+    }
+
+    /// The record (the text is the mock's own writing: it parses).
+    pub fn json(&self) -> Json {
+        serde_json::from_str(&self.text).unwrap_or(Json::Null)
+    }
+
+    /// Make `head` hold only the fields of `HEAD`, as this record has them
+    /// (its strings are reused: a delta's filter runs over every record).
+    pub fn fill_head(&self, head: &mut Map<String, Json>) {
+        for (k, v) in [
+            ("sourcedId", &self.id),
+            ("status", &self.status),
+            ("dateLastModified", &self.modified),
+        ] {
+            match head.get_mut(k) {
+                _ if v.is_empty() => {
+                    head.remove(k);
+                }
+                Some(Json::String(s)) => {
+                    s.clear();
+                    s.push_str(v);
+                }
+                _ => {
+                    head.insert(k.into(), json!(v.as_ref()));
+                }
+            }
+        }
+    }
 }
 
 /// A GUID reference (its `href` is filled in when served).
@@ -45,10 +109,16 @@ impl Dataset {
         self.collections
             .entry(collection.to_string())
             .or_default()
-            .push(record);
+            .push(Stored::new(&record));
     }
 
-    pub fn records(&self, collection: &str) -> &[Json] {
+    /// The records of a collection, in order.
+    pub fn records(&self, collection: &str) -> Vec<Json> {
+        self.stored(collection).iter().map(Stored::json).collect()
+    }
+
+    /// The records of a collection as stored (read one with `json`).
+    pub fn stored(&self, collection: &str) -> &[Stored] {
         self.collections
             .get(collection)
             .map(Vec::as_slice)
@@ -56,15 +126,38 @@ impl Dataset {
     }
 
     pub fn len(&self, collection: &str) -> usize {
-        self.records(collection).len()
+        self.stored(collection).len()
     }
 
-    pub fn find_mut(&mut self, collection: &str, id: &str) -> Option<&mut Map<String, Json>> {
-        self.collections
-            .get_mut(collection)?
-            .iter_mut()
-            .find(|r| r.get("sourcedId").and_then(Json::as_str) == Some(id))?
-            .as_object_mut()
+    /// The record of a collection with this id.
+    pub fn get(&self, collection: &str, id: &str) -> Option<Json> {
+        self.stored(collection)
+            .iter()
+            .find(|r| r.id() == id)
+            .map(Stored::json)
+    }
+
+    /// Change the record of a collection with this id; false when there is
+    /// none.
+    pub fn update(
+        &mut self,
+        collection: &str,
+        id: &str,
+        change: impl FnOnce(&mut Map<String, Json>),
+    ) -> bool {
+        let Some(stored) = self
+            .collections
+            .get_mut(collection)
+            .and_then(|c| c.iter_mut().find(|r| r.id() == id))
+        else {
+            return false;
+        };
+        let mut record = stored.json();
+        if let Some(o) = record.as_object_mut() {
+            change(o);
+        }
+        *stored = Stored::new(&record);
+        true
     }
 
     /// A small district: 1 district and 2 schools, 3 academic sessions, 2
@@ -297,84 +390,93 @@ impl Dataset {
             }
         }
         let mut d = Dataset::new();
-        let mut roles = Vec::new();
-        let mut profiles = Vec::new();
+        // Roles and profiles by their user's id, read first (they are few
+        // fields each), so each user is stored once, with them, as it is read.
+        let mut joined: HashMap<String, Vec<(&'static str, Json)>> = HashMap::new();
+        let listed = |name: &str| files.iter().any(|f| f == name);
+        let path = |file: &str| dir.join(format!("{file}.csv"));
+        let lists = |file: &str| format!("manifest.csv lists {file}.csv");
+        if listed("roles") {
+            for_each_row(&path("roles"), |role| {
+                if role.get("status").is_some_and(|s| s == "tobedeleted") {
+                    return;
+                }
+                let Some(user) = role.get("userSourcedId") else {
+                    return;
+                };
+                let mut r = Map::new();
+                for key in ["roleType", "role", "beginDate", "endDate"] {
+                    if let Some(v) = role.get(key).filter(|v| !v.is_empty()) {
+                        r.insert(key.into(), json!(v));
+                    }
+                }
+                if let Some(org) = role.get("orgSourcedId").filter(|v| !v.is_empty()) {
+                    r.insert("org".into(), guid("org", org));
+                }
+                joined
+                    .entry(user.clone())
+                    .or_default()
+                    .push(("roles", Json::Object(r)));
+            })
+            .with_context(|| lists("roles"))?;
+        }
+        if listed("userProfiles") {
+            for_each_row(&path("userProfiles"), |p| {
+                let Some(user) = p.get("userSourcedId") else {
+                    return;
+                };
+                let text = |k: &str| p.get(k).filter(|v| !v.is_empty()).map(|v| json!(v));
+                let mut profile = Map::new();
+                for (key, column) in [
+                    ("profileId", "sourcedId"),
+                    ("profileType", "profileType"),
+                    ("vendorId", "vendorId"),
+                    ("applicationId", "applicationId"),
+                    ("description", "description"),
+                ] {
+                    if let Some(v) = text(column) {
+                        profile.insert(key.into(), v);
+                    }
+                }
+                if let Some(kind) = text("credentialType") {
+                    let mut c =
+                        json!({"type": kind, "username": text("username").unwrap_or(json!(""))});
+                    if let Some(pw) = text("password") {
+                        c["password"] = pw;
+                    }
+                    profile.insert("credentials".into(), json!([c]));
+                }
+                joined
+                    .entry(user.clone())
+                    .or_default()
+                    .push(("userProfiles", Json::Object(profile)));
+            })
+            .with_context(|| lists("userProfiles"))?;
+        }
         for file in &files {
-            let rows = read_csv(&dir.join(format!("{file}.csv")))
-                .with_context(|| format!("manifest.csv lists {file}.csv"))?;
             match file.as_str() {
-                "roles" => roles = rows,
-                "userProfiles" => profiles = rows,
                 "orgs" | "academicSessions" | "courses" | "classes" | "users" | "enrollments"
                 | "demographics" | "categories" | "lineItems" | "results" | "scoreScales"
                 | "resources" => {
-                    for row in rows {
-                        d.insert(file, row_to_json(file, &row));
-                    }
+                    for_each_row(&path(file), |row| {
+                        let mut record = row_to_json(file, row);
+                        if let (true, Some(o), Some(id)) = (
+                            file == "users",
+                            record.as_object_mut(),
+                            row.get("sourcedId"),
+                        ) && let Some(parts) = joined.remove(id)
+                        {
+                            for (key, value) in parts {
+                                push(o, key, value);
+                            }
+                        }
+                        d.insert(file, record);
+                    })
+                    .with_context(|| lists(file))?;
                 }
                 // Join files (classResources, lineItemScoreScales, ...) are
                 // not served by this mock.
                 _ => {}
-            }
-        }
-        // Users by id, so joining roles and profiles stays linear.
-        let users: HashMap<String, usize> = d
-            .collections
-            .get("users")
-            .map(|list| {
-                list.iter()
-                    .enumerate()
-                    .filter_map(|(i, u)| Some((u.get("sourcedId")?.as_str()?.to_string(), i)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for role in roles {
-            if role.get("status").is_some_and(|s| s == "tobedeleted") {
-                continue;
-            }
-            let Some(user) = role.get("userSourcedId").cloned() else {
-                continue;
-            };
-            let mut r = Map::new();
-            for key in ["roleType", "role", "beginDate", "endDate"] {
-                if let Some(v) = role.get(key).filter(|v| !v.is_empty()) {
-                    r.insert(key.into(), json!(v));
-                }
-            }
-            if let Some(org) = role.get("orgSourcedId").filter(|v| !v.is_empty()) {
-                r.insert("org".into(), guid("org", org));
-            }
-            if let Some(u) = user_at(&mut d, &users, &user) {
-                push(u, "roles", Json::Object(r));
-            }
-        }
-        for p in profiles {
-            let Some(user) = p.get("userSourcedId").cloned() else {
-                continue;
-            };
-            let text = |k: &str| p.get(k).filter(|v| !v.is_empty()).map(|v| json!(v));
-            let mut profile = Map::new();
-            for (key, column) in [
-                ("profileId", "sourcedId"),
-                ("profileType", "profileType"),
-                ("vendorId", "vendorId"),
-                ("applicationId", "applicationId"),
-                ("description", "description"),
-            ] {
-                if let Some(v) = text(column) {
-                    profile.insert(key.into(), v);
-                }
-            }
-            if let Some(kind) = text("credentialType") {
-                let mut c =
-                    json!({"type": kind, "username": text("username").unwrap_or(json!(""))});
-                if let Some(pw) = text("password") {
-                    c["password"] = pw;
-                }
-                profile.insert("credentials".into(), json!([c]));
-            }
-            if let Some(u) = user_at(&mut d, &users, &user) {
-                push(u, "userProfiles", Json::Object(profile));
             }
         }
         for (collection, type_name) in [("orgs", "org"), ("academicSessions", "academicSession")] {
@@ -388,9 +490,9 @@ impl Dataset {
                 })
                 .collect();
             for (parent, child) in links {
-                if let Some(p) = d.find_mut(collection, &parent) {
-                    push(p, "children", guid(type_name, &child));
-                }
+                d.update(collection, &parent, |p| {
+                    push(p, "children", guid(type_name, &child))
+                });
             }
         }
         Ok(d)
@@ -407,6 +509,14 @@ fn push(object: &mut Map<String, Json>, key: &str, value: Json) {
 }
 
 fn read_csv(path: &Path) -> anyhow::Result<Vec<BTreeMap<String, String>>> {
+    let mut rows = Vec::new();
+    for_each_row(path, |row| rows.push(row.clone()))?;
+    Ok(rows)
+}
+
+/// Each row of a CSV file as column → value, one at a time (a size-L
+/// package's files held whole took gigabytes).
+fn for_each_row(path: &Path, mut f: impl FnMut(&BTreeMap<String, String>)) -> anyhow::Result<()> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .from_path(path)
@@ -417,18 +527,16 @@ fn read_csv(path: &Path) -> anyhow::Result<Vec<BTreeMap<String, String>>> {
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
         .collect();
-    let mut rows = Vec::new();
+    let mut row = BTreeMap::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.with_context(|| format!("{} row {}", path.display(), i + 2))?;
-        rows.push(
-            headers
-                .iter()
-                .cloned()
-                .zip(record.iter().map(str::to_string))
-                .collect(),
-        );
+        row.clear();
+        for (h, v) in headers.iter().zip(record.iter()) {
+            row.insert(h.clone(), v.to_string());
+        }
+        f(&row);
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// The `type` of a GUID reference named by a CSV column's stem
@@ -569,22 +677,12 @@ fn only_1p2(collection: &str) -> &'static [&'static str] {
     }
 }
 
-/// A stored record as `version` serves it, GUID references with `href`s
-/// under `root` (the server's address).
-/// A user by its position in `users` (from an index built once).
-fn user_at<'a>(
-    d: &'a mut Dataset,
-    users: &HashMap<String, usize>,
-    id: &str,
-) -> Option<&'a mut Map<String, Json>> {
-    let at = *users.get(id)?;
-    d.collections.get_mut("users")?.get_mut(at)?.as_object_mut()
-}
-
 /// Top-level fields `present` may add to a stored record (a user's roles in
 /// the shape of the version served).
 pub const PRESENTED_ONLY: &[&str] = &["role", "orgs", "roles"];
 
+/// A stored record as `version` serves it, GUID references with `href`s
+/// under `root` (the server's address).
 pub fn present(record: &Json, collection: &str, version: Version, root: &str) -> Json {
     let mut out = record.clone();
     if let Some(o) = out.as_object_mut() {
@@ -953,10 +1051,7 @@ mod tests {
         assert_eq!(counts, [3, 3, 2, 3, 10, 9, 6, 2, 2, 3]);
         for c in d.collections.values() {
             for r in c {
-                assert!(
-                    chrono::DateTime::parse_from_rfc3339(r["dateLastModified"].as_str().unwrap())
-                        .is_ok()
-                );
+                assert!(chrono::DateTime::parse_from_rfc3339(r.modified()).is_ok());
             }
         }
         for r in d.records("demographics") {
@@ -966,5 +1061,42 @@ mod tests {
                 "{r}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod package_tests {
+    use super::*;
+
+    /// The sample district's package: each user is stored with the roles
+    /// and profiles `roles.csv` and `userProfiles.csv` give it, and a
+    /// record changed by id is read back changed.
+    #[test]
+    fn a_package_loads_users_with_their_roles() {
+        let dir = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/sample-district"
+        ));
+        let mut d = Dataset::from_csv_dir(dir).unwrap();
+        let admin = d.get("users", "staff-admin").unwrap();
+        assert_eq!(
+            admin["roles"][0]["role"], "districtAdministrator",
+            "{admin}"
+        );
+        assert_eq!(admin["roles"][0]["org"]["sourcedId"], "org-district");
+        let students = d
+            .records("users")
+            .iter()
+            .filter(|u| u["roles"].to_string().contains("\"student\""))
+            .count();
+        assert!(students > 0);
+        assert!(d.update("users", "staff-admin", |u| {
+            u.insert("givenName".into(), json!("Renamed"));
+        }));
+        assert_eq!(
+            d.get("users", "staff-admin").unwrap()["givenName"],
+            "Renamed"
+        );
+        assert!(!d.update("users", "nobody", |_| {}));
     }
 }
