@@ -982,7 +982,7 @@ fn api(
             Some(record) => (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/json")],
-                json!({ coll.single: present(&record, coll.source, version, &root) }).to_string(),
+                json!({ coll.single: present(record, coll.source, version, &root) }).to_string(),
             )
                 .into_response(),
             None => imsx(
@@ -1167,7 +1167,7 @@ fn page(
             let mut items = Vec::new();
             for r in stored.iter().filter(|r| kept(r) && serves(r)) {
                 if total >= offset && total < offset + limit {
-                    items.push(present(&r.json(), coll.source, version, root));
+                    items.push(present(r.json(), coll.source, version, root));
                 }
                 total += 1;
             }
@@ -1181,7 +1181,7 @@ fn page(
             let mut records: Vec<Json> = stored
                 .iter()
                 .filter(|r| !rejects(r) && serves(r))
-                .map(|r| present(&r.json(), coll.source, version, root))
+                .map(|r| present(r.json(), coll.source, version, root))
                 .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
                 .collect();
             if let Some(field) = params.get("sort") {

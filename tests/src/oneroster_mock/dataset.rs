@@ -683,8 +683,8 @@ pub const PRESENTED_ONLY: &[&str] = &["role", "orgs", "roles"];
 
 /// A stored record as `version` serves it, GUID references with `href`s
 /// under `root` (the server's address).
-pub fn present(record: &Json, collection: &str, version: Version, root: &str) -> Json {
-    let mut out = record.clone();
+pub fn present(record: Json, collection: &str, version: Version, root: &str) -> Json {
+    let mut out = record;
     if let Some(o) = out.as_object_mut() {
         if collection == "users" {
             user_roles(o, version);
@@ -1000,21 +1000,21 @@ mod tests {
     fn users_are_presented_per_version() {
         let d = Dataset::sample();
         let user = &d.records("users")[0];
-        let v11 = present(user, "users", Version::V1p1, "http://h");
+        let v11 = present(user.clone(), "users", Version::V1p1, "http://h");
         assert_eq!(v11["role"], "teacher");
         assert_eq!(
             v11["orgs"][0]["href"],
             "http://h/ims/oneroster/v1p1/orgs/s1"
         );
         assert!(v11.get("roles").is_none() && v11.get("primaryOrg").is_none());
-        let v12 = present(user, "users", Version::V1p2, "http://h");
+        let v12 = present(user.clone(), "users", Version::V1p2, "http://h");
         assert_eq!(
             v12["roles"][0]["org"]["href"],
             "http://h/ims/oneroster/rostering/v1p2/orgs/s1"
         );
         assert!(v12.get("role").is_none());
         let li = present(
-            &d.records("lineItems")[0],
+            d.records("lineItems")[0].clone(),
             "lineItems",
             Version::V1p2,
             "http://h",
@@ -1025,7 +1025,7 @@ mod tests {
         );
         // A 1.1-shaped user (from a 1.1 CSV package) becomes a 1.2 user.
         let old = json!({"sourcedId": "u", "role": "student", "orgs": [guid("org", "s1"), guid("org", "s2")]});
-        let v12 = present(&old, "users", Version::V1p2, "http://h");
+        let v12 = present(old.clone(), "users", Version::V1p2, "http://h");
         assert_eq!(v12["roles"][1]["roleType"], "secondary");
         assert!(v12.get("orgs").is_none());
     }
