@@ -736,6 +736,17 @@ impl Commit<'_> {
     /// millisecond or before a clock stepped back: "the run committed last"
     /// is the one with the latest commit time.
     async fn claim(&self, tx: &mut Tx) -> Result<bool, StoreError> {
+        // Commits of one source one at a time (an approval beside a running
+        // run's commit), so each reads the other's time: a lock held to the
+        // end of the transaction that nothing but another commit of the
+        // source waits on (a settings save does not). SQLite serialises
+        // every writer already.
+        if self.pg {
+            sqlx::query("SELECT 1 AS one FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked")
+                .bind(format!("commit\u{1f}{}\u{1f}{}", self.org_id, self.source_id))
+                .fetch_one(&mut **tx)
+                .await?;
+        }
         let last: Option<String> = sqlx::query_scalar(
             "SELECT MAX(committed_at) FROM runs WHERE org_id = $1 AND source_id = $2 AND status = 'committed'",
         )
