@@ -1143,7 +1143,6 @@ fn page(
     // collection's own (students among users), to decide a filter on more
     // than the fields kept beside it, to present it.
     let stored = s.dataset.stored(coll.source);
-    let serves = |r: &dataset::Stored| coll.only.is_empty() || coll.serves(&r.json());
     // A filter on the fields kept beside each record's text (a delta's
     // `dateLastModified>…`) is decided on them alone: presenting changes
     // none of them.
@@ -1165,23 +1164,34 @@ fn page(
         if (filter.is_none() || on_head) && !params.contains_key("sort") {
             let mut total = 0u64;
             let mut items = Vec::new();
-            for r in stored.iter().filter(|r| kept(r) && serves(r)) {
+            for r in stored.iter().filter(|r| kept(r)) {
+                // Read once, when the collection's own must be told apart.
+                let mut read = None;
+                if !coll.only.is_empty() {
+                    let record = r.json();
+                    if !coll.serves(&record) {
+                        continue;
+                    }
+                    read = Some(record);
+                }
                 if total >= offset && total < offset + limit {
-                    items.push(present(r.json(), coll.source, version, root));
+                    let record = read.unwrap_or_else(|| r.json());
+                    items.push(present(record, coll.source, version, root));
                 }
                 total += 1;
             }
             (total, items)
         } else {
-            let rejects = |r: &dataset::Stored| {
-                filter
-                    .as_ref()
-                    .is_some_and(|f| f.rejects_stored(&r.json(), dataset::PRESENTED_ONLY))
-            };
             let mut records: Vec<Json> = stored
                 .iter()
-                .filter(|r| !rejects(r) && serves(r))
-                .map(|r| present(r.json(), coll.source, version, root))
+                .map(dataset::Stored::json)
+                .filter(|r| {
+                    coll.serves(r)
+                        && filter
+                            .as_ref()
+                            .is_none_or(|f| !f.rejects_stored(r, dataset::PRESENTED_ONLY))
+                })
+                .map(|r| present(r, coll.source, version, root))
                 .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
                 .collect();
             if let Some(field) = params.get("sort") {

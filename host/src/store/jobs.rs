@@ -121,7 +121,7 @@ const UNLEASED_GRACE_SECS: f64 = 600.0;
 /// An instant `secs` from now, in the form every timestamp is stored in.
 pub fn after(secs: f64) -> String {
     let at = chrono::Utc::now() + chrono::Duration::milliseconds((secs * 1000.0) as i64);
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    super::runs::stored_time(at)
 }
 
 /// Queue a run in a transaction: a new row, or (when one of the source

@@ -9,7 +9,13 @@ use crate::config::SourceConfig;
 use crate::model::report::RunReport;
 
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    stored_time(chrono::Utc::now())
+}
+
+/// An instant in the form every timestamp is stored in (RFC 3339 in UTC, to
+/// the millisecond): such strings order as their instants do.
+pub fn stored_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

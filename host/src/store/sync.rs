@@ -703,16 +703,16 @@ fn take_prefixed(s: &str) -> Result<(&str, &str), StoreError> {
 }
 
 /// `now`, or a millisecond after `last` when `now` is not later than it
-/// (both as `store::now` writes them).
+/// (both as `stored_time` writes them).
 fn after_last_commit(now: &str, last: Option<&str>) -> String {
     let Some(last) = last else {
         return now.to_string();
     };
     let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
     match (parse(now), parse(last)) {
-        (Some(n), Some(l)) if n <= l => (l + chrono::Duration::milliseconds(1))
-            .with_timezone(&chrono::Utc)
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        (Some(n), Some(l)) if n <= l => super::runs::stored_time(
+            (l + chrono::Duration::milliseconds(1)).with_timezone(&chrono::Utc),
+        ),
         _ => now.to_string(),
     }
 }
